@@ -1,0 +1,90 @@
+"""The data that flows through the pipeline: plain frozen dataclasses, no behaviour."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ListingItem:
+    """One news item as read from a listing, before it is stored.
+
+    ``line`` is the 1-based line (text listings) or element ordinal (HTML)
+    where the item starts, for messages. ``link`` and ``image`` are absolute
+    URLs when the listing has them (HTML listings), else None.
+    """
+
+    title: str
+    date: dt.date
+    category: str | None
+    credit: str | None
+    summary: str | None
+    line: int = 0
+    link: str | None = None
+    image: str | None = None
+
+
+@dataclass(frozen=True)
+class ParseWarning:
+    """Something in a listing that was skipped or doubtful, with where it is."""
+
+    source: str
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.source}: line {self.line}: {self.message}"
+
+
+@dataclass(frozen=True)
+class ParseResult:
+    """What a listing parser returns: the items in listing order, and warnings."""
+
+    items: tuple[ListingItem, ...]
+    warnings: tuple[ParseWarning, ...]
+    next_page: str | None = None
+    """HTML listings: absolute URL of the listing's next page, if it has one."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One feed entry, ready to render. Times are timezone-aware, in the site's zone.
+
+    ``guid`` is the Atom id / RSS guid (never changes once published);
+    ``item_id`` the URL-safe id of the item's page; ``link`` the absolute URL
+    the entry points at (the article when known, else the item's page here).
+    """
+
+    guid: str
+    item_id: str
+    title: str
+    published: dt.datetime
+    updated: dt.datetime
+    category: str | None
+    category_slug: str | None
+    credit: str | None
+    summary: str | None
+    link: str
+    image: str | None = None
+
+
+@dataclass(frozen=True)
+class FeedSpec:
+    """Everything one feed says, in every format; rendering is a pure function of it.
+
+    ``key`` is ``"all"`` or ``"category/<slug>"``; ``self_urls`` maps each
+    format ("atom", "rss", "json") to the feed's own absolute URL; ``updated``
+    is the newest entry's ``updated`` (never the clock). Entries newest first.
+    """
+
+    key: str
+    feed_id: str
+    title: str
+    subtitle: str
+    home_url: str
+    self_urls: dict[str, str]
+    language: str
+    author: str
+    updated: dt.datetime
+    entries: tuple[Entry, ...]

@@ -1,0 +1,283 @@
+"""The published state: what the pipeline writes and the web layer reads.
+
+A publication is one immutable directory ("generation") holding every feed
+file, its gzip twin, ``manifest.json`` (content type, ETags, Last-Modified of
+each file) and ``site.json`` (what the human pages show). A symlink named
+``current`` points at the live generation and is swapped atomically with
+``os.replace``, so a reader sees either the whole old publication or the whole
+new one, never a mix, and a crash mid-publish leaves the old one live.
+
+Generations are named by a hash of their content: publishing the same bytes
+again is a no-op, which keeps ETags and Last-Modified stable.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from feedsvc.errors import PublishError
+
+CURRENT = "current"
+GENERATIONS = "generations"
+MANIFEST = "manifest.json"
+SITE = "site.json"
+KEEP_GENERATIONS = 3
+
+FEED_FORMATS: Mapping[str, str] = {
+    "atom": "application/atom+xml; charset=utf-8",
+    "rss": "application/rss+xml; charset=utf-8",
+    "json": "application/feed+json; charset=utf-8",
+}
+OPML_PATH = "feeds.opml"
+OPML_CONTENT_TYPE = "text/x-opml; charset=utf-8"
+
+
+def feed_path(key: str, fmt: str) -> str:
+    """Path of a feed file inside a publication: ``feeds/all.atom``, ``feeds/category/x.rss``."""
+    return f"feeds/{key}.{fmt}"
+
+
+@dataclass(frozen=True)
+class FeedLink:
+    """One feed of the site, as listed on the home page and in the OPML file.
+
+    ``key`` is ``"all"`` or ``"category/<slug>"``; ``item_count`` counts every
+    stored item of that feed (not only the ones the feed file holds);
+    ``newest`` is the ISO date of its newest item.
+    """
+
+    key: str
+    title: str
+    label: str | None
+    slug: str | None
+    item_count: int
+    newest: str | None
+
+
+@dataclass(frozen=True)
+class ItemRecord:
+    """One item as its own page shows it. ``date`` is an ISO date.
+
+    ``id`` is the URL-safe id of ``/items/<id>``; ``guid`` the Atom id / RSS guid;
+    ``link`` the article's own address when the listing had one; ``feeds`` the
+    keys of the feeds the item belongs to.
+    """
+
+    id: str
+    guid: str
+    title: str
+    date: str
+    category: str | None
+    category_slug: str | None
+    credit: str | None
+    summary: str | None
+    link: str | None
+    feeds: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SiteSnapshot:
+    """What the human pages need, published beside the feeds. Items newest first."""
+
+    title: str
+    description: str
+    base_url: str
+    language: str
+    feeds: tuple[FeedLink, ...]
+    items: tuple[ItemRecord, ...]
+
+    def to_json(self) -> bytes:
+        return json.dumps(asdict(self), ensure_ascii=False, sort_keys=True, indent=1).encode()
+
+    @classmethod
+    def from_json(cls, data: bytes) -> SiteSnapshot:
+        raw = json.loads(data)
+        return cls(
+            title=raw["title"],
+            description=raw["description"],
+            base_url=raw["base_url"],
+            language=raw["language"],
+            feeds=tuple(FeedLink(**f) for f in raw["feeds"]),
+            items=tuple(ItemRecord(**{**i, "feeds": tuple(i["feeds"])}) for i in raw["items"]),
+        )
+
+
+@dataclass(frozen=True)
+class Document:
+    """One file to publish: its bytes, content type and the time of its newest change."""
+
+    content: bytes
+    content_type: str
+    last_modified: dt.datetime
+
+
+@dataclass(frozen=True)
+class PublishedFile:
+    """One published file as the manifest describes it. ETags are quoted, strong."""
+
+    path: str
+    content_type: str
+    etag: str
+    gzip_etag: str
+    last_modified: dt.datetime
+    size: int
+    gzip_size: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "last_modified": self.last_modified.isoformat()}
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> PublishedFile:
+        return cls(**{**raw, "last_modified": dt.datetime.fromisoformat(raw["last_modified"])})
+
+
+@dataclass(frozen=True)
+class Publication:
+    """A live generation, opened for reading."""
+
+    directory: Path
+    generation: str
+    files: Mapping[str, PublishedFile]
+    site: SiteSnapshot
+
+    def file_path(self, path: str, *, gzipped: bool = False) -> Path:
+        return self.directory / (path + ".gz" if gzipped else path)
+
+    def read(self, path: str, *, gzipped: bool = False) -> bytes:
+        return self.file_path(path, gzipped=gzipped).read_bytes()
+
+
+def _etag(data: bytes) -> str:
+    return '"' + hashlib.sha256(data).hexdigest()[:32] + '"'
+
+
+def _http_time(moment: dt.datetime) -> dt.datetime:
+    """UTC, whole seconds: what an HTTP date can say."""
+    if moment.tzinfo is None:
+        raise PublishError("last_modified must be timezone-aware")
+    return moment.astimezone(dt.UTC).replace(microsecond=0)
+
+
+def publish(
+    publish_dir: Path, documents: Mapping[str, Document], site: SiteSnapshot
+) -> bool:
+    """Publish ``documents`` (path → Document) and ``site`` as the live generation.
+
+    Returns True when a new generation went live, False when the same content
+    was already live (nothing is written then). Raises PublishError.
+    """
+    for path in documents:
+        if path.startswith("/") or ".." in path.split("/") or path in (MANIFEST, SITE):
+            raise PublishError(f"refusing to publish to {path!r}")
+    manifest: dict[str, Any] = {}
+    gzipped: dict[str, bytes] = {}
+    for path, doc in sorted(documents.items()):
+        packed = gzip.compress(doc.content, compresslevel=9, mtime=0)
+        gzipped[path] = packed
+        manifest[path] = PublishedFile(
+            path=path,
+            content_type=doc.content_type,
+            etag=_etag(doc.content),
+            gzip_etag=_etag(packed),
+            last_modified=_http_time(doc.last_modified),
+            size=len(doc.content),
+            gzip_size=len(packed),
+        ).to_json()
+    manifest_bytes = json.dumps({"files": manifest}, sort_keys=True, indent=1).encode()
+    site_bytes = site.to_json()
+    generation = hashlib.sha256(manifest_bytes + b"\0" + site_bytes).hexdigest()[:24]
+
+    current = publish_dir / CURRENT
+    if current.is_symlink() and Path(os.readlink(current)).name == generation:
+        return False
+    try:
+        generations = publish_dir / GENERATIONS
+        generations.mkdir(parents=True, exist_ok=True)
+        final = generations / generation
+        if not final.is_dir():
+            staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=generations))
+            for path, doc in documents.items():
+                _write(staging / path, doc.content)
+                _write(staging / (path + ".gz"), gzipped[path])
+            _write(staging / MANIFEST, manifest_bytes)
+            _write(staging / SITE, site_bytes)
+            os.rename(staging, final)
+        link_tmp = publish_dir / f".{CURRENT}.{os.getpid()}.tmp"
+        if link_tmp.is_symlink() or link_tmp.exists():
+            link_tmp.unlink()
+        os.symlink(Path(GENERATIONS) / generation, link_tmp)
+        os.replace(link_tmp, current)
+        _fsync_dir(publish_dir)
+    except OSError as exc:
+        raise PublishError(f"cannot publish to {publish_dir}: {exc}") from exc
+    _prune(generations, keep=generation)
+    return True
+
+
+def _write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _prune(generations: Path, *, keep: str) -> None:
+    """Remove old generations and abandoned staging dirs, keeping the newest few.
+
+    A web worker may still be reading a generation that just stopped being
+    current, so the most recent ones are kept rather than deleted at once.
+    """
+    entries = sorted(
+        (p for p in generations.iterdir() if p.is_dir()),
+        key=lambda p: p.stat().st_mtime,
+        reverse=True,
+    )
+    kept = 0
+    for entry in entries:
+        if entry.name == keep:
+            continue
+        kept += 1
+        if kept >= KEEP_GENERATIONS or entry.name.startswith(".staging-"):
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+def current_generation(publish_dir: Path) -> str | None:
+    """The name of the live generation, or None when nothing is published. Cheap."""
+    try:
+        return Path(os.readlink(publish_dir / CURRENT)).name
+    except OSError:
+        return None
+
+
+def open_publication(publish_dir: Path) -> Publication | None:
+    """Open the live generation for reading, or None when nothing is published yet."""
+    generation = current_generation(publish_dir)
+    if generation is None:
+        return None
+    directory = publish_dir / GENERATIONS / generation
+    try:
+        manifest = json.loads((directory / MANIFEST).read_bytes())
+        site = SiteSnapshot.from_json((directory / SITE).read_bytes())
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise PublishError(f"publication {directory} is unreadable: {exc}") from exc
+    files = {path: PublishedFile.from_json(raw) for path, raw in manifest["files"].items()}
+    return Publication(directory=directory, generation=generation, files=files, site=site)
