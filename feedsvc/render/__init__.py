@@ -1,0 +1,41 @@
+"""FeedSpec → bytes, per format: Atom 1.0, RSS 2.0, JSON Feed 1.1; and the OPML list.
+
+Pure functions: no clock, no files, no network, no locale. The same input
+always gives the same bytes, so an unchanged feed keeps its ETag. Every text
+field is stripped of the characters XML 1.0 forbids before any format sees it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from feedsvc.models import FeedSpec
+from feedsvc.render.dates import require_aware_dates
+from feedsvc.render.feedgen_adapter import atom_document, rss_document
+from feedsvc.render.jsonfeed import json_document
+from feedsvc.render.opml import render_opml
+from feedsvc.render.xmltext import clean_spec, clean_xml_text
+
+FORMATS = ("atom", "rss", "json")
+
+_RENDERERS: Mapping[str, Callable[[FeedSpec], bytes]] = {
+    "atom": atom_document,
+    "rss": rss_document,
+    "json": json_document,
+}
+
+__all__ = ["FORMATS", "clean_xml_text", "render_feed", "render_opml"]
+
+
+def render_feed(spec: FeedSpec, fmt: str) -> bytes:
+    """The feed ``spec`` in format ``fmt`` ("atom", "rss" or "json"), as UTF-8 bytes.
+
+    ``spec.self_urls`` must hold the URL of ``fmt``; every datetime in ``spec``
+    must be timezone-aware. Raises ValueError for an unknown format or a naive
+    datetime, KeyError for a missing self URL.
+    """
+    renderer = _RENDERERS.get(fmt)
+    if renderer is None:
+        raise ValueError(f"unknown feed format {fmt!r}; known: {', '.join(FORMATS)}")
+    require_aware_dates(spec)
+    return renderer(clean_spec(spec))

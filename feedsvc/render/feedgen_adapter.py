@@ -1,0 +1,183 @@
+"""Atom 1.0 and RSS 2.0 documents through feedgen, corrected where feedgen falls short.
+
+This is the only module that imports feedgen, which is untyped. feedgen
+builds the documents; what it gets wrong for a feed that must be stable and
+valid is fixed here, on the lxml tree it produced, and then checked:
+
+- it defaults feed dates to the current time, so every date is set explicitly;
+- ``add_entry`` prepends by default, so entries are appended, and their order
+  is checked against the spec's;
+- it drops ``rel`` and ``type`` from Atom entry links, so they are put back;
+- it formats RSS dates by switching the process-wide locale, which is not
+  thread-safe and fails where the locale cannot be set, so it is never given
+  an RSS date: those elements are added here, formatted by ``dates.rfc822``;
+- its generator element carries feedgen's version, which would change the
+  bytes on an upgrade, so the generator is named without a version.
+
+Input specs are expected to be cleaned already (``xmltext.clean_spec``).
+"""
+
+# lxml ships no type information; like feedgen it is confined to this module.
+# mypy: disable-error-code="import-untyped"
+from __future__ import annotations
+
+from typing import Any
+
+from feedgen.feed import FeedGenerator
+from lxml import etree
+
+from feedsvc.models import Entry, FeedSpec
+from feedsvc.render.content import body_paragraphs, body_text, feed_author
+from feedsvc.render.dates import rfc822, rfc3339
+
+ATOM_NS = "http://www.w3.org/2005/Atom"
+GENERATOR = "feedsvc"
+
+_ATOM = f"{{{ATOM_NS}}}"
+# Where feedgen keeps the RSS lastBuildDate it sets to "now" on creation;
+# there is no public way to unset it, and leaving it set makes feedgen
+# format it under a switched locale.
+_RSS_BUILD_DATE_ATTR = "_FeedGenerator__rss_lastBuildDate"
+
+
+class FeedgenOutputError(RuntimeError):
+    """feedgen produced a document that does not say what the spec says."""
+
+
+def atom_document(spec: FeedSpec) -> bytes:
+    """The Atom 1.0 document of ``spec``, UTF-8, entries in spec order."""
+    generator = _new_generator(spec)
+    generator.subtitle(spec.subtitle or None)
+    generator.updated(spec.updated)
+    generator.author(name=feed_author(spec))
+    generator.link(href=spec.self_urls["atom"], rel="self", type="application/atom+xml")
+    generator.link(href=spec.home_url, rel="alternate", type="text/html")
+    for entry in spec.entries:
+        _add_atom_entry(generator, entry)
+    root = _parse(generator.atom_str(pretty=False))
+    _set_child_text(root, "updated", rfc3339(spec.updated))
+    _fix_atom_entries(root, spec.entries)
+    return _serialise(root)
+
+
+def rss_document(spec: FeedSpec) -> bytes:
+    """The RSS 2.0 document of ``spec``, UTF-8, items in spec order."""
+    generator = _new_generator(spec)
+    generator.load_extension("dc", atom=False, rss=True)
+    generator.description(spec.subtitle or spec.title)
+    # feedgen takes the RSS channel link from the last link given.
+    generator.link(href=spec.self_urls["rss"], rel="self", type="application/rss+xml")
+    generator.link(href=spec.home_url, rel="alternate")
+    generator.dc.dc_creator(feed_author(spec))
+    _forget_build_date(generator)
+    for entry in spec.entries:
+        _add_rss_item(generator, entry)
+    root = _parse(generator.rss_str(pretty=False))
+    _finish_rss(root, spec)
+    return _serialise(root)
+
+
+def _new_generator(spec: FeedSpec) -> Any:
+    generator = FeedGenerator()
+    generator.id(spec.feed_id)
+    generator.title(spec.title)
+    generator.language(spec.language)
+    generator.generator(GENERATOR)
+    return generator
+
+
+def _add_atom_entry(generator: Any, entry: Entry) -> None:
+    item = generator.add_entry(order="append")
+    item.id(entry.guid)
+    item.title(entry.title)
+    item.updated(entry.updated)
+    item.published(entry.published)
+    item.link(href=entry.link, rel="alternate", type="text/html")
+    item.summary(body_text(entry), type="text")
+    if entry.category:
+        item.category(term=entry.category_slug or entry.category, label=entry.category)
+
+
+def _add_rss_item(generator: Any, entry: Entry) -> None:
+    item = generator.add_entry(order="append")
+    item.guid(entry.guid, permalink=False)
+    item.title(entry.title)
+    item.link(href=entry.link)
+    item.description(_rss_description(entry), isSummary=True)
+    if entry.category:
+        item.category(term=entry.category_slug or entry.category, label=entry.category)
+
+
+def _rss_description(entry: Entry) -> str:
+    """The body as HTML, since readers treat an RSS description as HTML.
+
+    Each paragraph is escaped as HTML here and once more as XML when
+    serialised, so a summary reading ``<b>`` shows as ``<b>``, never as markup.
+    """
+    return "".join(f"<p>{_escape_html(p)}</p>" for p in body_paragraphs(entry))
+
+
+def _escape_html(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _forget_build_date(generator: Any) -> None:
+    if not hasattr(generator, _RSS_BUILD_DATE_ATTR):
+        raise FeedgenOutputError("feedgen no longer keeps the RSS build date where expected")
+    setattr(generator, _RSS_BUILD_DATE_ATTR, None)
+
+
+def _parse(document: bytes) -> etree._Element:
+    parser = etree.XMLParser(remove_blank_text=True, resolve_entities=False, no_network=True)
+    return etree.fromstring(document, parser)
+
+
+def _serialise(root: etree._Element) -> bytes:
+    etree.cleanup_namespaces(root)
+    return bytes(etree.tostring(root, encoding="UTF-8", xml_declaration=True, pretty_print=True))
+
+
+def _fix_atom_entries(root: etree._Element, entries: tuple[Entry, ...]) -> None:
+    elements = root.findall(f"{_ATOM}entry")
+    ids = [element.findtext(f"{_ATOM}id") for element in elements]
+    if ids != [entry.guid for entry in entries]:
+        raise FeedgenOutputError("Atom entries are not the spec's entries in the spec's order")
+    for element, entry in zip(elements, entries, strict=True):
+        links = element.findall(f"{_ATOM}link")
+        if [link.get("href") for link in links] != [entry.link]:
+            raise FeedgenOutputError(f"Atom entry {entry.guid} lacks its one link")
+        links[0].set("rel", "alternate")
+        links[0].set("type", "text/html")
+        _set_child_text(element, "updated", rfc3339(entry.updated))
+        _set_child_text(element, "published", rfc3339(entry.published))
+
+
+def _set_child_text(parent: etree._Element, name: str, text: str) -> None:
+    """Put our own text in a date element feedgen wrote, so its format is ours."""
+    child = parent.find(f"{_ATOM}{name}")
+    if child is None:
+        raise FeedgenOutputError(f"Atom element {name} is missing")
+    child.text = text
+
+
+def _finish_rss(root: etree._Element, spec: FeedSpec) -> None:
+    """Check the channel and its items, and add every RSS date."""
+    channel = root.find("channel")
+    if channel is None or channel.findtext("link") != spec.home_url:
+        raise FeedgenOutputError("RSS channel does not link to the home page")
+    if channel.find("lastBuildDate") is not None or channel.find(".//pubDate") is not None:
+        raise FeedgenOutputError("feedgen wrote an RSS date of its own")
+    items = channel.findall("item")
+    guids = [item.findtext("guid") for item in items]
+    if guids != [entry.guid for entry in spec.entries]:
+        raise FeedgenOutputError("RSS items are not the spec's entries in the spec's order")
+    first_item = items[0] if items else None
+    for tag in ("pubDate", "lastBuildDate"):
+        element = etree.Element(tag)
+        element.text = rfc822(spec.updated)
+        if first_item is None:
+            channel.append(element)
+        else:
+            first_item.addprevious(element)
+    for item, entry in zip(items, spec.entries, strict=True):
+        etree.SubElement(item, "pubDate").text = rfc822(entry.published)

@@ -1,0 +1,65 @@
+"""JSON Feed 1.1 (https://jsonfeed.org/version/1.1) documents.
+
+Keys come in a fixed order and optional ones are left out rather than set to
+null, so the same spec always gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from feedsvc.models import Entry, FeedSpec
+from feedsvc.render.content import body_text, feed_author
+from feedsvc.render.dates import rfc3339
+
+VERSION = "https://jsonfeed.org/version/1.1"
+EXTENSION = "_feedsvc"
+
+
+def json_document(spec: FeedSpec) -> bytes:
+    """The JSON Feed 1.1 document of ``spec``, UTF-8, items in spec order."""
+    feed: dict[str, Any] = {
+        "version": VERSION,
+        "title": spec.title,
+        "home_page_url": spec.home_url,
+        "feed_url": spec.self_urls["json"],
+    }
+    if spec.subtitle:
+        feed["description"] = spec.subtitle
+    feed["language"] = spec.language
+    feed["authors"] = [{"name": feed_author(spec)}]
+    feed["items"] = [_item(entry) for entry in spec.entries]
+    text = json.dumps(feed, ensure_ascii=False, sort_keys=False, indent=2)
+    return (text + "\n").encode("utf-8")
+
+
+def _item(entry: Entry) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "id": entry.guid,
+        "url": entry.link,
+        "title": entry.title,
+        "content_text": body_text(entry),
+    }
+    if entry.summary and entry.summary.strip():
+        item["summary"] = entry.summary.strip()
+    if entry.image:
+        item["image"] = entry.image
+    item["date_published"] = rfc3339(entry.published)
+    item["date_modified"] = rfc3339(entry.updated)
+    if entry.category:
+        item["tags"] = [entry.category]
+    extension = _extension(entry)
+    if extension:
+        item[EXTENSION] = extension
+    return item
+
+
+def _extension(entry: Entry) -> dict[str, str]:
+    """What JSON Feed has no field for: the category's slug and the image credit."""
+    extension: dict[str, str] = {}
+    if entry.category_slug:
+        extension["category_slug"] = entry.category_slug
+    if entry.credit and entry.credit.strip():
+        extension["image_credit"] = entry.credit.strip()
+    return extension

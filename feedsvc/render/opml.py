@@ -1,0 +1,35 @@
+"""The OPML 2.0 subscription list of every feed of the site, for import into a reader."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+
+from feedsvc.publication import FeedLink, feed_path
+from feedsvc.render.xmltext import clean_xml_text
+
+
+def render_opml(title: str, feeds: Sequence[FeedLink], base_url: str) -> bytes:
+    """An OPML 2.0 document with one outline per feed, in the given order, UTF-8.
+
+    Each outline subscribes to the feed's Atom file (``<base_url>feeds/<key>.atom``)
+    and points at the site's home page, ``base_url``, which must end with "/".
+    Carries no dates, so the same feeds always give the same bytes.
+    """
+    root = ET.Element("opml", version="2.0")
+    head = ET.SubElement(root, "head")
+    ET.SubElement(head, "title").text = clean_xml_text(title)
+    body = ET.SubElement(root, "body")
+    for feed in feeds:
+        name = clean_xml_text(feed.title)
+        ET.SubElement(
+            body,
+            "outline",
+            type="rss",
+            text=name,
+            title=name,
+            xmlUrl=clean_xml_text(base_url + feed_path(feed.key, "atom")),
+            htmlUrl=clean_xml_text(base_url),
+        )
+    ET.indent(root)
+    return bytes(ET.tostring(root, encoding="UTF-8", xml_declaration=True)) + b"\n"
