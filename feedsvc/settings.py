@@ -374,7 +374,7 @@ def load_settings(
     try:
         return settings_from_mapping(raw, config_path=config_path, environ=env)
     except ConfigError as exc:
-        raise ConfigError(str(exc), key=None, path=str(config_path)) from None
+        raise ConfigError(exc.detail, key=exc.key, path=str(config_path)) from None
 
 
 def settings_from_mapping(

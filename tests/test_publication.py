@@ -1,0 +1,138 @@
+"""Publication: atomic generations, no-op republishing, crash safety."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import os
+from pathlib import Path
+
+import pytest
+
+from feedsvc.errors import PublishError
+from feedsvc.publication import (
+    CURRENT,
+    GENERATIONS,
+    KEEP_GENERATIONS,
+    Document,
+    FeedLink,
+    ItemRecord,
+    SiteSnapshot,
+    current_generation,
+    open_publication,
+    publish,
+)
+
+WHEN = dt.datetime(2021, 1, 27, 9, 30, 15, 123456, tzinfo=dt.UTC)
+
+
+def _site(title: str = "Site") -> SiteSnapshot:
+    return SiteSnapshot(
+        title=title,
+        description="d",
+        base_url="http://127.0.0.1:8000/",
+        language="en",
+        feeds=(FeedLink("all", title, None, None, 1, "2021-01-27"),),
+        items=(
+            ItemRecord("abc", "urn:uuid:x", "Tïtle", "2021-01-27", None, None, "René", None,
+                       None, ("all",)),
+        ),
+    )
+
+
+def _docs(text: str) -> dict[str, Document]:
+    return {
+        "feeds/all.atom": Document(text.encode(), "application/atom+xml; charset=utf-8", WHEN),
+        "feeds/category/x.rss": Document(b"<rss/>", "application/rss+xml; charset=utf-8", WHEN),
+    }
+
+
+def test_nothing_published_reads_as_none(tmp_path: Path) -> None:
+    assert open_publication(tmp_path) is None
+    assert current_generation(tmp_path) is None
+
+
+def test_publish_then_open_round_trips(tmp_path: Path) -> None:
+    assert publish(tmp_path, _docs("<feed/>"), _site()) is True
+    publication = open_publication(tmp_path)
+    assert publication is not None
+    assert publication.site == _site()
+    assert publication.read("feeds/all.atom") == b"<feed/>"
+    assert gzip.decompress(publication.read("feeds/all.atom", gzipped=True)) == b"<feed/>"
+    entry = publication.files["feeds/all.atom"]
+    assert entry.last_modified == WHEN.replace(microsecond=0)
+    assert entry.etag.startswith('"') and entry.etag != entry.gzip_etag
+    assert entry.size == len(b"<feed/>")
+
+
+def test_same_content_is_not_published_again(tmp_path: Path) -> None:
+    assert publish(tmp_path, _docs("<feed/>"), _site()) is True
+    first = current_generation(tmp_path)
+    link_mtime = os.lstat(tmp_path / CURRENT).st_mtime_ns
+    assert publish(tmp_path, _docs("<feed/>"), _site()) is False
+    assert current_generation(tmp_path) == first
+    assert os.lstat(tmp_path / CURRENT).st_mtime_ns == link_mtime
+
+
+def test_gzip_twins_are_byte_identical_across_publications(tmp_path: Path) -> None:
+    publish(tmp_path / "a", _docs("<feed/>"), _site())
+    publish(tmp_path / "b", _docs("<feed/>"), _site())
+    a, b = open_publication(tmp_path / "a"), open_publication(tmp_path / "b")
+    assert a is not None and b is not None
+    assert a.read("feeds/all.atom", gzipped=True) == b.read("feeds/all.atom", gzipped=True)
+    assert a.files == b.files
+
+
+def test_new_content_switches_generation_and_old_ones_are_pruned(tmp_path: Path) -> None:
+    names = []
+    for n in range(KEEP_GENERATIONS + 3):
+        publish(tmp_path, _docs(f"<feed n='{n}'/>"), _site())
+        names.append(current_generation(tmp_path))
+    assert len(set(names)) == len(names)
+    kept = sorted(p.name for p in (tmp_path / GENERATIONS).iterdir())
+    assert len(kept) == KEEP_GENERATIONS
+    assert names[-1] in kept
+
+
+def test_a_crash_while_writing_leaves_the_old_publication_live(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    publish(tmp_path, _docs("<feed old='1'/>"), _site())
+    before = current_generation(tmp_path)
+
+    import feedsvc.publication as publication_module
+
+    real_write = publication_module._write
+    calls = {"n": 0}
+
+    def failing_write(path: Path, data: bytes) -> None:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt  # as if the process were stopped mid-write
+        real_write(path, data)
+
+    monkeypatch.setattr(publication_module, "_write", failing_write)
+    with pytest.raises(KeyboardInterrupt):
+        publish(tmp_path, _docs("<feed new='1'/>"), _site())
+    monkeypatch.undo()
+
+    assert current_generation(tmp_path) == before
+    publication = open_publication(tmp_path)
+    assert publication is not None
+    assert publication.read("feeds/all.atom") == b"<feed old='1'/>"
+    # The next successful publish cleans up the abandoned staging directory.
+    publish(tmp_path, _docs("<feed new='2'/>"), _site())
+    leftovers = [p for p in (tmp_path / GENERATIONS).iterdir() if p.name.startswith(".")]
+    assert leftovers == []
+
+
+@pytest.mark.parametrize("path", ["/etc/passwd", "../x", "feeds/../../x", "manifest.json"])
+def test_paths_outside_the_publication_are_refused(tmp_path: Path, path: str) -> None:
+    with pytest.raises(PublishError):
+        publish(tmp_path, {path: Document(b"x", "text/plain", WHEN)}, _site())
+
+
+def test_naive_timestamps_are_refused(tmp_path: Path) -> None:
+    naive = Document(b"x", "text/plain", dt.datetime(2021, 1, 1))
+    with pytest.raises(PublishError):
+        publish(tmp_path, {"feeds/all.atom": naive}, _site())

@@ -1,0 +1,153 @@
+"""Settings: defaults, validation errors that name the key, path resolution."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from feedsvc.errors import ConfigError
+from feedsvc.settings import (
+    DEFAULT_CONFIG,
+    HTML_SELECTOR_DEFAULTS,
+    load_settings,
+    parse_duration,
+    settings_from_mapping,
+)
+
+
+def _settings(raw: dict[str, object], tmp_path: Path, **env: str):  # type: ignore[no-untyped-def]
+    return settings_from_mapping(raw, config_path=tmp_path / "feedsvc.toml", environ=env)
+
+
+def test_bundled_config_loads_with_both_sample_sources() -> None:
+    settings = load_settings(DEFAULT_CONFIG, environ={})
+    assert settings.site.title == "ILO Newsroom"
+    assert [s.name for s in settings.sources] == ["newsroom-2021-01", "newsroom-2021-11"]
+    for source in settings.sources:
+        assert Path(source.location).is_file()
+
+
+def test_empty_config_gets_every_default(tmp_path: Path) -> None:
+    settings = _settings({}, tmp_path)
+    assert settings.site.feed_size == 50
+    assert settings.site.base_url == "http://127.0.0.1:8000/"
+    assert settings.schedule.interval == 1800
+    assert settings.feed_max_age == 1800
+    assert settings.storage.database == "sqlite:///" + str((tmp_path.parent / "var" /
+                                                            "feedsvc.sqlite3").resolve())
+    assert settings.storage.publish_dir == (tmp_path.parent / "var" / "public").resolve()
+    assert settings.sources == ()
+
+
+def test_relative_locations_resolve_against_the_config_file(tmp_path: Path) -> None:
+    settings = _settings(
+        {"sources": [{"name": "a", "location": "listings/a.txt"},
+                     {"name": "b", "location": "https://example.org/news"}]},
+        tmp_path,
+    )
+    assert settings.sources[0].location == str(tmp_path / "listings" / "a.txt")
+    assert not settings.sources[0].is_remote
+    assert settings.sources[1].location == "https://example.org/news"
+    assert settings.sources[1].is_remote
+
+
+def test_html_sources_get_default_selectors_and_may_override_some(tmp_path: Path) -> None:
+    settings = _settings(
+        {"sources": [{"name": "h", "location": "https://example.org/", "format": "html",
+                      "selectors": {"item": "div.news"}}]},
+        tmp_path,
+    )
+    selectors = settings.sources[0].selectors
+    assert selectors is not None
+    assert selectors["item"] == "div.news"
+    assert selectors["title"] == HTML_SELECTOR_DEFAULTS["title"]
+
+
+def test_admin_token_comes_from_the_environment(tmp_path: Path) -> None:
+    settings = _settings({}, tmp_path, FEEDSVC_ADMIN_TOKEN="s3cret")
+    assert settings.server.admin_token == "s3cret"
+
+
+def test_cache_max_age_defaults_to_interval_capped_at_an_hour(tmp_path: Path) -> None:
+    assert _settings({"schedule": {"interval": "6h"}}, tmp_path).feed_max_age == 3600
+    assert _settings({"server": {"cache_max_age": 60}}, tmp_path).feed_max_age == 60
+
+
+@pytest.mark.parametrize(
+    ("raw", "key"),
+    [
+        ({"site": {"title": ""}}, "site.title"),
+        ({"site": {"base_url": "ftp://example.org/"}}, "site.base_url"),
+        ({"site": {"timezone": "Mars/Olympus"}}, "site.timezone"),
+        ({"site": {"feed_size": 0}}, "site.feed_size"),
+        ({"site": {"feed_size": "50"}}, "site.feed_size"),
+        ({"site": {"colour": "blue"}}, "site.colour"),
+        ({"sites": {}}, "sites"),
+        ({"server": {"port": 70000}}, "server.port"),
+        ({"schedule": {"interval": "soon"}}, "schedule.interval"),
+        ({"schedule": {"cron": "every hour"}}, "schedule.cron"),
+        ({"schedule": {"run_at_startup": "yes"}}, "schedule.run_at_startup"),
+        ({"sources": {"name": "x"}}, "sources"),
+        ({"sources": [{"location": "a.txt"}]}, "sources[0].name"),
+        ({"sources": [{"name": "a"}]}, "sources[0].location"),
+        ({"sources": [{"name": "a", "location": "a.txt", "format": "pdf"}]}, "sources[0].format"),
+        ({"sources": [{"name": "a", "location": "a.txt", "language": "de"}]},
+         "sources[0].language"),
+        ({"sources": [{"name": "a", "location": "ftp://x/a.txt"}]}, "sources[0].location"),
+        ({"sources": [{"name": "a", "location": "a"}, {"name": "a", "location": "b"}]},
+         "sources[1].name"),
+        ({"sources": [{"name": "a", "location": "a", "selectors": {"colour": "x"}}]},
+         "sources[0].selectors.colour"),
+    ],
+)
+def test_invalid_settings_name_the_key(raw: dict[str, object], key: str, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        _settings(raw, tmp_path)
+    assert info.value.key == key
+    assert str(info.value).startswith(f"{key}: ")
+
+
+def test_load_settings_reports_the_file_and_key(tmp_path: Path) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text('[site]\nfeed_size = -1\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_settings(path, environ={})
+    message = str(info.value)
+    assert info.value.key == "site.feed_size"
+    assert str(path) in message and "site.feed_size" in message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize("content", ["[site\n", "title = 'x'\n[site]\ntitle = 1\n"])
+def test_unreadable_or_invalid_toml_is_one_clear_error(content: str, tmp_path: Path) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(ConfigError):
+        load_settings(path, environ={})
+
+
+def test_missing_config_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not found"):
+        load_settings(tmp_path / "absent.toml", environ={})
+
+
+def test_config_path_comes_from_the_environment(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "env.toml"
+    path.write_text('[site]\ntitle = "From env"\n', encoding="utf-8")
+    monkeypatch.setenv("FEEDSVC_CONFIG", str(path))
+    assert load_settings().site.title == "From env"
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("90s", 90), ("30m", 1800), ("6h", 21600), ("1d", 86400), ("45", 45)]
+)
+def test_durations(text: str, seconds: int) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "m", "1.5h", "-3m", "3 weeks"])
+def test_bad_durations(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_duration(text)
