@@ -27,14 +27,18 @@ class ListingItem:
 
 @dataclass(frozen=True)
 class ParseWarning:
-    """Something in a listing that was skipped or doubtful, with where it is."""
+    """Something in a listing that was skipped or doubtful, with where it is.
+
+    ``line`` is 1-based; 0 means the whole document (an encoding guess, say).
+    """
 
     source: str
     line: int
     message: str
 
     def __str__(self) -> str:
-        return f"{self.source}: line {self.line}: {self.message}"
+        where = f"line {self.line}: " if self.line else ""
+        return f"{self.source}: {where}{self.message}"
 
 
 @dataclass(frozen=True)

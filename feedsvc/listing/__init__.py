@@ -1,0 +1,92 @@
+"""Listings to items: decoding bytes and parsing text or HTML listings.
+
+Everything here is pure except ``read_listing_file``, which reads one file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from feedsvc.errors import FetchError, ListingError
+from feedsvc.listing.decode import decode_document
+from feedsvc.listing.text import parse_text_listing, render_numbered
+from feedsvc.models import ListingItem, ParseResult
+
+__all__ = [
+    "decode_document",
+    "item_to_json",
+    "parse_listing",
+    "parse_text_listing",
+    "read_listing_file",
+    "render_numbered",
+]
+
+
+def item_to_json(item: ListingItem) -> dict[str, str | None]:
+    """The item as ``feedsvc parse`` prints it: exactly the keys title, date
+    (YYYY-MM-DD), category, credit and summary."""
+    return {
+        "title": item.title,
+        "date": item.date.isoformat(),
+        "category": item.category,
+        "credit": item.credit,
+        "summary": item.summary,
+    }
+
+
+def parse_listing(
+    text: str,
+    *,
+    fmt: str,
+    source: str,
+    language: str | None,
+    page_url: str | None = None,
+    selectors: Mapping[str, str] | None = None,
+) -> ParseResult:
+    """Parse ``text`` as a listing of format ``fmt`` ("text" or "html").
+
+    ``page_url`` and ``selectors`` matter to HTML listings only. Raises
+    ValueError for an unknown format.
+    """
+    if fmt == "text":
+        return parse_text_listing(text, source=source, language=language)
+    if fmt == "html":
+        # Imported here so that text-only use never loads the HTML parser.
+        from feedsvc.listing.html import parse_html_listing
+
+        return parse_html_listing(
+            text, source=source, language=language, page_url=page_url, selectors=selectors
+        )
+    raise ValueError(f"unknown listing format {fmt!r}; expected 'text' or 'html'")
+
+
+def read_listing_file(path: Path, *, language: str | None = None) -> ParseResult:
+    """Read, decode and parse the text listing in ``path``.
+
+    Raises FetchError when the file cannot be read, ListingError when it is binary
+    or holds no item (the message then quotes the first warning, which says why).
+    """
+    source = str(path)
+    try:
+        body = path.read_bytes()
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise FetchError(f"cannot read file: {reason}", source=source) from None
+    if not body.strip():
+        raise ListingError("empty file, no news items found", source=source)
+    text, decode_warnings = decode_document(body, source=source)
+    result = parse_text_listing(text, source=source, language=language)
+    warnings = decode_warnings + result.warnings
+    if not result.items:
+        raise ListingError(_no_items_message(result), source=source)
+    return ParseResult(items=result.items, warnings=warnings, next_page=result.next_page)
+
+
+def _no_items_message(result: ParseResult) -> str:
+    if not result.warnings:
+        return "no news items found"
+    first = result.warnings[0]
+    more = len(result.warnings) - 1
+    also = f" (and {more} more warning(s))" if more else ""
+    return f"no news items found; line {first.line}: {first.message}{also}"

@@ -1,0 +1,355 @@
+"""The text listing parser: a text rendering of a listing page in, items and warnings out.
+
+Two renderings are read, in any mix:
+
+* numbered: ``  N. `` starts an item (numbering restarts under each month
+  heading); fields are separated by one or more blank lines;
+* compact: a line holding only ``-`` starts an item; one field per line.
+
+An item's fields, in order: an optional credit (a line starting with "©"), an
+optional category, the title (the last line before the date), the date (one
+whole line, see ``feedsvc.listing.dates``) and an optional summary (everything
+after the date up to the next item, month heading or page furniture).
+
+Month headings and page furniture ("Media contact", "Press releases", ...) are
+never items. Whatever cannot be read as an item is skipped with a warning that
+names the source and line; the parser never raises on any text.
+
+Field values are normalised: characters XML 1.0 forbids are removed (with a
+warning), runs of whitespace become one space, the lines of a summary
+paragraph are joined by single spaces and paragraphs by one blank line.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import re
+from collections.abc import Iterable, Sequence
+
+import babel.dates
+
+from feedsvc.listing.dates import (
+    LANGUAGES,
+    DateProblem,
+    date_classifier,
+    detect_language,
+    heading_reader,
+)
+from feedsvc.models import ListingItem, ParseResult, ParseWarning
+
+__all__ = ["FURNITURE", "parse_text_listing", "render_numbered"]
+
+FURNITURE: frozenset[str] = frozenset(
+    phrase.casefold()
+    for phrase in (
+        "Media contact",
+        "Media contacts",
+        "All ILO Newsroom content",
+        "Press releases",
+        "News",
+        "Latest news",
+        "More news",
+        "Actualités",
+        "Communiqués de presse",
+        "Contact presse",
+        "Contacts presse",
+        "Noticias",
+        "Comunicados de prensa",
+        "Contacto de prensa",
+        "Contactos de prensa",
+    )
+)
+"""Page furniture: lines that end an item's summary instead of extending it."""
+
+_LONGEST_FURNITURE = max(len(phrase) for phrase in FURNITURE)
+
+_NUMBER_MARKER = re.compile(r"([0-9]{1,3})\.(?:\s+(.*))?")
+_COMPACT_MARKER = "-"
+_CREDIT_MARK = "©"
+
+# XML 1.0 allows #x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] | [#x10000-#x10FFFF].
+_XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_MAX_CHARACTER_WARNINGS = 20
+
+_ENGLISH_MONTHS = babel.dates.get_month_names("wide", "format", locale="en")
+
+
+class _Block:
+    """The lines of one item as they are read; turned into an item when it ends.
+
+    ``deeper`` is the leading whitespace of the item's first field line when that
+    is indented deeper than the marker ("" when not, None before that line): a
+    line that does not start with it may be furniture outside the item.
+    """
+
+    __slots__ = ("after", "before", "date", "date_line", "deeper", "label", "line",
+                 "marker_indent")
+
+    def __init__(self, line: int, label: str, marker_indent: int) -> None:
+        self.line = line
+        self.label = label
+        self.marker_indent = marker_indent
+        self.deeper: str | None = None
+        self.before: list[tuple[int, str]] = []
+        self.date: dt.date | DateProblem | None = None
+        self.date_line = 0
+        self.after: list[tuple[int, str]] = []
+
+    @property
+    def kind(self) -> str:
+        return "'-'" if self.label == _COMPACT_MARKER else f"numbered ({self.label}.)"
+
+
+def parse_text_listing(
+    text: str, *, source: str = "<input>", language: str | None = None
+) -> ParseResult:
+    """Read every item of a text listing, in listing order.
+
+    ``language`` ("en", "fr", "es") is the language of dates and month headings;
+    None detects it from the text. ``source`` names the listing in warnings.
+    Never raises on any text (an unsupported ``language`` is a ValueError); an
+    empty result with warnings says why nothing was found.
+    """
+    if language is not None and language not in LANGUAGES:
+        raise ValueError(f"unsupported language {language!r}; expected one of {LANGUAGES}")
+    warnings: list[ParseWarning] = []
+    text = _normalise_text(text, source, warnings)
+    lines = text.split("\n")
+    if language is None:
+        language = detect_language(lines)
+    reader = _Reader(source, language, warnings)
+    reader.read(lines)
+    return ParseResult(items=tuple(reader.items), warnings=tuple(warnings))
+
+
+def _normalise_text(text: str, source: str, warnings: list[ParseWarning]) -> str:
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if _XML_FORBIDDEN.search(text):
+        warnings.extend(_forbidden_character_warnings(text, source))
+        text = _XML_FORBIDDEN.sub("", text)
+    return text
+
+
+def _forbidden_character_warnings(text: str, source: str) -> Iterable[ParseWarning]:
+    counts: dict[int, int] = {}
+    line, position = 1, 0
+    for match in _XML_FORBIDDEN.finditer(text):
+        line += text.count("\n", position, match.start())
+        position = match.start()
+        counts[line] = counts.get(line, 0) + 1
+    for index, (line, count) in enumerate(counts.items()):
+        if index == _MAX_CHARACTER_WARNINGS:
+            rest = len(counts) - index
+            yield ParseWarning(source, line, f"... and {rest} more line(s) with such characters")
+            return
+        yield ParseWarning(
+            source, line, f"removed {count} character(s) that XML does not allow"
+        )
+
+
+class _Reader:
+    """Groups lines into blocks (one per item marker) and blocks into items."""
+
+    def __init__(self, source: str, language: str, warnings: list[ParseWarning]) -> None:
+        self.source = source
+        self.warnings = warnings
+        self.items: list[ListingItem] = []
+        # Listings repeat their dates (many items a day): read each spelling once.
+        self.classify_date = functools.lru_cache(maxsize=4096)(date_classifier(language))
+        self.read_heading = heading_reader(language)
+
+    def warn(self, line: int, message: str) -> None:
+        self.warnings.append(ParseWarning(self.source, line, message))
+
+    def read(self, lines: Iterable[str]) -> None:
+        """Read all lines, in one loop that makes as few calls as it can: it runs
+        for every line of listings of any size."""
+        block: _Block | None = None
+        marker_match = _NUMBER_MARKER.fullmatch
+        for number, raw in enumerate(lines, 1):
+            line = raw.strip()
+            if not line:
+                # Blank lines only matter between summary paragraphs, where the
+                # gap in line numbers shows them.
+                continue
+            first = line[0]
+            # "12. " has its dot within the first four characters; dates never do.
+            if (first == _COMPACT_MARKER or (first.isdigit() and line.find(".", 1, 4) > 0)) and (
+                block is None or not block.deeper or not raw.startswith(block.deeper)
+            ):
+                # (A would-be marker as deeply indented as the fields is a field,
+                # such as "1. First point" in a summary.)
+                if line == _COMPACT_MARKER:
+                    self.end(block)
+                    block = _Block(number, _COMPACT_MARKER, _indent(raw))
+                    continue
+                marker = marker_match(line)
+                if marker is not None:
+                    self.end(block)
+                    block = _Block(number, marker[1], _indent(raw))
+                    if marker[2]:
+                        block.before.append((number, marker[2].strip()))
+                    continue
+            if block is not None:
+                if self.take(block, number, raw, line):
+                    continue
+                self.end(block)
+                block = None
+            if line[-1].isdigit():
+                self.check_stray_date(number, line)
+        self.end(block)
+
+    def take(self, block: _Block, number: int, raw: str, line: str) -> bool:
+        """Add a line that is no item marker to ``block`` and return True, or return
+        False when the line ends the block: a month heading, page furniture after
+        the date, or a line less indented than the block's fields (see _Block)."""
+        deeper = block.deeper
+        if not ((deeper is not None and raw.startswith(deeper)) or self.indented(block, raw)):
+            return False
+        ends_in_digit = line[-1].isdigit()
+        if block.date is None:
+            date = self.classify_date(line) if ends_in_digit else None
+            if date is not None:
+                block.date = date
+                block.date_line = number
+                return True
+            if ends_in_digit and self.read_heading(line) is not None:
+                return False
+            block.before.append((number, line))
+            return True
+        if ends_in_digit and self.read_heading(line) is not None:
+            return False
+        if len(line) <= _LONGEST_FURNITURE and line.casefold() in FURNITURE:
+            return False
+        block.after.append((number, line))
+        return True
+
+    @staticmethod
+    def indented(block: _Block, raw: str) -> bool:
+        """Whether ``raw`` belongs to the block by its indentation; the block's
+        first field line sets what "deeper than the marker" is."""
+        deeper = block.deeper
+        if deeper is None:
+            prefix = raw[: len(raw) - len(raw.lstrip())]
+            block.deeper = prefix if _width(prefix) > block.marker_indent else ""
+            return True
+        return _indent(raw) > block.marker_indent
+
+    def check_stray_date(self, number: int, line: str) -> None:
+        """Lines outside items are page furniture, but a date there means an item
+        lost its marker: say so rather than drop it silently."""
+        if self.read_heading(line) is None and self.classify_date(line) is not None:
+            self.warn(number, f"date {line!r} outside any item, ignored")
+
+    def end(self, block: _Block | None) -> None:
+        if block is not None:
+            item = self.item_from(block)
+            if item is not None:
+                self.items.append(item)
+
+    def item_from(self, block: _Block) -> ListingItem | None:
+        date = block.date
+        if date is None:
+            self.warn(block.line, f"{block.kind} item{_quote_first(block)} has no date, skipped")
+            return None
+        if isinstance(date, DateProblem):
+            self.warn(block.date_line, f"{date.reason}, item skipped")
+            return None
+        fields = block.before
+        credit = None
+        if fields and fields[0][1].startswith(_CREDIT_MARK):
+            credit = _clean(fields[0][1][len(_CREDIT_MARK):]) or None
+            fields = fields[1:]
+        if not fields:
+            self.warn(block.line, f"{block.kind} item has no title before its date, skipped")
+            return None
+        if len(fields) > 2:
+            dropped = ", ".join(str(number) for number, _ in fields[:-2])
+            self.warn(
+                block.line,
+                f"{block.kind} item has {len(fields) - 2} line(s) before its category "
+                f"and title, dropped (line {dropped})",
+            )
+        category = _clean(fields[-2][1]) if len(fields) >= 2 else None
+        title = _clean(fields[-1][1])
+        return ListingItem(title, date, category, credit, _summary(block.after), block.line)
+
+
+def _quote_first(block: _Block) -> str:
+    return f" {block.before[0][1]!r}" if block.before else ""
+
+
+def _indent(raw: str) -> int:
+    return _width(raw[: len(raw) - len(raw.lstrip())])
+
+
+def _width(whitespace: str) -> int:
+    return len(whitespace.expandtabs(8)) if "\t" in whitespace else len(whitespace)
+
+
+def _clean(value: str) -> str:
+    """``value`` with runs of whitespace made one space and no space at either end.
+
+    ``value`` comes from text without the characters XML forbids, so its only
+    ASCII whitespace can be space and tab; printable text has no whitespace but
+    space. Those cheap tests spare splitting and joining most values.
+    """
+    if value[:1] == " " or value[-1:] == " " or "  " in value:
+        return " ".join(value.split())
+    if (value.isascii() and "\t" not in value) or value.isprintable():
+        return value
+    return " ".join(value.split())
+
+
+def _summary(lines: Sequence[tuple[int, str]]) -> str | None:
+    """The summary from its (line number, text) lines: a gap in the numbers is a
+    blank line, which separates paragraphs."""
+    if not lines:
+        return None
+    if len(lines) == 1:
+        return _clean(lines[0][1])
+    paragraphs: list[str] = []
+    previous, first = lines[0]
+    current = [first]
+    for number, line in lines[1:]:
+        if number != previous + 1:
+            paragraphs.append(_clean(" ".join(current)))
+            current = []
+        current.append(line)
+        previous = number
+    paragraphs.append(_clean(" ".join(current)))
+    return "\n\n".join(paragraphs)
+
+
+def render_numbered(items: Iterable[ListingItem]) -> str:
+    """The numbered text rendering of ``items``, in the given order, under English
+    month headings; numbering restarts under each heading. Reading the result
+    with ``parse_text_listing`` gives back the items' fields (with their ``line``
+    set to where they now start), provided no field is itself a marker, heading,
+    date or furniture line."""
+    out: list[str] = []
+    month: tuple[int, int] | None = None
+    number = 0
+    for item in items:
+        if (item.date.year, item.date.month) != month:
+            month = (item.date.year, item.date.month)
+            number = 0
+            out.append(f"{_ENGLISH_MONTHS[item.date.month]} {item.date.year:04d}\n\n")
+        number += 1
+        fields = [f"{_CREDIT_MARK} {item.credit}"] if item.credit is not None else []
+        if item.category is not None:
+            fields.append(item.category)
+        fields += [item.title, _english_date(item.date)]
+        if item.summary:
+            fields += item.summary.split("\n\n")
+        out.append(f"  {number}. {fields[0]}\n\n")
+        out.extend(f"    {field}\n\n" for field in fields[1:])
+    return "".join(out)
+
+
+def _english_date(date: dt.date) -> str:
+    return f"{date.day:02d} {_ENGLISH_MONTHS[date.month]} {date.year:04d}"
