@@ -1,0 +1,143 @@
+"""HTML listing pages as data: each tests/data/html/<name>.html beside <name>.json.
+
+The JSON file says what the page tests ("description"), how it is read
+("page_url", "language", "selectors", "encoding") and what must come out
+("items", "warnings", "next_page").
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from feedsvc.listing.html import parse_html_listing, split_selector_list
+from feedsvc.models import ListingItem, ParseResult
+
+DATA = Path(__file__).parent / "data" / "html"
+CASES = sorted(path.stem for path in DATA.glob("*.json"))
+
+
+def _item_to_json(item: ListingItem) -> dict[str, Any]:
+    return {**dataclasses.asdict(item), "date": item.date.isoformat()}
+
+
+def _parse_case(name: str) -> tuple[dict[str, Any], ParseResult]:
+    spec = json.loads((DATA / f"{name}.json").read_text(encoding="utf-8"))
+    text = (DATA / f"{name}.html").read_bytes().decode(spec["encoding"])
+    result = parse_html_listing(
+        text,
+        source="fixture",
+        language=spec["language"],
+        page_url=spec["page_url"],
+        selectors=spec["selectors"],
+    )
+    return spec, result
+
+
+def test_every_page_has_its_expectations() -> None:
+    pages = sorted(path.stem for path in DATA.glob("*.html"))
+    assert pages == CASES
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_page_gives_expected_items(name: str) -> None:
+    spec, result = _parse_case(name)
+    assert [_item_to_json(item) for item in result.items] == spec["items"]
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_page_gives_expected_warnings(name: str) -> None:
+    spec, result = _parse_case(name)
+    assert [{"line": w.line, "message": w.message} for w in result.warnings] == spec["warnings"]
+    assert all(w.source == "fixture" for w in result.warnings)
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_page_gives_expected_next_page(name: str) -> None:
+    spec, result = _parse_case(name)
+    assert result.next_page == spec["next_page"]
+
+
+def test_seed_pages_hold_the_seed_titles() -> None:
+    listings = Path(__file__).resolve().parent.parent / "config" / "listings"
+    seed_text = "\n".join(p.read_text(encoding="utf-8") for p in listings.glob("*.txt"))
+    for name in ("newsroom-page1", "newsroom-page2"):
+        _, result = _parse_case(name)
+        assert len(result.items) == 10
+        for item in result.items:
+            assert item.title in seed_text
+
+
+def test_without_page_url_relative_links_are_dropped() -> None:
+    html = (
+        '<article><h2><a href="/news/1">Relative</a></h2><time>1 May 2021</time>'
+        '<img src="https://img.example.org/1.png"></article>'
+    )
+    result = parse_html_listing(html, source="s", language="en", page_url=None, selectors=None)
+    assert result.items[0].link is None
+    assert result.items[0].image == "https://img.example.org/1.png"
+
+
+def test_base_element_changes_what_links_are_relative_to() -> None:
+    html = (
+        '<head><base href="/archive/2021/"></head>'
+        '<article><h2><a href="story-1">Based</a></h2><time>1 May 2021</time></article>'
+        '<a rel="next" href="page-2">Next</a>'
+    )
+    result = parse_html_listing(
+        html, source="s", language="en", page_url="https://example.org/news", selectors=None
+    )
+    assert result.items[0].link == "https://example.org/archive/2021/story-1"
+    assert result.next_page == "https://example.org/archive/2021/page-2"
+
+
+def test_next_link_to_the_page_itself_is_no_next_page() -> None:
+    html = (
+        '<article><h2>One</h2><time>1 May 2021</time></article>'
+        '<a rel="next" href="/news#top">Again</a>'
+    )
+    result = parse_html_listing(
+        html, source="s", language="en", page_url="https://example.org/news", selectors=None
+    )
+    assert result.next_page is None
+
+
+def test_no_next_page_when_no_item_is_readable() -> None:
+    html = '<article><h2>No date</h2></article><a rel="next" href="/news?page=2">Next</a>'
+    result = parse_html_listing(
+        html, source="s", language="en", page_url="https://example.org/news", selectors=None
+    )
+    assert result.items == ()
+    assert result.next_page is None
+    assert result.warnings[-1].message == "none of the 1 items found has both a title and a date"
+
+
+def test_selector_override_keeps_the_other_defaults() -> None:
+    html = '<div class="row"><h3>Kept</h3><span class="date">2 May 2021</span></div>'
+    result = parse_html_listing(
+        html, source="s", language="en", page_url=None, selectors={"item": "div.row"}
+    )
+    assert [(i.title, i.date.isoformat()) for i in result.items] == [("Kept", "2021-05-02")]
+
+
+def test_empty_document_is_a_warning_not_an_error() -> None:
+    result = parse_html_listing("", source="s", language=None, page_url=None, selectors=None)
+    assert result.items == ()
+    assert len(result.warnings) == 1
+
+
+@pytest.mark.parametrize(
+    ("selector", "alternatives"),
+    [
+        ("h2, h3, .title", ["h2", "h3", ".title"]),
+        ("a[rel~=next], .pager-next a", ["a[rel~=next]", ".pager-next a"]),
+        (':is(h2, h3) > a, [title="a, b"]', [":is(h2, h3) > a", '[title="a, b"]']),
+        ("  p ,, .x  ", ["p", ".x"]),
+    ],
+)
+def test_selector_lists_split_at_top_level_commas(selector: str, alternatives: list[str]) -> None:
+    assert split_selector_list(selector) == alternatives
