@@ -9,11 +9,17 @@ is there.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+from urllib.parse import urlsplit
 
 from feedsvc.errors import FetchError
+
+if TYPE_CHECKING:
+    from feedsvc.http import HttpFetcher
+    from feedsvc.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -70,3 +76,47 @@ class FileFetcher:
         except OSError as exc:
             raise FetchError(f"cannot read {path}: {exc.strerror or exc}", source=source) from None
         return Fetched(url=str(path), body=body, validators=Validators())
+
+
+class RoutingFetcher:
+    """Sends http(s) locations to ``remote`` and anything else to ``local``.
+
+    ``remote`` defaults to ``feedsvc.http.HttpFetcher(settings)``, made on the
+    first remote fetch (so a site of local files never loads the HTTP stack);
+    ``local`` defaults to ``FileFetcher``. Thread-safe. ``close`` closes the
+    HTTP fetcher this instance made, not one it was given.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        remote: Fetcher | None = None,
+        local: Fetcher | None = None,
+    ) -> None:
+        self._settings = settings
+        self._remote = remote
+        self._local = local or FileFetcher()
+        self._made: HttpFetcher | None = None
+        self._guard = threading.Lock()
+
+    def fetch(self, source: str, location: str, validators: Validators | None) -> Fetched:
+        if urlsplit(location).scheme in ("http", "https"):
+            return self._remote_fetcher().fetch(source, location, validators)
+        return self._local.fetch(source, location, validators)
+
+    def _remote_fetcher(self) -> Fetcher:
+        with self._guard:
+            if self._remote is None:
+                from feedsvc.http import HttpFetcher
+
+                self._made = HttpFetcher(self._settings)
+                self._remote = self._made
+            return self._remote
+
+    def close(self) -> None:
+        with self._guard:
+            if self._made is not None:
+                self._made.close()
+                self._made = None
+                self._remote = None

@@ -1,0 +1,214 @@
+"""From the stored history to what gets published: feeds and the site snapshot. Pure.
+
+``collate`` makes one ``FeedSpec`` for all items (key ``"all"``) and one per
+category (key ``"category/<slug>"``), plus the ``SiteSnapshot`` the human
+pages read. Nothing here looks at the clock: every time in the output comes
+from the items, so the same items always give the same feeds.
+
+Stable names, documented because readers keep them:
+- feed id: ``"urn:uuid:"`` + uuid5(``identity.FEEDSVC_NAMESPACE``, base_url + key);
+- feed address: base_url + ``"feeds/<key>.<fmt>"``;
+- home page: base_url (all items) or base_url + ``"#category-<slug>"``;
+- entry link: the article's address when the listing had one, else
+  base_url + ``"items/<item_id>"``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from feedsvc.identity import feed_guid, slugify
+from feedsvc.models import Entry, FeedSpec
+from feedsvc.publication import FEED_FORMATS, FeedLink, ItemRecord, SiteSnapshot, feed_path
+from feedsvc.settings import SiteSettings
+
+if TYPE_CHECKING:  # the store module talks to a database; this one only reads its records
+    from feedsvc.store import StoredItem
+
+ALL = "all"
+EMPTY_FEED_UPDATED = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+"""The ``updated`` of a feed with no entries: a constant, so that it never changes."""
+
+
+@dataclass(frozen=True)
+class Category:
+    """One category: its slug and the label shown for it (the first one seen)."""
+
+    slug: str
+    label: str
+
+    @property
+    def key(self) -> str:
+        return category_key(self.slug)
+
+
+@dataclass(frozen=True)
+class Collation:
+    """Everything a refresh publishes, before rendering. ``feeds[0]`` is the all-items feed."""
+
+    feeds: tuple[FeedSpec, ...]
+    site: SiteSnapshot
+
+
+def category_key(slug: str) -> str:
+    """The feed key of a category: ``"category/<slug>"``."""
+    return f"category/{slug}"
+
+
+def collate(items: Sequence[StoredItem], *, site: SiteSettings) -> Collation:
+    """The feeds and the site snapshot of ``items`` (any order) under ``site``'s settings.
+
+    Entries are newest first: publication date descending, then listing order
+    (``listing_rank``), then key; each feed holds at most ``site.feed_size``
+    of them. Categories whose labels slugify alike are one category, shown
+    with the label of the item seen first, in feeds and in the snapshot.
+    Feeds come "all" first, then categories by slug.
+    """
+    ordered = sorted(items, key=_newest_first)
+    categories = categories_of(items)
+    zone = zoneinfo.ZoneInfo(site.timezone)
+    members: dict[str, list[StoredItem]] = {ALL: list(ordered)}
+    for item in ordered:
+        if item.category is not None:
+            members.setdefault(category_key(slugify(item.category)), []).append(item)
+    labels = {category.slug: category.label for category in categories}
+    updated = distinct_updated_times(ordered, zone)
+    feeds = [_feed_spec(ALL, None, members[ALL], site, zone, labels, updated)]
+    feeds += [
+        _feed_spec(category.key, category, members[category.key], site, zone, labels, updated)
+        for category in categories
+    ]
+    snapshot = SiteSnapshot(
+        title=site.title,
+        description=site.description,
+        base_url=site.base_url,
+        language=site.language,
+        feeds=tuple(_feed_link(spec, members[spec.key], categories) for spec in feeds),
+        items=tuple(_item_record(item, labels) for item in ordered),
+    )
+    return Collation(feeds=tuple(feeds), site=snapshot)
+
+
+def categories_of(items: Sequence[StoredItem]) -> tuple[Category, ...]:
+    """The distinct categories of ``items`` by slug, each labelled as first seen."""
+    labels: dict[str, str] = {}
+    for item in sorted(items, key=lambda i: (i.first_seen, i.date, i.listing_rank, i.key)):
+        if item.category is not None:
+            labels.setdefault(slugify(item.category), item.category)
+    return tuple(Category(slug=slug, label=labels[slug]) for slug in sorted(labels))
+
+
+def distinct_updated_times(
+    ordered: Sequence[StoredItem], zone: zoneinfo.ZoneInfo
+) -> dict[str, dt.datetime]:
+    """Each item's entry ``updated`` time (by item key), whole seconds, no two alike.
+
+    Items first seen in the same refresh share one stored time, and feed
+    validators rightly warn about entries with the same ``updated``. Within
+    such a group, ``ordered`` (newest first) decides: the first keeps the
+    time, each next one is a second earlier. Derived from the items alone,
+    so the same history always gives the same times.
+    """
+    times: dict[str, dt.datetime] = {}
+    taken: dict[dt.datetime, int] = {}
+    for item in ordered:
+        published = dt.datetime.combine(item.date, dt.time(0, 0), tzinfo=zone)
+        # An item first seen before its own date (a listing dated ahead) must not
+        # look updated before it was published.
+        base = max(item.updated.astimezone(zone), published).replace(microsecond=0)
+        rank = taken.get(base, 0)
+        taken[base] = rank + 1
+        times[item.key] = base - dt.timedelta(seconds=rank)
+    return times
+
+
+def _newest_first(item: StoredItem) -> tuple[int, int, str]:
+    return (-item.date.toordinal(), item.listing_rank, item.key)
+
+
+def _feed_spec(
+    key: str, category: Category | None, members: Sequence[StoredItem], site: SiteSettings,
+    zone: zoneinfo.ZoneInfo, labels: Mapping[str, str], updated_times: Mapping[str, dt.datetime],
+) -> FeedSpec:
+    entries = tuple(
+        _entry(item, site, zone, labels, updated_times[item.key])
+        for item in members[: site.feed_size]
+    )
+    updated = max((e.updated for e in entries), default=EMPTY_FEED_UPDATED.astimezone(zone))
+    if category is None:
+        title = site.title
+        subtitle = site.description or site.title
+        home = site.base_url
+    else:
+        title = f"{site.title}: {category.label}"
+        subtitle = f"{site.title}, items in the category {category.label}"
+        home = f"{site.base_url}#category-{category.slug}"
+    return FeedSpec(
+        key=key,
+        feed_id=feed_guid(site.base_url, key),
+        title=title,
+        subtitle=subtitle,
+        home_url=home,
+        self_urls={fmt: site.base_url + feed_path(key, fmt) for fmt in FEED_FORMATS},
+        language=site.language,
+        author=site.author or site.title,
+        updated=updated,
+        entries=entries,
+    )
+
+
+def _entry(
+    item: StoredItem, site: SiteSettings, zone: zoneinfo.ZoneInfo, labels: Mapping[str, str],
+    updated: dt.datetime,
+) -> Entry:
+    slug = slugify(item.category) if item.category is not None else None
+    published = dt.datetime.combine(item.date, dt.time(0, 0), tzinfo=zone)
+    return Entry(
+        guid=item.guid,
+        item_id=item.item_id,
+        title=item.title,
+        published=published,
+        updated=updated,
+        category=labels[slug] if slug is not None else None,
+        category_slug=slug,
+        credit=item.credit,
+        summary=item.summary,
+        link=item.link or f"{site.base_url}items/{item.item_id}",
+        image=item.image,
+    )
+
+
+def _feed_link(
+    spec: FeedSpec, members: Sequence[StoredItem], categories: Sequence[Category]
+) -> FeedLink:
+    slug = spec.key.removeprefix("category/") if spec.key != ALL else None
+    label = next((c.label for c in categories if c.slug == slug), None)
+    return FeedLink(
+        key=spec.key,
+        title=spec.title,
+        label=label,
+        slug=slug,
+        item_count=len(members),
+        newest=members[0].date.isoformat() if members else None,
+    )
+
+
+def _item_record(item: StoredItem, labels: Mapping[str, str]) -> ItemRecord:
+    slug = slugify(item.category) if item.category is not None else None
+    feeds = (ALL,) if slug is None else (ALL, category_key(slug))
+    return ItemRecord(
+        id=item.item_id,
+        guid=item.guid,
+        title=item.title,
+        date=item.date.isoformat(),
+        category=labels[slug] if slug is not None else None,
+        category_slug=slug,
+        credit=item.credit,
+        summary=item.summary,
+        link=item.link,
+        feeds=feeds,
+    )

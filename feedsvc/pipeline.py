@@ -1,0 +1,477 @@
+"""The refresh: read every source, merge into the store, collate, render, publish.
+
+``refresh`` is the one entry point the CLI, the scheduler, the admin trigger
+and the tests call. It holds the store's refresh lock throughout, so two
+refreshes never overlap, even from two processes.
+
+A source that fails (cannot be fetched, decoded or parsed, or lists no items)
+is reported and recorded, and changes nothing else: its items stay in the
+store and in the feeds. A remote source that keeps failing is retried less
+often (see ``retry_after``); local files are retried every time. Feeds are
+published only when their bytes change, and atomically (see
+``feedsvc.publication``), so a refresh that dies anywhere leaves the previous
+publication live.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+from feedsvc.collate import Collation, collate
+from feedsvc.errors import FeedsvcError, ListingError, PublishError, SourceError
+from feedsvc.models import FeedSpec, ListingItem, ParseWarning
+from feedsvc.publication import (
+    FEED_FORMATS,
+    OPML_CONTENT_TYPE,
+    OPML_PATH,
+    Document,
+    FeedLink,
+    feed_path,
+    publish,
+)
+from feedsvc.settings import Settings, SourceSettings
+from feedsvc.sources import Fetched, Fetcher, RoutingFetcher, Validators
+from feedsvc.status import is_stale, retry_after
+from feedsvc.store import RefreshLock, SourceState, Store
+
+logger = logging.getLogger("feedsvc.pipeline")
+
+
+class Renderer(Protocol):
+    """Turns collated feeds into bytes (``feedsvc.render`` by default)."""
+
+    def render_feed(self, spec: FeedSpec, fmt: str) -> bytes: ...
+
+    def render_opml(self, title: str, feeds: Sequence[FeedLink], base_url: str) -> bytes: ...
+
+
+class DefaultRenderer:
+    """``feedsvc.render``'s functions, loaded on first use."""
+
+    def render_feed(self, spec: FeedSpec, fmt: str) -> bytes:
+        from feedsvc.render import render_feed
+
+        return render_feed(spec, fmt)
+
+    def render_opml(self, title: str, feeds: Sequence[FeedLink], base_url: str) -> bytes:
+        from feedsvc.render import render_opml
+
+        return render_opml(title, feeds, base_url)
+
+
+@dataclass(frozen=True)
+class SourceReport:
+    """What one refresh did with one source.
+
+    Exactly one of these holds: ``error`` is set (the source failed),
+    ``skipped`` (a failing remote source not yet due for a retry; ``retry_at``
+    says when it is), ``not_modified`` (the server said nothing changed), or
+    none (it was read and merged: the counts say what it held).
+    """
+
+    name: str
+    found: int = 0
+    new: int = 0
+    updated: int = 0
+    warnings: int = 0
+    error: str | None = None
+    skipped: bool = False
+    not_modified: bool = False
+    retry_at: dt.datetime | None = None
+    stale: bool = False
+    warning_messages: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and not self.skipped
+
+    def summary_line(self) -> str:
+        if self.error is not None:
+            return f"{self.name}: FAILED: {self.error}"
+        if self.skipped:
+            when = self.retry_at.isoformat() if self.retry_at else "later"
+            return f"{self.name}: skipped: still failing, next attempt after {when}"
+        if self.not_modified:
+            return f"{self.name}: not modified"
+        return (f"{self.name}: {self.found} found, {self.new} new, {self.updated} updated, "
+                f"{self.warnings} warnings")
+
+    def to_json(self) -> dict[str, Any]:
+        raw = asdict(self)
+        raw["retry_at"] = self.retry_at.isoformat() if self.retry_at else None
+        raw["warning_messages"] = list(self.warning_messages)
+        raw["ok"] = self.ok
+        return raw
+
+
+@dataclass(frozen=True)
+class RefreshReport:
+    """What one refresh did. ``ok`` is False when a source failed or was skipped,
+    or when publishing failed; the other sources are published all the same.
+
+    ``published`` is True when a new publication went live, False when the
+    feeds were unchanged or nothing could be published (``error`` says why
+    for the latter).
+    """
+
+    started: dt.datetime
+    finished: dt.datetime
+    sources: tuple[SourceReport, ...]
+    published: bool
+    feed_count: int = 0
+    item_count: int = 0
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and all(source.ok for source in self.sources)
+
+    @property
+    def duration_seconds(self) -> float:
+        return (self.finished - self.started).total_seconds()
+
+    def summary_lines(self) -> list[str]:
+        """One line per source, then one line for the whole refresh."""
+        failed = sum(not source.ok for source in self.sources)
+        tally = f"{len(self.sources) - failed} of {len(self.sources)} sources ok"
+        if self.error is not None:
+            outcome = f"nothing published: {self.error}"
+        elif self.published:
+            outcome = f"published {self.feed_count} feeds with {self.item_count} items"
+        else:
+            outcome = f"feeds unchanged ({self.feed_count} feeds with {self.item_count} items)"
+        return [*(source.summary_line() for source in self.sources), f"{tally}; {outcome}"]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "started": self.started.isoformat(),
+            "finished": self.finished.isoformat(),
+            "duration_seconds": round(self.duration_seconds, 3),
+            "ok": self.ok,
+            "published": self.published,
+            "feed_count": self.feed_count,
+            "item_count": self.item_count,
+            "error": self.error,
+            "sources": [source.to_json() for source in self.sources],
+        }
+
+
+@dataclass(frozen=True)
+class _Read:
+    """A source read to the end: its items (if modified), validators and warnings."""
+
+    items: tuple[ListingItem, ...]
+    validators: Validators
+    warnings: tuple[ParseWarning, ...] = field(default_factory=tuple)
+    not_modified: bool = False
+
+
+def refresh(
+    settings: Settings,
+    *,
+    now: dt.datetime | None = None,
+    fetcher: Fetcher | None = None,
+    store: Store | None = None,
+    renderer: Renderer | None = None,
+    lock_wait: float = 0,
+    owner: str | None = None,
+) -> RefreshReport:
+    """Refresh every source in ``settings`` once and publish the feeds.
+
+    ``now`` (aware; default: the clock) is the refresh's time for everything
+    it records. ``fetcher`` defaults to a ``RoutingFetcher``, ``store`` to the
+    store at ``settings.storage.database`` (opened and closed here),
+    ``renderer`` to ``feedsvc.render``. Waits up to ``lock_wait`` seconds for
+    the refresh lock, then raises RefreshInProgressError; ``owner`` names this
+    refresh in the lock ("scheduler", "admin"), for that error's message. Source failures and
+    publishing failures are reported in the result, not raised; StoreError
+    and RefreshInProgressError are raised.
+    """
+    started = now if now is not None else dt.datetime.now(dt.UTC)
+    if started.tzinfo is None:
+        raise ValueError("refresh: now must be timezone-aware")
+    started = started.replace(microsecond=0)
+    who = owner or "feedsvc refresh"
+    own_store = store is None
+    active_store = store if store is not None else Store.open(settings.storage.database)
+    own_fetcher = fetcher is None
+    active_fetcher = fetcher if fetcher is not None else RoutingFetcher(settings)
+    try:
+        with active_store.refresh_lock(who, wait=lock_wait) as lock:
+            return _refresh_locked(
+                settings, active_store, lock, active_fetcher, renderer or DefaultRenderer(),
+                started,
+            )
+    finally:
+        if own_fetcher and isinstance(active_fetcher, RoutingFetcher):
+            active_fetcher.close()
+        if own_store:
+            active_store.close()
+
+
+def _refresh_locked(
+    settings: Settings, store: Store, lock: RefreshLock, fetcher: Fetcher, renderer: Renderer,
+    started: dt.datetime,
+) -> RefreshReport:
+    clock_start = time.monotonic()
+    run_id = store.start_run(started)
+    try:
+        states = store.source_states()
+        outcomes = _read_all(settings, fetcher, states, started)
+        reports = tuple(
+            _record(store, source, outcome, states.get(source.name), settings, started)
+            for source, outcome in zip(settings.sources, outcomes, strict=True)
+        )
+        lock.renew()
+        published, feed_count, item_count, error = _publish(settings, store, renderer)
+    except BaseException as exc:
+        # Interrupted (or a bug): the previous publication stays live; say so in the run log.
+        _abandon_run(store, run_id, started, clock_start, exc)
+        raise
+    finished = started + dt.timedelta(seconds=time.monotonic() - clock_start)
+    report = RefreshReport(
+        started=started, finished=finished, sources=reports, published=published,
+        feed_count=feed_count, item_count=item_count, error=error,
+    )
+    store.finish_run(run_id, finished, ok=report.ok, published=published,
+                     summary=report.to_json())
+    _log_refresh(report)
+    return report
+
+
+def _abandon_run(
+    store: Store, run_id: int, started: dt.datetime, clock_start: float, exc: BaseException
+) -> None:
+    finished = started + dt.timedelta(seconds=time.monotonic() - clock_start)
+    reason = f"abandoned: {type(exc).__name__}: {exc}".rstrip(": ")
+    logger.error("refresh abandoned error=%r", reason)
+    try:
+        store.finish_run(run_id, finished, ok=False, published=False, summary={"error": reason})
+    except FeedsvcError:
+        logger.exception("could not record the abandoned refresh")
+
+
+# --- reading sources -------------------------------------------------------------
+
+
+def _is_due(source: SourceSettings, state: SourceState | None, interval: int,
+            now: dt.datetime) -> tuple[bool, dt.datetime | None]:
+    if not source.is_remote or state is None:
+        return True, None
+    due_at = retry_after(state, interval)
+    if due_at is None:
+        return True, None
+    # A scheduler tick may land a moment before the exact due time.
+    grace = dt.timedelta(seconds=min(60, interval // 10))
+    return now + grace >= due_at, due_at
+
+
+def _read_all(
+    settings: Settings, fetcher: Fetcher, states: dict[str, SourceState], now: dt.datetime
+) -> list[_Read | FeedsvcError | dt.datetime]:
+    """Each source's outcome, in settings order: a read, its error, or when it is due."""
+    jobs: list[SourceSettings] = []
+    outcomes: list[_Read | FeedsvcError | dt.datetime | None] = []
+    for source in settings.sources:
+        due, due_at = _is_due(source, states.get(source.name), settings.schedule.interval, now)
+        if due:
+            jobs.append(source)
+            outcomes.append(None)
+        else:
+            assert due_at is not None
+            outcomes.append(due_at)
+    if jobs:
+        with ThreadPoolExecutor(max_workers=settings.fetch.concurrency,
+                                thread_name_prefix="feedsvc-fetch") as pool:
+            futures = [
+                pool.submit(_read_guarded, source, fetcher, states.get(source.name))
+                for source in jobs
+            ]
+            # result() re-raises KeyboardInterrupt/SystemExit from a worker here.
+            results = iter([future.result() for future in futures])
+        outcomes = [next(results) if outcome is None else outcome for outcome in outcomes]
+    return [outcome for outcome in outcomes if outcome is not None]
+
+
+def _read_guarded(
+    source: SourceSettings, fetcher: Fetcher, state: SourceState | None
+) -> _Read | FeedsvcError:
+    try:
+        return read_source(source, fetcher, state)
+    except FeedsvcError as exc:
+        return exc
+    except Exception as exc:
+        logger.exception("source=%s internal error", source.name)
+        return SourceError(f"internal error: {type(exc).__name__}: {exc}", source=source.name)
+
+
+def read_source(source: SourceSettings, fetcher: Fetcher, state: SourceState | None) -> _Read:
+    """Fetch, decode and parse one source, following "next" pages of HTML listings.
+
+    Raises SourceError (FetchError, ListingError) when the source yields no items.
+    """
+    first = fetcher.fetch(source.name, source.location, state.validators if state else None)
+    if first.not_modified:
+        return _Read(items=(), validators=first.validators, not_modified=True)
+    items: list[ListingItem] = []
+    warnings: list[ParseWarning] = []
+    page: Fetched | None = first
+    seen_urls = {first.url}
+    pages = 0
+    while page is not None:
+        pages += 1
+        next_url = _parse_page(source, page, items, warnings)
+        page = None
+        if next_url and source.format == "html" and pages < source.max_pages:
+            if next_url in seen_urls:
+                warnings.append(ParseWarning(source.name, 0, f"next page loops to {next_url}"))
+            else:
+                seen_urls.add(next_url)
+                page = fetcher.fetch(source.name, next_url, None)
+    if not items:
+        before = state.item_count if state else 0
+        had = f" (it listed {before} before)" if before else ""
+        raise ListingError(f"no items found{had}", source=source.name)
+    return _Read(items=tuple(items), validators=first.validators, warnings=tuple(warnings))
+
+
+def _parse_page(
+    source: SourceSettings, page: Fetched, items: list[ListingItem],
+    warnings: list[ParseWarning],
+) -> str | None:
+    """Parse one fetched page into ``items`` and ``warnings``; return its next page's URL."""
+    from feedsvc.listing import decode_document, parse_listing
+
+    if page.body is None:
+        raise ListingError("the server sent no body", source=source.name)
+    text, decode_warnings = decode_document(
+        page.body, declared_charset=page.charset, source=source.name
+    )
+    result = parse_listing(
+        text, fmt=source.format, source=source.name, language=source.language,
+        page_url=page.url if source.format == "html" else None, selectors=source.selectors,
+    )
+    items.extend(result.items)
+    warnings.extend(decode_warnings)
+    warnings.extend(result.warnings)
+    return result.next_page
+
+
+# --- recording ---------------------------------------------------------------------
+
+
+def _record(
+    store: Store, source: SourceSettings, outcome: _Read | FeedsvcError | dt.datetime,
+    state: SourceState | None, settings: Settings, now: dt.datetime,
+) -> SourceReport:
+    if isinstance(outcome, dt.datetime):
+        report = SourceReport(name=source.name, skipped=True, retry_at=outcome,
+                              stale=_is_stale(state, settings, now))
+    elif isinstance(outcome, FeedsvcError):
+        message = _error_text(outcome, source.name)
+        failed = store.record_failure(source.name, now, message)
+        report = SourceReport(name=source.name, error=message,
+                              stale=_is_stale(failed, settings, now))
+    elif outcome.not_modified:
+        store.record_success(source.name, now, validators=outcome.validators)
+        report = SourceReport(name=source.name, not_modified=True)
+    else:
+        counts = store.merge(source.name, outcome.items, now, validators=outcome.validators,
+                             warnings=len(outcome.warnings))
+        report = SourceReport(
+            name=source.name, found=counts.found, new=counts.new, updated=counts.updated,
+            warnings=len(outcome.warnings),
+            warning_messages=tuple(str(w) for w in outcome.warnings),
+        )
+    _log_source(report, source)
+    return report
+
+
+def _error_text(exc: FeedsvcError, source: str) -> str:
+    """The error's message without the source name its text starts with."""
+    text = str(exc)
+    if isinstance(exc, SourceError):
+        text = text.removeprefix(f"{exc.source}: ")
+    return text.removeprefix(f"{source}: ")
+
+
+def _is_stale(state: SourceState | None, settings: Settings, now: dt.datetime) -> bool:
+    return is_stale(state, stale_after=settings.schedule.stale_after, now=now)
+
+
+# --- publishing --------------------------------------------------------------------
+
+
+def _publish(
+    settings: Settings, store: Store, renderer: Renderer
+) -> tuple[bool, int, int, str | None]:
+    """Collate, render and publish: (went live, feeds, items, error)."""
+    stored = store.all_items()
+    if not stored:
+        return False, 0, 0, "the store holds no items yet"
+    collation = collate(stored, site=settings.site)
+    documents = render_documents(collation, renderer, settings)
+    try:
+        went_live = publish(settings.storage.publish_dir, documents, collation.site)
+    except PublishError as exc:
+        return False, len(collation.feeds), len(stored), str(exc)
+    return went_live, len(collation.feeds), len(stored), None
+
+
+def render_documents(
+    collation: Collation, renderer: Renderer, settings: Settings
+) -> dict[str, Document]:
+    """Every file of a publication: each feed in each format, and the OPML list."""
+    documents: dict[str, Document] = {}
+    for spec in collation.feeds:
+        for fmt, content_type in FEED_FORMATS.items():
+            documents[feed_path(spec.key, fmt)] = Document(
+                content=renderer.render_feed(spec, fmt),
+                content_type=content_type,
+                last_modified=spec.updated,
+            )
+    documents[OPML_PATH] = Document(
+        content=renderer.render_opml(settings.site.title, collation.site.feeds,
+                                     settings.site.base_url),
+        content_type=OPML_CONTENT_TYPE,
+        last_modified=max(spec.updated for spec in collation.feeds),
+    )
+    return documents
+
+
+# --- logging -------------------------------------------------------------------------
+
+
+def _log_source(report: SourceReport, source: SourceSettings) -> None:
+    stale = " stale=true" if report.stale else ""
+    if report.error is not None:
+        logger.warning("source=%s status=failed error=%r%s", report.name, report.error, stale)
+    elif report.skipped:
+        logger.log(logging.WARNING if report.stale else logging.INFO,
+                   "source=%s status=skipped retry_at=%s%s", report.name,
+                   report.retry_at.isoformat() if report.retry_at else "-", stale)
+    elif report.not_modified:
+        logger.info("source=%s status=not_modified", report.name)
+    else:
+        logger.info("source=%s status=ok found=%d new=%d updated=%d warnings=%d",
+                    report.name, report.found, report.new, report.updated, report.warnings)
+        for message in report.warning_messages:
+            logger.debug("source=%s warning=%r", source.name, message)
+
+
+def _log_refresh(report: RefreshReport) -> None:
+    failed = [source.name for source in report.sources if not source.ok]
+    level = logging.INFO if report.ok else logging.WARNING
+    logger.log(
+        level,
+        "refresh status=%s sources=%d failed=%d published=%s feeds=%d items=%d duration=%.3f%s",
+        "ok" if report.ok else "failed", len(report.sources), len(failed),
+        str(report.published).lower(), report.feed_count, report.item_count,
+        report.duration_seconds, f" error={report.error!r}" if report.error else "",
+    )

@@ -1,0 +1,247 @@
+"""The item store against a real SQLite file: merging, history, source health, runs, the lock."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from feedsvc.errors import RefreshInProgressError, StoreError
+from feedsvc.identity import item_guid
+from feedsvc.models import ListingItem
+from feedsvc.sources import Validators
+from feedsvc.store import MergeCounts, Store
+
+T0 = dt.datetime(2026, 11, 22, 6, 0, tzinfo=dt.UTC)
+T1 = T0 + dt.timedelta(minutes=30)
+T2 = T0 + dt.timedelta(hours=1)
+
+ALPHA = ListingItem(title="Alpha report published", date=dt.date(2024, 3, 12),
+                    category="Press release", credit=None, summary="First summary.")
+BETA = ListingItem(title="Beta meeting opens", date=dt.date(2024, 3, 12),
+                   category="Statement", credit="A. Photographer", summary=None)
+GAMMA = ListingItem(title="Gamma survey results", date=dt.date(2024, 3, 1),
+                    category=None, credit=None, summary="Numbers.")
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    with Store.open(f"sqlite:///{tmp_path}/db/store.sqlite3") as opened:
+        yield opened
+
+
+def titles(store: Store) -> list[str]:
+    return [item.title for item in store.all_items()]
+
+
+def test_open_creates_the_directory_and_uses_wal(tmp_path: Path) -> None:
+    path = tmp_path / "deep" / "dir" / "store.sqlite3"
+    Store.open(f"sqlite:///{path}").close()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(1,)]
+
+
+def test_reopening_keeps_everything(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/store.sqlite3"
+    with Store.open(url) as first:
+        first.merge("a", [ALPHA], T0)
+    with Store.open(url) as second:
+        assert titles(second) == [ALPHA.title]
+
+
+def test_an_unopenable_store_is_a_store_error(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("not a directory")
+    with pytest.raises(StoreError):
+        Store.open(f"sqlite:///{tmp_path}/file/store.sqlite3")
+
+
+def test_merge_counts_and_first_seen(store: Store) -> None:
+    assert store.merge("a", [ALPHA, BETA], T0) == MergeCounts(found=2, new=2, updated=0)
+    assert store.merge("a", [ALPHA, BETA, GAMMA], T1) == MergeCounts(found=3, new=1, updated=0)
+    by_title = {item.title: item for item in store.all_items()}
+    assert by_title[ALPHA.title].first_seen == T0 == by_title[ALPHA.title].updated
+    assert by_title[GAMMA.title].first_seen == T1
+
+
+def test_items_absent_from_the_listing_are_kept(store: Store) -> None:
+    store.merge("a", [ALPHA, BETA, GAMMA], T0)
+    store.merge("a", [GAMMA], T1)
+    assert sorted(titles(store)) == sorted([ALPHA.title, BETA.title, GAMMA.title])
+
+
+def test_a_repeated_item_in_one_listing_counts_once(store: Store) -> None:
+    assert store.merge("a", [ALPHA, ALPHA, BETA], T0).found == 2
+
+
+def test_same_item_from_two_sources_is_one_item(store: Store) -> None:
+    store.merge("all-news", [ALPHA, BETA], T0)
+    assert store.merge("press", [ALPHA], T0) == MergeCounts(found=1, new=0, updated=0)
+    items = store.all_items()
+    assert len(items) == 2
+    alpha = next(item for item in items if item.title == ALPHA.title)
+    assert alpha.sources == ("all-news", "press")
+
+
+def test_an_edit_updates_in_place_and_keeps_the_id(store: Store) -> None:
+    store.merge("a", [ALPHA], T0)
+    before = store.all_items()[0]
+    edited = replace(ALPHA, summary="Second summary.", category="Statement", credit="B")
+    assert store.merge("a", [edited], T1) == MergeCounts(found=1, new=0, updated=1)
+    after = store.all_items()[0]
+    assert (after.guid, after.item_id, after.first_seen) == (
+        before.guid, before.item_id, before.first_seen)
+    assert (after.summary, after.category, after.credit) == ("Second summary.", "Statement", "B")
+    assert after.updated == T1
+    assert after.guid == item_guid(ALPHA.date, ALPHA.title)
+
+
+def test_a_respelled_title_is_the_same_item_with_the_new_spelling(store: Store) -> None:
+    store.merge("a", [ALPHA], T0)
+    respelled = replace(ALPHA, title="ALPHA report published.")
+    assert store.merge("a", [respelled], T1) == MergeCounts(found=1, new=0, updated=1)
+    assert titles(store) == ["ALPHA report published."]
+
+
+def test_an_unchanged_listing_changes_nothing(store: Store) -> None:
+    store.merge("a", [ALPHA, BETA], T0)
+    before = store.all_items()
+    assert store.merge("a", [ALPHA, BETA], T1).updated == 0
+    assert store.all_items() == before
+
+
+def test_a_listing_that_omits_a_field_does_not_erase_it(store: Store) -> None:
+    store.merge("all-news", [ALPHA], T0)
+    store.merge("press", [replace(ALPHA, summary=None)], T1)
+    assert store.all_items()[0].summary == ALPHA.summary
+
+
+def test_two_listings_that_disagree_do_not_flip_the_item_each_time(store: Store) -> None:
+    short = replace(ALPHA, summary="Short.")
+    store.merge("all-news", [ALPHA], T0)
+    store.merge("press", [short], T0)
+    settled = store.all_items()
+    for later in (T1, T2):
+        assert store.merge("all-news", [ALPHA], later).updated == 0
+        assert store.merge("press", [short], later).updated == 0
+    assert store.all_items() == settled
+
+
+def test_listing_rank_follows_the_latest_listing(store: Store) -> None:
+    store.merge("a", [ALPHA, BETA], T0)
+    assert titles(store) == [ALPHA.title, BETA.title]
+    store.merge("a", [BETA, ALPHA], T1)
+    assert titles(store) == [BETA.title, ALPHA.title]
+    assert all(item.updated == T0 for item in store.all_items())
+
+
+def test_merge_stores_whole_seconds(store: Store) -> None:
+    store.merge("a", [ALPHA], T0.replace(microsecond=123456))
+    assert store.all_items()[0].first_seen == T0
+
+
+def test_merge_rejects_naive_times(store: Store) -> None:
+    with pytest.raises(StoreError):
+        store.merge("a", [ALPHA], T0.replace(tzinfo=None))
+    assert store.all_items() == []
+
+
+def test_a_failed_merge_writes_nothing(store: Store) -> None:
+    store.merge("a", [ALPHA], T0)
+    # Fails inside the transaction, after BETA was written.
+    broken = replace(GAMMA, summary=object())  # type: ignore[arg-type]
+    with pytest.raises(Exception):  # noqa: B017 - whatever the item's fault, nothing is kept
+        store.merge("a", [BETA, broken], T1)
+    assert titles(store) == [ALPHA.title]
+    assert store.source_state("a").last_found == 1  # type: ignore[union-attr]
+
+
+def test_source_success_and_failure_are_recorded(store: Store) -> None:
+    assert store.source_state("a") is None
+    store.merge("a", [ALPHA, BETA], T0, validators=Validators(etag='"v1"'), warnings=2)
+    state = store.source_state("a")
+    assert state is not None
+    assert (state.item_count, state.last_found, state.last_new, state.last_warnings) == (2, 2, 2, 2)
+    assert state.validators == Validators(etag='"v1"')
+    assert state.last_success == T0
+
+    store.record_failure("a", T1, "file not found")
+    failed = store.record_failure("a", T2, "file not found again")
+    assert failed.consecutive_failures == 2
+    assert failed.failing_since == T1
+    assert failed.last_error == "file not found again"
+    assert failed.last_error_at == T2
+    assert failed.item_count == 2
+    assert failed.validators == Validators(etag='"v1"')
+
+    store.record_success("a", T2 + dt.timedelta(hours=1), validators=Validators(etag='"v1"'))
+    healed = store.source_state("a")
+    assert healed is not None
+    assert (healed.consecutive_failures, healed.failing_since) == (0, None)
+    assert healed.last_error == "file not found again"  # kept for /status
+    assert list(store.source_states()) == ["a"]
+
+
+def test_runs_are_recorded(store: Store) -> None:
+    assert store.last_run() is None
+    run = store.start_run(T0)
+    assert store.last_run() is None
+    assert store.last_run(finished=False) is not None
+    store.finish_run(run, T0 + dt.timedelta(seconds=3), ok=True, published=True,
+                     summary={"sources": 2})
+    last = store.last_run()
+    assert last is not None
+    assert (last.ok, last.published, last.duration_seconds) == (True, True, 3.0)
+    assert last.summary == {"sources": 2}
+    assert store.run_count() == 1
+
+
+def test_the_refresh_lock_excludes_a_second_holder(store: Store) -> None:
+    with store.refresh_lock("first"):
+        holder = store.lock_holder()
+        assert holder is not None and holder.owner == "first"
+        with pytest.raises(RefreshInProgressError, match="first"), store.refresh_lock("second"):
+            pass
+    assert store.lock_holder() is None
+    with store.refresh_lock("second"):
+        pass
+
+
+def test_a_second_store_on_the_same_file_sees_the_lock(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/store.sqlite3"
+    with (
+        Store.open(url) as one,
+        Store.open(url) as two,
+        one.refresh_lock("one"),
+        pytest.raises(RefreshInProgressError),
+        two.refresh_lock("two", wait=0.1),
+    ):
+        pass
+
+
+def test_the_lock_is_released_when_the_block_raises(store: Store) -> None:
+    with pytest.raises(KeyboardInterrupt), store.refresh_lock("first"):
+        raise KeyboardInterrupt
+    assert store.lock_holder() is None
+
+
+def test_an_expired_lock_is_taken_over(store: Store) -> None:
+    with store.refresh_lock("stuck", ttl=-1):
+        assert store.lock_holder() is None
+        with store.refresh_lock("next") as lock:
+            holder = store.lock_holder()
+            assert holder is not None and holder.owner == "next"
+            lock.renew()
+
+
+def test_renewing_a_lost_lock_fails(store: Store) -> None:
+    with (
+        store.refresh_lock("slow", ttl=-1) as slow,
+        store.refresh_lock("other"),
+        pytest.raises(StoreError),
+    ):
+        slow.renew()
