@@ -1,0 +1,364 @@
+"""The Flask application: serves what the refresh pipeline published, nothing more.
+
+Every response is built from the live publication (``feedsvc.publication``):
+feed files with their manifest (content type, ETags, Last-Modified, gzip
+twin), and ``site.json`` for the human pages. No request parses a listing or
+renders a feed. The opened publication is kept per generation and re-opened
+when the ``current`` symlink points at a new one (one readlink per request).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import importlib
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Response, json, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from feedsvc.errors import PublishError
+from feedsvc.publication import (
+    FEED_FORMATS,
+    OPML_PATH,
+    ItemRecord,
+    Publication,
+    current_generation,
+    feed_path,
+    open_publication,
+)
+from feedsvc.settings import Settings
+from feedsvc.web import pages
+from feedsvc.web.admin import admin_blueprint
+from feedsvc.web.http_cache import (
+    NO_STORE,
+    Decision,
+    Representation,
+    RequestConditions,
+    decide,
+)
+
+log = logging.getLogger(__name__)
+
+StatusProvider = Callable[[], dict[str, Any]]
+
+PAGE_MAX_AGE = 60
+RETRY_AFTER_SECONDS = 30
+HTML = "text/html; charset=utf-8"
+# Inline styles only, no scripts, no third-party anything.
+PAGE_POLICY = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+
+
+class StatusUnavailableError(Exception):
+    """The refresh status cannot be read in this installation (yet)."""
+
+
+@dataclass(frozen=True)
+class RenderedPage:
+    """A page's bytes and the strong ETag of exactly those bytes."""
+
+    body: bytes
+    etag: str
+
+
+@dataclass(frozen=True)
+class LiveSite:
+    """One opened generation, with lookups and memos that live as long as it does.
+
+    The memos hold file bytes and rendered pages: a generation never changes,
+    so each is computed at most once (a race only duplicates the work).
+    """
+
+    publication: Publication
+    items: dict[str, ItemRecord]
+    files: dict[tuple[str, bool], bytes] = field(default_factory=dict)
+    pages: dict[str, RenderedPage] = field(default_factory=dict)
+
+    @classmethod
+    def open(cls, publication: Publication) -> LiveSite:
+        return cls(publication, {item.id: item for item in publication.site.items})
+
+    def read(self, path: str, *, gzipped: bool) -> bytes:
+        key = (path, gzipped)
+        data = self.files.get(key)
+        if data is None:
+            data = self.publication.read(path, gzipped=gzipped)
+            self.files[key] = data
+        return data
+
+    def page(self, key: str, render: Callable[[], str]) -> RenderedPage:
+        rendered = self.pages.get(key)
+        if rendered is None:
+            body = render().encode("utf-8")
+            rendered = RenderedPage(body, '"' + hashlib.sha256(body).hexdigest()[:32] + '"')
+            self.pages[key] = rendered
+        return rendered
+
+
+class PublicationCache:
+    """The live publication of ``publish_dir``, opened once per generation."""
+
+    def __init__(self, publish_dir: Path) -> None:
+        self.publish_dir = publish_dir
+        self._live: LiveSite | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> LiveSite | None:
+        """The live site, or None when nothing is published. Raises PublishError."""
+        generation = current_generation(self.publish_dir)
+        if generation is None:
+            return None
+        live = self._live
+        if live is not None and live.publication.generation == generation:
+            return live
+        with self._lock:
+            live = self._live
+            if live is None or live.publication.generation != generation:
+                publication = open_publication(self.publish_dir)
+                if publication is None:
+                    return None
+                live = LiveSite.open(publication)
+                self._live = live
+                log.info("serving publication %s", publication.generation)
+            return live
+
+    @property
+    def generation(self) -> str | None:
+        return current_generation(self.publish_dir)
+
+
+def create_app(settings: Settings, *, status_provider: StatusProvider | None = None) -> Flask:
+    """The feedsvc web application for ``settings``.
+
+    ``status_provider`` returns the JSON-able dict served at ``/status``; by
+    default it reads the refresh status from the store. The operations
+    blueprint (``/admin/refresh``, ``/metrics``) is registered too.
+    """
+    app = Flask("feedsvc.web")
+    app.config["FEEDSVC_SETTINGS"] = settings
+    cache = PublicationCache(settings.storage.publish_dir)
+    provider = status_provider or StoreStatus(settings)
+    page_max_age = min(PAGE_MAX_AGE, settings.feed_max_age)
+    # POST /admin/refresh (only with a token) and GET /metrics.
+    app.register_blueprint(admin_blueprint(settings))
+
+    @app.context_processor
+    def page_globals() -> dict[str, str]:
+        # Root-relative links keep working when the app is mounted under a prefix.
+        return {"root": request.script_root + "/", "site_title": settings.site.title}
+
+    def live_site() -> LiveSite | None:
+        try:
+            return cache.get()
+        except PublishError:
+            log.exception("cannot open the publication in %s", cache.publish_dir)
+            return None
+
+    def serve_file(live: LiveSite, path: str) -> Response:
+        file = live.publication.files[path]
+        rep = Representation(
+            content_type=file.content_type, etag=file.etag, gzip_etag=file.gzip_etag,
+            last_modified=file.last_modified, max_age=settings.feed_max_age,
+        )
+        decision = decide(RequestConditions.from_headers(request.method, request.headers), rep)
+        try:
+            body = live.read(path, gzipped=decision.gzipped) if decision.has_body else b""
+        except OSError:
+            log.exception("cannot read %s from publication %s", path,
+                          live.publication.generation)
+            return unavailable("The feeds are being replaced. Try again in a moment.")
+        return respond(decision, body)
+
+    def serve_page(live: LiveSite, key: str, render: Callable[[], str]) -> Response:
+        page = live.page(request.script_root + key, render)
+        rep = Representation(content_type=HTML, etag=page.etag, max_age=page_max_age)
+        decision = decide(RequestConditions.from_headers(request.method, request.headers), rep)
+        response = respond(decision, page.body if decision.has_body else b"")
+        response.headers["Content-Security-Policy"] = PAGE_POLICY
+        return response
+
+    @app.get("/")
+    def home() -> Response:
+        live = live_site()
+        if live is None:
+            return unavailable(None, home=True)
+
+        def render() -> str:
+            view = pages.home_page(live.publication.site)
+            return render_template("home.html", page=view, lang=view.language)
+
+        return serve_page(live, "/", render)
+
+    @app.get("/items/<item_id>")
+    def item(item_id: str) -> Response:
+        live = live_site()
+        if live is None:
+            return unavailable("No items are published yet.")
+        record = live.items.get(item_id)
+        if record is None:
+            return not_found("No such item",
+                             "There is no item with this address. It may have left the site's "
+                             "history, or the address was mistyped.")
+
+        def render() -> str:
+            view = pages.item_page(live.publication.site, record)
+            return render_template("item.html", page=view, lang=view.language)
+
+        return serve_page(live, "/items/" + item_id, render)
+
+    @app.get("/feeds.opml")
+    def opml() -> Response:
+        live = live_site()
+        if live is None or OPML_PATH not in live.publication.files:
+            return unavailable("The feeds are not published yet.")
+        return serve_file(live, OPML_PATH)
+
+    @app.get("/feeds/<path:name>")
+    def feed(name: str) -> Response:
+        live = live_site()
+        if live is None:
+            return unavailable("The feeds are not published yet.")
+        key, _, fmt = name.rpartition(".")
+        path = feed_path(key, fmt)
+        if fmt in FEED_FORMATS and path in live.publication.files:
+            return serve_file(live, path)
+        return feed_not_found(key, fmt)
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        return Response("ok\n", content_type="text/plain; charset=utf-8",
+                        headers={"Cache-Control": NO_STORE})
+
+    @app.get("/status")
+    def status() -> Response:
+        try:
+            body = dict(provider())
+        except StatusUnavailableError as exc:
+            return json_response({"error": str(exc)}, 503)
+        except Exception:
+            log.exception("cannot read the refresh status")
+            return json_response({"error": "the refresh status cannot be read"}, 500)
+        body.setdefault("publication", publication_summary(live_site()))
+        return json_response(body, 200)
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> Response:
+        if error.code == 404:
+            return not_found("Not found", "There is nothing at this address.")
+        response = error_page(error.code or 500, error.name, error.description or "")
+        if error.code == 405:
+            response.headers["Allow"] = ", ".join(getattr(error, "valid_methods", None) or [])
+        return response
+
+    @app.errorhandler(Exception)
+    def unexpected_error(error: Exception) -> Response:
+        log.exception("error while serving %s", request.path)
+        return error_page(500, "Internal error", "Something went wrong on our side.")
+
+    return app
+
+
+def respond(decision: Decision, body: bytes) -> Response:
+    """A response from a caching decision; Content-Length follows the body (kept on HEAD)."""
+    response = Response(body, status=decision.status)
+    for name, value in decision.headers:
+        response.headers[name] = value
+    return response
+
+
+def feed_not_found(key: str, fmt: str) -> Response:
+    formats = ", ".join(f".{fmt}" for fmt in FEED_FORMATS)
+    if fmt not in FEED_FORMATS:
+        return not_found("Unknown feed format",
+                         f"Feeds come as {formats}, for example /feeds/all.atom.")
+    if key.startswith("category/"):
+        return not_found("Unknown category",
+                         f"There is no category {key.removeprefix('category/')!r}. "
+                         "The home page lists every category with its feeds.")
+    return not_found("Unknown feed",
+                     "The feeds are /feeds/all.atom (.rss, .json) and one per category "
+                     "under /feeds/category/.")
+
+
+def not_found(title: str, message: str) -> Response:
+    return error_page(404, title, message)
+
+
+def unavailable(message: str | None, *, home: bool = False) -> Response:
+    """503 while nothing is published: says how to publish, asks to come back later."""
+    response = error_page(
+        503, "Nothing published yet",
+        message or "The feeds have not been published yet.",
+        template="unpublished.html" if home else "error.html",
+    )
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
+def error_page(status: int, title: str, message: str, *, template: str = "error.html") -> Response:
+    """A short HTML page for an error; never cached, never a traceback."""
+    html = render_template(template, status=status, title=title, message=message)
+    return Response(html, status=status, content_type=HTML,
+                    headers={"Cache-Control": NO_STORE, "Content-Security-Policy": PAGE_POLICY})
+
+
+def json_response(body: dict[str, Any], status: int) -> Response:
+    return Response(json.dumps(body) + "\n", status=status,
+                    content_type="application/json; charset=utf-8",
+                    headers={"Cache-Control": NO_STORE})
+
+
+def publication_summary(live: LiveSite | None) -> dict[str, Any] | None:
+    """What /status says about the live publication: which one, how many feeds and items."""
+    if live is None:
+        return None
+    publication = live.publication
+    return {
+        "generation": publication.generation,
+        "feeds": len(publication.site.feeds),
+        "items": len(publication.site.items),
+    }
+
+
+class StoreStatus:
+    """The default /status provider: ``feedsvc.status.read_status`` over the store,
+    plus the scheduler's recorded state (``feedsvc.scheduler.read_scheduler_state``).
+
+    The store and status modules are resolved when /status is first asked
+    for, so the web layer starts (and its tests run) without them.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._store: Any = None
+        self._lock = threading.Lock()
+
+    def __call__(self) -> dict[str, Any]:
+        try:
+            read_status = importlib.import_module("feedsvc.status").read_status
+            store_class = importlib.import_module("feedsvc.store").Store
+        except (ImportError, AttributeError) as exc:
+            raise StatusUnavailableError(f"refresh status is not available: {exc}") from exc
+        with self._lock:
+            if self._store is None:
+                self._store = store_class.open(self._settings.storage.database)
+        now = dt.datetime.now(dt.UTC)
+        status: dict[str, Any] = read_status(self._store, self._settings, now=now)
+        status.setdefault("scheduler", self._scheduler_state(now))
+        return status
+
+    def _scheduler_state(self, now: dt.datetime) -> Any:
+        """What the scheduler last recorded (next run, ...), or None without one."""
+        try:
+            read_state = importlib.import_module("feedsvc.scheduler").read_scheduler_state
+        except (ImportError, AttributeError):
+            return None
+        return read_state(self._settings, now=now)
