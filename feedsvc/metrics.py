@@ -1,0 +1,262 @@
+"""Prometheus metrics for ``GET /metrics``, with the official client library.
+
+Two kinds of numbers, kept apart because they live in different processes:
+
+* Refresh metrics (durations, runs, items and failures per source) describe
+  work done by whichever process refreshed: usually the scheduler, sometimes
+  the CLI or an admin trigger. They are therefore never counted in memory:
+  ``StoreCollector`` reads them from the store on every scrape, so any web
+  worker reports the same, complete values.
+* Request metrics (requests by endpoint and status, 304s) are counted in the
+  web process that answered. Under gunicorn each worker has its own counts,
+  and a scrape sees one worker's; set ``PROMETHEUS_MULTIPROC_DIR`` to an empty
+  directory (before the workers start) to have every scrape sum all workers.
+
+Every app gets its own ``CollectorRegistry`` (``Metrics.create``): nothing is
+registered in the library's global registry.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, generate_latest
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import Collector
+
+from feedsvc.errors import FeedsvcError
+from feedsvc.settings import Settings
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+DURATION_BUCKETS: tuple[float, ...] = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
+
+
+@dataclass(frozen=True)
+class SourceStats:
+    """One source's health as the store records it."""
+
+    name: str
+    items: int
+    consecutive_failures: int
+    stale: bool
+    last_success: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class RefreshStats:
+    """What the refresh metrics are computed from, read fresh on each scrape.
+
+    ``durations`` holds the duration of every finished run, or None when the
+    store cannot list them (then no histogram is exposed).
+    """
+
+    runs: int
+    last_started: dt.datetime | None
+    last_duration: float | None
+    last_ok: bool | None
+    durations: Sequence[float] | None
+    sources: Sequence[SourceStats]
+
+
+StatsProvider = Callable[[], RefreshStats]
+
+
+def histogram_buckets(
+    durations: Sequence[float], bounds: Sequence[float] = DURATION_BUCKETS
+) -> list[tuple[str, float]]:
+    """Cumulative ``(le, count)`` pairs for ``durations``, ending with ``+Inf``."""
+    pairs = [(_bound_label(bound), float(sum(d <= bound for d in durations)))
+             for bound in bounds]
+    return [*pairs, ("+Inf", float(len(durations)))]
+
+
+def _bound_label(bound: float) -> str:
+    return repr(float(bound))
+
+
+class StoreCollector(Collector):
+    """Refresh metrics computed from ``RefreshStats`` at scrape time."""
+
+    def __init__(self, stats: StatsProvider) -> None:
+        self._stats = stats
+
+    def collect(self) -> Iterator[Metric]:
+        try:
+            stats = self._stats()
+        except FeedsvcError:
+            # A store that cannot be read is reported as such, not as a failed scrape.
+            up = GaugeMetricFamily("feedsvc_store_up", "1 when the store could be read.")
+            up.add_metric([], 0)
+            yield up
+            return
+        up = GaugeMetricFamily("feedsvc_store_up", "1 when the store could be read.")
+        up.add_metric([], 1)
+        yield up
+        yield from _run_metrics(stats)
+        yield from _source_metrics(stats.sources)
+
+    def describe(self) -> Iterator[Metric]:
+        return iter(())
+
+
+def _run_metrics(stats: RefreshStats) -> Iterator[Metric]:
+    runs = CounterMetricFamily("feedsvc_refresh_runs", "Refreshes started, by any process.")
+    runs.add_metric([], stats.runs)
+    yield runs
+    if stats.durations is not None:
+        histogram = HistogramMetricFamily(
+            "feedsvc_refresh_duration_seconds", "Duration of finished refreshes.")
+        histogram.add_metric([], histogram_buckets(stats.durations), sum(stats.durations))
+        yield histogram
+    if stats.last_duration is not None:
+        last = GaugeMetricFamily("feedsvc_last_refresh_duration_seconds",
+                                 "Duration of the last finished refresh.")
+        last.add_metric([], stats.last_duration)
+        yield last
+    if stats.last_ok is not None:
+        ok = GaugeMetricFamily("feedsvc_last_refresh_success",
+                               "1 when every source of the last refresh succeeded.")
+        ok.add_metric([], 1 if stats.last_ok else 0)
+        yield ok
+    if stats.last_started is not None:
+        when = GaugeMetricFamily("feedsvc_last_refresh_timestamp_seconds",
+                                 "Unix time the last finished refresh started.")
+        when.add_metric([], stats.last_started.timestamp())
+        yield when
+
+
+def _source_metrics(sources: Sequence[SourceStats]) -> Iterator[Metric]:
+    items = GaugeMetricFamily("feedsvc_source_items", "Items the store holds from each source.",
+                              labels=["source"])
+    failures = GaugeMetricFamily(
+        "feedsvc_source_consecutive_failures",
+        "Refreshes in a row in which the source failed (0 when healthy).", labels=["source"])
+    stale = GaugeMetricFamily("feedsvc_source_stale",
+                              "1 when the source has been failing longer than stale_after.",
+                              labels=["source"])
+    success = GaugeMetricFamily("feedsvc_source_last_success_timestamp_seconds",
+                                "Unix time the source was last read successfully.",
+                                labels=["source"])
+    for source in sources:
+        items.add_metric([source.name], source.items)
+        failures.add_metric([source.name], source.consecutive_failures)
+        stale.add_metric([source.name], 1 if source.stale else 0)
+        if source.last_success is not None:
+            success.add_metric([source.name], source.last_success.timestamp())
+    yield from (items, failures, stale, success)
+
+
+class StoreStats:
+    """The default ``StatsProvider``: the store at ``settings.storage.database``.
+
+    The store is opened on first use, so an app starts even before the store exists.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._store: Any = None
+        self._lock = threading.Lock()
+
+    def __call__(self) -> RefreshStats:
+        from feedsvc.status import read_status
+        from feedsvc.store import Store
+
+        with self._lock:
+            if self._store is None:
+                self._store = Store.open(self._settings.storage.database)
+        store = self._store
+        now = dt.datetime.now(dt.UTC)
+        status = read_status(store, self._settings, now=now)
+        return stats_from(store.run_count(), store.last_run(), status,
+                          _run_durations(store))
+
+
+def _run_durations(store: Any) -> Sequence[float] | None:
+    # Stores that can list every run's duration feed the histogram.
+    durations = getattr(store, "run_durations", None)
+    return None if durations is None else tuple(durations())
+
+
+def stats_from(
+    runs: int, last_run: Any, status: Mapping[str, Any], durations: Sequence[float] | None
+) -> RefreshStats:
+    """``RefreshStats`` from the store's run count, last run (a ``RunRecord`` or None),
+    the ``/status`` dict (``feedsvc.status.read_status``) and the run durations."""
+    sources = [
+        SourceStats(
+            name=name, items=int(raw.get("items") or 0),
+            consecutive_failures=int(raw.get("consecutive_failures") or 0),
+            stale=bool(raw.get("stale")),
+            last_success=_parse_time(raw.get("last_success")),
+        )
+        for name, raw in sorted(status.get("sources", {}).items())
+    ]
+    return RefreshStats(
+        runs=runs,
+        last_started=None if last_run is None else last_run.started,
+        last_duration=None if last_run is None else last_run.duration_seconds,
+        last_ok=None if last_run is None else last_run.ok,
+        durations=durations,
+        sources=sources,
+    )
+
+
+def _parse_time(text: Any) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(text) if isinstance(text, str) else None
+
+
+# --- request metrics and the registry ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """One app's metrics: its own registry, request counters, and ``render()``."""
+
+    registry: CollectorRegistry
+    requests: Counter
+    not_modified: Counter
+
+    @classmethod
+    def create(cls, stats: StatsProvider | None = None) -> Metrics:
+        """A fresh registry with the request counters and, given ``stats``, the refresh
+        metrics. In multi-process mode (``PROMETHEUS_MULTIPROC_DIR`` set) the request
+        counters are summed over every process that wrote them."""
+        multiprocess = bool(os.environ.get(MULTIPROC_ENV))
+        registry = CollectorRegistry(auto_describe=True)
+        # In multi-process mode the counters write to shared files and the
+        # MultiProcessCollector reads them all back; registering them too would
+        # report this process's share twice.
+        counters_registry = None if multiprocess else registry
+        requests = Counter("feedsvc_http_requests", "HTTP requests answered, by endpoint "
+                           "and status.", ["endpoint", "status"], registry=counters_registry)
+        not_modified = Counter("feedsvc_http_not_modified", "HTTP requests answered with "
+                               "304 Not Modified, by endpoint.", ["endpoint"],
+                               registry=counters_registry)
+        if multiprocess:
+            from prometheus_client import multiprocess as prometheus_multiprocess
+
+            prometheus_multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        if stats is not None:
+            registry.register(StoreCollector(stats))
+        return cls(registry=registry, requests=requests, not_modified=not_modified)
+
+    def count_request(self, endpoint: str, status: int) -> None:
+        self.requests.labels(endpoint=endpoint, status=str(status)).inc()
+        if status == 304:
+            self.not_modified.labels(endpoint=endpoint).inc()
+
+    def render(self) -> bytes:
+        """The text exposition format of everything in the registry."""
+        data: bytes = generate_latest(self.registry)
+        return data
