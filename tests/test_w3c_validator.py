@@ -1,0 +1,42 @@
+"""Every feed published for the bundled site passes the W3C Feed Validation Service.
+
+The validator is not a Python package: it runs from a checkout of
+w3c/feedvalidator. Point FV_HOME at the checkout and FV_PYTHON at a Python
+with lxml, html5lib and rdflib (see the README's Development section) to run
+this test; without them it is skipped with that reason.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from feedsvc.pipeline import refresh
+from feedsvc.settings import load_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+# In the past: the validator calls dates later than its own clock implausible.
+NOW = dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.UTC)
+
+
+@pytest.mark.slow
+def test_published_feeds_have_no_errors_or_warnings(tmp_path: Path) -> None:
+    home, python = os.environ.get("FV_HOME"), os.environ.get("FV_PYTHON")
+    if not home or not python:
+        pytest.skip("set FV_HOME (a w3c/feedvalidator checkout) and FV_PYTHON to run it")
+    shutil.copytree(ROOT / "config", tmp_path / "config")
+    settings = load_settings(tmp_path / "config" / "feedsvc.toml", environ={})
+    assert refresh(settings, now=NOW).published
+    current = settings.storage.publish_dir / "current"
+    files = sorted(str(p) for p in current.rglob("*") if p.suffix in (".atom", ".rss", ".opml"))
+    assert len(files) == 14 * 2 + 1
+    result = subprocess.run(
+        [python, str(ROOT / "scripts" / "validate_feeds.py"), *files],
+        env={**os.environ, "FV_HOME": home}, capture_output=True, text=True, check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
