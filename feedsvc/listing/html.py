@@ -38,6 +38,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 from feedsvc.listing.dates import detect_language, read_date
 from feedsvc.models import ListingItem, ParseResult, ParseWarning
 from feedsvc.settings import HTML_SELECTOR_DEFAULTS
+from feedsvc.xmlchars import strip_xml_forbidden
 
 __all__ = ["parse_html_listing", "split_selector_list"]
 
@@ -47,9 +48,6 @@ _BLOCK_TAGS = frozenset({
     "figure", "footer", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "li", "ol",
     "p", "pre", "section", "table", "tr", "ul",
 })
-# XML 1.0 forbids C0 controls other than tab, newline and carriage return,
-# lone surrogates and U+FFFE/U+FFFF; a feed carrying them is not well-formed.
-_XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _ISO_DATE = re.compile(r"\s*(\d{4}-\d{2}-\d{2})")
 _CREDIT_MARK = re.compile(r"^(?:©|\(c\)|copyright\b)\s*", re.IGNORECASE)
 _URL_ATTRIBUTES = ("href", "src", "data-src")
@@ -289,7 +287,7 @@ def _enclosing_link(node: LexborNode) -> LexborNode | None:
 
 
 def _clean(text: str) -> str:
-    return " ".join(_XML_FORBIDDEN.sub("", text).split())
+    return " ".join(strip_xml_forbidden(text).split())
 
 
 def _inline_text(node: LexborNode | None) -> str:
@@ -362,7 +360,7 @@ def _absolute_http_url(url: str | None, page_url: str | None) -> str | None:
     """``url`` resolved against the page; None unless the result is an http(s) URL."""
     if url is None:
         return None
-    resolved = urljoin(page_url or "", _XML_FORBIDDEN.sub("", url))
+    resolved = urljoin(page_url or "", strip_xml_forbidden(url))
     parts = urlsplit(resolved)
     if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
         return None

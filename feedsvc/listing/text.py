@@ -37,6 +37,7 @@ from feedsvc.listing.dates import (
     heading_reader,
 )
 from feedsvc.models import ListingItem, ParseResult, ParseWarning
+from feedsvc.xmlchars import XML_FORBIDDEN, strip_xml_forbidden
 
 __all__ = ["FURNITURE", "parse_text_listing", "render_numbered"]
 
@@ -68,8 +69,6 @@ _NUMBER_MARKER = re.compile(r"([0-9]{1,3})\.(?:\s+(.*))?")
 _COMPACT_MARKER = "-"
 _CREDIT_MARK = "©"
 
-# XML 1.0 allows #x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] | [#x10000-#x10FFFF].
-_XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _MAX_CHARACTER_WARNINGS = 20
 
 _ENGLISH_MONTHS = babel.dates.get_month_names("wide", "format", locale="en")
@@ -128,16 +127,16 @@ def _normalise_text(text: str, source: str, warnings: list[ParseWarning]) -> str
         text = text[1:]
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
-    if _XML_FORBIDDEN.search(text):
+    if XML_FORBIDDEN.search(text):
         warnings.extend(_forbidden_character_warnings(text, source))
-        text = _XML_FORBIDDEN.sub("", text)
+        text = strip_xml_forbidden(text)
     return text
 
 
 def _forbidden_character_warnings(text: str, source: str) -> Iterable[ParseWarning]:
     counts: dict[int, int] = {}
     line, position = 1, 0
-    for match in _XML_FORBIDDEN.finditer(text):
+    for match in XML_FORBIDDEN.finditer(text):
         line += text.count("\n", position, match.start())
         position = match.start()
         counts[line] = counts.get(line, 0) + 1

@@ -10,11 +10,9 @@ page held.
 from __future__ import annotations
 
 import dataclasses
-import re
 
 from feedsvc.models import Entry, FeedSpec
-
-_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+from feedsvc.xmlchars import strip_xml_forbidden
 
 
 def clean_xml_text(text: str) -> str:
@@ -22,7 +20,7 @@ def clean_xml_text(text: str) -> str:
 
     Nothing is escaped here: escaping is the serialiser's job.
     """
-    return _FORBIDDEN.sub("", text)
+    return strip_xml_forbidden(text)
 
 
 def _clean_optional(text: str | None) -> str | None:
