@@ -76,10 +76,9 @@ def collate(items: Sequence[StoredItem], *, site: SiteSettings) -> Collation:
         if item.category is not None:
             members.setdefault(category_key(slugify(item.category)), []).append(item)
     labels = {category.slug: category.label for category in categories}
-    updated = distinct_updated_times(ordered, zone)
-    feeds = [_feed_spec(ALL, None, members[ALL], site, zone, labels, updated)]
+    feeds = [_feed_spec(ALL, None, members[ALL], site, zone, labels)]
     feeds += [
-        _feed_spec(category.key, category, members[category.key], site, zone, labels, updated)
+        _feed_spec(category.key, category, members[category.key], site, zone, labels)
         for category in categories
     ]
     snapshot = SiteSnapshot(
@@ -102,42 +101,15 @@ def categories_of(items: Sequence[StoredItem]) -> tuple[Category, ...]:
     return tuple(Category(slug=slug, label=labels[slug]) for slug in sorted(labels))
 
 
-def distinct_updated_times(
-    ordered: Sequence[StoredItem], zone: zoneinfo.ZoneInfo
-) -> dict[str, dt.datetime]:
-    """Each item's entry ``updated`` time (by item key), whole seconds, no two alike.
-
-    Items first seen in the same refresh share one stored time, and feed
-    validators rightly warn about entries with the same ``updated``. Within
-    such a group, ``ordered`` (newest first) decides: the first keeps the
-    time, each next one is a second earlier. Derived from the items alone,
-    so the same history always gives the same times.
-    """
-    times: dict[str, dt.datetime] = {}
-    taken: dict[dt.datetime, int] = {}
-    for item in ordered:
-        published = dt.datetime.combine(item.date, dt.time(0, 0), tzinfo=zone)
-        # An item first seen before its own date (a listing dated ahead) must not
-        # look updated before it was published.
-        base = max(item.updated.astimezone(zone), published).replace(microsecond=0)
-        rank = taken.get(base, 0)
-        taken[base] = rank + 1
-        times[item.key] = base - dt.timedelta(seconds=rank)
-    return times
-
-
 def _newest_first(item: StoredItem) -> tuple[int, int, str]:
     return (-item.date.toordinal(), item.listing_rank, item.key)
 
 
 def _feed_spec(
     key: str, category: Category | None, members: Sequence[StoredItem], site: SiteSettings,
-    zone: zoneinfo.ZoneInfo, labels: Mapping[str, str], updated_times: Mapping[str, dt.datetime],
+    zone: zoneinfo.ZoneInfo, labels: Mapping[str, str],
 ) -> FeedSpec:
-    entries = tuple(
-        _entry(item, site, zone, labels, updated_times[item.key])
-        for item in members[: site.feed_size]
-    )
+    entries = tuple(_entry(item, site, zone, labels) for item in members[: site.feed_size])
     updated = max((e.updated for e in entries), default=EMPTY_FEED_UPDATED.astimezone(zone))
     if category is None:
         title = site.title
@@ -163,10 +135,13 @@ def _feed_spec(
 
 def _entry(
     item: StoredItem, site: SiteSettings, zone: zoneinfo.ZoneInfo, labels: Mapping[str, str],
-    updated: dt.datetime,
 ) -> Entry:
     slug = slugify(item.category) if item.category is not None else None
     published = dt.datetime.combine(item.date, dt.time(0, 0), tzinfo=zone)
+    # The store makes ``updated`` unique per item and changes it only when the
+    # item changes; used as is, no two entries share it and edits move only
+    # the edited entry. It may precede ``published`` for a listing dated ahead.
+    updated = item.updated.astimezone(zone)
     return Entry(
         guid=item.guid,
         item_id=item.item_id,

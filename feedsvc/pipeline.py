@@ -229,7 +229,7 @@ def _refresh_locked(
             for source, outcome in zip(settings.sources, outcomes, strict=True)
         )
         lock.renew()
-        published, feed_count, item_count, error = _publish(settings, store, renderer)
+        published, feed_count, item_count, error = _publish(settings, store, renderer, started)
     except BaseException as exc:
         # Interrupted (or a bug): the previous publication stays live; say so in the run log.
         _abandon_run(store, run_id, started, clock_start, exc)
@@ -409,7 +409,7 @@ def _is_stale(state: SourceState | None, settings: Settings, now: dt.datetime) -
 
 
 def _publish(
-    settings: Settings, store: Store, renderer: Renderer
+    settings: Settings, store: Store, renderer: Renderer, now: dt.datetime
 ) -> tuple[bool, int, int, str | None]:
     """Collate, render and publish: (went live, feeds, items, error)."""
     stored = store.all_items()
@@ -418,7 +418,7 @@ def _publish(
     collation = collate(stored, site=settings.site)
     documents = render_documents(collation, renderer, settings)
     try:
-        went_live = publish(settings.storage.publish_dir, documents, collation.site)
+        went_live = publish(settings.storage.publish_dir, documents, collation.site, now=now)
     except PublishError as exc:
         return False, len(collation.feeds), len(stored), str(exc)
     return went_live, len(collation.feeds), len(stored), None

@@ -169,27 +169,42 @@ def _http_time(moment: dt.datetime) -> dt.datetime:
 
 
 def publish(
-    publish_dir: Path, documents: Mapping[str, Document], site: SiteSnapshot
+    publish_dir: Path,
+    documents: Mapping[str, Document],
+    site: SiteSnapshot,
+    *,
+    now: dt.datetime | None = None,
 ) -> bool:
     """Publish ``documents`` (path → Document) and ``site`` as the live generation.
 
     Returns True when a new generation went live, False when the same content
     was already live (nothing is written then). Raises PublishError.
+
+    A file's Last-Modified is its document's ``last_modified``, except that
+    it never moves backwards while the bytes change: a feed that lost an
+    entry has new bytes but maybe an older newest entry, and a client asking
+    only If-Modified-Since must not be told it is unchanged. Such a file gets
+    ``now`` (the refresh time), or one second past its previous date when no
+    ``now`` is given. Unchanged bytes keep their previous date.
     """
     for path in documents:
         if path.startswith("/") or ".." in path.split("/") or path in (MANIFEST, SITE):
             raise PublishError(f"refusing to publish to {path!r}")
+    previous = _previous_files(publish_dir)
     manifest: dict[str, Any] = {}
     gzipped: dict[str, bytes] = {}
     for path, doc in sorted(documents.items()):
         packed = gzip.compress(doc.content, compresslevel=9, mtime=0)
         gzipped[path] = packed
+        etag = _etag(doc.content)
         manifest[path] = PublishedFile(
             path=path,
             content_type=doc.content_type,
-            etag=_etag(doc.content),
+            etag=etag,
             gzip_etag=_etag(packed),
-            last_modified=_http_time(doc.last_modified),
+            last_modified=_last_modified(
+                _http_time(doc.last_modified), previous.get(path), etag, now
+            ),
             size=len(doc.content),
             gzip_size=len(packed),
         ).to_json()
@@ -222,6 +237,28 @@ def publish(
         raise PublishError(f"cannot publish to {publish_dir}: {exc}") from exc
     _prune(generations, keep=generation)
     return True
+
+
+def _previous_files(publish_dir: Path) -> Mapping[str, PublishedFile]:
+    """The live generation's manifest, or nothing when there is none (or it is unreadable)."""
+    try:
+        live = open_publication(publish_dir)
+    except PublishError:
+        return {}
+    return live.files if live is not None else {}
+
+
+def _last_modified(
+    wanted: dt.datetime, previous: PublishedFile | None, etag: str, now: dt.datetime | None
+) -> dt.datetime:
+    if previous is None:
+        return wanted
+    if previous.etag == etag:
+        return previous.last_modified
+    if wanted > previous.last_modified:
+        return wanted
+    floor = previous.last_modified + dt.timedelta(seconds=1)
+    return max(floor, _http_time(now)) if now is not None else floor
 
 
 def _write(path: Path, data: bytes) -> None:

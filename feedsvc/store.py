@@ -79,7 +79,8 @@ items = sa.Table(
     sa.Column("link", sa.String),
     sa.Column("image", sa.String),
     sa.Column("first_seen", UTCDateTime, nullable=False),
-    sa.Column("updated", UTCDateTime, nullable=False),
+    # Unique: feed validators reject entries sharing an ``updated`` time (see merge).
+    sa.Column("updated", UTCDateTime, nullable=False, unique=True),
     sa.Column("listing_rank", sa.Integer, nullable=False),
 )
 
@@ -307,21 +308,28 @@ class Store:
 
         ``listing`` is in listing order (top first). An item is matched by its
         key (date + normalised title) whatever source listed it before. A new
-        item gets ``first_seen = updated = now``. A known item is changed only
+        item gets ``first_seen = now``. A known item is changed only
         when this source says something different about it than it said last
         time (so two listings that describe one item differently do not undo
         each other on every refresh); then its fields are replaced, except that
         a field the listing leaves empty keeps its stored value, and its
-        ``updated`` becomes ``now`` if any field changed. Items absent from the
+        ``updated`` is set anew if any field changed. Items absent from the
         listing are kept. One transaction. Raises StoreError.
+
+        ``updated`` (new or changed items) is a whole second, unique across
+        the store: the latest free second at or before ``now``, handed out in
+        listing order so the top item is the most recent. Feed entries use it
+        as is, so no two entries ever share an ``updated`` time and an edit
+        changes the time of the edited item only.
         """
         unique = _first_of_each_key(listing)
         # Whole seconds: these times end up in HTTP dates and feeds, which say no more.
         now = now.replace(microsecond=0)
         new = updated = 0
         with self._write() as conn:
+            clock = _UpdatedClock(conn, now)
             for rank, (key, item) in enumerate(unique.items()):
-                outcome = self._merge_one(conn, source, key, item, rank, now)
+                outcome = self._merge_one(conn, source, key, item, rank, now, clock)
                 new += outcome == "new"
                 updated += outcome == "updated"
             counts = MergeCounts(found=len(unique), new=new, updated=updated)
@@ -330,7 +338,7 @@ class Store:
 
     def _merge_one(
         self, conn: Connection, source: str, key: str, item: ListingItem, rank: int,
-        now: dt.datetime,
+        now: dt.datetime, clock: _UpdatedClock,
     ) -> str:
         fingerprint = _content_hash(item)
         stored = conn.execute(sa.select(items).where(items.c.key == key)).mappings().first()
@@ -344,7 +352,7 @@ class Store:
             conn.execute(items.insert().values(
                 key=key, guid=guid_for_key(key), item_id=id_for_key(key),
                 **{name: getattr(item, name) for name in _CONTENT_FIELDS},
-                date=item.date, first_seen=now, updated=now, listing_rank=rank,
+                date=item.date, first_seen=now, updated=clock.next(), listing_rank=rank,
             ))
             outcome = "new"
         else:
@@ -355,7 +363,7 @@ class Store:
                     if getattr(item, name) is not None and getattr(item, name) != stored[name]
                 }
             if changes:
-                changes["updated"] = now
+                changes["updated"] = clock.next()
                 outcome = "updated"
             if changes or stored["listing_rank"] != rank:
                 conn.execute(items.update().where(items.c.key == key)
@@ -595,6 +603,23 @@ def _process_alive(pid: int | None) -> bool:
     except PermissionError:
         return True
     return True
+
+
+class _UpdatedClock:
+    """Hands out whole seconds at or before ``now`` that no stored item uses, latest first."""
+
+    def __init__(self, conn: Connection, now: dt.datetime) -> None:
+        self._conn = conn
+        self._cursor = now.replace(microsecond=0)
+
+    def next(self) -> dt.datetime:
+        moment = self._cursor
+        while self._conn.execute(
+            sa.select(items.c.key).where(items.c.updated == moment).limit(1)
+        ).first() is not None:
+            moment -= dt.timedelta(seconds=1)
+        self._cursor = moment - dt.timedelta(seconds=1)
+        return moment
 
 
 def _first_of_each_key(listing: Sequence[ListingItem]) -> dict[str, ListingItem]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -164,6 +165,26 @@ def test_ids_survive_reordering_edits_and_moving_to_another_source(
     assert "<updated>2026-11-22T07:00:00+01:00</updated>" in harbour_entry
     feeds = {link.key for link in site_snapshot(settings).feeds}
     assert "category/report" in feeds
+
+
+def _entry_updated_times(settings: Settings) -> dict[str, str]:
+    atom = published(settings)["feeds/all.atom"].decode()
+    pairs = re.findall(r"<entry>\s*<id>([^<]+)</id>.*?<updated>([^<]+)</updated>", atom, re.S)
+    return dict(pairs)
+
+
+def test_an_edit_changes_the_edited_entrys_updated_time_only(
+    settings: Settings, listings: Path
+) -> None:
+    refresh(settings, now=T0)
+    before = _entry_updated_times(settings)
+    assert len(set(before.values())) == len(before), "entries share an updated time"
+    edit(listings / "a.txt", "Forty families now share looms", "Forty-two families share looms")
+    refresh(settings, now=T0 + 30 * MINUTE)
+    after = _entry_updated_times(settings)
+    changed = {guid for guid in before if before[guid] != after[guid]}
+    assert changed == {guids_by_title(settings)["A weaver's cooperative doubles its members"]}
+    assert len(set(after.values())) == len(after)
 
 
 def test_items_that_leave_their_listing_stay_in_the_feeds(

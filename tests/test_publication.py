@@ -136,3 +136,36 @@ def test_naive_timestamps_are_refused(tmp_path: Path) -> None:
     naive = Document(b"x", "text/plain", dt.datetime(2021, 1, 1))
     with pytest.raises(PublishError):
         publish(tmp_path, {"feeds/all.atom": naive}, _site())
+
+
+def _atom(text: str, when: dt.datetime) -> dict[str, Document]:
+    return {"feeds/all.atom": Document(text.encode(), "application/atom+xml", when)}
+
+
+def _last_modified(root: Path) -> dt.datetime:
+    publication = open_publication(root)
+    assert publication is not None
+    return publication.files["feeds/all.atom"].last_modified
+
+
+def test_last_modified_never_goes_back_while_the_bytes_change(tmp_path: Path) -> None:
+    # A feed that lost its newest entry has new bytes but an older newest date;
+    # a client asking only If-Modified-Since must still see a change.
+    later = WHEN + dt.timedelta(hours=1)
+    refresh_time = (WHEN + dt.timedelta(days=2)).replace(microsecond=0)
+    publish(tmp_path, _atom("<feed v='1'/>", later), _site())
+    publish(tmp_path, _atom("<feed v='2'/>", WHEN), _site(), now=refresh_time)
+    assert _last_modified(tmp_path) == refresh_time
+    publish(tmp_path, _atom("<feed v='3'/>", WHEN), _site())
+    assert _last_modified(tmp_path) == refresh_time + dt.timedelta(seconds=1)
+
+
+def test_newer_content_takes_its_own_date_and_same_bytes_keep_theirs(tmp_path: Path) -> None:
+    publish(tmp_path, _atom("<feed v='1'/>", WHEN), _site())
+    newer = WHEN + dt.timedelta(days=1)
+    publish(tmp_path, _atom("<feed v='2'/>", newer), _site(), now=newer + dt.timedelta(days=1))
+    assert _last_modified(tmp_path) == newer.replace(microsecond=0)
+    # The same bytes again, other site data: the file's date does not move.
+    publish(tmp_path, _atom("<feed v='2'/>", newer), _site("Renamed"),
+            now=newer + dt.timedelta(days=9))
+    assert _last_modified(tmp_path) == newer.replace(microsecond=0)

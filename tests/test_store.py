@@ -134,9 +134,36 @@ def test_two_listings_that_disagree_do_not_flip_the_item_each_time(store: Store)
 def test_listing_rank_follows_the_latest_listing(store: Store) -> None:
     store.merge("a", [ALPHA, BETA], T0)
     assert titles(store) == [ALPHA.title, BETA.title]
+    times = {item.key: item.updated for item in store.all_items()}
     store.merge("a", [BETA, ALPHA], T1)
     assert titles(store) == [BETA.title, ALPHA.title]
-    assert all(item.updated == T0 for item in store.all_items())
+    assert {item.key: item.updated for item in store.all_items()} == times
+
+
+def test_updated_times_are_unique_whole_seconds_top_item_latest(store: Store) -> None:
+    listing = [replace(ALPHA, title=f"Item number {n}") for n in range(30)]
+    store.merge("a", listing[:10], T0)
+    # A second source merged in the same refresh, and a later one within
+    # seconds, must not reuse times the first batch took.
+    store.merge("b", listing[10:20], T0)
+    store.merge("c", listing[20:], T0 + dt.timedelta(seconds=5))
+    by_title = {item.title: item.updated for item in store.all_items()}
+    assert len(set(by_title.values())) == 30
+    assert by_title["Item number 0"] == T0
+    assert by_title["Item number 1"] == T0 - dt.timedelta(seconds=1)
+    assert by_title["Item number 10"] == T0 - dt.timedelta(seconds=10)
+    assert by_title["Item number 20"] == T0 + dt.timedelta(seconds=5)
+    assert all(moment.microsecond == 0 for moment in by_title.values())
+
+
+def test_an_edit_moves_the_edited_items_time_only(store: Store) -> None:
+    store.merge("a", [ALPHA, BETA, GAMMA], T0)
+    before = {item.title: item.updated for item in store.all_items()}
+    store.merge("a", [ALPHA, replace(BETA, summary="Now with a summary."), GAMMA], T1)
+    after = {item.title: item.updated for item in store.all_items()}
+    assert after[BETA.title] == T1
+    assert {t: after[t] for t in (ALPHA.title, GAMMA.title)} == {
+        t: before[t] for t in (ALPHA.title, GAMMA.title)}
 
 
 def test_merge_stores_whole_seconds(store: Store) -> None:
