@@ -237,6 +237,9 @@ OPTIONS: tuple[Option, ...] = (
            _int_range(1, 600)),
     Option("fetch", "read_timeout", 30, "Seconds to wait for response data.",
            _int_range(1, 3600)),
+    Option("fetch", "total_timeout", 120,
+           "Seconds one request may take in all, however slowly data trickles in.",
+           _int_range(1, 3600)),
     Option("fetch", "max_bytes", 5_000_000, "Largest response body accepted, in bytes.",
            _int_range(1_000, 1_000_000_000)),
     Option("fetch", "max_redirects", 5, "Most redirects followed for one request.",
@@ -306,6 +309,7 @@ class ScheduleSettings:
 class FetchSettings:
     connect_timeout: int
     read_timeout: int
+    total_timeout: int
     max_bytes: int
     max_redirects: int
     retries: int
