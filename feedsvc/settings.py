@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from feedsvc.errors import ConfigError
 
@@ -112,12 +112,35 @@ def _timezone(value: Any, key: str) -> str:
     return name
 
 
+def _split_url(url: str, key: str) -> SplitResult:
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 -- reading it validates the port number
+    except ValueError as exc:
+        raise ConfigError(f"is not a valid URL ({exc}): {url!r}", key=key) from None
+    return parts
+
+
 def _http_url(value: Any, key: str) -> str:
     url = _nonempty_str(value, key)
-    parts = urlsplit(url)
+    parts = _split_url(url, key)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ConfigError(f"must be an absolute http(s) URL, not {url!r}", key=key)
+    if parts.query or parts.fragment or url.endswith(("?", "#")):
+        # Every feed link is base_url + path: a query or fragment would break them all.
+        raise ConfigError(f"must not have a query or fragment: {url!r}", key=key)
     return url if url.endswith("/") else url + "/"
+
+
+_LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*$")
+
+
+def _language_tag(value: Any, key: str) -> str:
+    tag = _nonempty_str(value, key)
+    if not _LANGUAGE_TAG.match(tag):
+        raise ConfigError(f"must be a language tag such as \"en\" or \"fr-CH\", not {tag!r}",
+                          key=key)
+    return tag
 
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
@@ -158,12 +181,26 @@ def _cron(value: Any, key: str) -> str | None:
     text = _optional_str(value, key)
     if text is None:
         return None
-    if len(text.split()) != 5:
+    fields = text.split()
+    if len(fields) != 5:
         raise ConfigError(
             f"must be a five-field cron expression such as \"*/30 * * * *\", not {text!r}",
             key=key,
         )
-    return text.strip()
+    if fields[2] != "*" and fields[4] != "*":
+        # crontab(5) fires when either matches; the scheduler would need both.
+        raise ConfigError(
+            "restricts both day of month and day of week; restrict only one", key=key
+        )
+    # The scheduler reads it; check it the same way now rather than at its start.
+    from feedsvc.scheduler import build_trigger
+
+    build_trigger(
+        ScheduleSettings(interval=60, cron=" ".join(fields), run_at_startup=False,
+                         stale_after=60),
+        zoneinfo.ZoneInfo("UTC"),
+    )
+    return " ".join(fields)
 
 
 def _selectors(value: Any, key: str) -> Mapping[str, str]:
@@ -176,8 +213,18 @@ def _selectors(value: Any, key: str) -> Mapping[str, str]:
                 f"unknown selector {name!r}; known: {', '.join(sorted(allowed))}",
                 key=f"{key}.{name}",
             )
-        _nonempty_str(selector, f"{key}.{name}")
+        _check_css_selector(_nonempty_str(selector, f"{key}.{name}"), f"{key}.{name}")
     return MappingProxyType({**HTML_SELECTOR_DEFAULTS, **value})
+
+
+def _check_css_selector(selector: str, key: str) -> None:
+    """Refuse a selector the HTML parser cannot read, now rather than at every refresh."""
+    from selectolax.lexbor import LexborHTMLParser, SelectolaxError
+
+    try:
+        LexborHTMLParser("<p></p>").css(selector)
+    except SelectolaxError as exc:
+        raise ConfigError(f"is not a CSS selector the parser can read: {exc}", key=key) from None
 
 
 # Defaults that fit a newsroom listing page like the bundled samples' own pages.
@@ -204,7 +251,7 @@ OPTIONS: tuple[Option, ...] = (
            "One-line description of the site, shown in feeds and on the home page.", _str),
     Option("site", "timezone", "UTC",
            "IANA time zone in which listing dates are read and feed dates written.", _timezone),
-    Option("site", "language", "en", "Language of the feeds (RFC 5646 tag).", _nonempty_str),
+    Option("site", "language", "en", "Language of the feeds (RFC 5646 tag).", _language_tag),
     Option("site", "feed_size", 50, "Most entries in one feed, newest first.",
            _int_range(1, 10_000)),
     Option("site", "author", "", "Name of the feeds' author; the site title when empty.", _str),
@@ -225,10 +272,11 @@ OPTIONS: tuple[Option, ...] = (
            "Bearer token for POST /admin/refresh (or FEEDSVC_ADMIN_TOKEN); off when unset.",
            _optional_str),
     Option("schedule", "interval", "30m",
-           "Time between scheduled refreshes (\"30m\", \"6h\"); ignored when cron is set.",
-           _duration),
+           "Time between scheduled refreshes (\"30m\", \"6h\"); with cron set, still the "
+           "basis of the default max-age and of retry back-off.", _duration),
     Option("schedule", "cron", None,
-           "Five-field cron expression for refreshes, in the site's time zone.", _cron),
+           "Five-field cron expression for refreshes, in the site's time zone; wins over "
+           "interval.", _cron),
     Option("schedule", "run_at_startup", True, "Refresh once when the scheduler starts.", _bool),
     Option("schedule", "stale_after", "6h",
            "A source failing for longer than this is flagged stale in /status and the logs.",
@@ -457,8 +505,11 @@ def _read_sources(raw: Any, base_dir: Path) -> tuple[SourceSettings, ...]:
 
 
 def _resolve_location(location: str, base_dir: Path, key: str) -> str:
-    scheme = urlsplit(location).scheme
+    parts = _split_url(location, key)
+    scheme = parts.scheme
     if scheme in ("http", "https"):
+        if not parts.netloc:
+            raise ConfigError(f"must be an absolute http(s) URL, not {location!r}", key=key)
         return location
     if scheme and len(scheme) > 1:
         raise ConfigError(f"must be a file path or an http(s) URL, not {location!r}", key=key)

@@ -1,20 +1,23 @@
 """Validate feed files with a local checkout of the W3C Feed Validation Service.
 
 usage: FV_HOME=/path/to/feedvalidator python scripts/validate_feeds.py FILE [FILE...]
-Run with a Python that has lxml, html5lib and rdflib. Each file is validated
-as if served at its own rel="self" address, with the content type feedsvc
-serves it with; messages are filtered as the online service does ("AA").
-Exits 1 when any file has an error or a warning.
+
+Run it with a Python that has lxml, html5lib and rdflib (the validator's own
+needs). Each file is validated as if served at its own rel="self" address,
+with the content type feedsvc serves it with, and messages are filtered as
+the online service filters them. Exits 1 when any file has an error or a
+warning, 2 when the validator cannot be found.
 """
+
+from __future__ import annotations
+
+import importlib
 import io
 import os
 import re
 import sys
-
-sys.path.insert(0, os.path.join(os.environ.get("FV_HOME", "/tmp/fv"), "src"))
-import feedvalidator  # noqa: E402
-from feedvalidator import compatibility  # noqa: E402
-from feedvalidator.formatter.text_plain import Formatter  # noqa: E402
+from pathlib import Path
+from typing import Any
 
 CONTENT_TYPES = {
     ".atom": "application/atom+xml; charset=utf-8",
@@ -24,25 +27,45 @@ CONTENT_TYPES = {
 SELF_LINK = re.compile(rb'<(?:atom:)?link href="([^"]+)" rel="self"')
 
 
-def messages(path):
-    data = open(path, "rb").read()
+def load_validator(home: str) -> tuple[Any, Any, Any]:
+    """The validator's package, its compatibility filters and its text formatter."""
+    sys.path.insert(0, os.path.join(home, "src"))
+    validator = importlib.import_module("feedvalidator")
+    compatibility = importlib.import_module("feedvalidator.compatibility")
+    formatter = importlib.import_module("feedvalidator.formatter.text_plain").Formatter
+    return validator, compatibility, formatter
+
+
+def messages(path: Path, validator: Any, compatibility: Any, formatter: Any) -> list[str]:
+    """The validator's errors and warnings for one file, as text lines."""
+    data = path.read_bytes()
     found = SELF_LINK.search(data)
-    base = found.group(1).decode() if found else "http://127.0.0.1:8000/" + os.path.basename(path)
-    content_type = CONTENT_TYPES.get(os.path.splitext(path)[1])
+    base = found.group(1).decode() if found else "http://127.0.0.1:8000/" + path.name
     try:
-        events = feedvalidator.validateStream(
-            io.BytesIO(data), firstOccurrenceOnly=1, contentType=content_type, base=base
+        events = validator.validateStream(
+            io.BytesIO(data), firstOccurrenceOnly=1,
+            contentType=CONTENT_TYPES.get(path.suffix), base=base,
         )["loggedEvents"]
-    except feedvalidator.logging.ValidationFailure as failure:
+    except validator.logging.ValidationFailure as failure:
         events = [failure.event]
-    return Formatter(compatibility.AA(events))
+    return list(formatter(compatibility.AA(events)))
 
 
-failed = False
-for path in sys.argv[1:]:
-    found = messages(path)
-    print(f"== {path}: " + (f"{len(found)} messages" if found else "No errors or warnings"))
-    for line in found:
-        print("   " + line)
-    failed = failed or bool(found)
-sys.exit(1 if failed else 0)
+def main(argv: list[str]) -> int:
+    home = os.environ.get("FV_HOME")
+    if not home or not os.path.isdir(os.path.join(home, "src", "feedvalidator")):
+        print("set FV_HOME to a checkout of w3c/feedvalidator", file=sys.stderr)
+        return 2
+    loaded = load_validator(home)
+    failed = False
+    for name in argv:
+        found = messages(Path(name), *loaded)
+        print(f"== {name}: " + (f"{len(found)} messages" if found else "No errors or warnings"))
+        for line in found:
+            print("   " + line)
+        failed = failed or bool(found)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

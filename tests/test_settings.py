@@ -99,6 +99,18 @@ def test_cache_max_age_defaults_to_interval_capped_at_an_hour(tmp_path: Path) ->
          "sources[1].name"),
         ({"sources": [{"name": "a", "location": "a", "selectors": {"colour": "x"}}]},
          "sources[0].selectors.colour"),
+        ({"sources": [{"name": "a", "location": "a", "format": "html",
+                       "selectors": {"item": "li[[["}}]}, "sources[0].selectors.item"),
+        ({"sources": [{"name": "a", "location": "http://[::1/news"}]}, "sources[0].location"),
+        ({"sources": [{"name": "a", "location": "https:///news"}]}, "sources[0].location"),
+        ({"site": {"base_url": "http://[::1/"}}, "site.base_url"),
+        ({"site": {"base_url": "http://example.org:99999/"}}, "site.base_url"),
+        ({"site": {"base_url": "http://example.org/?q=1"}}, "site.base_url"),
+        ({"site": {"base_url": "http://example.org/#top"}}, "site.base_url"),
+        ({"site": {"language": "english please"}}, "site.language"),
+        ({"schedule": {"cron": "61 * * * *"}}, "schedule.cron"),
+        ({"schedule": {"cron": "0 6 1 * 1"}}, "schedule.cron"),
+        ({"schedule": {"cron": "0 6 * * funday"}}, "schedule.cron"),
     ],
 )
 def test_invalid_settings_name_the_key(raw: dict[str, object], key: str, tmp_path: Path) -> None:
@@ -151,3 +163,13 @@ def test_durations(text: str, seconds: int) -> None:
 def test_bad_durations(text: str) -> None:
     with pytest.raises(ValueError):
         parse_duration(text)
+
+
+@pytest.mark.parametrize("cron", ["*/30 * * * *", "0 6 * * 1-5", "0 6 1 * *", "0 0 * * 7"])
+def test_good_cron_expressions_are_accepted(cron: str, tmp_path: Path) -> None:
+    assert _settings({"schedule": {"cron": cron}}, tmp_path).schedule.cron == cron
+
+
+@pytest.mark.parametrize("tag", ["en", "fr-CH", "es-419", "zh-Hant-TW"])
+def test_language_tags_are_accepted(tag: str, tmp_path: Path) -> None:
+    assert _settings({"site": {"language": tag}}, tmp_path).site.language == tag
