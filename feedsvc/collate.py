@@ -2,8 +2,10 @@
 
 ``collate`` makes one ``FeedSpec`` for all items (key ``"all"``) and one per
 category (key ``"category/<slug>"``), plus the ``SiteSnapshot`` the human
-pages read. Nothing here looks at the clock: every time in the output comes
-from the items, so the same items always give the same feeds.
+pages read. A category once published keeps its feed (empty when its items
+moved elsewhere): the caller passes the categories published before.
+Nothing here looks at the clock: every time in the output comes from the
+items, so the same items (and known categories) always give the same feeds.
 
 Stable names, documented because readers keep them:
 - feed id: ``"urn:uuid:"`` + uuid5(``identity.FEEDSVC_NAMESPACE``, base_url + key);
@@ -59,7 +61,9 @@ def category_key(slug: str) -> str:
     return f"category/{slug}"
 
 
-def collate(items: Sequence[StoredItem], *, site: SiteSettings) -> Collation:
+def collate(
+    items: Sequence[StoredItem], *, site: SiteSettings, known: Sequence[Category] = (),
+) -> Collation:
     """The feeds and the site snapshot of ``items`` (any order) under ``site``'s settings.
 
     Entries are newest first: publication date descending, then listing order
@@ -67,11 +71,22 @@ def collate(items: Sequence[StoredItem], *, site: SiteSettings) -> Collation:
     of them. Categories whose labels slugify alike are one category, shown
     with the label of the item seen first, in feeds and in the snapshot.
     Feeds come "all" first, then categories by slug.
+
+    ``known`` are categories published before (any order). Each one no item
+    has any more still gets its feed, with its known label and no entries
+    (``updated`` is then ``EMPTY_FEED_UPDATED``; in the snapshot, an
+    ``item_count`` of 0 and no ``newest``), so that its subscribers keep a
+    working feed rather than a 404. A known category that still has items
+    is collated as if it were not known.
     """
     ordered = sorted(items, key=_newest_first)
-    categories = categories_of(items)
+    current = categories_of(items)
+    held = {category.slug for category in current}
+    gone = {c.slug: c for c in known if c.slug not in held}
+    categories = tuple(sorted((*current, *gone.values()), key=lambda c: c.slug))
     zone = zoneinfo.ZoneInfo(site.timezone)
     members: dict[str, list[StoredItem]] = {ALL: list(ordered)}
+    members.update({category.key: [] for category in categories})
     for item in ordered:
         if item.category is not None:
             members.setdefault(category_key(slugify(item.category)), []).append(item)

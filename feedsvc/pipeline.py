@@ -7,7 +7,9 @@ refreshes never overlap, even from two processes.
 A source that fails (cannot be fetched, decoded or parsed, or lists no items)
 is reported and recorded, and changes nothing else: its items stay in the
 store and in the feeds. A remote source that keeps failing is retried less
-often (see ``retry_after``); local files are retried every time. Feeds are
+often (see ``retry_after``); local files are retried every time. A source
+whose configuration changed (see ``config_fingerprint``) is read in full at
+once, whatever its back-off and validators said about the old one. Feeds are
 published only when their bytes change, and atomically (see
 ``feedsvc.publication``), so a refresh that dies anywhere leaves the previous
 publication live.
@@ -16,6 +18,8 @@ publication live.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import logging
 import time
 from collections.abc import Sequence
@@ -23,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
-from feedsvc.collate import Collation, collate
+from feedsvc.collate import Category, Collation, collate
 from feedsvc.errors import FeedsvcError, ListingError, PublishError, SourceError
 from feedsvc.models import FeedSpec, ListingItem, ParseWarning
 from feedsvc.publication import (
@@ -259,10 +263,41 @@ def _abandon_run(
 
 # --- reading sources -------------------------------------------------------------
 
+DUPLICATE_WARNING = "duplicate of an item above (same date and title); kept the first"
+
+
+def config_fingerprint(source: SourceSettings) -> str:
+    """A stable hash of what decides how ``source`` is read: its location, format,
+    language, selectors (in any order) and max_pages. Not its name, which is the
+    key the store keeps it under.
+
+    The store keeps it beside the source's validators and failure count: when
+    it differs, those belong to another configuration, so the source is read
+    in full (no validators, no back-off) and its new settings take effect.
+    """
+    data = json.dumps(
+        {
+            "location": source.location,
+            "format": source.format,
+            "language": source.language,
+            "selectors": dict(source.selectors or {}),
+            "max_pages": source.max_pages,
+        },
+        sort_keys=True, ensure_ascii=False, separators=(",", ":"),
+    )
+    return hashlib.sha256(data.encode("utf-8")).hexdigest()[:32]
+
+
+def _same_config(source: SourceSettings, state: SourceState | None) -> bool:
+    return state is not None and state.config_fingerprint == config_fingerprint(source)
+
 
 def _is_due(source: SourceSettings, state: SourceState | None, interval: int,
             now: dt.datetime) -> tuple[bool, dt.datetime | None]:
     if not source.is_remote or state is None:
+        return True, None
+    if not _same_config(source, state):
+        # The back-off was earned by another configuration; this one gets a try now.
         return True, None
     due_at = retry_after(state, interval)
     if due_at is None:
@@ -314,38 +349,64 @@ def _read_guarded(
 def read_source(source: SourceSettings, fetcher: Fetcher, state: SourceState | None) -> _Read:
     """Fetch, decode and parse one source, following "next" pages of HTML listings.
 
-    Raises SourceError (FetchError, ListingError) when the source yields no items.
+    The stored validators are sent only when they were stored under the
+    source's current configuration (``config_fingerprint``). A later page
+    that cannot be fetched or read ends the pages there with a warning
+    ("page N could not be read: ...; stopped there"); the pages before it
+    count. Raises SourceError (FetchError, ListingError) when the first page
+    cannot be had or read, or when the source yields no items; the latter's
+    message quotes the parser's first warning, which says why.
     """
-    first = fetcher.fetch(source.name, source.location, state.validators if state else None)
+    validators = state.validators if state is not None and _same_config(source, state) else None
+    first = fetcher.fetch(source.name, source.location, validators)
     if first.not_modified:
         return _Read(items=(), validators=first.validators, not_modified=True)
     items: list[ListingItem] = []
     warnings: list[ParseWarning] = []
-    page: Fetched | None = first
+    parser_warnings: list[ParseWarning] = []
     seen_urls = {first.url}
-    pages = 0
-    while page is not None:
+    pages = 1
+    next_url = _parse_page(source, first, items, warnings, parser_warnings)
+    while next_url and source.format == "html" and pages < source.max_pages:
+        if next_url in seen_urls:
+            warnings.append(ParseWarning(source.name, 0, f"next page loops to {next_url}"))
+            break
+        seen_urls.add(next_url)
         pages += 1
-        next_url = _parse_page(source, page, items, warnings)
-        page = None
-        if next_url and source.format == "html" and pages < source.max_pages:
-            if next_url in seen_urls:
-                warnings.append(ParseWarning(source.name, 0, f"next page loops to {next_url}"))
-            else:
-                seen_urls.add(next_url)
-                page = fetcher.fetch(source.name, next_url, None)
+        try:
+            page = fetcher.fetch(source.name, next_url, None)
+            next_url = _parse_page(source, page, items, warnings, parser_warnings)
+        except SourceError as exc:
+            # A listing whose page 3 is down still has pages 1 and 2 right.
+            warnings.append(ParseWarning(
+                source.name, 0,
+                f"page {pages} could not be read: {_error_text(exc, source.name)}; stopped there",
+            ))
+            break
     if not items:
-        before = state.item_count if state else 0
-        had = f" (it listed {before} before)" if before else ""
-        raise ListingError(f"no items found{had}", source=source.name)
+        raise ListingError(_no_items_message(state, parser_warnings), source=source.name)
     return _Read(items=tuple(items), validators=first.validators, warnings=tuple(warnings))
+
+
+def _no_items_message(state: SourceState | None, parser_warnings: Sequence[ParseWarning]) -> str:
+    before = state.item_count if state else 0
+    had = f" (it listed {before} before)" if before else ""
+    if not parser_warnings:
+        return f"no items found{had}"
+    first = parser_warnings[0]
+    where = f"line {first.line}: " if first.line else ""
+    more = len(parser_warnings) - 1
+    also = f" (and {more} more warning(s))" if more else ""
+    return f"no items found{had}: {where}{first.message}{also}"
 
 
 def _parse_page(
     source: SourceSettings, page: Fetched, items: list[ListingItem],
-    warnings: list[ParseWarning],
+    warnings: list[ParseWarning], parser_warnings: list[ParseWarning],
 ) -> str | None:
-    """Parse one fetched page into ``items`` and ``warnings``; return its next page's URL."""
+    """Parse one fetched page into ``items`` and ``warnings`` (the parser's own go to
+    ``parser_warnings`` too); return its next page's URL. Raises ListingError
+    (and changes nothing) when the page cannot be decoded."""
     from feedsvc.listing import decode_document, parse_listing
 
     if page.body is None:
@@ -360,6 +421,7 @@ def _parse_page(
     items.extend(result.items)
     warnings.extend(decode_warnings)
     warnings.extend(result.warnings)
+    parser_warnings.extend(result.warnings)
     return result.next_page
 
 
@@ -370,24 +432,33 @@ def _record(
     store: Store, source: SourceSettings, outcome: _Read | FeedsvcError | dt.datetime,
     state: SourceState | None, settings: Settings, now: dt.datetime,
 ) -> SourceReport:
+    fingerprint = config_fingerprint(source)
     if isinstance(outcome, dt.datetime):
         report = SourceReport(name=source.name, skipped=True, retry_at=outcome,
                               stale=_is_stale(state, settings, now))
     elif isinstance(outcome, FeedsvcError):
         message = _error_text(outcome, source.name)
-        failed = store.record_failure(source.name, now, message)
+        failed = store.record_failure(source.name, now, message, fingerprint=fingerprint)
         report = SourceReport(name=source.name, error=message,
                               stale=_is_stale(failed, settings, now))
     elif outcome.not_modified:
-        store.record_success(source.name, now, validators=outcome.validators)
+        store.record_success(source.name, now, validators=outcome.validators,
+                             fingerprint=fingerprint)
         report = SourceReport(name=source.name, not_modified=True)
     else:
         counts = store.merge(source.name, outcome.items, now, validators=outcome.validators,
-                             warnings=len(outcome.warnings))
+                             warnings=len(outcome.warnings), fingerprint=fingerprint)
+        # One key, two different items: the identity rule merges them, but the
+        # listing's reader should know that one of them is not in the feeds.
+        warnings = (*outcome.warnings, *(
+            ParseWarning(source.name, item.line, f"{item.title!r} ({item.date.isoformat()}): "
+                         f"{DUPLICATE_WARNING}")
+            for item in counts.duplicates
+        ))
         report = SourceReport(
             name=source.name, found=counts.found, new=counts.new, updated=counts.updated,
-            warnings=len(outcome.warnings),
-            warning_messages=tuple(str(w) for w in outcome.warnings),
+            warnings=len(warnings),
+            warning_messages=tuple(str(w) for w in warnings),
         )
     _log_source(report, source)
     return report
@@ -415,7 +486,15 @@ def _publish(
     stored = store.all_items()
     if not stored:
         return False, 0, 0, "the store holds no items yet"
-    collation = collate(stored, site=settings.site)
+    known = [Category(slug=c.slug, label=c.label) for c in store.known_categories()]
+    collation = collate(stored, site=settings.site, known=known)
+    # Remembered before publishing, so that no category feed is ever live
+    # without the store knowing to keep publishing it.
+    store.remember_categories(
+        {link.slug: link.label for link in collation.site.feeds
+         if link.slug is not None and link.label is not None},
+        now,
+    )
     documents = render_documents(collation, renderer, settings)
     try:
         went_live = publish(settings.storage.publish_dir, documents, collation.site, now=now)

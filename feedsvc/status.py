@@ -36,11 +36,13 @@ def is_stale(state: SourceState | None, *, stale_after: int, now: dt.datetime) -
 def read_status(store: Store, settings: Settings, *, now: dt.datetime) -> dict[str, Any]:
     """A JSON-able picture of the last finished refresh and of every configured source.
 
-    ``{"last_refresh": {started, finished, duration_seconds, ok, published} | None,
+    ``{"last_refresh": {started, finished, duration_seconds, ok, published, error} | None,
     "sources": {name: {location, items, last_success, last_error, last_error_at,
     failing_since, consecutive_failures, stale, retry_after}}}``; times are ISO 8601
-    in UTC or None. A source is ``stale`` when it has been failing for longer than
-    ``schedule.stale_after``. Sources the configuration no longer names are left out.
+    in UTC or None. ``last_refresh.error`` is None when the run was ok, else
+    why it was not (see ``run_error``). A source is ``stale`` when it has been
+    failing for longer than ``schedule.stale_after``. Sources the configuration
+    no longer names are left out.
     """
     states = store.source_states()
     return {
@@ -69,7 +71,30 @@ def _run_json(run: RunRecord | None) -> dict[str, Any] | None:
         ),
         "ok": run.ok,
         "published": run.published,
+        "error": run_error(run),
     }
+
+
+def run_error(run: RunRecord) -> str | None:
+    """Why a finished run was not ok, in one line; None when it was ok.
+
+    The run's own error when it has one (nothing could be published, or it
+    was abandoned: "abandoned: KeyboardInterrupt"); else each source that
+    failed or was skipped, as ``name: error`` joined by "; ".
+    """
+    if run.ok:
+        return None
+    summary = run.summary or {}
+    error = summary.get("error")
+    if isinstance(error, str) and error:
+        return error
+    failures = [
+        f"{source.get('name')}: "
+        + (str(source["error"]) if source.get("error") else "skipped: still failing")
+        for source in summary.get("sources", ())
+        if isinstance(source, dict) and (source.get("error") or source.get("skipped"))
+    ]
+    return "; ".join(failures) or "failed"
 
 
 def _source_json(

@@ -1,4 +1,5 @@
-"""The item store: every item ever seen, each source's health, refresh runs, the refresh lock.
+"""The item store: every item ever seen, each source's health, refresh runs, the refresh lock,
+and every category ever published.
 
 SQLAlchemy Core over any database URL; SQLite (the default) runs in WAL mode
 with a busy timeout so that web workers can read while a refresh writes.
@@ -35,7 +36,8 @@ from feedsvc.identity import guid_for_key, id_for_key, item_key
 from feedsvc.models import ListingItem
 from feedsvc.sources import Validators
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""1: the first schema. 2: ``sources.config_fingerprint`` and the ``categories`` table."""
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 LOCK_TTL_SECONDS = 3600
 """A lock not renewed for this long is taken over: its holder is presumed dead."""
@@ -97,6 +99,8 @@ sources = sa.Table(
     sa.Column("name", sa.String, primary_key=True),
     sa.Column("etag", sa.String),
     sa.Column("last_modified", sa.String),
+    # The configuration the validators and the failure count belong to (see merge).
+    sa.Column("config_fingerprint", sa.String),
     sa.Column("last_success", UTCDateTime),
     sa.Column("last_attempt", UTCDateTime),
     sa.Column("last_error", sa.Text),
@@ -120,6 +124,13 @@ refresh_runs = sa.Table(
     sa.Column("summary", sa.Text),
 )
 
+categories = sa.Table(
+    "categories", metadata,
+    sa.Column("slug", sa.String, primary_key=True),
+    sa.Column("label", sa.String, nullable=False),
+    sa.Column("first_seen", UTCDateTime, nullable=False),
+)
+
 refresh_lock = sa.Table(
     "refresh_lock", metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
@@ -135,11 +146,19 @@ _LOCK_ROW = 1
 
 @dataclass(frozen=True)
 class MergeCounts:
-    """What one merge did: items in the listing, items new to the store, items changed."""
+    """What one merge did: items in the listing, items new to the store, items changed.
+
+    ``duplicates`` are the listing items dropped because an item above them
+    in the same listing has the same key (date and normalised title) but says
+    something different (a different spelling, summary, category...): by the
+    identity rule they are one item, and the first one listed is kept. Exact
+    repeats (a paginated listing showing an item twice) are dropped silently.
+    """
 
     found: int
     new: int
     updated: int
+    duplicates: tuple[ListingItem, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -183,6 +202,18 @@ class SourceState:
     last_new: int
     last_updated: int
     last_warnings: int
+    config_fingerprint: str | None = None
+    """The fingerprint of the source's configuration last recorded (None: never recorded)."""
+
+
+@dataclass(frozen=True)
+class CategoryRecord:
+    """A category the store has published: its slug, its label as last published, and
+    when it was first published."""
+
+    slug: str
+    label: str
+    first_seen: dt.datetime
 
 
 @dataclass(frozen=True)
@@ -277,6 +308,7 @@ class Store:
         # waits for us, then finds them, instead of failing halfway.
         with self._write() as conn:
             metadata.create_all(conn)
+            _migrate(conn)
         for table, row in ((schema_version, {"version": SCHEMA_VERSION}),
                            (refresh_lock, {"id": _LOCK_ROW})):
             try:
@@ -303,6 +335,7 @@ class Store:
         *,
         validators: Validators | None = None,
         warnings: int = 0,
+        fingerprint: str | None = None,
     ) -> MergeCounts:
         """Merge one source's listing into the store and record the source's success.
 
@@ -321,8 +354,15 @@ class Store:
         listing order so the top item is the most recent. Feed entries use it
         as is, so no two entries ever share an ``updated`` time and an edit
         changes the time of the edited item only.
+
+        Items sharing a key are merged into the first one listed; those that
+        differ from it are returned as ``duplicates`` and counted in the
+        source's recorded warnings on top of ``warnings`` (the listing's
+        own). ``validators`` and ``fingerprint`` (of the source's
+        configuration; None leaves the stored one) are recorded as in
+        ``record_success``.
         """
-        unique = _first_of_each_key(listing)
+        unique, duplicates = _first_of_each_key(listing)
         # Whole seconds: these times end up in HTTP dates and feeds, which say no more.
         now = now.replace(microsecond=0)
         new = updated = 0
@@ -332,8 +372,10 @@ class Store:
                 outcome = self._merge_one(conn, source, key, item, rank, now, clock)
                 new += outcome == "new"
                 updated += outcome == "updated"
-            counts = MergeCounts(found=len(unique), new=new, updated=updated)
-            self._record_success(conn, source, now, validators or Validators(), counts, warnings)
+            counts = MergeCounts(found=len(unique), new=new, updated=updated,
+                                 duplicates=duplicates)
+            self._record_success(conn, source, now, validators or Validators(), counts,
+                                 warnings + len(duplicates), fingerprint)
         return counts
 
     def _merge_one(
@@ -422,15 +464,21 @@ class Store:
 
     def record_success(
         self, source: str, now: dt.datetime, *, validators: Validators,
-        counts: MergeCounts | None = None, warnings: int = 0,
+        counts: MergeCounts | None = None, warnings: int = 0, fingerprint: str | None = None,
     ) -> None:
-        """Record a success that merged nothing (e.g. the source was not modified)."""
+        """Record a success that merged nothing (e.g. the source was not modified).
+
+        ``validators`` replace the stored ones; ``fingerprint`` (of the source's
+        configuration) is stored beside them, so that a later refresh can tell
+        whether they still belong to the configuration it reads; None leaves
+        the stored fingerprint as it was.
+        """
         with self._write() as conn:
-            self._record_success(conn, source, now, validators, counts, warnings)
+            self._record_success(conn, source, now, validators, counts, warnings, fingerprint)
 
     def _record_success(
         self, conn: Connection, source: str, now: dt.datetime, validators: Validators,
-        counts: MergeCounts | None, warnings: int,
+        counts: MergeCounts | None, warnings: int, fingerprint: str | None,
     ) -> None:
         linked = conn.execute(
             sa.select(sa.func.count()).select_from(item_sources)
@@ -444,20 +492,40 @@ class Store:
         if counts is not None:
             values.update(last_found=counts.found, last_new=counts.new,
                           last_updated=counts.updated, last_warnings=warnings)
+        if fingerprint is not None:
+            values["config_fingerprint"] = fingerprint
         self._upsert_source(conn, source, values)
 
-    def record_failure(self, source: str, now: dt.datetime, error: str) -> SourceState:
-        """Record a failed attempt; the source's items and validators are kept."""
+    def record_failure(
+        self, source: str, now: dt.datetime, error: str, *, fingerprint: str | None = None
+    ) -> SourceState:
+        """Record a failed attempt; the source's items are kept.
+
+        The validators are kept too, unless ``fingerprint`` (of the source's
+        configuration) differs from the stored one: then they belonged to the
+        old configuration and are dropped, the new fingerprint is stored, and
+        the failure count starts again at 1 (the back-off restarts for the
+        new configuration; ``failing_since`` still dates from the first
+        failure, since the source has had no success since). None leaves the
+        stored fingerprint and validators as they were.
+        """
         with self._write() as conn:
             row = conn.execute(
                 sa.select(sources).where(sources.c.name == source)
             ).mappings().first()
-            failures = 1 + (row["consecutive_failures"] if row else 0)
+            changed = (fingerprint is not None and row is not None
+                       and row["config_fingerprint"] != fingerprint)
+            failures = 1 + (row["consecutive_failures"] if row and not changed else 0)
             since = row["failing_since"] if row and row["failing_since"] else now
-            self._upsert_source(conn, source, {
+            values: dict[str, Any] = {
                 "last_attempt": now, "last_error": error, "last_error_at": now,
                 "failing_since": since, "consecutive_failures": failures,
-            })
+            }
+            if fingerprint is not None:
+                values["config_fingerprint"] = fingerprint
+            if changed:
+                values.update(etag=None, last_modified=None)
+            self._upsert_source(conn, source, values)
             stored = conn.execute(
                 sa.select(sources).where(sources.c.name == source)
             ).mappings().one()
@@ -508,6 +576,48 @@ class Store:
         with self._read() as conn:
             query = sa.select(sa.func.count()).select_from(refresh_runs)
             return int(conn.execute(query).scalar_one())
+
+    def run_durations(self) -> list[float]:
+        """Seconds each finished run took (abandoned ones included), oldest first.
+
+        Runs still going, or that died without being recorded as finished, have
+        no duration and are left out. ``feedsvc.metrics`` turns these into the
+        ``feedsvc_refresh_duration_seconds`` histogram.
+        """
+        query = (sa.select(refresh_runs.c.started, refresh_runs.c.finished)
+                 .where(refresh_runs.c.finished.is_not(None))
+                 .order_by(refresh_runs.c.started, refresh_runs.c.id))
+        with self._read() as conn:
+            rows = conn.execute(query).all()
+        return [(finished - started).total_seconds() for started, finished in rows]
+
+    # --- categories -------------------------------------------------------------------
+
+    def known_categories(self) -> list[CategoryRecord]:
+        """Every category ever remembered (see ``remember_categories``), by slug."""
+        with self._read() as conn:
+            rows = conn.execute(sa.select(categories).order_by(categories.c.slug)).mappings().all()
+        return [CategoryRecord(slug=row["slug"], label=row["label"],
+                               first_seen=row["first_seen"]) for row in rows]
+
+    def remember_categories(self, published: Mapping[str, str], now: dt.datetime) -> None:
+        """Remember the categories just published (slug -> label shown).
+
+        A category is never forgotten, so its feed keeps being published (empty
+        if need be) after its last item moved to another category: subscribers
+        keep a working feed. A new slug gets ``first_seen = now``; a known one
+        takes the label given. One transaction.
+        """
+        now = now.replace(microsecond=0)
+        with self._write() as conn:
+            stored = dict(conn.execute(sa.select(categories.c.slug, categories.c.label)).all())
+            for slug, label in sorted(published.items()):
+                if slug not in stored:
+                    conn.execute(categories.insert().values(slug=slug, label=label,
+                                                            first_seen=now))
+                elif stored[slug] != label:
+                    conn.execute(categories.update().where(categories.c.slug == slug)
+                                 .values(label=label))
 
     # --- the refresh lock ------------------------------------------------------------
 
@@ -622,12 +732,37 @@ class _UpdatedClock:
         return moment
 
 
-def _first_of_each_key(listing: Sequence[ListingItem]) -> dict[str, ListingItem]:
-    """Items by key in listing order; a repeated item counts once, where first listed."""
+def _first_of_each_key(
+    listing: Sequence[ListingItem],
+) -> tuple[dict[str, ListingItem], tuple[ListingItem, ...]]:
+    """Items by key in listing order, each where first listed; and the later items
+    of a key that say something different from the first (see MergeCounts)."""
     unique: dict[str, ListingItem] = {}
+    duplicates: list[ListingItem] = []
     for item in listing:
-        unique.setdefault(item_key(item.date, item.title), item)
-    return unique
+        first = unique.setdefault(item_key(item.date, item.title), item)
+        if first is not item and _listed_fields(first) != _listed_fields(item):
+            duplicates.append(item)
+    return unique, tuple(duplicates)
+
+
+def _listed_fields(item: ListingItem) -> tuple[object, ...]:
+    # What the listing says, not where (``line`` differs between any two entries).
+    return tuple(getattr(item, name) for name in _CONTENT_FIELDS)
+
+
+def _migrate(conn: Connection) -> None:
+    """Bring a store made by an older feedsvc up to ``SCHEMA_VERSION``, in ``conn``'s
+    transaction. A new store has no version yet and needs nothing: ``create_all``
+    made every table as it is now, and ``categories`` is made for old ones too."""
+    version = conn.execute(sa.select(sa.func.max(schema_version.c.version))).scalar()
+    if version is None or version >= SCHEMA_VERSION:
+        return
+    if version == 1:
+        columns = {column["name"] for column in sa.inspect(conn).get_columns("sources")}
+        if "config_fingerprint" not in columns:
+            conn.execute(sa.text("ALTER TABLE sources ADD COLUMN config_fingerprint VARCHAR"))
+        conn.execute(schema_version.insert().values(version=2))
 
 
 def _source_state(row: sa.RowMapping) -> SourceState:
@@ -641,6 +776,7 @@ def _source_state(row: sa.RowMapping) -> SourceState:
         item_count=row["item_count"] or 0, last_found=row["last_found"] or 0,
         last_new=row["last_new"] or 0, last_updated=row["last_updated"] or 0,
         last_warnings=row["last_warnings"] or 0,
+        config_fingerprint=row["config_fingerprint"],
     )
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from feedsvc.collate import EMPTY_FEED_UPDATED, collate
+from feedsvc.collate import EMPTY_FEED_UPDATED, Category, collate
 from feedsvc.identity import guid_for_key, id_for_key, item_key
 from feedsvc.settings import SiteSettings
 from feedsvc.store import StoredItem
@@ -123,7 +123,6 @@ def test_entry_ids_do_not_depend_on_the_site_address(base_url: str) -> None:
     assert guids == [e.guid for e in collate(ITEMS, site=SITE).feeds[0].entries]
 
 
-
 def test_entries_carry_the_stored_updated_time_as_is() -> None:
     # The store makes these unique and moves them only on edits; collating
     # must not shift them, or an edit to one item would touch the others.
@@ -132,3 +131,32 @@ def test_entries_carry_the_stored_updated_time_as_is() -> None:
         for entry in feed.entries:
             key = next(i.key for i in ITEMS if i.guid == entry.guid)
             assert entry.updated == by_key[key]
+
+
+KNOWN = (Category("statement", "Statement"), Category("press-release", "Old label"))
+
+
+def test_a_known_category_without_items_keeps_an_empty_feed() -> None:
+    collation = collate(ITEMS, site=SITE, known=KNOWN)
+    feeds = {f.key: f for f in collation.feeds}
+    assert list(feeds) == [
+        "all", "category/feature", "category/press-release", "category/statement"]
+    statement = feeds["category/statement"]
+    assert statement.entries == ()
+    assert statement.updated == EMPTY_FEED_UPDATED
+    assert statement.title == "Test Newsroom: Statement"
+    links = {link.key: link for link in collation.site.feeds}
+    assert (links["category/statement"].label, links["category/statement"].item_count,
+            links["category/statement"].newest) == ("Statement", 0, None)
+
+
+def test_a_known_category_with_items_is_collated_as_without_knowing_it() -> None:
+    with_known = collate(ITEMS, site=SITE, known=KNOWN)
+    plain = collate(ITEMS, site=SITE)
+    assert [f for f in with_known.feeds if f.key != "category/statement"] == list(plain.feeds)
+    assert with_known.site.items == plain.site.items
+
+
+def test_known_categories_in_any_order_give_the_same_collation() -> None:
+    assert collate(ITEMS, site=SITE, known=KNOWN) == collate(
+        ITEMS, site=SITE, known=tuple(reversed(KNOWN)))

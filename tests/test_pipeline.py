@@ -21,9 +21,9 @@ from typing import Any
 import pytest
 
 from feedsvc import cli
-from feedsvc.errors import RefreshInProgressError
+from feedsvc.errors import FetchError, RefreshInProgressError
 from feedsvc.models import FeedSpec
-from feedsvc.pipeline import DefaultRenderer, RefreshReport, refresh
+from feedsvc.pipeline import DUPLICATE_WARNING, DefaultRenderer, RefreshReport, refresh
 from feedsvc.publication import FeedLink, SiteSnapshot, current_generation, open_publication
 from feedsvc.settings import Settings
 from feedsvc.sources import RoutingFetcher, Validators
@@ -33,6 +33,7 @@ from feedsvc.store import SourceState, Store
 T0 = dt.datetime(2026, 11, 22, 6, 0, tzinfo=dt.UTC)
 MINUTE = dt.timedelta(minutes=1)
 REMOTE = "https://listings.test/news.txt"
+PAGE1, PAGE2 = "https://news.test/news?page=1", "https://news.test/news?page=2"
 
 Build = Callable[..., Settings]
 
@@ -230,6 +231,24 @@ def break_directory(path: Path, data: Path) -> None:
     path.mkdir()
 
 
+def test_a_source_with_no_items_says_what_the_parser_saw(
+    make_settings: Build, make_fetcher: Any, pipeline_data: Path
+) -> None:
+    settings = make_settings([{"name": "h", "location": PAGE1, "format": "html",
+                               "language": "en"}])
+    fetcher = make_fetcher({PAGE1: (pipeline_data / "html-page1.html").read_bytes()})
+    assert refresh(settings, now=T0, fetcher=fetcher).sources[0].found == 2
+    # The site was redesigned: no element matches the item selector any more.
+    fetcher.responses[PAGE1] = b"<html><body><div class='card'>News</div></body></html>"
+    failure = refresh(settings, now=T0 + 30 * MINUTE, fetcher=fetcher).sources[0]
+    selectors = settings.sources[0].selectors
+    assert selectors is not None
+    assert failure.error == (
+        f"no items found (it listed 2 before): no items match the item selector "
+        f"{selectors['item']!r}; the page layout may have changed"
+    )
+
+
 @pytest.mark.parametrize(
     ("breakage", "message"),
     [
@@ -283,6 +302,9 @@ def test_nothing_is_published_while_the_store_is_empty(make_settings: Build,
     assert report.summary_lines()[-1] == (
         "0 of 1 sources ok; nothing published: the store holds no items yet")
     assert open_publication(settings.storage.publish_dir) is None
+    with Store.open(settings.storage.database) as store:
+        last = read_status(store, settings, now=T0)["last_refresh"]
+    assert last["error"] == "the store holds no items yet"
 
 
 def test_a_failing_source_recovers_and_status_shows_it(
@@ -300,6 +322,8 @@ def test_a_failing_source_recovers_and_status_shows_it(
     assert b["items"] == 2
     assert "file not found" in b["last_error"]
     assert failing["sources"]["a"]["stale"] is False
+    assert failing["last_refresh"]["ok"] is False
+    assert failing["last_refresh"]["error"] == f"b: {b['last_error']}"
 
     (listings / "b.txt").write_bytes(good)
     refresh(settings, now=T0 + 60 * MINUTE, store=store)
@@ -308,6 +332,7 @@ def test_a_failing_source_recovers_and_status_shows_it(
     assert healed["sources"]["b"]["stale"] is False
     assert healed["sources"]["b"]["last_success"] == "2026-11-22T07:00:00+00:00"
     assert healed["last_refresh"]["ok"] is True
+    assert healed["last_refresh"]["error"] is None
     assert healed["last_refresh"]["started"] == "2026-11-22T07:00:00+00:00"
     json.dumps(healed)
 
@@ -364,7 +389,7 @@ def test_a_failing_remote_source_is_retried_less_and_less_often(
 def test_html_sources_follow_next_pages_and_stop_at_a_loop(
     make_settings: Build, make_fetcher: Any, pipeline_data: Path
 ) -> None:
-    page1, page2 = "https://news.test/news?page=1", "https://news.test/news?page=2"
+    page1, page2 = PAGE1, PAGE2
     settings = make_settings([
         {"name": "h", "location": page1, "format": "html", "language": "en", "max_pages": 5},
     ])
@@ -380,6 +405,35 @@ def test_html_sources_follow_next_pages_and_stop_at_a_loop(
     assert links["Ministers meet on skills funding"] == "https://news.test/news/skills"
 
 
+@pytest.mark.parametrize(
+    ("page2", "reason"),
+    [
+        (FetchError("HTTP 503 Service Unavailable", source="h"), "HTTP 503 Service Unavailable"),
+        (FetchError("HTTP 404 Not Found", source="h"), "HTTP 404 Not Found"),
+        ("binary.bin", "binary"),
+    ],
+)
+def test_a_next_page_that_cannot_be_read_keeps_the_pages_before_it(
+    make_settings: Build, make_fetcher: Any, pipeline_data: Path, page2: Any, reason: str
+) -> None:
+    settings = make_settings([
+        {"name": "h", "location": PAGE1, "format": "html", "language": "en", "max_pages": 5},
+    ])
+    fetcher = make_fetcher({
+        PAGE1: (pipeline_data / "html-page1.html").read_bytes(),
+        PAGE2: (pipeline_data / page2).read_bytes() if isinstance(page2, str) else page2,
+    })
+    report = refresh(settings, now=T0, fetcher=fetcher)
+    source = report.sources[0]
+    assert report.ok and report.published
+    assert (source.found, source.new, source.warnings) == (2, 2, 1)
+    (message,) = source.warning_messages
+    assert message.startswith("h: page 2 could not be read: ")
+    assert reason in message and message.endswith("; stopped there")
+    assert fetcher.locations() == [PAGE1, PAGE2]
+    assert len(site_snapshot(settings).items) == 2
+
+
 def test_html_sources_stop_at_max_pages(
     make_settings: Build, make_fetcher: Any, pipeline_data: Path
 ) -> None:
@@ -388,6 +442,108 @@ def test_html_sources_stop_at_max_pages(
     fetcher = make_fetcher({page1: (pipeline_data / "html-page1.html").read_bytes()})
     assert refresh(settings, now=T0, fetcher=fetcher).sources[0].found == 2
     assert fetcher.locations() == [page1]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"location": "https://news.test/news?page=1&v=2"},
+        {"language": None},
+        {"selectors": {"summary": "h2"}},
+        {"max_pages": 2},
+    ],
+)
+def test_a_changed_source_config_is_read_in_full_even_if_not_modified(
+    make_settings: Build, make_fetcher: Any, pipeline_data: Path, change: dict[str, Any]
+) -> None:
+    html = (pipeline_data / "html-page1.html").read_bytes()
+    before = {"name": "h", "location": PAGE1, "format": "html", "language": "en"}
+    after = {key: value for key, value in {**before, **change}.items() if value is not None}
+    # Both addresses answer "not modified" to their current etag.
+    fetcher = make_fetcher({PAGE1: html, after["location"]: html, PAGE2: html},
+                           etags={PAGE1: '"v1"', after["location"]: '"v1"'})
+    refresh(make_settings([before]), now=T0, fetcher=fetcher)
+    assert refresh(make_settings([before]), now=T0 + 30 * MINUTE, fetcher=fetcher
+                   ).summary_lines()[0] == "h: not modified"
+
+    fetcher.calls.clear()
+    changed = make_settings([after])
+    report = refresh(changed, now=T0 + 60 * MINUTE, fetcher=fetcher)
+    assert fetcher.calls[0][1:] == (after["location"], None)  # no validators sent
+    assert not report.sources[0].not_modified and report.sources[0].found == 2
+    # From then on, the validators stored under the new configuration are used.
+    report = refresh(changed, now=T0 + 90 * MINUTE, fetcher=fetcher)
+    assert report.summary_lines()[0] == "h: not modified"
+
+
+def test_a_failing_remote_source_fixed_in_the_config_is_retried_at_once(
+    make_settings: Build, make_fetcher: Any, pipeline_data: Path
+) -> None:
+    fixed_location = "https://listings.test/moved/news.txt"
+    broken = make_settings([{"name": "r", "location": REMOTE}])
+    fixed = make_settings([{"name": "r", "location": fixed_location}])
+    fetcher = make_fetcher({fixed_location: (pipeline_data / "site-a.txt").read_bytes()})
+    assert refresh(broken, now=T0, fetcher=fetcher).sources[0].error is not None
+    assert refresh(broken, now=T0 + 10 * MINUTE, fetcher=fetcher).sources[0].skipped
+    report = refresh(fixed, now=T0 + 10 * MINUTE, fetcher=fetcher)
+    assert report.ok and report.sources[0].found == 4
+    assert fetcher.locations() == [REMOTE, fixed_location]
+
+
+def test_different_items_with_the_same_date_and_title_are_reported(
+    make_settings: Build, make_fetcher: Any
+) -> None:
+    listing = textwrap.dedent("""\
+        March 2024
+
+          1. Press release
+
+            Harbour workers agree on new safety code
+
+            12 March 2024
+
+            The code was signed in Rotterdam.
+
+          2. Statement
+
+            Harbour workers agree on new safety code
+
+            12 March 2024
+
+            A statement on the new code.
+        """)
+    second = listing.splitlines().index("  2. Statement") + 1
+    settings = make_settings([{"name": "r", "location": REMOTE, "language": "en"}])
+    report = refresh(settings, now=T0, fetcher=make_fetcher({REMOTE: listing.encode()}))
+    assert report.summary_lines()[0] == "r: 1 found, 1 new, 0 updated, 1 warnings"
+    assert report.sources[0].warning_messages == (
+        f"r: line {second}: 'Harbour workers agree on new safety code' (2024-03-12): "
+        f"{DUPLICATE_WARNING}",
+    )
+    (item,) = site_snapshot(settings).items
+    assert (item.category, item.summary) == ("Press release", "The code was signed in Rotterdam.")
+
+
+# --- categories ------------------------------------------------------------------------
+
+
+def test_a_category_whose_last_item_moved_keeps_an_empty_feed(
+    settings: Settings, listings: Path
+) -> None:
+    refresh(settings, now=T0)
+    edit(listings / "a.txt", "  3. Statement\n", "  3. Feature\n")
+    report = refresh(settings, now=T0 + 30 * MINUTE)
+    assert report.ok and report.published and report.feed_count == 4
+    files = published(settings)
+    for fmt in ("atom", "rss", "json"):
+        assert f"feeds/category/statement.{fmt}" in files
+    assert b"<entry>" not in files["feeds/category/statement.atom"]
+    assert json.loads(files["feeds/category/statement.json"])["items"] == []
+    assert b"http://feeds.test/feeds/category/statement.atom" in files["feeds.opml"]
+    links = {link.key: link for link in site_snapshot(settings).feeds}
+    statement = links["category/statement"]
+    assert (statement.label, statement.item_count, statement.newest) == ("Statement", 0, None)
+    assert links["category/feature"].item_count == 2
 
 
 # --- interruptions ---------------------------------------------------------------------
@@ -425,6 +581,8 @@ def test_an_interrupted_fetch_leaves_store_and_publication_as_they_were(
     last = store.last_run()
     assert last is not None and last.ok is False
     assert last.summary == {"error": "abandoned: KeyboardInterrupt"}
+    status = read_status(store, settings, now=T0 + 30 * MINUTE)
+    assert status["last_refresh"]["error"] == "abandoned: KeyboardInterrupt"
 
 
 @pytest.mark.parametrize("exc", [SystemExit(3), KeyboardInterrupt(), MemoryError()])

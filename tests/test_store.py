@@ -43,7 +43,29 @@ def test_open_creates_the_directory_and_uses_wal(tmp_path: Path) -> None:
     Store.open(f"sqlite:///{path}").close()
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(1,)]
+        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(2,)]
+
+
+def test_a_version_1_store_is_upgraded_and_keeps_its_data(tmp_path: Path) -> None:
+    path = tmp_path / "store.sqlite3"
+    with Store.open(f"sqlite:///{path}") as first:
+        first.merge("a", [ALPHA], T0, validators=Validators(etag='"v1"'))
+    # What feedsvc's first schema looked like: no fingerprint, no categories.
+    with sqlite3.connect(path) as conn:
+        conn.execute("ALTER TABLE sources DROP COLUMN config_fingerprint")
+        conn.execute("DROP TABLE categories")
+        conn.execute("DELETE FROM schema_version")
+        conn.execute("INSERT INTO schema_version VALUES (1)")
+    with Store.open(f"sqlite:///{path}") as upgraded:
+        assert titles(upgraded) == [ALPHA.title]
+        state = upgraded.source_state("a")
+        assert state is not None
+        assert (state.validators, state.config_fingerprint) == (Validators(etag='"v1"'), None)
+        upgraded.merge("a", [ALPHA], T1, fingerprint="f1")
+        assert upgraded.source_state("a").config_fingerprint == "f1"  # type: ignore[union-attr]
+        assert upgraded.known_categories() == []
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT max(version) FROM schema_version").fetchone() == (2,)
 
 
 def test_reopening_keeps_everything(tmp_path: Path) -> None:
@@ -75,7 +97,18 @@ def test_items_absent_from_the_listing_are_kept(store: Store) -> None:
 
 
 def test_a_repeated_item_in_one_listing_counts_once(store: Store) -> None:
-    assert store.merge("a", [ALPHA, ALPHA, BETA], T0).found == 2
+    counts = store.merge("a", [ALPHA, replace(ALPHA, line=9), BETA], T0)
+    assert counts.found == 2
+    assert counts.duplicates == ()  # the same item shown twice is no news
+
+
+def test_different_items_sharing_a_key_are_kept_once_and_reported(store: Store) -> None:
+    respelled = replace(ALPHA, title="ALPHA REPORT PUBLISHED", summary="Another item.", line=7)
+    counts = store.merge("a", [ALPHA, BETA, respelled], T0, warnings=1)
+    assert (counts.found, counts.new, counts.duplicates) == (2, 2, (respelled,))
+    assert titles(store) == [ALPHA.title, BETA.title]
+    assert store.all_items()[0].summary == ALPHA.summary
+    assert store.source_state("a").last_warnings == 2  # type: ignore[union-attr]
 
 
 def test_same_item_from_two_sources_is_one_item(store: Store) -> None:
@@ -211,6 +244,64 @@ def test_source_success_and_failure_are_recorded(store: Store) -> None:
     assert (healed.consecutive_failures, healed.failing_since) == (0, None)
     assert healed.last_error == "file not found again"  # kept for /status
     assert list(store.source_states()) == ["a"]
+
+
+@pytest.mark.parametrize(
+    ("stored", "given", "validators", "failures", "fingerprint"),
+    [
+        # Same configuration: validators kept, failures count up.
+        ("f1", "f1", Validators(etag='"v1"'), 2, "f1"),
+        # Not told: as the same configuration.
+        ("f1", None, Validators(etag='"v1"'), 2, "f1"),
+        # Another configuration: the old one's validators and back-off are dropped.
+        ("f1", "f2", Validators(), 1, "f2"),
+    ],
+)
+def test_a_failure_under_a_new_configuration_drops_the_old_validators(
+    store: Store, stored: str, given: str | None, validators: Validators, failures: int,
+    fingerprint: str,
+) -> None:
+    store.merge("a", [ALPHA], T0, validators=Validators(etag='"v1"'), fingerprint=stored)
+    store.record_failure("a", T1, "down", fingerprint=stored)
+    failed = store.record_failure("a", T2, "still down", fingerprint=given)
+    assert (failed.validators, failed.consecutive_failures) == (validators, failures)
+    assert failed.config_fingerprint == fingerprint
+    assert failed.failing_since == T1
+
+
+def test_successes_record_the_configuration_fingerprint(store: Store) -> None:
+    assert store.record_failure("a", T0, "down", fingerprint="f1").config_fingerprint == "f1"
+    store.merge("a", [ALPHA], T1, fingerprint="f2")
+    assert store.source_state("a").config_fingerprint == "f2"  # type: ignore[union-attr]
+    store.record_success("a", T2, validators=Validators(etag='"v2"'), fingerprint="f3")
+    state = store.source_state("a")
+    assert state is not None
+    assert (state.config_fingerprint, state.validators) == ("f3", Validators(etag='"v2"'))
+    store.record_success("a", T2, validators=Validators(etag='"v3"'))
+    assert store.source_state("a").config_fingerprint == "f3"  # type: ignore[union-attr]
+
+
+def test_categories_once_remembered_are_never_forgotten(store: Store) -> None:
+    assert store.known_categories() == []
+    store.remember_categories({"statement": "Statement", "press-release": "Press release"},
+                              T0.replace(microsecond=5))
+    store.remember_categories({"press-release": "Press Release", "report": "Report"}, T1)
+    known = [(c.slug, c.label, c.first_seen) for c in store.known_categories()]
+    assert known == [
+        ("press-release", "Press Release", T0),
+        ("report", "Report", T1),
+        ("statement", "Statement", T0),
+    ]
+
+
+def test_run_durations_list_finished_runs_oldest_first(store: Store) -> None:
+    assert store.run_durations() == []
+    for offset, seconds in ((0, 3.5), (30, 1.25)):
+        run = store.start_run(T0 + dt.timedelta(minutes=offset))
+        store.finish_run(run, T0 + dt.timedelta(minutes=offset, seconds=seconds),
+                         ok=True, published=False, summary={})
+    store.start_run(T2)  # still running: no duration yet
+    assert store.run_durations() == [3.5, 1.25]
 
 
 def test_runs_are_recorded(store: Store) -> None:
