@@ -158,9 +158,23 @@ def test_store_stats_read_what_a_real_refresh_recorded(tmp_path: Path) -> None:
     assert stats.runs == 1
     assert stats.last_ok is False
     assert stats.last_duration is not None
-    assert stats.durations is None or len(stats.durations) == 1
+    assert stats.durations is not None and len(stats.durations) == 1
     by_name = {source.name: source for source in stats.sources}
     assert by_name["good"].items == 10
     assert by_name["good"].consecutive_failures == 0
     assert by_name["gone"].consecutive_failures == 1
     assert by_name["gone"].items == 0
+
+
+def test_metrics_of_a_real_store_include_the_refresh_duration_histogram(tmp_path: Path) -> None:
+    from feedsvc.pipeline import refresh
+    from feedsvc.web import create_app
+
+    listing = tmp_path / "listing.txt"
+    shutil.copy(ROOT / "config" / "listings" / "newsroom-2021-11.txt", listing)
+    settings = settings_in(tmp_path, [{"name": "good", "location": "listing.txt"}])
+    refresh(settings)
+    refresh(settings)
+    found = samples(create_app(settings).test_client().get("/metrics").get_data(as_text=True))
+    assert found[("feedsvc_refresh_duration_seconds_count", ())] == 2
+    assert found[("feedsvc_source_items", (("source", "good"),))] == 10
