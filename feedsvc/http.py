@@ -5,9 +5,12 @@
 
 - a User-Agent naming the service, its version, the site and its contact;
 - conditional GET from the validators stored last time (a 304 is
-  ``Fetched(not_modified=True)`` with those validators kept);
-- connect and read timeouts, a body limit enforced while streaming and counted
-  after decompression (so a gzip bomb is refused, never inflated in memory);
+  ``Fetched(not_modified=True)`` with those validators, updated by any new
+  ``ETag`` or ``Last-Modified`` the 304 carries);
+- connect and read timeouts, and ``fetch.total_timeout`` for each request in
+  all (so a server trickling a byte now and then cannot hold a refresh);
+- a body limit enforced while streaming and counted after decompression (so a
+  gzip bomb is refused, never inflated in memory);
 - redirects followed by hand: at most ``fetch.max_redirects``, only to http(s)
   addresses, loops refused;
 - retries with exponential backoff and full jitter on connection errors,
@@ -111,7 +114,8 @@ class HttpFetcher:
 
     ``transport`` replaces the network (tests), ``sleep`` the waits between
     retries, ``rng`` the jitter (a float in [0, 1)), ``now`` the clock used
-    only to read Retry-After dates. Call ``close`` (or use ``with``) when done.
+    only to read Retry-After dates, ``clock`` the monotonic seconds that
+    ``fetch.total_timeout`` is measured in. Call ``close`` (or use ``with``) when done.
     The usual environment variables apply: ``HTTPS_PROXY``/``HTTP_PROXY``/
     ``NO_PROXY`` and ``SSL_CERT_FILE``/``SSL_CERT_DIR``.
     """
@@ -124,8 +128,11 @@ class HttpFetcher:
         sleep: Callable[[float], None] = time.sleep,
         rng: Callable[[], float] = random.random,
         now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         fetch = settings.fetch
+        self._total_timeout = fetch.total_timeout
+        self._clock = clock
         self._max_bytes = fetch.max_bytes
         self._max_redirects = fetch.max_redirects
         self._retries = fetch.retries
@@ -217,6 +224,9 @@ class HttpFetcher:
 
     def _request(self, source: str, url: str, validators: Validators | None) -> _Hop:
         with self._host_lock(url):
+            # Started once the host is ours: waiting for another source's turn
+            # is not this request being slow.
+            deadline = _Deadline(self._clock, self._total_timeout, url)
             try:
                 request = self._client.build_request(
                     "GET", url, headers=_conditional_headers(validators)
@@ -233,12 +243,18 @@ class HttpFetcher:
                 raise FetchError(f"invalid address {url!r}: {_describe(exc)}",
                                  source=source) from None
             try:
-                return self._answer(source, url, response, validators)
+                deadline.check()
+                return self._answer(source, url, response, validators, deadline)
             finally:
                 response.close()
 
     def _answer(
-        self, source: str, url: str, response: httpx.Response, validators: Validators | None
+        self,
+        source: str,
+        url: str,
+        response: httpx.Response,
+        validators: Validators | None,
+        deadline: _Deadline,
     ) -> _Hop:
         status = response.status_code
         if status in REDIRECT_STATUSES:
@@ -255,8 +271,13 @@ class HttpFetcher:
         if status == 304:
             if validators is None:
                 raise FetchError(f"HTTP 304 to an unconditional request for {url}", source=source)
+            # A 304 may carry fresh validators (RFC 9110 15.4.5); the next request sends them.
+            fresh = Validators(
+                etag=response.headers.get("ETag") or validators.etag,
+                last_modified=response.headers.get("Last-Modified") or validators.last_modified,
+            )
             return _Hop(url=url, fetched=Fetched(
-                url=url, body=None, validators=validators, not_modified=True))
+                url=url, body=None, validators=fresh, not_modified=True))
         if status == 429 or status >= 500:
             delay = None
             if status in RETRY_AFTER_STATUSES:
@@ -266,7 +287,7 @@ class HttpFetcher:
             )
         if status not in OK_STATUSES:
             raise FetchError(f"HTTP {status} {response.reason_phrase} from {url}", source=source)
-        body = self._read_body(source, url, response)
+        body = self._read_body(source, url, response, deadline)
         return _Hop(url=url, fetched=Fetched(
             url=url,
             body=body,
@@ -277,7 +298,9 @@ class HttpFetcher:
             charset=response.charset_encoding,
         ))
 
-    def _read_body(self, source: str, url: str, response: httpx.Response) -> bytes:
+    def _read_body(
+        self, source: str, url: str, response: httpx.Response, deadline: _Deadline
+    ) -> bytes:
         limit = self._max_bytes
         declared = response.headers.get("Content-Length", "").strip()
         if declared.isdigit() and int(declared) > limit:
@@ -292,6 +315,7 @@ class HttpFetcher:
         chunks: list[bytes] = []
         try:
             for raw in response.iter_raw():
+                deadline.check()
                 chunks.extend(decoder.feed(raw))
             chunks.extend(decoder.flush())
         except _TooLarge:
@@ -316,6 +340,29 @@ class HttpFetcher:
             lock = self._host_locks.setdefault(host, threading.Lock())
         with lock:
             yield
+
+
+class _Deadline:
+    """``fetch.total_timeout`` for one request, from before it is sent.
+
+    Checked once the headers are in and after each piece of the body, so a
+    request ends at most one read timeout after its deadline: the read
+    timeout still bounds each wait for data.
+    """
+
+    def __init__(self, clock: Callable[[], float], seconds: int, url: str) -> None:
+        self._clock = clock
+        self._seconds = seconds
+        self._url = url
+        self._ends = clock() + seconds
+
+    def check(self) -> None:
+        """Raise a retryable failure if the request has run past its deadline."""
+        if self._clock() > self._ends:
+            raise _Retryable(
+                f"timed out: {self._url} took longer than {self._seconds} s in all",
+                url=self._url,
+            )
 
 
 class _TooLarge(Exception):

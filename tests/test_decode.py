@@ -42,6 +42,7 @@ def test_utf8_content_is_never_read_as_a_declared_single_byte_charset() -> None:
     text, warnings = decode_document(FRENCH.encode("utf-8"), declared_charset="iso-8859-1")
     assert text == FRENCH
     assert "content is UTF-8" in warnings[0].message
+    assert warnings[0].message.startswith("declared charset iso-8859-1 ")
 
 
 def test_unknown_declared_charset_is_ignored_with_a_warning() -> None:
@@ -82,13 +83,108 @@ def test_declaration_beyond_the_first_4kb_is_not_seen() -> None:
     assert decode_document(body)[0].endswith(FRENCH)
 
 
-def test_undeclared_legacy_text_is_detected_with_a_warning() -> None:
+def test_undeclared_legacy_text_is_read_as_windows_1252_with_a_warning() -> None:
     text = ("Le conseil d\u2019administration se réunit à Genève pour étudier la "
             "protection sociale des travailleurs âgés et l\u2019égalité salariale.\n") * 20
     decoded, warnings = decode_document(text.encode("cp1252"), source="s")
     assert decoded == text
-    assert "guessed" in warnings[0].message
+    assert [w.message for w in warnings] == [
+        "no charset declared and not UTF-8; read as windows-1252"
+    ]
     assert warnings[0].source == "s"
+
+
+RUSSIAN = "Международная организация труда опубликовала новый доклад о защите.\n" * 10  # noqa: RUF001
+GREEK = "Η Διεθνής Οργάνωση Εργασίας δημοσίευσε νέα έκθεση για την προστασία.\n" * 10  # noqa: RUF001
+
+
+@pytest.mark.parametrize(
+    ("text", "encoding"),
+    [(RUSSIAN, "cp1251"), (RUSSIAN, "koi8-r"), (GREEK, "iso-8859-7")],
+)
+def test_undeclared_text_of_other_scripts_is_still_detected(text: str, encoding: str) -> None:
+    # Each of these bytes is defined in windows-1252 too; runs of accented
+    # letters are what tells them apart from Western text.
+    decoded, warnings = decode_document(text.encode(encoding))
+    assert decoded == text
+    assert "guessed" in warnings[0].message
+
+
+# The Encoding Standard's windows-1252 labels, as a browser reads them.
+WINDOWS_1252_LABELS = [
+    "iso-8859-1", "ISO-8859-1", "iso8859-1", "iso_8859-1:1987", "iso88591", "latin-1",
+    "latin1", "l1", "cp819", "ascii", "us-ascii", "windows-1252", "x-cp1252",
+]
+QUOTED = "Workers\u2019 pay \u2013 \u201ca fair deal\u201d \u2026 \u20ac5 \u00a9 Ren\u00e9\n"
+
+
+@pytest.mark.parametrize("label", WINDOWS_1252_LABELS)
+def test_latin1_and_ascii_labels_mean_windows_1252(label: str) -> None:
+    body = QUOTED.encode("cp1252")
+    assert b"\x92" in body
+    assert decode_document(body, declared_charset=label) == (QUOTED, ())
+    declared_inside = f'<meta charset="{label}">\n'
+    assert decode_document(declared_inside.encode("ascii") + body) == (
+        declared_inside + QUOTED, ()
+    )
+
+
+def test_declared_windows_1252_reads_undefined_bytes_as_browsers_do() -> None:
+    # 0x81, 0x8D, 0x8F, 0x90 and 0x9D have no character in windows-1252; the
+    # Encoding Standard maps each to the C1 control of the same number rather
+    # than refusing the page.
+    body = b"caf\xe9 \x93\x81\x9d\x94"
+    assert decode_document(body, declared_charset="iso-8859-1") == (
+        "caf\u00e9 \u201c\x81\x9d\u201d", ()
+    )
+
+
+def test_declared_charset_that_no_byte_fits_is_ignored_with_a_warning() -> None:
+    text, warnings = decode_document(FRENCH.encode("cp1252"), declared_charset="utf-8")
+    assert text == FRENCH
+    assert [w.message for w in warnings] == [
+        "declared charset utf-8 does not fit the content (byte 8), ignored",
+        "no declared charset fits and not UTF-8; read as windows-1252",
+    ]
+
+
+TRUNCATED = "Un été à Genève \u2014 l\u2019avenir \U0001f30d"
+
+
+@pytest.mark.parametrize(
+    ("char", "kept"),
+    [
+        ("é", 1),            # 2-byte character, 1 byte left
+        ("\u2014", 1),       # 3-byte character, 1 or 2 bytes left
+        ("\u2014", 2),
+        ("\U0001f30d", 1),   # 4-byte character, 1 to 3 bytes left
+        ("\U0001f30d", 2),
+        ("\U0001f30d", 3),
+    ],
+)
+def test_utf8_cut_off_inside_its_last_character_is_read_without_it(char: str, kept: int) -> None:
+    head = TRUNCATED[:TRUNCATED.rindex(char)]
+    body = head.encode("utf-8") + char.encode("utf-8")[:kept]
+    expected_warning = ["file ends inside a character (truncated?)"]
+    for declared in (None, "utf-8", "iso-8859-1"):
+        text, warnings = decode_document(body, declared_charset=declared)
+        assert text == head
+        assert [w.message for w in warnings][:1] == expected_warning, declared
+    text, warnings = decode_document(codecs.BOM_UTF8 + body)
+    assert (text, [w.message for w in warnings]) == (head, expected_warning)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "Genève".encode() + b"\xe2\x28",          # a bad continuation byte, not a missing one
+        "Genève".encode() + b"\x99",              # a continuation byte without a start
+        b"Gen\xe8ve " + "à".encode() + b"\xe2\x80",  # invalid before the incomplete end
+    ],
+)
+def test_other_invalid_utf8_is_not_taken_for_a_cut_off_file(body: bytes) -> None:
+    _, warnings = decode_document(body)
+    assert all("truncated" not in w.message for w in warnings)
 
 
 def test_line_endings_are_normalised() -> None:

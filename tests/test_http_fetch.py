@@ -1,7 +1,8 @@
 """HttpFetcher against a real HTTP server on a loopback port, behaving and misbehaving.
 
 Waits between retries go to a recording fake ``sleep``, so no test waits for
-a backoff; the only real wait is the one-second read timeout test.
+a backoff; ``fetch.total_timeout`` is measured on a fake clock that the server
+moves on; the only real wait is the one-second read timeout test.
 """
 
 from __future__ import annotations
@@ -46,6 +47,19 @@ def settings_with(tmp_path: Path, **fetch: Any) -> Settings:
         "fetch": fetch,
     }
     return settings_from_mapping(raw, config_path=tmp_path / "feedsvc.toml")
+
+
+class Clock:
+    """A fake ``time.monotonic`` that only moves when told to (by the server)."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+
+    def __call__(self) -> float:
+        return self.seconds
+
+    def advance(self, seconds: float) -> None:
+        self.seconds += seconds
 
 
 @pytest.fixture
@@ -146,6 +160,39 @@ def test_conditional_get_sends_validators_and_304_keeps_them(
     assert fetched.body is None
     assert fetched.validators == old
     assert seen[0].headers["If-Modified-Since"] == "Mon, 15 Nov 2021 10:00:00 GMT"
+
+
+@pytest.mark.parametrize(
+    ("headers_of_304", "expected"),
+    [
+        ({}, Validators('"v1"', "Mon, 15 Nov 2021 10:00:00 GMT")),
+        ({"ETag": '"v1"'}, Validators('"v1"', "Mon, 15 Nov 2021 10:00:00 GMT")),
+        ({"ETag": '"v2"'}, Validators('"v2"', "Mon, 15 Nov 2021 10:00:00 GMT")),
+        ({"Last-Modified": "Tue, 16 Nov 2021 08:00:00 GMT"},
+         Validators('"v1"', "Tue, 16 Nov 2021 08:00:00 GMT")),
+        ({"ETag": '"v2"', "Last-Modified": "Tue, 16 Nov 2021 08:00:00 GMT"},
+         Validators('"v2"', "Tue, 16 Nov 2021 08:00:00 GMT")),
+    ],
+    ids=["none", "same-etag", "new-etag", "new-last-modified", "both-new"],
+)
+def test_304_returns_new_validators_merged_with_the_old(
+    tmp_path: Path, sleeps: Sleeps, headers_of_304: dict[str, str], expected: Validators
+) -> None:
+    # A transport of its own: werkzeug drops Last-Modified from every 304 it sends.
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(304, headers=headers_of_304)
+
+    old = Validators(etag='"v1"', last_modified="Mon, 15 Nov 2021 10:00:00 GMT")
+    transport = httpx.MockTransport(handler)
+    with HttpFetcher(settings_with(tmp_path), transport=transport, sleep=sleeps) as conditional:
+        fetched = conditional.fetch("s", "https://news.example/cond", old)
+    assert fetched.not_modified
+    assert fetched.body is None
+    assert fetched.validators == expected
+    assert seen[0].headers["If-None-Match"] == '"v1"'
 
 
 def test_unconditional_request_sends_no_validators(
@@ -264,6 +311,78 @@ def test_slow_response_times_out(tmp_path: Path, httpserver: HTTPServer, sleeps:
             slow.fetch("s", httpserver.url_for("/slow"), None)
     finally:
         release.set()
+
+
+def test_trickling_body_is_cut_off_at_the_total_timeout(
+    tmp_path: Path, httpserver: HTTPServer, sleeps: Sleeps
+) -> None:
+    clock = Clock()
+    release = threading.Event()
+
+    def trickle() -> Iterator[bytes]:
+        # Each piece arrives "0.4 s" after the last, well within the read timeout;
+        # then the server stalls, so only a check between pieces ends the request
+        # before the 30 s read timeout would.
+        for _ in range(5):
+            clock.advance(0.4)
+            yield b"<p>a little more</p>\n"
+        release.wait(10)
+
+    httpserver.expect_request("/trickle").respond_with_response(
+        Response(trickle(), content_type="text/html")
+    )
+    url = httpserver.url_for("/trickle")
+    settings = settings_with(tmp_path, total_timeout=1, retries=0)
+    try:
+        with (
+            HttpFetcher(settings, sleep=sleeps, clock=clock) as patient,
+            pytest.raises(FetchError) as caught,
+        ):
+            patient.fetch("s", url, None)
+    finally:
+        release.set()
+    assert str(caught.value) == f"s: timed out: {url} took longer than 1 s in all"
+
+
+def test_slow_headers_count_towards_the_total_timeout_and_are_retried(
+    tmp_path: Path, httpserver: HTTPServer, sleeps: Sleeps
+) -> None:
+    clock = Clock()
+    answers: list[str] = []
+
+    def slow_then_fast(request: Request) -> Response:
+        if not answers:
+            clock.advance(5.0)  # the first answer takes "5 s" to start
+        answers.append(request.path)
+        return Response(b"arrived")
+
+    httpserver.expect_request("/slow-start").respond_with_handler(slow_then_fast)
+    url = httpserver.url_for("/slow-start")
+    settings = settings_with(tmp_path, total_timeout=2, retries=1)
+    with HttpFetcher(settings, sleep=sleeps, rng=lambda: 0.5, clock=clock) as patient:
+        assert patient.fetch("s", url, None).body == b"arrived"
+    assert len(answers) == 2
+    assert sleeps.calls == [0.5]
+
+
+def test_persistent_slowness_gives_up_with_the_total_timeout(
+    tmp_path: Path, httpserver: HTTPServer, sleeps: Sleeps
+) -> None:
+    clock = Clock()
+
+    def slow(request: Request) -> Response:
+        clock.advance(3.0)
+        return Response(b"late")
+
+    httpserver.expect_request("/always-slow").respond_with_handler(slow)
+    url = httpserver.url_for("/always-slow")
+    with (
+        HttpFetcher(settings_with(tmp_path, total_timeout=2, retries=2), sleep=sleeps,
+                    rng=lambda: 1.0, clock=clock) as patient,
+        pytest.raises(FetchError, match=r"than 2 s in all \(gave up after 3 attempts\)$"),
+    ):
+        patient.fetch("s", url, None)
+    assert sleeps.calls == [1.0, 2.0]
 
 
 # --- redirects -----------------------------------------------------------------------

@@ -9,9 +9,11 @@ checks what the refresh reports and that the published feeds stay valid.
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import hashlib
 import re
 import shutil
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +48,8 @@ class Page:
     content_type: str
     requests: list[Request] = field(default_factory=list)
     status: int | None = None
+    misbehave: Callable[[Request], Response] | None = None
+    """Answers every request in place of the page, once set."""
 
     @property
     def etag(self) -> str:
@@ -53,6 +57,8 @@ class Page:
 
     def answer(self, request: Request) -> Response:
         self.requests.append(request)
+        if self.misbehave is not None:
+            return self.misbehave(request)
         if self.status is not None:
             return Response(b"failing on purpose", status=self.status)
         if request.headers.get("If-None-Match") == self.etag:
@@ -66,6 +72,8 @@ class Site:
 
     server: HTTPServer
     pages: dict[str, Page]
+    release: threading.Event = field(default_factory=threading.Event)
+    """Set when the test ends: stalled answers give up waiting."""
 
     def url(self, path: str) -> str:
         return self.server.url_for(path)
@@ -82,7 +90,10 @@ def _serve(server: HTTPServer, pages: dict[str, Page]) -> None:
 
 
 @pytest.fixture
-def site(httpserver: HTTPServer) -> Site:
+def site() -> Iterator[Site]:
+    # Threaded: a stalled answer to one source must not hold up the others.
+    server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
+    server.start()
     pages = {
         "/listings/newsroom-2021-11.txt": Page(
             (LISTINGS / "newsroom-2021-11.txt").read_bytes(), "text/plain; charset=utf-8"
@@ -91,8 +102,12 @@ def site(httpserver: HTTPServer) -> Site:
         "/fr/actualites?page=2": Page((HTML / "fr-page2.html").read_bytes(), "text/html"),
         "/regional/news": Page((HTML / "newsroom-cp1252.html").read_bytes(), "text/html"),
     }
-    _serve(httpserver, pages)
-    return Site(httpserver, pages)
+    _serve(server, pages)
+    made = Site(server, pages)
+    yield made
+    made.release.set()
+    server.clear()
+    server.stop()
 
 
 class Sleeps:
@@ -110,13 +125,18 @@ def sleeps() -> Sleeps:
 
 @pytest.fixture
 def settings(tmp_path: Path, site: Site) -> Settings:
+    return site_settings(tmp_path, site, retries=1)
+
+
+def site_settings(tmp_path: Path, site: Site, **fetch: Any) -> Settings:
+    """The mixed site's settings, with these ``fetch`` settings."""
     (tmp_path / "listings").mkdir()
     shutil.copy(LISTINGS / "newsroom-2021-01.txt", tmp_path / "listings")
     raw: dict[str, Any] = {
         "site": {"title": "Live Newsroom", "base_url": "http://feeds.test/",
                  "timezone": "Europe/Zurich", "contact": "feeds@example.org"},
         "storage": {"database": "sqlite:///var/feedsvc.sqlite3", "publish_dir": "var/public"},
-        "fetch": {"retries": 1},
+        "fetch": fetch,
         "sources": [
             {"name": "local-text", "location": "listings/newsroom-2021-01.txt",
              "language": "en"},
@@ -150,10 +170,18 @@ def publication(settings: Settings) -> Publication:
     return published
 
 
-def parsed_feed(settings: Settings, fmt: str = "atom") -> Any:
-    feed = feedparser.parse(publication(settings).read(f"feeds/all.{fmt}"))
-    assert not feed.bozo, feed.get("bozo_exception")
+def parsed_feed(settings: Settings, fmt: str = "atom", path: str | None = None) -> Any:
+    feed = feedparser.parse(publication(settings).read(path or f"feeds/all.{fmt}"))
+    assert not feed.bozo, (path, feed.get("bozo_exception"))
     return feed
+
+
+def assert_every_feed_is_valid(settings: Settings) -> None:
+    """Every published Atom and RSS feed, per category too, parses without complaint."""
+    paths = [path for path in publication(settings).files if path.endswith((".atom", ".rss"))]
+    assert len(paths) > 2
+    for path in paths:
+        parsed_feed(settings, path=path)
 
 
 def test_mixed_sources_refresh_into_one_set_of_feeds(
@@ -271,3 +299,171 @@ def test_meta_declared_windows_1252_page_is_published_without_mojibake(
         "Caf\u00e9 workers\u2019 wages rise by 4 % \u2013 \u201ca fair deal\u201d",
         "Fa\u00e7ade repairs at the Gen\u00e8ve office \u2014 done",
     }
+
+
+# --- latin-1 labels --------------------------------------------------------------------
+
+REGIONAL_RAW = (HTML / "newsroom-cp1252.html").read_bytes()
+META_WINDOWS_1252 = b"charset=windows-1252"
+assert META_WINDOWS_1252 in REGIONAL_RAW
+REGIONAL_TITLES = {
+    "Caf\u00e9 workers\u2019 wages rise by 4 % \u2013 \u201ca fair deal\u201d",
+    "Fa\u00e7ade repairs at the Gen\u00e8ve office \u2014 done",
+}
+
+
+@pytest.mark.parametrize(
+    ("content_type", "meta_charset"),
+    [
+        ("text/html; charset=iso-8859-1", b"charset=windows-1252"),
+        ("text/html; charset=ISO-8859-1", b"charset=iso-8859-1"),
+        ("text/html", b"charset=iso-8859-1"),
+        ("text/html", b"charset=latin1"),
+        ("text/html", b"charset=us-ascii"),
+    ],
+    ids=["header", "header-and-meta", "meta", "meta-latin1", "meta-ascii"],
+)
+def test_latin1_declared_page_is_published_as_windows_1252(
+    tmp_path: Path, site: Site, sleeps: Sleeps, content_type: str, meta_charset: bytes
+) -> None:
+    # The page's bytes 0x92-0x97 are quotes and dashes, as in every browser,
+    # whatever Latin-1 label declares them: not C1 control characters.
+    site.pages["/regional/news"] = Page(
+        REGIONAL_RAW.replace(META_WINDOWS_1252, meta_charset), content_type
+    )
+    settings = settings_from_mapping(
+        {
+            "site": {"base_url": "http://feeds.test/"},
+            "storage": {"database": "sqlite:///var/db.sqlite3", "publish_dir": "var/public"},
+            "sources": [{"name": "regional", "location": site.url("/regional/news"),
+                         "format": "html"}],
+        },
+        config_path=tmp_path / "feedsvc.toml",
+    )
+    with HttpFetcher(settings, sleep=sleeps) as remote:
+        report = refresh(settings, now=FIRST, fetcher=RoutingFetcher(settings, remote=remote))
+    assert report.ok, report.summary_lines()
+
+    published = publication(settings)
+    for path in ("feeds/all.atom", "feeds/all.rss"):
+        # The bytes as sent: feedparser would quietly repair C1 characters.
+        raw = published.read(path)
+        assert "Caf\u00e9 workers\u2019 wages rise by 4".encode() in raw
+        assert "\u2013 \u201ca fair deal\u201d".encode() in raw
+        assert "Gen\u00e8ve office \u2014 done".encode() in raw
+        assert "\u20ac2.5 million".encode() in raw
+        assert not re.search(b"\xc2[\x80-\x9f]", raw), path
+    assert {entry.title for entry in parsed_feed(settings).entries} == REGIONAL_TITLES
+
+
+# --- a misbehaving server on the second refresh -------------------------------------
+
+TEXT_PATH = "/listings/newsroom-2021-11.txt"
+TEXT_BODY = (LISTINGS / "newsroom-2021-11.txt").read_bytes()
+MAX_BYTES = 200_000
+
+
+def _stall(site: Site) -> None:
+    def answer(request: Request) -> Response:
+        site.release.wait(30)
+        return Response(b"too late")
+
+    site.pages[TEXT_PATH].misbehave = answer
+
+
+def _rate_limit(site: Site) -> None:
+    site.pages[TEXT_PATH].misbehave = lambda request: Response(
+        b"slow down", status=429, headers={"Retry-After": "7"}
+    )
+
+
+def _redirect_loop(site: Site) -> None:
+    moved = "/moved/newsroom-2021-11.txt"
+    site.pages[TEXT_PATH].misbehave = lambda request: Response(
+        b"", status=302, headers={"Location": moved}
+    )
+    site.pages[moved] = Page(b"", "text/plain", misbehave=lambda request: Response(
+        b"", status=301, headers={"Location": TEXT_PATH}
+    ))
+
+
+def _oversized(site: Site) -> None:
+    site.pages[TEXT_PATH].misbehave = lambda request: Response(
+        TEXT_BODY * (MAX_BYTES // len(TEXT_BODY) + 1), content_type="text/plain"
+    )
+
+
+def _gzip_bomb(site: Site) -> None:
+    bomb = gzip.compress(bytes(20 * MAX_BYTES), compresslevel=9)
+    site.pages[TEXT_PATH].misbehave = lambda request: Response(
+        bomb, content_type="text/plain", headers={"Content-Encoding": "gzip"}
+    )
+
+
+def _charset(body: bytes, content_type: str) -> Callable[[Site], None]:
+    def install(site: Site) -> None:
+        # Always a full answer: a 304 would leave nothing to decode.
+        site.pages[TEXT_PATH].misbehave = lambda request: Response(
+            body, content_type=content_type
+        )
+
+    return install
+
+
+@dataclass(frozen=True)
+class Misbehaviour:
+    """How the server of ``remote-text`` goes wrong on the second refresh, and
+    what the refresh must report: the error's gist (None: read all the same)
+    and the waits between its attempts (backoff jitter is fixed at one half)."""
+
+    setup: Callable[[Site], None]
+    error: str | None
+    waits: tuple[float, ...] = ()
+
+
+MISBEHAVIOURS = {
+    "read-timeout": Misbehaviour(_stall, "timed out", waits=(0.5,)),
+    "429-retry-after": Misbehaviour(_rate_limit, "HTTP 429", waits=(7.0,)),
+    "redirect-loop": Misbehaviour(_redirect_loop, "redirect loop"),
+    "oversized-body": Misbehaviour(_oversized, f"more than fetch.max_bytes ({MAX_BYTES})"),
+    "gzip-bomb": Misbehaviour(_gzip_bomb, "once decompressed"),
+    "utf8-served-as-latin1": Misbehaviour(
+        _charset(TEXT_BODY, "text/plain; charset=iso-8859-1"), None
+    ),
+    "windows-1252-served-as-utf8": Misbehaviour(
+        _charset(TEXT_BODY.decode("utf-8").encode("cp1252"), "text/plain; charset=utf-8"), None
+    ),
+}
+
+
+@pytest.mark.parametrize("case", MISBEHAVIOURS.values(), ids=MISBEHAVIOURS.keys())
+def test_misbehaving_server_leaves_the_published_feeds_valid(
+    tmp_path: Path, site: Site, sleeps: Sleeps, case: Misbehaviour
+) -> None:
+    settings = site_settings(tmp_path, site, retries=1, read_timeout=1, max_bytes=MAX_BYTES)
+    with HttpFetcher(settings, sleep=sleeps, rng=lambda: 0.5) as remote:
+        fetcher = RoutingFetcher(settings, remote=remote)
+        first = refresh(settings, now=FIRST, fetcher=fetcher)
+        assert first.ok, first.summary_lines()
+        titles = {item.title for item in publication(settings).site.items}
+        assert len(titles) == 25
+        case.setup(site)
+
+        report = refresh(settings, now=SECOND, fetcher=fetcher)
+
+    sources = by_name(report)
+    text = sources["remote-text"]
+    if case.error is None:
+        assert text.ok, text.error
+        assert (text.found, text.new, text.updated) == (10, 0, 0)
+        assert any("read as" in message for message in text.warning_messages)
+    else:
+        assert text.error is not None
+        assert case.error in text.error
+        assert not report.ok
+    assert sleeps.calls == list(case.waits)
+    assert sources["local-text"].ok
+    assert sources["remote-html"].not_modified
+    assert {item.title for item in publication(settings).site.items} == titles
+    assert len(parsed_feed(settings, "rss").entries) == 25
+    assert_every_feed_is_valid(settings)

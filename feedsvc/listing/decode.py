@@ -5,8 +5,14 @@
 3. a declaration inside the document's first 4 KB (HTML ``<meta charset>``,
    ``<meta http-equiv="Content-Type" content="...; charset=...">``, XML
    declaration);
-4. strict UTF-8;
-5. detection with charset-normalizer, with a warning.
+4. strict UTF-8, or UTF-8 cut off inside its last character (with a warning);
+5. strict windows-1252 when the text reads as Western European, with a warning;
+6. detection with charset-normalizer, with a warning.
+
+Declared labels mean what the WHATWG Encoding Standard (and so every browser)
+says they mean: ``iso-8859-1``, ``latin1``, ``l1``, ``ascii``, ``us-ascii`` and
+their aliases are windows-1252, whose bytes 0x80-0x9F are curly quotes, dashes
+and the euro sign rather than invisible C1 control characters.
 
 A declared single-byte charset never wins over content that is valid UTF-8
 with non-ASCII characters: that is how UTF-8 pages served as "iso-8859-1"
@@ -17,6 +23,7 @@ warning. Line endings are normalised to LF. Binary data raises ListingError.
 from __future__ import annotations
 
 import codecs
+import itertools
 import re
 
 from charset_normalizer import CharsetMatch, CharsetMatches, from_bytes
@@ -38,6 +45,36 @@ _BOMS: tuple[tuple[bytes, str], ...] = (
 _SNIFF_BYTES = 4096
 _META_CHARSET = re.compile(rb"""<meta\b[^>]*?charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)""", re.I)
 _XML_ENCODING = re.compile(rb"""^\s*<\?xml\b[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""", re.I)
+
+_WINDOWS_1252 = "cp1252"
+_WHATWG_SUPERSETS = {"iso8859-1": _WINDOWS_1252, "ascii": _WINDOWS_1252}
+"""Codec names that a declared label resolves to, and what the label means on the web.
+
+Pages declaring Latin-1 or ASCII are written in windows-1252 far more often
+than not (0x91-0x97 for quotes and dashes), so browsers read them that way."""
+_WHATWG_ONLY_LABELS = {"x-cp1252": _WINDOWS_1252, "iso88591": _WINDOWS_1252}
+"""windows-1252 labels of the Encoding Standard that Python's codec registry lacks."""
+
+
+def _cp1252_char(byte: int) -> str:
+    """The character windows-1252 byte ``byte`` stands for, on the web."""
+    try:
+        return bytes([byte]).decode(_WINDOWS_1252)
+    except UnicodeDecodeError:
+        # The five bytes windows-1252 leaves undefined decode to the C1 control of
+        # the same number, as the Encoding Standard says.
+        return chr(byte)
+
+
+_C1_AS_1252 = str.maketrans({chr(byte): _cp1252_char(byte) for byte in range(0x80, 0xA0)})
+"""Latin-1 text to windows-1252 text: the two differ only in 0x80-0x9F."""
+
+_UTF8_MAX_TAIL = 3
+"""Most bytes of an incomplete UTF-8 sequence: a 4-byte character less its last byte."""
+_MAX_ADJACENT_ACCENTED = 0.5
+"""Share of non-ASCII letters that follow another one above which undeclared text
+is not taken for windows-1252: Western European words mix a few accented letters
+into ASCII ones, while Cyrillic or Greek read as windows-1252 is all accented runs."""
 
 _MAX_CHAOS = 0.4
 """charset-normalizer's mess ratio above which a guess is taken for binary data."""
@@ -71,23 +108,83 @@ def _decode(
 ) -> str:
     for bom, encoding in _BOMS:
         if body.startswith(bom):
-            return _strict(body[len(bom):], encoding, source, f"byte order mark ({encoding})")
+            rest = body[len(bom):]
+            if encoding == "utf-8":
+                text = _utf8(rest, warnings, source)
+                if text is not None:
+                    return text
+            return _strict(rest, encoding, source, f"byte order mark ({encoding})")
     if b"\x00" in body:
         raise ListingError("binary data (NUL bytes), not a text listing", source=source)
-    declared_encoding = _known(declared, "declared charset", source, warnings)
-    if declared_encoding is not None:
-        text = _try_declared(body, declared_encoding, "declared charset", source, warnings)
-        if text is not None:
-            return text
-    document_encoding = _known(_sniff(body), "charset in the document", source, warnings)
-    if document_encoding is not None:
-        text = _try_declared(body, document_encoding, "document charset", source, warnings)
-        if text is not None:
-            return text
+    declarations = (
+        (declared, "declared charset", "declared charset"),
+        (_sniff(body), "charset in the document", "document charset"),
+    )
+    any_declared = False
+    for label, origin, prefix in declarations:
+        known = _known(label, origin, source, warnings)
+        if label and known is not None:
+            any_declared = True
+            # Warnings quote the label as written ("iso-8859-1"), not the codec it means.
+            text = _try_declared(body, known, f"{prefix} {label.strip()}", source, warnings)
+            if text is not None:
+                return text
+    text = _utf8(body, warnings, source)
+    if text is not None:
+        return text
+    undeclared = "no declared charset fits" if any_declared else "no charset declared"
+    text = _western(body)
+    if text is not None:
+        warnings.append(ParseWarning(
+            source, DOCUMENT, f"{undeclared} and not UTF-8; read as windows-1252"
+        ))
+        return text
+    return _detect(body, source, warnings, undeclared)
+
+
+def _utf8(body: bytes, warnings: list[ParseWarning], source: str) -> str | None:
+    """``body`` as strict UTF-8, else None; a file cut off inside its last character
+    is UTF-8 all the same (its first bad byte is that character's first byte), and
+    reads without it, with a warning: left to detection, the one incomplete
+    character would turn every other one into mojibake."""
     try:
         return body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.reason != "unexpected end of data" or len(body) - exc.start > _UTF8_MAX_TAIL:
+            return None
+        text = body[:exc.start].decode("utf-8")
+    warnings.append(ParseWarning(source, DOCUMENT, "file ends inside a character (truncated?)"))
+    return text
+
+
+def _western(body: bytes) -> str | None:
+    """``body`` as windows-1252 if it reads as Western European text, else None.
+
+    Undeclared legacy text in English, French or Spanish is windows-1252 (or its
+    subset Latin-1) far more often than anything else, and detection, which
+    weighs a few accented letters, tends to call it cp852 or cp1250. Strict: a
+    byte windows-1252 leaves undefined refuses it (so C1 control characters
+    never come out), as do a share of control characters that means binary
+    data and runs of accented letters, the mark of Cyrillic or Greek read as
+    windows-1252. Central European text (cp1250) still passes for windows-1252.
+    """
+    try:
+        text = body.decode(_WINDOWS_1252)
     except UnicodeDecodeError:
-        return _detect(body, source, warnings)
+        return None
+    if _looks_binary(text):
+        return None
+    accented = [index for index, char in enumerate(text) if char >= "\x80" and char.isalpha()]
+    adjacent = sum(1 for before, after in itertools.pairwise(accented) if after == before + 1)
+    if adjacent > _MAX_ADJACENT_ACCENTED * len(accented):
+        return None
+    return text
+
+
+def _looks_binary(text: str) -> bool:
+    """Whether so many control characters came out that the bytes were never text."""
+    controls = sum(1 for char in text if char < " " and char not in "\t\n\r")
+    return controls > _MAX_CONTROL_SHARE * max(len(text), 1)
 
 
 def _strict(body: bytes, encoding: str, source: str, origin: str) -> str:
@@ -105,11 +202,16 @@ def _known(
     """The codec name for ``name``, or None (with a warning if it is unknown)."""
     if not name:
         return None
+    label = name.strip().lower()
+    if label in _WHATWG_ONLY_LABELS:
+        return _WHATWG_ONLY_LABELS[label]
     try:
-        encoding = codecs.lookup(name.strip()).name
+        encoding = codecs.lookup(label).name
     except LookupError:
         warnings.append(ParseWarning(source, DOCUMENT, f"unknown {origin} {name!r}, ignored"))
         return None
+    # The label's meaning on the web, not in Python's registry.
+    encoding = _WHATWG_SUPERSETS.get(encoding, encoding)
     # A document that could declare itself in ASCII is not UTF-16/32 (HTML's rule).
     if origin == "charset in the document" and encoding.startswith(("utf-16", "utf-32")):
         return "utf-8"
@@ -123,38 +225,48 @@ def _sniff(body: bytes) -> str | None:
 
 
 def _try_declared(
-    body: bytes, encoding: str, origin: str, source: str, warnings: list[ParseWarning]
+    body: bytes, encoding: str, named: str, source: str, warnings: list[ParseWarning]
 ) -> str | None:
-    if not encoding.startswith("utf") and not body.isascii():
-        try:
-            text = body.decode("utf-8")
-        except UnicodeDecodeError:
-            pass
-        else:
+    """``body`` read as the declared ``encoding`` (or as UTF-8 if it is that instead),
+    or None with a warning when the declaration does not fit; ``named`` is the
+    declaration as the warnings quote it ("declared charset iso-8859-1")."""
+    if encoding == "utf-8":
+        text = _utf8(body, warnings, source)
+        if text is not None:
+            return text
+    elif not encoding.startswith("utf") and not body.isascii():
+        utf8_warnings: list[ParseWarning] = []
+        text = _utf8(body, utf8_warnings, source)
+        # Only non-ASCII UTF-8 says the declaration is wrong: a final lone byte
+        # after ASCII text is more likely a legacy character than a cut-off one.
+        if text is not None and not text.isascii():
+            warnings.extend(utf8_warnings)
             warnings.append(ParseWarning(
-                source, DOCUMENT, f"{origin} is {encoding} but the content is UTF-8; read as UTF-8"
+                source, DOCUMENT, f"{named} but the content is UTF-8; read as UTF-8"
             ))
             return text
+    if encoding == _WINDOWS_1252:
+        # Total, as in browsers: no byte makes a windows-1252 declaration "not fit".
+        return body.decode("latin-1").translate(_C1_AS_1252)
     try:
         return body.decode(encoding)
     except UnicodeDecodeError as exc:
         warnings.append(ParseWarning(
             source, DOCUMENT,
-            f"{origin} {encoding} does not fit the content (byte {exc.start}), ignored",
+            f"{named} does not fit the content (byte {exc.start}), ignored",
         ))
         return None
 
 
-def _detect(body: bytes, source: str, warnings: list[ParseWarning]) -> str:
+def _detect(body: bytes, source: str, warnings: list[ParseWarning], undeclared: str) -> str:
     best = _most_coherent(from_bytes(body))
     if best is None or best.chaos > _MAX_CHAOS:
         raise ListingError("binary data or unknown encoding, not a text listing", source=source)
     text = str(best)
-    controls = sum(1 for char in text if char < " " and char not in "\t\n\r")
-    if controls > _MAX_CONTROL_SHARE * max(len(text), 1):
+    if _looks_binary(text):
         raise ListingError("binary data (control characters), not a text listing", source=source)
     warnings.append(ParseWarning(
-        source, DOCUMENT, f"no charset declared and not UTF-8; guessed {best.encoding}"
+        source, DOCUMENT, f"{undeclared} and not UTF-8; guessed {best.encoding}"
     ))
     return text
 
