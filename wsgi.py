@@ -3,9 +3,20 @@
 Reads the settings from $FEEDSVC_CONFIG (else the bundled config) when a
 server imports this module. Web workers only serve: the scheduler runs in its
 own process (``feedsvc scheduler``).
+
+Logging: gunicorn configures only its own loggers, so without this feedsvc's
+records (an admin-triggered refresh's ``source=...`` and ``refresh ...``
+lines) would be dropped. Records go to stderr, the server's error log, in
+the format of the ``feedsvc`` command. A server that configured the root
+logger already keeps its configuration (``basicConfig`` then does nothing).
 """
 
+import logging
+
+from feedsvc.cli import LOG_FORMAT
 from feedsvc.settings import load_settings
 from feedsvc.web import create_app
+
+logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
 
 app = create_app(load_settings())

@@ -26,6 +26,10 @@ errorlog = "-"
 # Workers import the app after forking, so each opens its own database handles.
 preload_app = False
 forwarded_allow_ips = os.environ.get("FEEDSVC_FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
+# gunicorn 25.1+ opens a control socket for `gunicornc`, by default under
+# $HOME/.gunicorn, which the systemd unit's ProtectHome=yes forbids (a warning
+# at every start); feedsvc does not use it. Older gunicorns ignore the setting.
+control_socket_disable = True
 
 
 def on_starting(server: Any) -> None:

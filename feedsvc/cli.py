@@ -9,9 +9,14 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
 from pathlib import Path
+from types import FrameType
 
 from feedsvc import __version__
 from feedsvc.errors import FeedsvcError
@@ -20,6 +25,24 @@ from feedsvc.settings import LANGUAGES, Settings, load_settings
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_SOURCE_FAILED = 2
+# What a shell reports for a process ended by SIGTERM (128 + 15).
+EXIT_TERMINATED = 128 + signal.SIGTERM
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+"""One line per record, naming the logger: shared by the CLI and the WSGI entry point."""
+
+MAX_PORT = 65535
+
+
+def port_number(text: str) -> int:
+    """An argparse type: a TCP port from 0 to 65535 (0: the system picks a free one)."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= port <= MAX_PORT:
+        raise argparse.ArgumentTypeError(f"must be from 0 to {MAX_PORT}, not {port}")
+    return port
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,7 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
         "serve", help="serve the feeds, refreshing them on schedule in the same process"
     )
     serve.add_argument("--host", help="address to listen on (default: server.host)")
-    serve.add_argument("--port", type=int, help="port to listen on (default: server.port)")
+    serve.add_argument("--port", type=port_number,
+                       help="port to listen on, 0 for any free one (default: server.port)")
     serve.add_argument(
         "--no-scheduler", action="store_true",
         help="only serve; leave refreshing to `feedsvc scheduler` or `feedsvc refresh`",
@@ -59,7 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        format=LOG_FORMAT,
         stream=sys.stderr,
     )
     try:
@@ -70,7 +94,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{settings.config_path}: ok, {len(settings.sources)} source(s)")
             return EXIT_OK
         if args.command == "refresh":
-            return _refresh(settings)
+            with _exit_on_sigterm():
+                return _refresh(settings)
         if args.command == "serve":
             return _serve(settings, args.host, args.port, scheduler=not args.no_scheduler)
         if args.command == "scheduler":
@@ -92,10 +117,90 @@ def _parse(path: Path, language: str | None) -> int:
     result = read_listing_file(path, language=language)
     for warning in result.warnings:
         print(f"feedsvc: warning: {warning}", file=sys.stderr)
-    json.dump([item_to_json(item) for item in result.items], sys.stdout,
-              ensure_ascii=False, indent=2)
-    sys.stdout.write("\n")
+    text = json.dumps([item_to_json(item) for item in result.items],
+                      ensure_ascii=False, indent=2) + "\n"
+    return _write_stdout(text.encode("utf-8"))
+
+
+def _write_stdout(data: bytes) -> int:
+    """Write ``data`` to stdout as they are: UTF-8 whatever the locale says.
+
+    A reader that stopped reading (``| head``) ends the command quietly with
+    exit 0; any other write error (a full disk) is one ``feedsvc: error:``
+    line and exit 1. Either way stdout is then pointed at /dev/null, so that
+    the interpreter's own flush at exit does not fail again with a traceback.
+    """
+    stream = sys.stdout
+    try:
+        stream.flush()
+        binary = getattr(stream, "buffer", None)
+        if binary is None:  # a text-only replacement stream (an embedding program's)
+            stream.write(data.decode("utf-8"))
+            stream.flush()
+        else:
+            binary.write(data)
+            binary.flush()
+    except BrokenPipeError:
+        _discard_stdout()
+        return EXIT_OK
+    except OSError as exc:
+        _discard_stdout()
+        print(f"feedsvc: error: cannot write the output: {exc.strerror or exc}",
+              file=sys.stderr)
+        return EXIT_ERROR
     return EXIT_OK
+
+
+def _discard_stdout() -> None:
+    try:
+        descriptor = sys.stdout.fileno()
+    except (OSError, ValueError):  # not backed by a file descriptor: nothing to redirect
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, descriptor)
+    finally:
+        os.close(devnull)
+
+
+class _Terminated(SystemExit):
+    """SIGTERM, raised in the main thread by ``_exit_on_sigterm``."""
+
+
+@contextmanager
+def _exit_on_sigterm() -> Iterator[None]:
+    """Within the block, SIGTERM unwinds the block, then ends the process with status 143.
+
+    Python's default for SIGTERM kills the process on the spot. Raised as an
+    exception instead (a SystemExit), it unwinds the refresh: the pipeline
+    records the run as abandoned and the store's refresh lock is released, so
+    the next refresh need not wait for the lock to expire. A read already in
+    progress on a fetch thread is waited for (bounded by the fetch timeouts).
+    The process then ends at once: a fetch thread still blocked in a read
+    must not keep it alive. Only the main thread can install a handler;
+    elsewhere (an embedding program) the block runs as it is.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(signum: int, frame: FrameType | None) -> None:
+        logging.getLogger("feedsvc.cli").warning(
+            "%s received: abandoning the refresh; the last publication stays live",
+            signal.Signals(signum).name)
+        raise _Terminated(EXIT_TERMINATED)
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    except _Terminated:
+        logging.shutdown()
+        for stream in (sys.stdout, sys.stderr):
+            with suppress(OSError, ValueError):
+                stream.flush()
+        os._exit(EXIT_TERMINATED)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _refresh(settings: Settings) -> int:
@@ -110,8 +215,9 @@ def _refresh(settings: Settings) -> int:
 def _serve(settings: Settings, host: str | None, port: int | None, *, scheduler: bool) -> int:
     from feedsvc.web import serve
 
-    serve(settings, host=host or settings.server.host, port=port or settings.server.port,
-          with_scheduler=scheduler)
+    # `is not None`: port 0 (any free port) and host "" (every interface) are choices too.
+    serve(settings, host=host if host is not None else settings.server.host,
+          port=port if port is not None else settings.server.port, with_scheduler=scheduler)
     return EXIT_OK
 
 

@@ -322,14 +322,21 @@ def _read_all(
             assert due_at is not None
             outcomes.append(due_at)
     if jobs:
-        with ThreadPoolExecutor(max_workers=settings.fetch.concurrency,
-                                thread_name_prefix="feedsvc-fetch") as pool:
+        pool = ThreadPoolExecutor(max_workers=settings.fetch.concurrency,
+                                  thread_name_prefix="feedsvc-fetch")
+        try:
             futures = [
                 pool.submit(_read_guarded, source, fetcher, states.get(source.name))
                 for source in jobs
             ]
             # result() re-raises KeyboardInterrupt/SystemExit from a worker here.
             results = iter([future.result() for future in futures])
+        except BaseException:
+            # Interrupted (SIGTERM, Ctrl-C): do not wait for reads under way,
+            # so the run is recorded as abandoned and the lock released now.
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
         outcomes = [next(results) if outcome is None else outcome for outcome in outcomes]
     return [outcome for outcome in outcomes if outcome is not None]
 

@@ -5,9 +5,10 @@ Two ways to run it:
 * ``run_scheduler(settings)``: the dedicated process behind ``feedsvc scheduler``
   (a ``BlockingScheduler`` in the foreground). SIGTERM or SIGINT stops it:
   no new refresh starts, a running one is allowed to finish, and the process
-  returns normally. A second signal abandons the running refresh at once;
-  that is safe because the store writes one transaction per source and a
-  publication goes live with one atomic rename, so the last publication stays.
+  returns normally. A second signal abandons the running refresh at once
+  (and does nothing when none is running); that is safe because the store
+  writes one transaction per source and a publication goes live with one
+  atomic rename, so the last publication stays.
 * ``start_background_scheduler(settings)``: the same schedule on a background
   thread, for ``feedsvc serve`` (one small site, one process).
 
@@ -236,10 +237,15 @@ class _StateRecorder:
             self._write()
 
     def mark_stopped_from_signal_handler(self) -> None:
-        """Record the stop without waiting long: the interrupted thread may hold the lock."""
+        """Record the stop, and a running tick as abandoned, without waiting long:
+        the interrupted thread may hold the lock."""
         if self.lock.acquire(timeout=1):
             try:
-                self.next_run, self.stopped = None, dt.datetime.now(dt.UTC)
+                now = dt.datetime.now(dt.UTC)
+                self.next_run, self.stopped = None, now
+                if self.last_tick is not None and self.last_tick.get("outcome") == "running":
+                    self.last_tick = {**self.last_tick, "finished": _iso(now),
+                                      "outcome": "abandoned"}
                 self._write()
             finally:
                 self.lock.release()
@@ -384,12 +390,48 @@ def _scheduler_options(settings: Settings) -> dict[str, Any]:
             "executors": {"default": ThreadPoolExecutor(max_workers=1)}}
 
 
+def _exit_now(status: int) -> None:
+    logging.shutdown()
+    os._exit(status)
+
+
+def abandon_if_refreshing(
+    signum: int, tick: _Tick, recorder: _StateRecorder,
+    exit_process: Callable[[int], None] = _exit_now,
+) -> None:
+    """What a second stop signal does: abandon a running refresh, else nothing.
+
+    While a refresh runs, records the scheduler as stopped (and the tick as
+    abandoned), logs it and ends the process at once with exit 0: the store
+    writes one transaction per source and a publication goes live with one
+    atomic rename, so the last publication stays intact. With no refresh
+    running there is nothing to abandon: it returns, and the shutdown already
+    under way finishes normally. ``exit_process`` is replaced in tests.
+    """
+    name = signal.Signals(signum).name
+    if tick.idle.is_set():
+        log.info("%s received again: no refresh is running; finishing the shutdown", name)
+        return
+    log.warning("second %s: abandoning the running refresh; "
+                "the last publication stays live", name)
+    recorder.mark_stopped_from_signal_handler()
+    exit_process(0)
+
+
 @dataclass(frozen=True)
 class BackgroundSchedulerHandle:
     """A running background scheduler. ``shutdown(wait=True)`` lets a running refresh finish."""
 
     scheduler: BackgroundScheduler
     recorder: _StateRecorder
+    tick: _Tick
+
+    def on_second_signal(self, signum: int) -> None:
+        """For a stop signal that arrives while stopping: see ``abandon_if_refreshing``.
+
+        Call it from the main thread's signal handler only: it may end the process.
+        """
+        abandon_if_refreshing(signum, self.tick, self.recorder)
 
     def shutdown(self, wait: bool = True) -> None:
         if self.scheduler.running:
@@ -411,10 +453,10 @@ def start_background_scheduler(
     replaces the refresh (tests). The caller stops it with ``handle.shutdown()``.
     """
     scheduler = BackgroundScheduler(**_scheduler_options(settings))
-    _, recorder = _configure(scheduler, settings, job)
+    tick, recorder = _configure(scheduler, settings, job)
     scheduler.start()
     log.info("scheduler started schedule=%r", describe_schedule(settings.schedule))
-    return BackgroundSchedulerHandle(scheduler=scheduler, recorder=recorder)
+    return BackgroundSchedulerHandle(scheduler=scheduler, recorder=recorder, tick=tick)
 
 
 def run_scheduler(settings: Settings, *, job: Job | None = None) -> None:
@@ -422,7 +464,8 @@ def run_scheduler(settings: Settings, *, job: Job | None = None) -> None:
 
     The first signal stops scheduling and waits for a running refresh to
     finish; a second one abandons it and ends the process at once (exit 0:
-    the last publication is intact either way). Must run on the main thread.
+    the last publication is intact either way), or, with no refresh running,
+    changes nothing. Must run on the main thread.
     """
     scheduler = BlockingScheduler(**_scheduler_options(settings))
     tick, recorder = _configure(scheduler, settings, job)
@@ -430,11 +473,8 @@ def run_scheduler(settings: Settings, *, job: Job | None = None) -> None:
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         if stopping.is_set():
-            log.warning("second %s: abandoning the running refresh; "
-                        "the last publication stays live", signal.Signals(signum).name)
-            recorder.mark_stopped_from_signal_handler()
-            logging.shutdown()
-            os._exit(0)
+            abandon_if_refreshing(signum, tick, recorder)
+            return
         stopping.set()
         log.info("%s received: stopping the scheduler", signal.Signals(signum).name)
         # Shut down from another thread: a signal handler interrupts the main

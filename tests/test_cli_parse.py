@@ -1,18 +1,29 @@
-"""`feedsvc parse FILE`: JSON on stdout, warnings on stderr, one-line errors."""
+"""`feedsvc parse FILE`: JSON on stdout, warnings on stderr, one-line errors.
+
+And how the other commands read their arguments (`feedsvc serve --port`).
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+import feedsvc.web
 from feedsvc.cli import main
+from feedsvc.settings import Settings, load_settings
 
+ROOT = Path(__file__).resolve().parent.parent
 CASES = Path(__file__).parent / "data" / "listings"
 SEED = CASES / "seed-newsroom-2021-01.txt"
+# Its titles have a character outside Latin-1: U+2019, the right single quotation mark.
+NOT_LATIN1 = CASES / "seed-newsroom-2021-11.txt"
 
 
 def test_parse_prints_the_items_as_json(capsys: pytest.CaptureFixture[str]) -> None:
@@ -88,3 +99,94 @@ def test_installed_command(tmp_path: Path) -> None:
     assert missing.returncode != 0
     assert missing.stdout == ""
     assert len(missing.stderr.splitlines()) == 1
+
+
+# --- stdout that is not a plain UTF-8 terminal ---
+
+
+def run_parse(listing: Path, stdout: int, **env: str) -> subprocess.CompletedProcess[bytes]:
+    """`feedsvc parse LISTING` in a child process whose stdout is ``stdout``."""
+    return subprocess.run(
+        [sys.executable, "-m", "feedsvc.cli", "parse", str(listing)], cwd=ROOT,
+        env={**os.environ, **env}, stdout=stdout, stderr=subprocess.PIPE, timeout=60,
+        check=False,
+    )
+
+
+def test_parse_writes_utf8_whatever_the_locale_encoding() -> None:
+    done = run_parse(NOT_LATIN1, subprocess.PIPE, PYTHONIOENCODING="latin-1")
+    assert done.returncode == 0, done.stderr.decode()
+    assert done.stderr == b""
+    items = json.loads(done.stdout.decode("utf-8"))
+    assert items[1]["title"] == "We work to end child labour in DR Congo\u2019s cobalt mines"
+
+
+@pytest.fixture
+def closed_pipe() -> Iterator[int]:
+    """The write end of a pipe whose reader has gone, like `| head` once it has its lines."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    yield write_end
+    os.close(write_end)
+
+
+def test_parse_into_a_closed_pipe_exits_quietly(closed_pipe: int) -> None:
+    done = run_parse(NOT_LATIN1, closed_pipe)
+    assert (done.returncode, done.stderr) == (0, b"")
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full here")
+def test_parse_onto_a_full_disk_is_one_error_line() -> None:
+    with open("/dev/full", "wb") as full:
+        done = run_parse(NOT_LATIN1, full.fileno())
+    assert done.returncode == 1
+    assert done.stderr.decode() == (
+        "feedsvc: error: cannot write the output: No space left on device\n")
+
+
+# --- feedsvc serve's arguments ---
+
+
+@pytest.mark.parametrize(("port", "message"), [
+    ("70000", "must be from 0 to 65535, not 70000"),
+    ("-1", "must be from 0 to 65535, not -1"),
+    ("http", "not a port number: 'http'"),
+])
+def test_serve_refuses_a_port_out_of_range(
+    port: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["serve", "--port", port])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument --port: {message}" in err
+    assert "Traceback" not in err
+
+
+@pytest.fixture
+def served(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """Stands in for feedsvc.web.serve: records each call instead of serving."""
+    calls: list[dict[str, Any]] = []
+
+    def fake_serve(settings: Settings, **options: Any) -> None:
+        calls.append(options)
+
+    monkeypatch.delenv("FEEDSVC_CONFIG", raising=False)
+    monkeypatch.setattr(feedsvc.web, "serve", fake_serve)
+    return calls
+
+
+@pytest.mark.parametrize(("argv", "host", "port"), [
+    ([], None, None),  # None: the configured server.host / server.port
+    (["--port", "0"], None, 0),  # any free port, not the configured one
+    (["--port", "65535", "--host", "::1"], "::1", 65535),
+    (["--host", ""], "", None),  # every interface
+])
+def test_serve_passes_host_and_port_through(
+    served: list[dict[str, Any]], argv: list[str], host: str | None, port: int | None
+) -> None:
+    configured = load_settings().server
+    assert main(["serve", "--no-scheduler", *argv]) == 0
+    assert served == [{"host": configured.host if host is None else host,
+                       "port": configured.port if port is None else port,
+                       "with_scheduler": False}]

@@ -13,6 +13,7 @@ import http.client
 import json
 import os
 import re
+import runpy
 import shutil
 import signal
 import socket
@@ -393,6 +394,36 @@ def test_two_refresh_processes_at_once_one_is_refused_nothing_corrupted(site: Si
 # --- SIGTERM in the middle of a refresh -------------------------------------------------------
 
 
+def test_sigterm_abandons_a_feedsvc_refresh_and_releases_the_lock(site: Site) -> None:
+    from feedsvc.store import Store
+
+    assert site.refresh().returncode == 0
+    before = site.publication()
+    assert before is not None
+    slow = SlowSource.add_to(site)
+    refresh = site.start("refresh", [str(BIN / "feedsvc"), "refresh"])
+    wait_for(lambda: refresh_in_progress(site) or refresh.poll() is not None,
+             what="the refresh to block on the slow source")
+    assert refresh.poll() is None, site.log("refresh")
+
+    refresh.send_signal(signal.SIGTERM)
+    wait_for(lambda: "SIGTERM received" in site.log("refresh") or refresh.poll() is not None,
+             what="the refresh to acknowledge SIGTERM")
+    # A read in progress is waited for (in production, bounded by the fetch
+    # timeouts); ending it here lets the refresh unwind.
+    slow.release()
+    assert refresh.wait(WAIT) == 143, site.log("refresh")
+    assert "refresh abandoned" in site.log("refresh")
+    with Store.open(site.settings().storage.database) as store:
+        assert store.lock_holder() is None
+        last = store.last_run(finished=False)
+        assert last is not None and last.finished is not None and last.ok is False
+    after = site.publication()
+    assert_publication_intact(after)
+    assert after is not None and after.generation == before.generation
+
+
+
 def start_blocked_scheduler(
     site: Site,
 ) -> tuple[subprocess.Popen[bytes], SlowSource, Publication]:
@@ -490,25 +521,10 @@ def test_a_failing_source_turns_stale_then_recovers_in_status(tmp_path: Path) ->
 # --- the admin trigger and the metrics through gunicorn -----------------------------------------
 
 
-OPERATIONS_WSGI = """
-from feedsvc.settings import load_settings
-from feedsvc.web import create_app
-from feedsvc.web.admin import admin_blueprint
-
-settings = load_settings()
-app = create_app(settings)
-if "admin" not in app.blueprints:
-    app.register_blueprint(admin_blueprint(settings))
-"""
-
-
 def test_admin_trigger_and_metrics_through_gunicorn(site: Site, tmp_path: Path) -> None:
     assert site.refresh().returncode == 0
     port = free_port()
-    # wsgi:app plus the operations blueprint, whether or not the app factory adds it.
-    (site.root / "operations_wsgi.py").write_text(OPERATIONS_WSGI)
-    site.gunicorn(port, "operations_wsgi:app",
-                  PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "prometheus"))
+    site.gunicorn(port, PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "prometheus"))
     assert request(port, "POST", "/admin/refresh").status == 401
     from feedsvc.store import Store
 
@@ -519,6 +535,10 @@ def test_admin_trigger_and_metrics_through_gunicorn(site: Site, tmp_path: Path) 
     assert accepted.status == 202
     assert accepted.headers["location"] == "/status"
     wait_for(lambda: site.run_count() == 2, what="the admin refresh")
+    # The worker's refresh logs its lines to gunicorn's error log like the CLI does.
+    wait_for(lambda: "feedsvc.pipeline refresh status=ok" in site.log("gunicorn"),
+             what="the admin refresh's log line")
+    assert "INFO feedsvc.pipeline source=newsroom status=ok" in site.log("gunicorn")
 
     requests_made = 30
     for _ in range(requests_made):
@@ -568,3 +588,13 @@ def test_gunicorn_config_reads_its_settings_from_the_environment() -> None:
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env,
                             capture_output=True, text=True, check=True)
     assert json.loads(result.stdout) == ["0.0.0.0:9999", 5, False]
+
+
+def test_gunicorn_config_disables_the_control_socket() -> None:
+    """gunicorn 25.1+ would open one under $HOME, which the unit's ProtectHome=yes forbids."""
+    from gunicorn.config import Config
+
+    if "control_socket_disable" not in Config().settings:
+        pytest.skip("this gunicorn has no control socket")
+    config = runpy.run_path(str(DEPLOY / "gunicorn.conf.py"))
+    assert config["control_socket_disable"] is True

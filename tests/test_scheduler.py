@@ -27,6 +27,7 @@ import pytest
 from feedsvc.errors import ConfigError, RefreshInProgressError
 from feedsvc.scheduler import (
     STATE_FILE,
+    abandon_if_refreshing,
     build_trigger,
     crontab_weekdays,
     describe_schedule,
@@ -247,6 +248,38 @@ def test_shutdown_waits_for_the_running_refresh_and_marks_the_state_stopped(
     assert state["stopped"] is not None
     assert state["next_run"] is None
     assert state["last_tick"]["outcome"] == "ok"
+
+
+def test_a_second_signal_abandons_a_running_refresh_only(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="feedsvc.scheduler")
+    job = CountingJob()
+    job.release.clear()
+    settings = make_settings(tmp_path, interval="1h")
+    handle = start_background_scheduler(settings, job=job)
+    exits: list[int] = []
+    try:
+        wait_for(lambda: job.running == 1)
+        abandon_if_refreshing(signal.SIGTERM, handle.tick, handle.recorder,
+                              exit_process=exits.append)
+        assert exits == [0]
+        assert "second SIGTERM: abandoning the running refresh" in caplog.text
+        state = read_scheduler_state(settings)
+        assert state is not None
+        assert state["stopped"] is not None and state["next_run"] is None
+        assert state["last_tick"]["outcome"] == "abandoned"
+    finally:
+        job.release.set()
+    wait_for(handle.tick.idle.is_set)
+    caplog.clear()
+    # Idle: nothing to abandon; the shutdown under way just finishes.
+    abandon_if_refreshing(signal.SIGINT, handle.tick, handle.recorder,
+                          exit_process=exits.append)
+    assert exits == [0]
+    assert "abandoning" not in caplog.text
+    assert "SIGINT received again: no refresh is running" in caplog.text
+    handle.shutdown(wait=True)
 
 
 # --- state shared with web processes --------------------------------------------

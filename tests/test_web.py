@@ -18,9 +18,9 @@ from web_fixtures import ITEMS, SITE_TITLE, item, publish_site, web_settings
 from werkzeug.test import TestResponse
 
 from feedsvc.publication import FEED_FORMATS, Publication, current_generation
-from feedsvc.settings import Settings
+from feedsvc.settings import Settings, settings_from_mapping
 from feedsvc.web import create_app
-from feedsvc.web.app import StatusUnavailableError, StoreStatus
+from feedsvc.web.app import StatusUnavailableError, StoreStatus, sqlite_file
 
 MAX_AGE = 600
 CATEGORY_SLUGS = ("press-release", "statement", "video-audio")
@@ -282,13 +282,31 @@ def test_method_not_allowed(client: FlaskClient, publication: Publication) -> No
     assert set(response.headers["Allow"].split(", ")) >= {"GET", "HEAD"}
 
 
+PUBLISH_HINT = "feedsvc refresh"
+
+
+@pytest.mark.parametrize("path", ["/feeds/all.atom", "/feeds.opml", "/items/anything", "/"])
 def test_unreadable_publication_is_503_not_a_traceback(
-    client: FlaskClient, publication: Publication
+    client: FlaskClient, publication: Publication, path: str
 ) -> None:
     (publication.directory / "manifest.json").write_text("{ not json")
-    response = client.get("/feeds/all.atom")
-    assert_error_page(response, 503)
+    response = client.get(path)
+    assert_error_page(response, 503, "cannot be read")
     assert response.headers["Retry-After"] == "30"
+    # Something is published: how to publish is not the advice to give.
+    text = response.get_data(as_text=True)
+    assert PUBLISH_HINT not in text and "Nothing published" not in text
+
+
+def test_a_feed_file_gone_while_serving_is_503_without_the_publish_hint(
+    client: FlaskClient, publication: Publication
+) -> None:
+    assert client.get("/").status_code == 200  # the generation is open
+    publication.file_path("feeds/all.atom").unlink()
+    response = client.get("/feeds/all.atom")
+    assert_error_page(response, 503, "being replaced")
+    assert response.headers["Retry-After"] == "30"
+    assert PUBLISH_HINT not in response.get_data(as_text=True)
 
 
 def test_unexpected_errors_are_a_plain_500(settings: Settings) -> None:
@@ -311,7 +329,7 @@ def test_unexpected_errors_are_a_plain_500(settings: Settings) -> None:
                                   "/feeds.opml", "/items/anything", "/"])
 def test_nothing_published_yet_is_503_with_retry_after(client: FlaskClient, path: str) -> None:
     response = client.get(path)
-    assert_error_page(response, 503, "feedsvc refresh")
+    assert_error_page(response, 503, "Nothing published yet", PUBLISH_HINT)
     assert response.headers["Retry-After"] == "30"
 
 
@@ -549,6 +567,8 @@ def test_default_status_reads_the_store(
                         types.SimpleNamespace(read_status=read_status))
     monkeypatch.setitem(sys.modules, "feedsvc.scheduler", types.SimpleNamespace(
         read_scheduler_state=lambda settings, *, now: {"next_run": "2026-11-22T06:30:00+00:00"}))
+    # A refresh has created the database (without one, see the next tests).
+    database_file(settings).touch()
     provider = StoreStatus(settings)
     assert provider()["sources"] == {"harbour": {"items": 3}}
     status = provider()
@@ -565,6 +585,45 @@ def test_default_status_with_the_real_store(settings: Settings) -> None:
     body = response.get_json()
     assert {"last_refresh", "sources", "scheduler", "publication"} <= set(body)
     assert body["publication"]["items"] == len(ITEMS)
+
+
+def database_file(settings: Settings) -> Path:
+    path = sqlite_file(settings.storage.database)
+    assert path is not None
+    return path
+
+
+def test_status_before_any_refresh_creates_no_database(tmp_path: Path) -> None:
+    pytest.importorskip("feedsvc.status")
+    settings = settings_from_mapping({
+        "storage": {"database": "sqlite:///var/feedsvc.sqlite3", "publish_dir": "public"},
+        "sources": [{"name": "harbour", "location": "listings/harbour.txt"},
+                    {"name": "lighthouse", "location": "https://lighthouse.test/news"}],
+    }, config_path=tmp_path / "feedsvc.toml")
+    client = create_app(settings).test_client()
+    response = client.get("/status")
+    assert response.status_code == 200, response.get_data(as_text=True)
+    body = response.get_json()
+    assert body["last_refresh"] is None and body["publication"] is None
+    assert set(body["sources"]) == {"harbour", "lighthouse"}
+    for source in body["sources"].values():
+        assert source["items"] == 0
+        assert source["last_success"] is None and source["last_error"] is None
+    assert not database_file(settings).exists()
+    assert not (tmp_path / "var").exists()
+
+
+@pytest.mark.parametrize(("url", "path"), [
+    ("sqlite:////srv/feedsvc/feedsvc.sqlite3", "/srv/feedsvc/feedsvc.sqlite3"),
+    ("sqlite+pysqlite:////srv/f.db?timeout=5", "/srv/f.db"),
+    ("sqlite:///relative.db", "relative.db"),
+    ("sqlite:///:memory:", None),
+    ("sqlite://", None),
+    ("sqlite:///file:shared?mode=memory&uri=true", None),
+    ("postgresql://feedsvc@db/feedsvc", None),
+])
+def test_sqlite_file_of_a_database_url(url: str, path: str | None) -> None:
+    assert sqlite_file(url) == (None if path is None else Path(path))
 
 
 def test_default_status_without_a_status_module_is_unavailable(

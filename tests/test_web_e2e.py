@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import http.client
+import logging
 import os
 import re
 import signal
@@ -26,9 +27,11 @@ import feedparser  # type: ignore[import-untyped]
 import pytest
 from reader import make_reader
 from web_fixtures import ITEMS, LiveServer, live_server, publish_site, web_settings
+from werkzeug.serving import make_server
 
 from feedsvc.errors import FeedsvcError
-from feedsvc.web import serve
+from feedsvc.web import create_app, serve
+from feedsvc.web.server import announce, links_elsewhere
 
 pytestmark = pytest.mark.slow
 
@@ -235,6 +238,9 @@ SERVE_SCRIPT = textwrap.dedent("""
         def shutdown(self):
             print("scheduler stopped", flush=True)
 
+        def on_second_signal(self, signum):
+            print("second signal", flush=True)
+
     def start_background_scheduler(settings):
         print("scheduler started", flush=True)
         return FakeScheduler()
@@ -286,6 +292,101 @@ def wait_for_serving_url(process: subprocess.Popen[str]) -> str:
             return match.group(1)
     raise AssertionError("feedsvc serve exited without serving:\n" + "".join(seen))
 
+
+
+# A scheduler whose refresh is still running when serve stops: shutdown()
+# waits until a second signal abandons the refresh (here: records it and exits 0,
+# as feedsvc.scheduler's handle does).
+SERVE_WHILE_REFRESHING = textwrap.dedent("""
+    import logging, os, sys, threading, types
+    from pathlib import Path
+    sys.path.insert(0, {tests!r})
+    from web_fixtures import web_settings
+    from feedsvc.web import serve
+
+    abandoned = threading.Event()
+
+    class RefreshingScheduler:
+        def shutdown(self):
+            print("waiting for the refresh", flush=True)
+            abandoned.wait()
+
+        def on_second_signal(self, signum):
+            print("abandoned", flush=True)
+            os._exit(0)
+
+    sys.modules["feedsvc.scheduler"] = types.SimpleNamespace(
+        start_background_scheduler=lambda settings: RefreshingScheduler())
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr)
+    serve(web_settings(Path({root!r})), host="127.0.0.1", port=0, with_scheduler=True)
+""")
+
+
+def test_a_second_signal_while_stopping_goes_to_the_scheduler(tmp_path: Path) -> None:
+    script = SERVE_WHILE_REFRESHING.format(tests=str(ROOT / "tests"), root=str(tmp_path))
+    process = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        wait_for_serving_url(process)
+        assert process.stdout is not None
+        process.send_signal(signal.SIGTERM)
+        assert process.stdout.readline() == "waiting for the refresh\n"
+        # Before the fix the default handler was back by now: exit 143.
+        process.send_signal(signal.SIGTERM)
+        stdout, stderr = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0, stderr
+    assert stdout == "abandoned\n"
+
+
+@pytest.mark.parametrize(("base_url", "port", "warned"), [
+    ("http://127.0.0.1:8000/", 8000, False),
+    ("http://127.0.0.1:8000/", 18471, True),
+    ("http://localhost/", 80, False),
+    ("http://localhost/", 8080, True),
+    ("https://feeds.localhost/", 8443, True),
+    ("https://[::1]:443/", 443, False),
+    ("http://127.0.0.2:8000/news/", 9000, True),
+    # A public address: a proxy in front may use any port.
+    ("https://feeds.example.org/", 8000, False),
+    ("http://192.0.2.7:8000/", 9000, False),
+])
+def test_links_elsewhere_warns_for_a_local_base_url_on_another_port(
+    base_url: str, port: int, warned: bool
+) -> None:
+    warning = links_elsewhere(base_url, port)
+    if warned:
+        assert warning == (f"feed links use {base_url} but this server listens on port "
+                           f"{port}; set site.base_url")
+    else:
+        assert warning is None
+
+
+def test_serving_on_another_port_than_base_url_logs_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="feedsvc.web.server")
+    settings = web_settings(tmp_path, base_url="http://127.0.0.1:8000/")
+    server = make_server("127.0.0.1", 0, create_app(settings))
+    try:
+        port = server.server_address[1]
+        announce(server, settings.site.base_url)
+    finally:
+        server.server_close()
+    assert [(r.levelno, r.getMessage()) for r in caplog.records] == [
+        (logging.INFO, f"feedsvc serving on http://127.0.0.1:{port}/"),
+        (logging.WARNING, f"feed links use http://127.0.0.1:8000/ but this server listens "
+                          f"on port {port}; set site.base_url"),
+    ]
+
+
+@pytest.mark.parametrize("port", [70000, -1])
+def test_serve_on_an_impossible_port_is_a_clear_error(tmp_path: Path, port: int) -> None:
+    with pytest.raises(FeedsvcError, match=f"cannot listen on 127.0.0.1:{port}: "):
+        serve(web_settings(tmp_path), host="127.0.0.1", port=port, with_scheduler=False)
 
 
 def test_serve_on_a_busy_port_is_a_clear_error(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ import datetime as dt
 import hashlib
 import importlib
 import logging
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -162,6 +163,15 @@ def create_app(settings: Settings, *, status_provider: StatusProvider | None = N
             log.exception("cannot open the publication in %s", cache.publish_dir)
             return None
 
+    def not_live(message: str, *, home: bool = False) -> Response:
+        """503 for a request that found no live site: unpublished, or unreadable."""
+        if cache.generation is None:
+            return unavailable(message, home=home)
+        # A publication exists but could not be opened: the how-to-publish
+        # advice would mislead, and the error is logged already.
+        return unavailable("The feeds cannot be read right now. Try again in a moment.",
+                           nothing_published=False)
+
     def serve_file(live: LiveSite, path: str) -> Response:
         file = live.publication.files[path]
         rep = Representation(
@@ -174,7 +184,8 @@ def create_app(settings: Settings, *, status_provider: StatusProvider | None = N
         except OSError:
             log.exception("cannot read %s from publication %s", path,
                           live.publication.generation)
-            return unavailable("The feeds are being replaced. Try again in a moment.")
+            return unavailable("The feeds are being replaced. Try again in a moment.",
+                               nothing_published=False)
         return respond(decision, body)
 
     def serve_page(live: LiveSite, key: str, render: Callable[[], str]) -> Response:
@@ -189,7 +200,7 @@ def create_app(settings: Settings, *, status_provider: StatusProvider | None = N
     def home() -> Response:
         live = live_site()
         if live is None:
-            return unavailable(None, home=True)
+            return not_live("The feeds have not been published yet.", home=True)
 
         def render() -> str:
             view = pages.home_page(live.publication.site)
@@ -201,7 +212,7 @@ def create_app(settings: Settings, *, status_provider: StatusProvider | None = N
     def item(item_id: str) -> Response:
         live = live_site()
         if live is None:
-            return unavailable("No items are published yet.")
+            return not_live("No items are published yet.")
         record = live.items.get(item_id)
         if record is None:
             return not_found("No such item",
@@ -217,15 +228,18 @@ def create_app(settings: Settings, *, status_provider: StatusProvider | None = N
     @app.get("/feeds.opml")
     def opml() -> Response:
         live = live_site()
-        if live is None or OPML_PATH not in live.publication.files:
-            return unavailable("The feeds are not published yet.")
+        if live is None:
+            return not_live("The feeds are not published yet.")
+        if OPML_PATH not in live.publication.files:
+            # An older generation, published before the OPML file existed.
+            return unavailable("The feed list is not published yet.", nothing_published=False)
         return serve_file(live, OPML_PATH)
 
     @app.get("/feeds/<path:name>")
     def feed(name: str) -> Response:
         live = live_site()
         if live is None:
-            return unavailable("The feeds are not published yet.")
+            return not_live("The feeds are not published yet.")
         key, _, fmt = name.rpartition(".")
         path = feed_path(key, fmt)
         if fmt in FEED_FORMATS and path in live.publication.files:
@@ -292,20 +306,31 @@ def not_found(title: str, message: str) -> Response:
     return error_page(404, title, message)
 
 
-def unavailable(message: str | None, *, home: bool = False) -> Response:
-    """503 while nothing is published: says how to publish, asks to come back later."""
-    response = error_page(
-        503, "Nothing published yet",
-        message or "The feeds have not been published yet.",
-        template="unpublished.html" if home else "error.html",
-    )
+def unavailable(message: str, *, home: bool = False, nothing_published: bool = True) -> Response:
+    """503 with Retry-After: come back later.
+
+    ``nothing_published``: no refresh has published anything yet, so the page
+    says how to publish (the home page says it at length); otherwise (feeds
+    being replaced, a publication that cannot be read) it only says ``message``.
+    """
+    if nothing_published:
+        response = error_page(503, "Nothing published yet", message,
+                              template="unpublished.html" if home else "error.html",
+                              publish_hint=True)
+    else:
+        response = error_page(503, "Temporarily unavailable", message)
     response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response
 
 
-def error_page(status: int, title: str, message: str, *, template: str = "error.html") -> Response:
-    """A short HTML page for an error; never cached, never a traceback."""
-    html = render_template(template, status=status, title=title, message=message)
+def error_page(status: int, title: str, message: str, *, template: str = "error.html",
+               publish_hint: bool = False) -> Response:
+    """A short HTML page for an error; never cached, never a traceback.
+
+    ``publish_hint`` adds how to publish the feeds (for "nothing published yet").
+    """
+    html = render_template(template, status=status, title=title, message=message,
+                           publish_hint=publish_hint)
     return Response(html, status=status, content_type=HTML,
                     headers={"Cache-Control": NO_STORE, "Content-Security-Policy": PAGE_POLICY})
 
@@ -328,12 +353,42 @@ def publication_summary(live: LiveSite | None) -> dict[str, Any] | None:
     }
 
 
+class _NeverRefreshedStore:
+    """Stands in for a store that does not exist yet: no runs, no source states.
+
+    Only what ``read_status`` reads of a store.
+    """
+
+    def source_states(self) -> dict[str, Any]:
+        return {}
+
+    def last_run(self) -> None:
+        return None
+
+
+_SQLITE_URL = re.compile(r"sqlite(?:\+\w+)?:///(?P<path>[^?]*)")
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The database file a ``sqlite:///PATH`` URL names, or None (in memory, other databases)."""
+    match = _SQLITE_URL.fullmatch(url.split("?", 1)[0])
+    if match is None:
+        return None
+    path = match.group("path")
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return None
+    return Path(path)
+
+
 class StoreStatus:
     """The default /status provider: ``feedsvc.status.read_status`` over the store,
     plus the scheduler's recorded state (``feedsvc.scheduler.read_scheduler_state``).
 
     The store and status modules are resolved when /status is first asked
-    for, so the web layer starts (and its tests run) without them.
+    for, so the web layer starts (and its tests run) without them. While an
+    SQLite database file does not exist yet (no refresh has run), /status
+    reads as "never refreshed" without creating it: the web processes may
+    not be meant to write there, and an empty file would hide a wrong path.
     """
 
     def __init__(self, settings: Settings) -> None:
@@ -347,11 +402,17 @@ class StoreStatus:
             store_class = importlib.import_module("feedsvc.store").Store
         except (ImportError, AttributeError) as exc:
             raise StatusUnavailableError(f"refresh status is not available: {exc}") from exc
+        database = self._settings.storage.database
         with self._lock:
-            if self._store is None:
-                self._store = store_class.open(self._settings.storage.database)
+            store = self._store
+            if store is None:
+                missing = sqlite_file(database)
+                if missing is not None and not missing.exists():
+                    store = _NeverRefreshedStore()
+                else:
+                    store = self._store = store_class.open(database)
         now = dt.datetime.now(dt.UTC)
-        status: dict[str, Any] = read_status(self._store, self._settings, now=now)
+        status: dict[str, Any] = read_status(store, self._settings, now=now)
         status.setdefault("scheduler", self._scheduler_state(now))
         return status
 

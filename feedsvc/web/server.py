@@ -7,6 +7,7 @@ For a small site this is the whole deployment. Larger ones run gunicorn on
 from __future__ import annotations
 
 import importlib
+import ipaddress
 import logging
 import signal
 import socket
@@ -15,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from werkzeug.serving import BaseWSGIServer, make_server
 
@@ -25,35 +27,90 @@ from feedsvc.web.app import create_app
 log = logging.getLogger(__name__)
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+MAX_PORT = 65535
 
 
 class Scheduler(Protocol):
-    def shutdown(self) -> Any: ...
+    """What ``serve`` needs of the background scheduler (``feedsvc.scheduler``'s handle)."""
+
+    def shutdown(self) -> Any:
+        """Stop scheduling; wait for a running refresh to finish."""
+
+    def on_second_signal(self, signum: int) -> None:
+        """A stop signal arrived during the shutdown: abandon a running refresh
+        (ending the process), or return when none is running."""
 
 
 def serve(settings: Settings, *, host: str, port: int, with_scheduler: bool) -> None:
     """Serve until SIGTERM or SIGINT, then stop the scheduler and close the socket.
 
-    ``port`` 0 picks a free port; the address actually served is logged. When
-    ``with_scheduler``, the background scheduler (which refreshes once at
-    start-up) runs in this process too. Returns after a clean shutdown; raises
-    FeedsvcError when the address cannot be listened on.
+    ``port`` 0 picks a free port; the address actually served is logged, with
+    a warning when feed links (``site.base_url``, on this machine) name
+    another port. When ``with_scheduler``, the background scheduler (which
+    refreshes once at start-up) runs in this process too; stopping waits for
+    a running refresh, and a second signal meanwhile abandons it (exit 0).
+    Returns after a clean shutdown; raises FeedsvcError when the address
+    cannot be listened on.
     """
     app = create_app(settings)
     with _listen(host, port) as listening:
         server = make_server(host, port, app, threaded=True, fd=listening.fileno())
-    scheduler: Scheduler | None = None
+    stopper = _Stopper(server)
     try:
-        if with_scheduler:
-            scheduler = _start_scheduler(settings)
-        with _stop_on_signals(server):
-            log.info("feedsvc serving on %s", served_url(server))
-            server.serve_forever()
+        # The handlers stay installed until the scheduler has stopped, so that
+        # a second signal while a refresh finishes is handled, not fatal.
+        with stopper.on_signals():
+            try:
+                if with_scheduler:
+                    stopper.scheduler = _start_scheduler(settings)
+                announce(server, settings.site.base_url)
+                server.serve_forever()
+            finally:
+                log.info("feedsvc shutting down")
+                if stopper.scheduler is not None:
+                    stopper.scheduler.shutdown()
     finally:
-        log.info("feedsvc shutting down")
-        if scheduler is not None:
-            scheduler.shutdown()
         server.server_close()
+
+
+def announce(server: BaseWSGIServer, base_url: str) -> None:
+    """Log where ``server`` serves, and warn when feed links point at another port."""
+    log.info("feedsvc serving on %s", served_url(server))
+    warning = links_elsewhere(base_url, int(server.server_address[1]))
+    if warning:
+        log.warning("%s", warning)
+
+
+LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
+
+
+def links_elsewhere(base_url: str, port: int) -> str | None:
+    """A warning when ``base_url`` points at this machine but at another port than ``port``.
+
+    Feeds link to ``site.base_url``; for a quick local run on another port
+    (``--port``) those links would lead to whatever listens on the configured
+    one. A public ``base_url`` is left alone: a proxy in front may well use
+    another port than this server.
+    """
+    parts = urlsplit(base_url)
+    host = (parts.hostname or "").lower()
+    if not (host in LOOPBACK_NAMES or host.endswith(".localhost") or _is_loopback_ip(host)):
+        return None
+    try:
+        linked = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:  # a port out of range: settings validation owns that
+        return None
+    if linked == port:
+        return None
+    return (f"feed links use {base_url} but this server listens on port {port}; "
+            "set site.base_url")
+
+
+def _is_loopback_ip(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def served_url(server: BaseWSGIServer) -> str:
@@ -68,8 +125,13 @@ def _listen(host: str, port: int) -> socket.socket:
     """A listening socket; the server works on a duplicate, so the caller closes this one.
 
     Bound here rather than by werkzeug, which exits the process when the
-    address is taken instead of raising.
+    address is taken instead of raising. Raises FeedsvcError, also for a
+    port outside 0-65535.
     """
+    # Checked here, not left to an OverflowError from the socket module: that
+    # one is no OSError, so create_server would leak its socket on the way.
+    if not 0 <= port <= MAX_PORT:
+        raise FeedsvcError(f"cannot listen on {host}:{port}: ports are 0 to {MAX_PORT}")
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     try:
         return socket.create_server((host, port), family=family)
@@ -84,26 +146,45 @@ def _start_scheduler(settings: Settings) -> Scheduler:
     return scheduler
 
 
-@contextmanager
-def _stop_on_signals(server: BaseWSGIServer) -> Iterator[None]:
-    """Make SIGTERM/SIGINT stop ``serve_forever``; restores the old handlers on exit.
+class _Stopper:
+    """Turns SIGTERM/SIGINT into a clean stop of the server, then of the scheduler.
 
-    ``shutdown`` waits for the serving loop, which runs in this very thread,
-    so the handler hands it to another thread. Signal handlers can only be
-    installed from the main thread; elsewhere (tests) the caller stops the
-    server itself.
+    The first signal stops ``serve_forever``. ``shutdown`` waits for the
+    serving loop, which runs in the main thread, so the handler hands it to
+    another thread. A later signal, once ``serve`` is stopping, goes to the
+    scheduler (see ``Scheduler.on_second_signal``) or is only logged.
     """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
 
-    def stop(signum: int, frame: FrameType | None) -> None:
-        log.info("received %s", signal.Signals(signum).name)
-        threading.Thread(target=server.shutdown, name="feedsvc-shutdown", daemon=True).start()
+    def __init__(self, server: BaseWSGIServer) -> None:
+        self.server = server
+        self.scheduler: Scheduler | None = None
+        self.stopping = False
 
-    previous = {sig: signal.signal(sig, stop) for sig in STOP_SIGNALS}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    def handle(self, signum: int, frame: FrameType | None) -> None:
+        name = signal.Signals(signum).name
+        if not self.stopping:
+            self.stopping = True
+            log.info("received %s", name)
+            threading.Thread(target=self.server.shutdown, name="feedsvc-shutdown",
+                             daemon=True).start()
+        elif self.scheduler is not None:
+            self.scheduler.on_second_signal(signum)
+        else:
+            log.info("received %s again: already shutting down", name)
+
+    @contextmanager
+    def on_signals(self) -> Iterator[None]:
+        """Install ``handle`` for SIGTERM/SIGINT; restores the old handlers on exit.
+
+        Signal handlers can only be installed from the main thread; elsewhere
+        (tests) the caller stops the server itself.
+        """
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = {sig: signal.signal(sig, self.handle) for sig in STOP_SIGNALS}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
