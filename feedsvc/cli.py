@@ -91,8 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _parse(Path(args.file), args.language)
         settings = load_settings(args.config)
         if args.command == "check-config":
-            print(f"{settings.config_path}: ok, {len(settings.sources)} source(s)")
-            return EXIT_OK
+            return _check_config(settings)
         if args.command == "refresh":
             with _exit_on_sigterm():
                 return _refresh(settings)
@@ -201,6 +200,18 @@ def _exit_on_sigterm() -> Iterator[None]:
         os._exit(EXIT_TERMINATED)
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def _check_config(settings: Settings) -> int:
+    """Validate what start-up would: the settings, and the schedule as the scheduler reads it."""
+    import zoneinfo
+
+    from feedsvc.scheduler import build_trigger, describe_schedule
+
+    build_trigger(settings.schedule, zoneinfo.ZoneInfo(settings.site.timezone))
+    print(f"{settings.config_path}: ok, {len(settings.sources)} source(s), "
+          f"{describe_schedule(settings.schedule)}")
+    return EXIT_OK
 
 
 def _refresh(settings: Settings) -> int:

@@ -171,3 +171,22 @@ def test_good_cron_expressions_are_accepted(cron: str, tmp_path: Path) -> None:
 @pytest.mark.parametrize("tag", ["en", "fr-CH", "es-419", "zh-Hant-TW"])
 def test_language_tags_are_accepted(tag: str, tmp_path: Path) -> None:
     assert _settings({"site": {"language": tag}}, tmp_path).site.language == tag
+
+
+@pytest.mark.parametrize(
+    ("cron", "ok"), [("*/30 * * * *", True), ("61 * * * *", False), ("0 6 * * funday", False)]
+)
+def test_check_config_reads_the_cron_expression_as_the_scheduler_will(
+    cron: str, ok: bool, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from feedsvc import cli
+
+    path = tmp_path / "feedsvc.toml"
+    path.write_text(f'[schedule]\ncron = "{cron}"\n', encoding="utf-8")
+    code = cli.main(["--config", str(path), "check-config"])
+    out, err = capsys.readouterr()
+    if ok:
+        assert code == 0 and "ok" in out and err == ""
+    else:
+        assert code == 1
+        assert err.count("\n") == 1 and "schedule.cron" in err
