@@ -51,6 +51,7 @@ class SourceStats:
     consecutive_failures: int
     stale: bool
     last_success: dt.datetime | None
+    failures_total: int = 0
 
 
 @dataclass(frozen=True)
@@ -142,6 +143,9 @@ def _source_metrics(sources: Sequence[SourceStats]) -> Iterator[Metric]:
     failures = GaugeMetricFamily(
         "feedsvc_source_consecutive_failures",
         "Refreshes in a row in which the source failed (0 when healthy).", labels=["source"])
+    failures_total = CounterMetricFamily(
+        "feedsvc_source_failures", "Failed attempts to read the source, ever.",
+        labels=["source"])
     stale = GaugeMetricFamily("feedsvc_source_stale",
                               "1 when the source has been failing longer than stale_after.",
                               labels=["source"])
@@ -151,10 +155,11 @@ def _source_metrics(sources: Sequence[SourceStats]) -> Iterator[Metric]:
     for source in sources:
         items.add_metric([source.name], source.items)
         failures.add_metric([source.name], source.consecutive_failures)
+        failures_total.add_metric([source.name], source.failures_total)
         stale.add_metric([source.name], 1 if source.stale else 0)
         if source.last_success is not None:
             success.add_metric([source.name], source.last_success.timestamp())
-    yield from (items, failures, stale, success)
+    yield from (items, failures, failures_total, stale, success)
 
 
 class StoreStats:
@@ -197,6 +202,7 @@ def stats_from(
         SourceStats(
             name=name, items=int(raw.get("items") or 0),
             consecutive_failures=int(raw.get("consecutive_failures") or 0),
+            failures_total=int(raw.get("failures_total") or 0),
             stale=bool(raw.get("stale")),
             last_success=_parse_time(raw.get("last_success")),
         )

@@ -38,7 +38,7 @@ def read_status(store: Store, settings: Settings, *, now: dt.datetime) -> dict[s
 
     ``{"last_refresh": {started, finished, duration_seconds, ok, published, error} | None,
     "sources": {name: {location, items, last_success, last_error, last_error_at,
-    failing_since, consecutive_failures, stale, retry_after}}}``; times are ISO 8601
+    failing_since, consecutive_failures, failures_total, stale, retry_after}}}``; times are ISO 8601
     in UTC or None. ``last_refresh.error`` is None when the run was ok, else
     why it was not (see ``run_error``). A source is ``stale`` when it has been
     failing for longer than ``schedule.stale_after``. Sources the configuration
@@ -105,7 +105,7 @@ def _source_json(
         return {
             "location": location, "items": 0, "last_success": None, "last_error": None,
             "last_error_at": None, "failing_since": None, "consecutive_failures": 0,
-            "stale": False, "retry_after": None,
+            "failures_total": 0, "stale": False, "retry_after": None,
         }
     due = retry_after(state, settings.schedule.interval) if remote else None
     return {
@@ -116,6 +116,7 @@ def _source_json(
         "last_error_at": _iso(state.last_error_at),
         "failing_since": _iso(state.failing_since),
         "consecutive_failures": state.consecutive_failures,
+        "failures_total": state.failures_total,
         "stale": is_stale(state, stale_after=settings.schedule.stale_after, now=now),
         "retry_after": _iso(due),
     }

@@ -36,7 +36,7 @@ from feedsvc.identity import guid_for_key, id_for_key, item_key
 from feedsvc.models import ListingItem
 from feedsvc.sources import Validators
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """1: the first schema. 2: ``sources.config_fingerprint`` and the ``categories`` table."""
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 LOCK_TTL_SECONDS = 3600
@@ -107,6 +107,7 @@ sources = sa.Table(
     sa.Column("last_error_at", UTCDateTime),
     sa.Column("failing_since", UTCDateTime),
     sa.Column("consecutive_failures", sa.Integer, nullable=False, default=0),
+    sa.Column("failures_total", sa.Integer, nullable=False, default=0),
     sa.Column("item_count", sa.Integer, nullable=False, default=0),
     sa.Column("last_found", sa.Integer, nullable=False, default=0),
     sa.Column("last_new", sa.Integer, nullable=False, default=0),
@@ -204,6 +205,8 @@ class SourceState:
     last_warnings: int
     config_fingerprint: str | None = None
     """The fingerprint of the source's configuration last recorded (None: never recorded)."""
+    failures_total: int = 0
+    """Every failed attempt ever recorded for the source (a counter: it never goes down)."""
 
 
 @dataclass(frozen=True)
@@ -520,6 +523,7 @@ class Store:
             values: dict[str, Any] = {
                 "last_attempt": now, "last_error": error, "last_error_at": now,
                 "failing_since": since, "consecutive_failures": failures,
+                "failures_total": 1 + (row["failures_total"] or 0 if row else 0),
             }
             if fingerprint is not None:
                 values["config_fingerprint"] = fingerprint
@@ -758,11 +762,17 @@ def _migrate(conn: Connection) -> None:
     version = conn.execute(sa.select(sa.func.max(schema_version.c.version))).scalar()
     if version is None or version >= SCHEMA_VERSION:
         return
+    columns = {column["name"] for column in sa.inspect(conn).get_columns("sources")}
     if version == 1:
-        columns = {column["name"] for column in sa.inspect(conn).get_columns("sources")}
         if "config_fingerprint" not in columns:
             conn.execute(sa.text("ALTER TABLE sources ADD COLUMN config_fingerprint VARCHAR"))
         conn.execute(schema_version.insert().values(version=2))
+        version = 2
+    if version == 2:
+        if "failures_total" not in columns:
+            conn.execute(sa.text(
+                "ALTER TABLE sources ADD COLUMN failures_total INTEGER NOT NULL DEFAULT 0"))
+        conn.execute(schema_version.insert().values(version=3))
 
 
 def _source_state(row: sa.RowMapping) -> SourceState:
@@ -777,6 +787,7 @@ def _source_state(row: sa.RowMapping) -> SourceState:
         last_new=row["last_new"] or 0, last_updated=row["last_updated"] or 0,
         last_warnings=row["last_warnings"] or 0,
         config_fingerprint=row["config_fingerprint"],
+        failures_total=row["failures_total"] or 0,
     )
 
 

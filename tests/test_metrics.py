@@ -178,3 +178,4 @@ def test_metrics_of_a_real_store_include_the_refresh_duration_histogram(tmp_path
     found = samples(create_app(settings).test_client().get("/metrics").get_data(as_text=True))
     assert found[("feedsvc_refresh_duration_seconds_count", ())] == 2
     assert found[("feedsvc_source_items", (("source", "good"),))] == 10
+    assert found[("feedsvc_source_failures_total", (("source", "good"),))] == 0

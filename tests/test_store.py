@@ -43,16 +43,18 @@ def test_open_creates_the_directory_and_uses_wal(tmp_path: Path) -> None:
     Store.open(f"sqlite:///{path}").close()
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(2,)]
+        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(3,)]
 
 
 def test_a_version_1_store_is_upgraded_and_keeps_its_data(tmp_path: Path) -> None:
     path = tmp_path / "store.sqlite3"
     with Store.open(f"sqlite:///{path}") as first:
         first.merge("a", [ALPHA], T0, validators=Validators(etag='"v1"'))
-    # What feedsvc's first schema looked like: no fingerprint, no categories.
+    # What feedsvc's first schema looked like: no fingerprint, no failure
+    # total, no categories.
     with sqlite3.connect(path) as conn:
         conn.execute("ALTER TABLE sources DROP COLUMN config_fingerprint")
+        conn.execute("ALTER TABLE sources DROP COLUMN failures_total")
         conn.execute("DROP TABLE categories")
         conn.execute("DELETE FROM schema_version")
         conn.execute("INSERT INTO schema_version VALUES (1)")
@@ -64,8 +66,10 @@ def test_a_version_1_store_is_upgraded_and_keeps_its_data(tmp_path: Path) -> Non
         upgraded.merge("a", [ALPHA], T1, fingerprint="f1")
         assert upgraded.source_state("a").config_fingerprint == "f1"  # type: ignore[union-attr]
         assert upgraded.known_categories() == []
+        upgraded.record_failure("a", T2, "boom")
+        assert upgraded.source_state("a").failures_total == 1  # type: ignore[union-attr]
     with sqlite3.connect(path) as conn:
-        assert conn.execute("SELECT max(version) FROM schema_version").fetchone() == (2,)
+        assert conn.execute("SELECT max(version) FROM schema_version").fetchone() == (3,)
 
 
 def test_reopening_keeps_everything(tmp_path: Path) -> None:
@@ -363,3 +367,11 @@ def test_renewing_a_lost_lock_fails(store: Store) -> None:
         pytest.raises(StoreError),
     ):
         slow.renew()
+
+
+def test_failures_total_only_ever_grows(store: Store) -> None:
+    store.record_failure("a", T0, "first")
+    store.record_failure("a", T1, "second")
+    store.merge("a", [ALPHA], T2)
+    state = store.record_failure("a", T2 + dt.timedelta(minutes=5), "third")
+    assert (state.consecutive_failures, state.failures_total) == (1, 3)
