@@ -38,8 +38,8 @@ def read_status(store: Store, settings: Settings, *, now: dt.datetime) -> dict[s
 
     ``{"last_refresh": {started, finished, duration_seconds, ok, published, error} | None,
     "sources": {name: {location, items, last_success, last_error, last_error_at,
-    failing_since, consecutive_failures, failures_total, stale, retry_after}}}``; times are ISO 8601
-    in UTC or None. ``last_refresh.error`` is None when the run was ok, else
+    failing_since, consecutive_failures, failures_total, stale, retry_after}}}``;
+    times are ISO 8601 in UTC or None. ``last_refresh.error`` is None when the run was ok, else
     why it was not (see ``run_error``). A source is ``stale`` when it has been
     failing for longer than ``schedule.stale_after``. Sources the configuration
     no longer names are left out.

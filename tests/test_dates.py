@@ -10,6 +10,7 @@ from feedsvc.listing.dates import (
     LANGUAGES,
     DateProblem,
     classify_date,
+    classify_month_heading,
     detect_language,
     read_date,
     read_month_heading,
@@ -96,6 +97,43 @@ def test_month_heading(text: str, language: str | None, expected: tuple[int, int
 )
 def test_not_a_month_heading(text: str, language: str) -> None:
     assert read_month_heading(text, language) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "expected"),
+    [
+        ("January 2021", "en", (2021, 1)),
+        ("febrero de 2002", "es", (2002, 2)),
+        ("Agenda 2030", "en", None),
+        ("Agenda 2030", None, None),
+        ("Mayor 2021", "en", None),
+        ("Remember 2021", "en", None),
+        ("Video 2021", "en", None),
+        ("Sum1 Febuary 2021", "en", None),
+        ("12 Febuary 2021", "en", None),
+    ],
+)
+def test_classify_month_heading(
+    text: str, language: str | None, expected: tuple[int, int] | None
+) -> None:
+    assert classify_month_heading(text, language) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "near"),
+    [
+        ("Febuary 2021", "en", "February"),
+        ("  Janury 2021 ", None, "January"),
+        ("Agust 2021", "en", "August"),
+        ("Ocotber, 2021", "en", "October"),
+        ("Févriar 2020", "fr", "Fevrier"),
+        ("Avril 2020", "en", "April"),
+    ],
+)
+def test_misspelt_month_heading(text: str, language: str | None, near: str) -> None:
+    problem = classify_month_heading(text, language)
+    assert isinstance(problem, DateProblem)
+    assert problem.reason == f"unknown month name in heading: {text.strip()!r} ({near}?)"
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from feedsvc.listing.dates import LANGUAGES, classify_date, read_month_heading
+from feedsvc.listing.dates import LANGUAGES, classify_date, classify_month_heading
 from feedsvc.listing.text import FURNITURE, parse_text_listing, render_numbered
 from feedsvc.models import ListingItem, ParseResult
 
@@ -24,12 +24,13 @@ def normalised(text: str) -> str:
 
 
 def is_structural(line: str) -> bool:
-    """Lines that mean something to the parser whatever item they stand in."""
+    """Lines that mean something to the parser whatever item they stand in
+    (month headings include misspelt ones, which end an item too)."""
     return (
         line == "-"
         or ITEM_MARKER.fullmatch(line) is not None
         or classify_date(line, None) is not None
-        or read_month_heading(line, None) is not None
+        or classify_month_heading(line, None) is not None
     )
 
 

@@ -120,6 +120,29 @@ def test_month_heading_ends_a_summary() -> None:
     assert item.summary == "Summary"
 
 
+def test_misspelt_month_heading_ends_a_compact_summary_with_a_warning() -> None:
+    text = "-\nTitle\n3 February 2021\nSum1\nFebuary 2021\nStray line\n"
+    result = parse_text_listing(text, source="s")
+    assert [item.summary for item in result.items] == ["Sum1"]
+    assert [str(w) for w in result.warnings] == [
+        "s: line 5: unknown month name in heading: 'Febuary 2021' (February?)"
+    ]
+
+
+def test_wrapped_numbered_fields_count_as_one_when_dropping_extra_lines() -> None:
+    text = "  1. Extra line\n    wrapped\n\n    Cat\n\n    Title\n\n    3 May 2021\n"
+    result = parse_text_listing(text)
+    assert [(i.category, i.title) for i in result.items] == [("Cat", "Title")]
+    assert [w.message for w in result.warnings] == [
+        "numbered (1.) item has 1 line(s) before its category and title, dropped (line 1)"
+    ]
+
+
+def test_compact_fields_in_a_row_stay_separate() -> None:
+    (item,) = parse_text_listing("-\n© Cred\nCat\nTitle\n3 May 2021\n").items
+    assert (item.credit, item.category, item.title) == ("Cred", "Cat", "Title")
+
+
 def test_render_numbered_groups_under_english_month_headings() -> None:
     items = [
         ListingItem("A", dt.date(2021, 5, 3), "Cat", "Cred", "One\n\nTwo"),

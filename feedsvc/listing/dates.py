@@ -12,12 +12,19 @@ these shapes (case-insensitive, any whitespace between parts)::
     27 January 2021      09 November 2021     1er mai 2020
     14 de febrero de 2002                     January 27, 2021
 
+A line with a month heading's shape whose word is no month name but close to
+one ("Febuary 2021") is a misspelt heading: ``classify_month_heading`` reports
+it, so that a parser can end an item there and warn instead of taking the line
+for text.
+
 Lookup tables and patterns are built once, at import time.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import difflib
+import functools
 import re
 import unicodedata
 from collections.abc import Callable, Iterable
@@ -32,8 +39,10 @@ __all__ = [
     "DateProblem",
     "Language",
     "classify_date",
+    "classify_month_heading",
     "date_classifier",
     "detect_language",
+    "heading_classifier",
     "heading_reader",
     "read_date",
     "read_month_heading",
@@ -195,6 +204,13 @@ def _month(info: parserinfo, word: str) -> int | None:
 
 DateClassifier = Callable[[str], dt.date | DateProblem | None]
 HeadingReader = Callable[[str], tuple[int, int] | None]
+HeadingClassifier = Callable[[str], tuple[int, int] | DateProblem | None]
+
+MISSPELLING_CUTOFF = 0.8
+"""How close (difflib ratio, 0 to 1) an unknown word must be to a month name for
+"<word> <year>" to be a misspelt month heading. 0.8 takes "Febuary", "Janury",
+"Agust" and "Ocotber" for months but leaves "Mayor 2021" (0.75 from "may"),
+"Remember 2021" and "Agenda 2030" as text."""
 
 
 def date_classifier(language: str | None) -> DateClassifier:
@@ -236,6 +252,64 @@ def heading_reader(language: str | None) -> HeadingReader:
     return read
 
 
+def _wide_month_names(language: str | None) -> tuple[str, ...]:
+    """The lowercase, accent-free wide month names of ``language`` (None: of every
+    language): what a misspelt heading is compared with. Abbreviations are left
+    out, as short words come close to them by chance."""
+    codes = LANGUAGES if language is None else (language,)
+    names: set[str] = set()
+    for code in codes:
+        for context in ("format", "stand-alone"):
+            for name in babel.dates.get_month_names("wide", context, locale=code).values():
+                names.add(_strip_accents(name.lower()))
+    return tuple(sorted(names))
+
+
+def heading_classifier(language: str | None) -> HeadingClassifier:
+    """``classify_month_heading`` bound to ``language``, for stripped lines."""
+    info = _info(language)
+    heading = _HEADING.fullmatch
+    names = _wide_month_names(language)
+
+    # Only lines of a heading's shape with an unknown word get here: few, and
+    # often the same typo again, so each word is compared with the names once.
+    @functools.lru_cache(maxsize=256)
+    def close_month(word: str) -> str | None:
+        key = _strip_accents(word.lower().rstrip("."))
+        matches = difflib.get_close_matches(key, names, n=1, cutoff=MISSPELLING_CUTOFF)
+        return matches[0] if matches else None
+
+    def classify(line: str) -> tuple[int, int] | DateProblem | None:
+        match = heading(line)
+        if match is None:
+            return None
+        word = match["month"]
+        month = _month(info, word)
+        if month is not None:
+            return (int(match["year"]), month)
+        near = close_month(word)
+        if near is None:
+            return None
+        return DateProblem(line, f"unknown month name in heading: {line!r} ({near.capitalize()}?)")
+
+    return classify
+
+
+def classify_month_heading(
+    text: str, language: str | None
+) -> tuple[int, int] | DateProblem | None:
+    """Read ``text`` (one whole line, surrounding whitespace ignored) as a month heading.
+
+    Returns ``(year, month)`` for a heading ("January 2021", "febrero de 2002");
+    a ``DateProblem`` for a misspelt one, a word close to a month name of
+    ``language`` (see MISSPELLING_CUTOFF) followed by a year ("Febuary 2021");
+    None for anything else ("Agenda 2030"). Raises ValueError for an
+    unsupported language code.
+    """
+    classify = _HEADING_CLASSIFIERS.get(language) or heading_classifier(language)
+    return classify(text.strip())
+
+
 def classify_date(text: str, language: str | None) -> dt.date | DateProblem | None:
     """Read ``text`` (one whole line, surrounding whitespace ignored) as a date.
 
@@ -267,6 +341,7 @@ def read_month_heading(text: str, language: str | None) -> tuple[int, int] | Non
 
 _CLASSIFIERS = {code: date_classifier(code) for code in _INFOS}
 _HEADING_READERS = {code: heading_reader(code) for code in _INFOS}
+_HEADING_CLASSIFIERS = {code: heading_classifier(code) for code in _INFOS}
 
 
 DETECTION_SAMPLE = 64

@@ -3,7 +3,9 @@
 Two renderings are read, in any mix:
 
 * numbered: ``  N. `` starts an item (numbering restarts under each month
-  heading); fields are separated by one or more blank lines;
+  heading); fields are separated by one or more blank lines, so lines in a row
+  before the date are one field wrapped over them (joined by a space), except
+  that a credit line is always a field of its own;
 * compact: a line holding only ``-`` starts an item; one field per line.
 
 An item's fields, in order: an optional credit (a line starting with "©"), an
@@ -12,7 +14,9 @@ whole line, see ``feedsvc.listing.dates``) and an optional summary (everything
 after the date up to the next item, month heading or page furniture).
 
 Month headings and page furniture ("Media contact", "Press releases", ...) are
-never items. Whatever cannot be read as an item is skipped with a warning that
+never items. A misspelt month heading ("Febuary 2021", see
+``feedsvc.listing.dates.classify_month_heading``) ends an item like a heading,
+with a warning. Whatever cannot be read as an item is skipped with a warning that
 names the source and line; the parser never raises on any text.
 
 Field values are normalised: characters XML 1.0 forbids are removed (with a
@@ -34,7 +38,7 @@ from feedsvc.listing.dates import (
     DateProblem,
     date_classifier,
     detect_language,
-    heading_reader,
+    heading_classifier,
 )
 from feedsvc.models import ListingItem, ParseResult, ParseWarning
 from feedsvc.xmlchars import XML_FORBIDDEN, strip_xml_forbidden
@@ -159,16 +163,24 @@ class _Reader:
         self.items: list[ListingItem] = []
         # Listings repeat their dates (many items a day): read each spelling once.
         self.classify_date = functools.lru_cache(maxsize=4096)(date_classifier(language))
-        self.read_heading = heading_reader(language)
+        self.classify_heading = heading_classifier(language)
 
     def warn(self, line: int, message: str) -> None:
         self.warnings.append(ParseWarning(self.source, line, message))
 
     def read(self, lines: Iterable[str]) -> None:
         """Read all lines, in one loop that makes as few calls as it can: it runs
-        for every line of listings of any size."""
+        for every line of listings of any size.
+
+        A line that is no item marker joins the current block unless it ends it:
+        a line less indented than the block's fields (see _Block), a month
+        heading (misspelt ones too), or page furniture after the date. Lines
+        outside blocks are furniture, checked for stray dates and headings.
+        """
         block: _Block | None = None
         marker_match = _NUMBER_MARKER.fullmatch
+        classify_date = self.classify_date
+        classify_heading = self.classify_heading
         for number, raw in enumerate(lines, 1):
             line = raw.strip()
             if not line:
@@ -194,54 +206,43 @@ class _Reader:
                         block.before.append((number, marker[2].strip()))
                     continue
             if block is not None:
-                if self.take(block, number, raw, line):
-                    continue
+                # Inline rather than in a method: most lines are fields of a block.
+                deeper = block.deeper
+                if (deeper is not None and raw.startswith(deeper)) or _indented(block, raw):
+                    # Dates and headings end in a digit: other lines need no look.
+                    if not line[-1].isdigit():
+                        if block.date is None:
+                            block.before.append((number, line))
+                            continue
+                        if len(line) > _LONGEST_FURNITURE or line.casefold() not in FURNITURE:
+                            block.after.append((number, line))
+                            continue
+                    elif block.date is None:
+                        date = classify_date(line)
+                        if date is not None:
+                            block.date = date
+                            block.date_line = number
+                            continue
+                        if classify_heading(line) is None:
+                            block.before.append((number, line))
+                            continue
+                    elif classify_heading(line) is None:
+                        block.after.append((number, line))
+                        continue
                 self.end(block)
                 block = None
             if line[-1].isdigit():
-                self.check_stray_date(number, line)
+                self.check_outside_line(number, line)
         self.end(block)
 
-    def take(self, block: _Block, number: int, raw: str, line: str) -> bool:
-        """Add a line that is no item marker to ``block`` and return True, or return
-        False when the line ends the block: a month heading, page furniture after
-        the date, or a line less indented than the block's fields (see _Block)."""
-        deeper = block.deeper
-        if not ((deeper is not None and raw.startswith(deeper)) or self.indented(block, raw)):
-            return False
-        ends_in_digit = line[-1].isdigit()
-        if block.date is None:
-            date = self.classify_date(line) if ends_in_digit else None
-            if date is not None:
-                block.date = date
-                block.date_line = number
-                return True
-            if ends_in_digit and self.read_heading(line) is not None:
-                return False
-            block.before.append((number, line))
-            return True
-        if ends_in_digit and self.read_heading(line) is not None:
-            return False
-        if len(line) <= _LONGEST_FURNITURE and line.casefold() in FURNITURE:
-            return False
-        block.after.append((number, line))
-        return True
-
-    @staticmethod
-    def indented(block: _Block, raw: str) -> bool:
-        """Whether ``raw`` belongs to the block by its indentation; the block's
-        first field line sets what "deeper than the marker" is."""
-        deeper = block.deeper
-        if deeper is None:
-            prefix = raw[: len(raw) - len(raw.lstrip())]
-            block.deeper = prefix if _width(prefix) > block.marker_indent else ""
-            return True
-        return _indent(raw) > block.marker_indent
-
-    def check_stray_date(self, number: int, line: str) -> None:
+    def check_outside_line(self, number: int, line: str) -> None:
         """Lines outside items are page furniture, but a date there means an item
-        lost its marker: say so rather than drop it silently."""
-        if self.read_heading(line) is None and self.classify_date(line) is not None:
+        lost its marker, and a misspelt month heading may have cut an item short
+        (it is where a summary ends): say so rather than pass over them silently."""
+        heading = self.classify_heading(line)
+        if isinstance(heading, DateProblem):
+            self.warn(number, heading.reason)
+        elif heading is None and self.classify_date(line) is not None:
             self.warn(number, f"date {line!r} outside any item, ignored")
 
     def end(self, block: _Block | None) -> None:
@@ -251,31 +252,80 @@ class _Reader:
                 self.items.append(item)
 
     def item_from(self, block: _Block) -> ListingItem | None:
+        """The item ``block`` holds, or None (with a warning) when it holds none.
+
+        It runs once per item: the common case (a date, a title, maybe a
+        category, credit and one-line summary) takes the fewest steps.
+        """
         date = block.date
-        if date is None:
-            self.warn(block.line, f"{block.kind} item{_quote_first(block)} has no date, skipped")
-            return None
-        if isinstance(date, DateProblem):
-            self.warn(block.date_line, f"{date.reason}, item skipped")
-            return None
         fields = block.before
         credit = None
         if fields and fields[0][1].startswith(_CREDIT_MARK):
-            credit = _clean(fields[0][1][len(_CREDIT_MARK):]) or None
+            credit = _clean(fields[0][1][len(_CREDIT_MARK):].lstrip()) or None
             fields = fields[1:]
-        if not fields:
-            self.warn(block.line, f"{block.kind} item has no title before its date, skipped")
+        count = len(fields)
+        # Numbered fields are at least two lines apart (a blank line between):
+        # a shorter span means some field is wrapped over lines in a row.
+        if count > 1 and block.label != _COMPACT_MARKER and (
+            fields[-1][0] - fields[0][0] < 2 * (count - 1)
+        ):
+            fields = _join_wrapped(fields)
+            count = len(fields)
+        if not isinstance(date, dt.date) or not count:
+            self.warn_skipped(block, date)
             return None
-        if len(fields) > 2:
+        if count > 2:
             dropped = ", ".join(str(number) for number, _ in fields[:-2])
             self.warn(
                 block.line,
-                f"{block.kind} item has {len(fields) - 2} line(s) before its category "
+                f"{block.kind} item has {count - 2} line(s) before its category "
                 f"and title, dropped (line {dropped})",
             )
-        category = _clean(fields[-2][1]) if len(fields) >= 2 else None
-        title = _clean(fields[-1][1])
-        return ListingItem(title, date, category, credit, _summary(block.after), block.line)
+        after = block.after
+        return ListingItem(
+            _clean(fields[-1][1]),
+            date,
+            _clean(fields[-2][1]) if count >= 2 else None,
+            credit,
+            # One line is the common summary: no paragraphs to find.
+            (_clean(after[0][1]) if len(after) == 1 else _summary(after)) if after else None,
+            block.line,
+        )
+
+    def warn_skipped(self, block: _Block, date: dt.date | DateProblem | None) -> None:
+        """Say why ``block`` is no item: no date, a wrong date or no title."""
+        if date is None:
+            self.warn(block.line, f"{block.kind} item{_quote_first(block)} has no date, skipped")
+        elif isinstance(date, DateProblem):
+            self.warn(block.date_line, f"{date.reason}, item skipped")
+        else:
+            self.warn(block.line, f"{block.kind} item has no title before its date, skipped")
+
+
+def _join_wrapped(fields: Sequence[tuple[int, str]]) -> list[tuple[int, str]]:
+    """Numbered fields from their (line number, text) lines: lines in a row are one
+    field, joined by a space, numbered by its first line."""
+    joined = [fields[0]]
+    previous = fields[0][0]
+    for number, text in fields[1:]:
+        if number == previous + 1:
+            first, start = joined[-1]
+            joined[-1] = (first, f"{start} {text}")
+        else:
+            joined.append((number, text))
+        previous = number
+    return joined
+
+
+def _indented(block: _Block, raw: str) -> bool:
+    """Whether ``raw`` belongs to the block by its indentation; the block's
+    first field line sets what "deeper than the marker" is."""
+    deeper = block.deeper
+    if deeper is None:
+        prefix = raw[: len(raw) - len(raw.lstrip())]
+        block.deeper = prefix if _width(prefix) > block.marker_indent else ""
+        return True
+    return _indent(raw) > block.marker_indent
 
 
 def _quote_first(block: _Block) -> str:
@@ -291,15 +341,14 @@ def _width(whitespace: str) -> int:
 
 
 def _clean(value: str) -> str:
-    """``value`` with runs of whitespace made one space and no space at either end.
+    """``value``, which has no whitespace at either end (stripped lines, and such
+    lines joined by single spaces), with each run of whitespace made one space.
 
     ``value`` comes from text without the characters XML forbids, so its only
     ASCII whitespace can be space and tab; printable text has no whitespace but
     space. Those cheap tests spare splitting and joining most values.
     """
-    if value[:1] == " " or value[-1:] == " " or "  " in value:
-        return " ".join(value.split())
-    if (value.isascii() and "\t" not in value) or value.isprintable():
+    if "  " not in value and ((value.isascii() and "\t" not in value) or value.isprintable()):
         return value
     return " ".join(value.split())
 
@@ -328,8 +377,8 @@ def render_numbered(items: Iterable[ListingItem]) -> str:
     """The numbered text rendering of ``items``, in the given order, under English
     month headings; numbering restarts under each heading. Reading the result
     with ``parse_text_listing`` gives back the items' fields (with their ``line``
-    set to where they now start), provided no field is itself a marker, heading,
-    date or furniture line."""
+    set to where they now start), provided no field is itself a marker, month
+    heading (misspelt ones included), date or furniture line."""
     out: list[str] = []
     month: tuple[int, int] | None = None
     number = 0
