@@ -279,9 +279,8 @@ def test_server_errors_are_retried_then_fail_only_that_source(
     assert len(parsed_feed(settings, "rss").entries) == 25
 
 
-def test_meta_declared_windows_1252_page_is_published_without_mojibake(
-    tmp_path: Path, site: Site, sleeps: Sleeps
-) -> None:
+def refresh_regional_page(tmp_path: Path, site: Site, sleeps: Sleeps) -> Settings:
+    """Refresh a site whose one source is the regional HTML page; the refresh must be ok."""
     settings = settings_from_mapping(
         {
             "site": {"base_url": "http://feeds.test/"},
@@ -294,6 +293,13 @@ def test_meta_declared_windows_1252_page_is_published_without_mojibake(
     with HttpFetcher(settings, sleep=sleeps) as remote:
         report = refresh(settings, now=FIRST, fetcher=RoutingFetcher(settings, remote=remote))
     assert report.ok, report.summary_lines()
+    return settings
+
+
+def test_meta_declared_windows_1252_page_is_published_without_mojibake(
+    tmp_path: Path, site: Site, sleeps: Sleeps
+) -> None:
+    settings = refresh_regional_page(tmp_path, site, sleeps)
     titles = {entry.title for entry in parsed_feed(settings).entries}
     assert titles == {
         "Caf\u00e9 workers\u2019 wages rise by 4 % \u2013 \u201ca fair deal\u201d",
@@ -331,18 +337,7 @@ def test_latin1_declared_page_is_published_as_windows_1252(
     site.pages["/regional/news"] = Page(
         REGIONAL_RAW.replace(META_WINDOWS_1252, meta_charset), content_type
     )
-    settings = settings_from_mapping(
-        {
-            "site": {"base_url": "http://feeds.test/"},
-            "storage": {"database": "sqlite:///var/db.sqlite3", "publish_dir": "var/public"},
-            "sources": [{"name": "regional", "location": site.url("/regional/news"),
-                         "format": "html"}],
-        },
-        config_path=tmp_path / "feedsvc.toml",
-    )
-    with HttpFetcher(settings, sleep=sleeps) as remote:
-        report = refresh(settings, now=FIRST, fetcher=RoutingFetcher(settings, remote=remote))
-    assert report.ok, report.summary_lines()
+    settings = refresh_regional_page(tmp_path, site, sleeps)
 
     published = publication(settings)
     for path in ("feeds/all.atom", "feeds/all.rss"):
