@@ -91,17 +91,22 @@ def collate(
         if item.category is not None:
             members.setdefault(category_key(slugify(item.category)), []).append(item)
     labels = {category.slug: category.label for category in categories}
-    feeds = [_feed_spec(ALL, None, members[ALL], site, zone, labels)]
-    feeds += [
-        _feed_spec(category.key, category, members[category.key], site, zone, labels)
-        for category in categories
+    feed_categories: tuple[tuple[str, Category | None], ...] = (
+        (ALL, None), *((category.key, category) for category in categories)
+    )
+    feeds = [
+        _feed_spec(key, category, members[key], site, zone, labels)
+        for key, category in feed_categories
     ]
     snapshot = SiteSnapshot(
         title=site.title,
         description=site.description,
         base_url=site.base_url,
         language=site.language,
-        feeds=tuple(_feed_link(spec, members[spec.key], categories) for spec in feeds),
+        feeds=tuple(
+            _feed_link(spec, members[spec.key], category)
+            for spec, (_, category) in zip(feeds, feed_categories, strict=True)
+        ),
         items=tuple(_item_record(item, labels) for item in ordered),
     )
     return Collation(feeds=tuple(feeds), site=snapshot)
@@ -173,15 +178,13 @@ def _entry(
 
 
 def _feed_link(
-    spec: FeedSpec, members: Sequence[StoredItem], categories: Sequence[Category]
+    spec: FeedSpec, members: Sequence[StoredItem], category: Category | None
 ) -> FeedLink:
-    slug = spec.key.removeprefix("category/") if spec.key != ALL else None
-    label = next((c.label for c in categories if c.slug == slug), None)
     return FeedLink(
         key=spec.key,
         title=spec.title,
-        label=label,
-        slug=slug,
+        label=category.label if category is not None else None,
+        slug=category.slug if category is not None else None,
         item_count=len(members),
         newest=members[0].date.isoformat() if members else None,
     )

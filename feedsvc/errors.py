@@ -1,8 +1,8 @@
 """The errors feedsvc raises on purpose.
 
 One base class, one subclass per kind of failure. Each carries what identifies
-it (the config key, the source name, the line number) so that a caller can
-report it in one line without a traceback.
+it (the config key, the source name) so that a caller can report it in one
+line without a traceback.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ class SourceError(FeedsvcError):
 
     def __init__(self, message: str, *, source: str) -> None:
         self.source = source
+        self.detail = message
         super().__init__(f"{source}: {message}")
 
 
@@ -41,15 +42,7 @@ class FetchError(SourceError):
 
 
 class ListingError(SourceError):
-    """The source's bytes were had but hold no readable listing.
-
-    ``line`` is the 1-based line number the problem was found at, when there is one.
-    """
-
-    def __init__(self, message: str, *, source: str, line: int | None = None) -> None:
-        self.line = line
-        where = f"line {line}: " if line is not None else ""
-        super().__init__(f"{where}{message}", source=source)
+    """The source's bytes were had but hold no readable listing."""
 
 
 class StoreError(FeedsvcError):

@@ -13,6 +13,7 @@ namespace and the normalisation below must never change.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import re
 import unicodedata
@@ -60,19 +61,17 @@ def item_key(date: dt.date, title: str) -> str:
     return f"{date.isoformat()}|{normalise_title(title)}"
 
 
-def item_uuid(date: dt.date, title: str) -> uuid.UUID:
-    """The name-based UUID of an item: uuid5 of its key in ``FEEDSVC_NAMESPACE``."""
-    return uuid.uuid5(FEEDSVC_NAMESPACE, item_key(date, title))
-
-
 def item_guid(date: dt.date, title: str) -> str:
-    """The item's Atom id / RSS guid: ``"urn:uuid:<uuid>"``. Never changes."""
-    return item_uuid(date, title).urn
+    """The item's Atom id / RSS guid: ``"urn:uuid:<uuid>"``. Never changes.
+
+    The uuid is uuid5 of the item's key in ``FEEDSVC_NAMESPACE``.
+    """
+    return guid_for_key(item_key(date, title))
 
 
 def item_id(date: dt.date, title: str) -> str:
     """The item's URL-safe id (32 lowercase hex digits), as in ``/items/<id>``."""
-    return item_uuid(date, title).hex
+    return id_for_key(item_key(date, title))
 
 
 def guid_for_key(key: str) -> str:
@@ -90,6 +89,7 @@ def feed_guid(base_url: str, key: str) -> str:
     return uuid.uuid5(FEEDSVC_NAMESPACE, base_url + key).urn
 
 
+@functools.lru_cache(maxsize=4096)
 def slugify(label: str) -> str:
     """A readable, stable ASCII slug of a category label; never empty.
 

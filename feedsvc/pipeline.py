@@ -23,7 +23,7 @@ import json
 import logging
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
@@ -292,53 +292,44 @@ def _same_config(source: SourceSettings, state: SourceState | None) -> bool:
     return state is not None and state.config_fingerprint == config_fingerprint(source)
 
 
-def _is_due(source: SourceSettings, state: SourceState | None, interval: int,
-            now: dt.datetime) -> tuple[bool, dt.datetime | None]:
+def _due_at(source: SourceSettings, state: SourceState | None, interval: int,
+            now: dt.datetime) -> dt.datetime | None:
+    """When the source is next due to be read, or None when it is due now."""
     if not source.is_remote or state is None:
-        return True, None
+        return None
     if not _same_config(source, state):
         # The back-off was earned by another configuration; this one gets a try now.
-        return True, None
+        return None
     due_at = retry_after(state, interval)
     if due_at is None:
-        return True, None
+        return None
     # A scheduler tick may land a moment before the exact due time.
     grace = dt.timedelta(seconds=min(60, interval // 10))
-    return now + grace >= due_at, due_at
+    return None if now + grace >= due_at else due_at
 
 
 def _read_all(
     settings: Settings, fetcher: Fetcher, states: dict[str, SourceState], now: dt.datetime
 ) -> list[_Read | FeedsvcError | dt.datetime]:
     """Each source's outcome, in settings order: a read, its error, or when it is due."""
-    jobs: list[SourceSettings] = []
-    outcomes: list[_Read | FeedsvcError | dt.datetime | None] = []
-    for source in settings.sources:
-        due, due_at = _is_due(source, states.get(source.name), settings.schedule.interval, now)
-        if due:
-            jobs.append(source)
-            outcomes.append(None)
-        else:
-            assert due_at is not None
-            outcomes.append(due_at)
-    if jobs:
-        pool = ThreadPoolExecutor(max_workers=settings.fetch.concurrency,
-                                  thread_name_prefix="feedsvc-fetch")
-        try:
-            futures = [
-                pool.submit(_read_guarded, source, fetcher, states.get(source.name))
-                for source in jobs
-            ]
-            # result() re-raises KeyboardInterrupt/SystemExit from a worker here.
-            results = iter([future.result() for future in futures])
-        except BaseException:
-            # Interrupted (SIGTERM, Ctrl-C): do not wait for reads under way,
-            # so the run is recorded as abandoned and the lock released now.
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
-        pool.shutdown(wait=True)
-        outcomes = [next(results) if outcome is None else outcome for outcome in outcomes]
-    return [outcome for outcome in outcomes if outcome is not None]
+    pool = ThreadPoolExecutor(max_workers=settings.fetch.concurrency,
+                              thread_name_prefix="feedsvc-fetch")
+    try:
+        pending: list[Future[_Read | FeedsvcError] | dt.datetime] = []
+        for source in settings.sources:
+            state = states.get(source.name)
+            due_at = _due_at(source, state, settings.schedule.interval, now)
+            pending.append(due_at if due_at is not None
+                           else pool.submit(_read_guarded, source, fetcher, state))
+        # result() re-raises KeyboardInterrupt/SystemExit from a worker here.
+        outcomes = [p if isinstance(p, dt.datetime) else p.result() for p in pending]
+    except BaseException:
+        # Interrupted (SIGTERM, Ctrl-C): do not wait for reads under way,
+        # so the run is recorded as abandoned and the lock released now.
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+    return outcomes
 
 
 def _read_guarded(
@@ -473,9 +464,7 @@ def _record(
 
 def _error_text(exc: FeedsvcError, source: str) -> str:
     """The error's message without the source name its text starts with."""
-    text = str(exc)
-    if isinstance(exc, SourceError):
-        text = text.removeprefix(f"{exc.source}: ")
+    text = exc.detail if isinstance(exc, SourceError) else str(exc)
     return text.removeprefix(f"{source}: ")
 
 

@@ -157,7 +157,8 @@ class Publication:
         return self.file_path(path, gzipped=gzipped).read_bytes()
 
 
-def _etag(data: bytes) -> str:
+def etag_of(data: bytes) -> str:
+    """The quoted, strong ETag of ``data``, as the manifest records it."""
     return '"' + hashlib.sha256(data).hexdigest()[:32] + '"'
 
 
@@ -196,12 +197,12 @@ def publish(
     for path, doc in sorted(documents.items()):
         packed = gzip.compress(doc.content, compresslevel=9, mtime=0)
         gzipped[path] = packed
-        etag = _etag(doc.content)
+        etag = etag_of(doc.content)
         manifest[path] = PublishedFile(
             path=path,
             content_type=doc.content_type,
             etag=etag,
-            gzip_etag=_etag(packed),
+            gzip_etag=etag_of(packed),
             last_modified=_last_modified(
                 _http_time(doc.last_modified), previous.get(path), etag, now
             ),
@@ -212,8 +213,7 @@ def publish(
     site_bytes = site.to_json()
     generation = hashlib.sha256(manifest_bytes + b"\0" + site_bytes).hexdigest()[:24]
 
-    current = publish_dir / CURRENT
-    if current.is_symlink() and Path(os.readlink(current)).name == generation:
+    if current_generation(publish_dir) == generation:
         return False
     try:
         generations = publish_dir / GENERATIONS
@@ -231,7 +231,7 @@ def publish(
         if link_tmp.is_symlink() or link_tmp.exists():
             link_tmp.unlink()
         os.symlink(Path(GENERATIONS) / generation, link_tmp)
-        os.replace(link_tmp, current)
+        os.replace(link_tmp, publish_dir / CURRENT)
         _fsync_dir(publish_dir)
     except OSError as exc:
         raise PublishError(f"cannot publish to {publish_dir}: {exc}") from exc
@@ -241,11 +241,13 @@ def publish(
 
 def _previous_files(publish_dir: Path) -> Mapping[str, PublishedFile]:
     """The live generation's manifest, or nothing when there is none (or it is unreadable)."""
+    generation = current_generation(publish_dir)
+    if generation is None:
+        return {}
     try:
-        live = open_publication(publish_dir)
+        return _read_manifest(publish_dir / GENERATIONS / generation)
     except PublishError:
         return {}
-    return live.files if live is not None else {}
 
 
 def _last_modified(
@@ -292,8 +294,11 @@ def _prune(generations: Path, *, keep: str) -> None:
     for entry in entries:
         if entry.name == keep:
             continue
+        if entry.name.startswith(".staging-"):
+            shutil.rmtree(entry, ignore_errors=True)
+            continue
         kept += 1
-        if kept >= KEEP_GENERATIONS or entry.name.startswith(".staging-"):
+        if kept >= KEEP_GENERATIONS:
             shutil.rmtree(entry, ignore_errors=True)
 
 
@@ -311,10 +316,18 @@ def open_publication(publish_dir: Path) -> Publication | None:
     if generation is None:
         return None
     directory = publish_dir / GENERATIONS / generation
+    files = _read_manifest(directory)
     try:
-        manifest = json.loads((directory / MANIFEST).read_bytes())
         site = SiteSnapshot.from_json((directory / SITE).read_bytes())
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise PublishError(f"publication {directory} is unreadable: {exc}") from exc
-    files = {path: PublishedFile.from_json(raw) for path, raw in manifest["files"].items()}
     return Publication(directory=directory, generation=generation, files=files, site=site)
+
+
+def _read_manifest(directory: Path) -> dict[str, PublishedFile]:
+    """The files a generation's ``manifest.json`` describes. Raises PublishError."""
+    try:
+        manifest = json.loads((directory / MANIFEST).read_bytes())
+    except (OSError, ValueError) as exc:
+        raise PublishError(f"publication {directory} is unreadable: {exc}") from exc
+    return {path: PublishedFile.from_json(raw) for path, raw in manifest["files"].items()}

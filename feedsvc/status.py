@@ -1,8 +1,9 @@
 """The health of the service as GET /status shows it: last refresh and each source.
 
-``read_status`` only reads the store; the scheduler adds ``"next_run"``. The
-rules for a failing source (when it is stale, when it is retried) live here
-too, so that the pipeline and /status apply the same ones.
+``read_status`` only reads the store; the web layer's ``StoreStatus`` adds a
+``"scheduler"`` key (the scheduler's recorded state, with its ``next_run``).
+The rules for a failing source (when it is stale, when it is retried) live
+here too, so that the pipeline and /status apply the same ones.
 """
 
 from __future__ import annotations

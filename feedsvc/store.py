@@ -37,7 +37,8 @@ from feedsvc.models import ListingItem
 from feedsvc.sources import Validators
 
 SCHEMA_VERSION = 3
-"""1: the first schema. 2: ``sources.config_fingerprint`` and the ``categories`` table."""
+"""1: the first schema. 2: ``sources.config_fingerprint`` and the ``categories`` table.
+3: ``sources.failures_total``."""
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 LOCK_TTL_SECONDS = 3600
 """A lock not renewed for this long is taken over: its holder is presumed dead."""
@@ -164,7 +165,7 @@ class MergeCounts:
 
 @dataclass(frozen=True)
 class StoredItem:
-    """One item as the store remembers it. ``sources`` names every source that listed it.
+    """One item as the store remembers it.
 
     ``listing_rank`` is its 0-based position in the listing that last showed
     it (0 = top), which orders items of the same date.
@@ -183,7 +184,6 @@ class StoredItem:
     first_seen: dt.datetime
     updated: dt.datetime
     listing_rank: int
-    sources: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -270,9 +270,7 @@ class Store:
             engine = _create_engine(url)
             store = cls(engine)
             store._create_schema()
-        except SQLAlchemyError as exc:
-            raise StoreError(f"cannot open the store {_redacted(url)}: {exc}") from exc
-        except OSError as exc:
+        except (SQLAlchemyError, OSError) as exc:
             raise StoreError(f"cannot open the store {_redacted(url)}: {exc}") from exc
         return store
 
@@ -430,27 +428,16 @@ class Store:
                     items.c.date.desc(), items.c.listing_rank, items.c.key
                 )
             ).mappings().all()
-            links = conn.execute(
-                sa.select(item_sources.c.item_key, item_sources.c.source)
-                .order_by(item_sources.c.source)
-            ).all()
-        by_item: dict[str, list[str]] = {}
-        for key, source in links:
-            by_item.setdefault(key, []).append(source)
         return [
             StoredItem(
                 key=row["key"], guid=row["guid"], item_id=row["item_id"], title=row["title"],
                 date=row["date"], category=row["category"], credit=row["credit"],
                 summary=row["summary"], link=row["link"], image=row["image"],
                 first_seen=row["first_seen"], updated=row["updated"],
-                listing_rank=row["listing_rank"], sources=tuple(by_item.get(row["key"], ())),
+                listing_rank=row["listing_rank"],
             )
             for row in rows
         ]
-
-    def item_count(self) -> int:
-        with self._read() as conn:
-            return int(conn.execute(sa.select(sa.func.count()).select_from(items)).scalar_one())
 
     # --- sources ----------------------------------------------------------------
 
@@ -467,7 +454,7 @@ class Store:
 
     def record_success(
         self, source: str, now: dt.datetime, *, validators: Validators,
-        counts: MergeCounts | None = None, warnings: int = 0, fingerprint: str | None = None,
+        fingerprint: str | None = None,
     ) -> None:
         """Record a success that merged nothing (e.g. the source was not modified).
 
@@ -477,7 +464,7 @@ class Store:
         the stored fingerprint as it was.
         """
         with self._write() as conn:
-            self._record_success(conn, source, now, validators, counts, warnings, fingerprint)
+            self._record_success(conn, source, now, validators, None, 0, fingerprint)
 
     def _record_success(
         self, conn: Connection, source: str, now: dt.datetime, validators: Validators,

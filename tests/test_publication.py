@@ -94,6 +94,23 @@ def test_new_content_switches_generation_and_old_ones_are_pruned(tmp_path: Path)
     assert names[-1] in kept
 
 
+def test_a_leftover_staging_dir_does_not_cost_a_kept_generation(tmp_path: Path) -> None:
+    names = []
+    for n in range(KEEP_GENERATIONS):
+        publish(tmp_path, _docs(f"<feed n='{n}'/>"), _site())
+        names.append(current_generation(tmp_path))
+    generations = tmp_path / GENERATIONS
+    for age, name in enumerate(reversed(names), start=1):
+        past = (WHEN - dt.timedelta(hours=age)).timestamp()
+        os.utime(generations / str(name), (past, past))
+    (generations / ".staging-abandoned").mkdir()  # newer than every old generation
+    publish(tmp_path, _docs("<feed n='last'/>"), _site())
+    kept = sorted(p.name for p in generations.iterdir())
+    newest_old = names[1 - KEEP_GENERATIONS :]
+    assert kept == sorted([str(current_generation(tmp_path)), *map(str, newest_old)])
+    assert len(kept) == KEEP_GENERATIONS
+
+
 def test_a_crash_while_writing_leaves_the_old_publication_live(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

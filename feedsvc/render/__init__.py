@@ -16,13 +16,14 @@ from feedsvc.render.jsonfeed import json_document
 from feedsvc.render.opml import render_opml
 from feedsvc.render.xmltext import clean_spec, clean_xml_text
 
-FORMATS = ("atom", "rss", "json")
-
 _RENDERERS: Mapping[str, Callable[[FeedSpec], bytes]] = {
     "atom": atom_document,
     "rss": rss_document,
     "json": json_document,
 }
+
+FORMATS: tuple[str, ...] = tuple(_RENDERERS)
+"""The feed formats, in the order they are offered: atom, rss, json."""
 
 __all__ = ["FORMATS", "clean_xml_text", "render_feed", "render_opml"]
 
