@@ -2,11 +2,14 @@
 
 Web workers only serve the published feeds; none of them runs the scheduler
 (that is the separate ``feedsvc scheduler`` service), so any number of
-workers is safe. Every value can be set from the environment:
+workers is safe. These can be set from the environment (the other values
+are fixed here):
 
 FEEDSVC_BIND      address to listen on (default 127.0.0.1:8000; nginx proxies to it)
 FEEDSVC_WORKERS   worker processes (default: 2 per CPU plus 1, at most 8)
 FEEDSVC_TIMEOUT   seconds before a silent worker is restarted (default 30)
+FEEDSVC_FORWARDED_ALLOW_IPS  proxies whose X-Forwarded-* headers are trusted
+                  (default 127.0.0.1,::1)
 PROMETHEUS_MULTIPROC_DIR  when set, /metrics sums the request counts of all workers;
                   the directory is created and emptied when gunicorn starts.
 """

@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 from prometheus_client import CollectorRegistry, Counter, generate_latest
 from prometheus_client.core import (
@@ -36,6 +38,9 @@ from prometheus_client.registry import Collector
 
 from feedsvc.errors import FeedsvcError
 from feedsvc.settings import Settings
+
+if TYPE_CHECKING:
+    from feedsvc.store import RunRecord, SourceState
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -58,8 +63,8 @@ class SourceStats:
 class RefreshStats:
     """What the refresh metrics are computed from, read fresh on each scrape.
 
-    ``durations`` holds the duration of every finished run, or None when the
-    store cannot list them (then no histogram is exposed).
+    ``durations`` holds the duration of every finished run, or None from a
+    provider that has none (then no histogram is exposed).
     """
 
     runs: int
@@ -94,18 +99,16 @@ class StoreCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         try:
-            stats = self._stats()
+            stats: RefreshStats | None = self._stats()
         except FeedsvcError:
             # A store that cannot be read is reported as such, not as a failed scrape.
-            up = GaugeMetricFamily("feedsvc_store_up", "1 when the store could be read.")
-            up.add_metric([], 0)
-            yield up
-            return
+            stats = None
         up = GaugeMetricFamily("feedsvc_store_up", "1 when the store could be read.")
-        up.add_metric([], 1)
+        up.add_metric([], 0 if stats is None else 1)
         yield up
-        yield from _run_metrics(stats)
-        yield from _source_metrics(stats.sources)
+        if stats is not None:
+            yield from _run_metrics(stats)
+            yield from _source_metrics(stats.sources)
 
     def describe(self) -> Iterator[Metric]:
         return iter(())
@@ -162,64 +165,121 @@ def _source_metrics(sources: Sequence[SourceStats]) -> Iterator[Metric]:
     yield from (items, failures, failures_total, stale, success)
 
 
-class StoreStats:
-    """The default ``StatsProvider``: the store at ``settings.storage.database``.
+class StoreReader(Protocol):
+    """What the web processes read of a store (``feedsvc.store.Store`` has it all)."""
 
-    The store is opened on first use, so an app starts even before the store exists.
+    def source_states(self) -> Mapping[str, SourceState]: ...
+
+    def last_run(self) -> RunRecord | None: ...
+
+    def run_count(self) -> int: ...
+
+    def run_durations(self) -> Sequence[float]: ...
+
+
+class _NeverRefreshedStore:
+    """Stands in for a store whose database does not exist yet: no runs, no source states."""
+
+    def source_states(self) -> Mapping[str, SourceState]:
+        return {}
+
+    def last_run(self) -> None:
+        return None
+
+    def run_count(self) -> int:
+        return 0
+
+    def run_durations(self) -> Sequence[float]:
+        return []
+
+
+_SQLITE_URL = re.compile(r"sqlite(?:\+\w+)?:///(?P<path>[^?]*)")
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The database file a ``sqlite:///PATH`` URL names, or None (in memory, other databases)."""
+    match = _SQLITE_URL.fullmatch(url.split("?", 1)[0])
+    if match is None:
+        return None
+    path = match.group("path")
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return None
+    return Path(path)
+
+
+class LazyStore:
+    """The store at ``database`` as a web process reads it, opened on first use.
+
+    While an SQLite database file does not exist yet (no refresh has run),
+    ``get()`` returns a never-refreshed stand-in without creating the file:
+    the web processes may not be meant to write there, and an empty file
+    would hide a wrong path. Once the file exists, the store is opened once
+    and shared by every caller (``/status`` and ``/metrics``), so a process
+    holds one database engine. Raises StoreError when it cannot be opened.
     """
 
-    def __init__(self, settings: Settings) -> None:
-        self._settings = settings
-        self._store: Any = None
+    def __init__(self, database: str) -> None:
+        self._database = database
+        self._store: StoreReader | None = None
         self._lock = threading.Lock()
 
-    def __call__(self) -> RefreshStats:
-        from feedsvc.status import read_status
+    def get(self) -> StoreReader:
         from feedsvc.store import Store
 
         with self._lock:
             if self._store is None:
-                self._store = Store.open(self._settings.storage.database)
-        store = self._store
-        now = dt.datetime.now(dt.UTC)
-        status = read_status(store, self._settings, now=now)
-        return stats_from(store.run_count(), store.last_run(), status,
-                          _run_durations(store))
+                missing = sqlite_file(self._database)
+                if missing is not None and not missing.exists():
+                    return _NeverRefreshedStore()
+                self._store = Store.open(self._database)
+            return self._store
 
 
-def _run_durations(store: Any) -> Sequence[float] | None:
-    # Stores that can list every run's duration feed the histogram.
-    durations = getattr(store, "run_durations", None)
-    return None if durations is None else tuple(durations())
+class StoreStats:
+    """The default ``StatsProvider``: the store at ``settings.storage.database``.
+
+    ``store`` defaults to a ``LazyStore`` of its own, so an app starts even
+    before the store exists (and a scrape then reports a never-refreshed store).
+    """
+
+    def __init__(self, settings: Settings, store: LazyStore | None = None) -> None:
+        self._settings = settings
+        self._store = store or LazyStore(settings.storage.database)
+
+    def __call__(self) -> RefreshStats:
+        return refresh_stats(self._store.get(), self._settings, now=dt.datetime.now(dt.UTC))
 
 
-def stats_from(
-    runs: int, last_run: Any, status: Mapping[str, Any], durations: Sequence[float] | None
-) -> RefreshStats:
-    """``RefreshStats`` from the store's run count, last run (a ``RunRecord`` or None),
-    the ``/status`` dict (``feedsvc.status.read_status``) and the run durations."""
-    sources = [
-        SourceStats(
-            name=name, items=int(raw.get("items") or 0),
-            consecutive_failures=int(raw.get("consecutive_failures") or 0),
-            failures_total=int(raw.get("failures_total") or 0),
-            stale=bool(raw.get("stale")),
-            last_success=_parse_time(raw.get("last_success")),
-        )
-        for name, raw in sorted(status.get("sources", {}).items())
-    ]
+def refresh_stats(store: StoreReader, settings: Settings, *, now: dt.datetime) -> RefreshStats:
+    """``RefreshStats`` from ``store`` for every configured source, sorted by name.
+
+    Sources apply the rules of ``/status`` (``feedsvc.status``): one never
+    recorded has no items and no failures; stale means failing for longer
+    than ``schedule.stale_after``.
+    """
+    from feedsvc.status import is_stale
+
+    states = store.source_states()
+    sources = []
+    for name in sorted(source.name for source in settings.sources):
+        state = states.get(name)
+        sources.append(SourceStats(
+            name=name,
+            items=0 if state is None else state.item_count,
+            consecutive_failures=0 if state is None else state.consecutive_failures,
+            failures_total=0 if state is None else state.failures_total,
+            stale=is_stale(state, stale_after=settings.schedule.stale_after, now=now),
+            last_success=None if state is None else state.last_success,
+        ))
+    last_run = store.last_run()
     return RefreshStats(
-        runs=runs,
+        runs=store.run_count(),
         last_started=None if last_run is None else last_run.started,
         last_duration=None if last_run is None else last_run.duration_seconds,
         last_ok=None if last_run is None else last_run.ok,
-        durations=durations,
+        durations=tuple(store.run_durations()),
         sources=sources,
     )
-
-
-def _parse_time(text: Any) -> dt.datetime | None:
-    return dt.datetime.fromisoformat(text) if isinstance(text, str) else None
 
 
 # --- request metrics and the registry ---------------------------------------------

@@ -36,7 +36,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Any, Protocol
+from typing import Any
 
 from apscheduler.events import (
     EVENT_JOB_ERROR,
@@ -66,12 +66,6 @@ MAX_MISFIRE_GRACE = 3600
 
 Job = Callable[[], Any]
 """What a tick runs. The default calls ``feedsvc.pipeline.refresh(settings)``."""
-
-
-class SchedulerHandle(Protocol):
-    """What ``start_background_scheduler`` returns: something that can be stopped."""
-
-    def shutdown(self, wait: bool = True) -> None: ...
 
 
 # --- triggers -----------------------------------------------------------------
@@ -236,6 +230,11 @@ class _StateRecorder:
                 setattr(self, name, value)
             self._write()
 
+    def mark_stopped(self) -> None:
+        """Record that the scheduler has stopped (so no next run), and log it."""
+        self.update(next_run=None, stopped=dt.datetime.now(dt.UTC))
+        log.info("scheduler stopped")
+
     def mark_stopped_from_signal_handler(self) -> None:
         """Record the stop, and a running tick as abandoned, without waiting long:
         the interrupted thread may hold the lock."""
@@ -363,7 +362,9 @@ def _configure(
             recorder.set_next_run(None if found is None else found.next_run_time)
 
     def on_event(event: SchedulerEvent) -> None:
-        if isinstance(event, JobEvent) and event.code == EVENT_JOB_MAX_INSTANCES:
+        if event.code == EVENT_SCHEDULER_STARTED:
+            log.info("scheduler started schedule=%r", recorder.schedule)
+        elif isinstance(event, JobEvent) and event.code == EVENT_JOB_MAX_INSTANCES:
             log.info("refresh skipped=true reason=%r", "the previous refresh is still running")
         # Events arrive on the scheduler's and the executor's threads, some
         # while the scheduler holds its lock (and shutdown waits for the
@@ -436,8 +437,7 @@ class BackgroundSchedulerHandle:
     def shutdown(self, wait: bool = True) -> None:
         if self.scheduler.running:
             self.scheduler.shutdown(wait=wait)
-        self.recorder.update(next_run=None, stopped=dt.datetime.now(dt.UTC))
-        log.info("scheduler stopped")
+        self.recorder.mark_stopped()
 
     def next_run_time(self) -> dt.datetime | None:
         job = self.scheduler.get_job(JOB_ID)
@@ -455,7 +455,6 @@ def start_background_scheduler(
     scheduler = BackgroundScheduler(**_scheduler_options(settings))
     tick, recorder = _configure(scheduler, settings, job)
     scheduler.start()
-    log.info("scheduler started schedule=%r", describe_schedule(settings.schedule))
     return BackgroundSchedulerHandle(scheduler=scheduler, recorder=recorder, tick=tick)
 
 
@@ -483,7 +482,6 @@ def run_scheduler(settings: Settings, *, job: Job | None = None) -> None:
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        log.info("scheduler started schedule=%r", describe_schedule(settings.schedule))
         scheduler.start()
         tick.close()
         if not tick.idle.is_set():
@@ -493,8 +491,7 @@ def run_scheduler(settings: Settings, *, job: Job | None = None) -> None:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    recorder.update(next_run=None, stopped=dt.datetime.now(dt.UTC))
-    log.info("scheduler stopped")
+    recorder.mark_stopped()
 
 
 def _stop(scheduler: BaseScheduler, tick: _Tick) -> None:

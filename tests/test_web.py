@@ -17,10 +17,11 @@ from flask.testing import FlaskClient
 from web_fixtures import ITEMS, SITE_TITLE, item, publish_site, web_settings
 from werkzeug.test import TestResponse
 
+from feedsvc.metrics import sqlite_file
 from feedsvc.publication import FEED_FORMATS, Publication, current_generation
 from feedsvc.settings import Settings, settings_from_mapping
 from feedsvc.web import create_app
-from feedsvc.web.app import StatusUnavailableError, StoreStatus, sqlite_file
+from feedsvc.web.app import StatusUnavailableError, StoreStatus
 
 MAX_AGE = 600
 CATEGORY_SLUGS = ("press-release", "statement", "video-audio")
@@ -593,13 +594,18 @@ def database_file(settings: Settings) -> Path:
     return path
 
 
-def test_status_before_any_refresh_creates_no_database(tmp_path: Path) -> None:
-    pytest.importorskip("feedsvc.status")
-    settings = settings_from_mapping({
+def fresh_install(tmp_path: Path) -> Settings:
+    """Settings whose database does not exist yet, in a directory not created yet."""
+    return settings_from_mapping({
         "storage": {"database": "sqlite:///var/feedsvc.sqlite3", "publish_dir": "public"},
         "sources": [{"name": "harbour", "location": "listings/harbour.txt"},
                     {"name": "lighthouse", "location": "https://lighthouse.test/news"}],
     }, config_path=tmp_path / "feedsvc.toml")
+
+
+def test_status_before_any_refresh_creates_no_database(tmp_path: Path) -> None:
+    pytest.importorskip("feedsvc.status")
+    settings = fresh_install(tmp_path)
     client = create_app(settings).test_client()
     response = client.get("/status")
     assert response.status_code == 200, response.get_data(as_text=True)
@@ -626,11 +632,36 @@ def test_sqlite_file_of_a_database_url(url: str, path: str | None) -> None:
     assert sqlite_file(url) == (None if path is None else Path(path))
 
 
-def test_default_status_without_a_status_module_is_unavailable(
+def test_metrics_before_any_refresh_creates_no_database(tmp_path: Path) -> None:
+    settings = fresh_install(tmp_path)
+    client = create_app(settings).test_client()
+    response = client.get("/metrics")
+    assert response.status_code == 200, response.get_data(as_text=True)
+    text = response.get_data(as_text=True)
+    assert "feedsvc_store_up 1.0" in text
+    assert "feedsvc_refresh_runs_total 0.0" in text
+    assert 'feedsvc_source_items{source="harbour"} 0.0' in text
+    assert client.get("/status").status_code == 200
+    assert not database_file(settings).exists()
+    assert not (tmp_path / "var").exists()
+
+
+def test_status_and_metrics_share_one_store(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setitem(sys.modules, "feedsvc.status", None)
+    from feedsvc.store import Store
+
+    # A refresh has created the database.
+    Store.open(settings.storage.database).close()
+    opened: list[str] = []
+    real_open = Store.open
+
+    def counting_open(url: str) -> Store:
+        opened.append(url)
+        return real_open(url)
+
+    monkeypatch.setattr(Store, "open", staticmethod(counting_open))
     client = create_app(settings).test_client()
-    response = client.get("/status")
-    assert response.status_code == 503
-    assert "not available" in response.get_json()["error"]
+    for path in ("/status", "/metrics", "/status", "/metrics"):
+        assert client.get(path).status_code == 200, path
+    assert opened == [settings.storage.database]

@@ -21,11 +21,12 @@ import threading
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, json, request
 
 from feedsvc.errors import FeedsvcError, RefreshInProgressError
 from feedsvc.metrics import CONTENT_TYPE, Metrics, StatsProvider, StoreStats
 from feedsvc.settings import Settings
+from feedsvc.web.http_cache import NO_STORE
 
 log = logging.getLogger("feedsvc.web.admin")
 
@@ -118,28 +119,28 @@ def admin_blueprint(
     @blueprint.post("/admin/refresh")
     def refresh() -> Response:
         if not token:
-            return _no_store(_json({"error": "not found"}, 404))
+            return json_response({"error": "not found"}, 404)
         if not _bearer_matches(request.headers.get("Authorization"), token):
-            response = _json({"error": "a valid bearer token is required"}, 401)
+            response = json_response({"error": "a valid bearer token is required"}, 401)
             response.headers["WWW-Authenticate"] = 'Bearer realm="feedsvc admin"'
-            return _no_store(response)
+            return response
         try:
             started = refresher.start()
         except FeedsvcError as exc:
             log.error("admin refresh could not start: %s", exc)
-            return _no_store(_json({"error": "the store is unavailable"}, 503))
+            return json_response({"error": "the store is unavailable"}, 503)
         if not started:
-            return _no_store(_json({"error": "a refresh is already running",
-                                    "status": STATUS_PATH}, 409))
+            return json_response({"error": "a refresh is already running",
+                                  "status": STATUS_PATH}, 409)
         log.info("admin refresh started remote=%s", request.remote_addr)
-        response = _json({"status": STATUS_PATH}, 202)
+        response = json_response({"status": STATUS_PATH}, 202)
         response.headers["Location"] = STATUS_PATH
-        return _no_store(response)
+        return response
 
     @blueprint.get("/metrics")
     def metrics_page() -> Response:
-        response = Response(metrics.render(), status=200, content_type=CONTENT_TYPE)
-        return _no_store(response)
+        return Response(metrics.render(), status=200, content_type=CONTENT_TYPE,
+                        headers={"Cache-Control": NO_STORE})
 
     @blueprint.after_app_request
     def count_request(response: Response) -> Response:
@@ -156,12 +157,8 @@ def _bearer_matches(header: str | None, token: str) -> bool:
     return hmac.compare_digest(credentials.strip().encode(), token.encode())
 
 
-def _json(body: dict[str, Any], status: int) -> Response:
-    response = jsonify(body)
-    response.status_code = status
-    return response
-
-
-def _no_store(response: Response) -> Response:
-    response.headers["Cache-Control"] = "no-store"
-    return response
+def json_response(body: dict[str, Any], status: int) -> Response:
+    """A JSON response that is never cached (/admin/refresh, /status)."""
+    return Response(json.dumps(body) + "\n", status=status,
+                    content_type="application/json; charset=utf-8",
+                    headers={"Cache-Control": NO_STORE})

@@ -10,32 +10,32 @@ when the ``current`` symlink points at a new one (one readlink per request).
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import importlib
 import logging
-import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
-from flask import Flask, Response, json, render_template, request
+from flask import Flask, Response, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from feedsvc.errors import PublishError
+from feedsvc.metrics import LazyStore, StoreStats
 from feedsvc.publication import (
     FEED_FORMATS,
     OPML_PATH,
     ItemRecord,
     Publication,
     current_generation,
+    etag_of,
     feed_path,
     open_publication,
 )
 from feedsvc.settings import Settings
 from feedsvc.web import pages
-from feedsvc.web.admin import admin_blueprint
+from feedsvc.web.admin import admin_blueprint, json_response
 from feedsvc.web.http_cache import (
     NO_STORE,
     Decision,
@@ -43,6 +43,9 @@ from feedsvc.web.http_cache import (
     RequestConditions,
     decide,
 )
+
+if TYPE_CHECKING:
+    from feedsvc.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +62,7 @@ PAGE_POLICY = (
 
 
 class StatusUnavailableError(Exception):
-    """The refresh status cannot be read in this installation (yet)."""
+    """A status provider cannot read the refresh status: /status answers 503."""
 
 
 @dataclass(frozen=True)
@@ -99,7 +102,7 @@ class LiveSite:
         rendered = self.pages.get(key)
         if rendered is None:
             body = render().encode("utf-8")
-            rendered = RenderedPage(body, '"' + hashlib.sha256(body).hexdigest()[:32] + '"')
+            rendered = RenderedPage(body, etag_of(body))
             self.pages[key] = rendered
         return rendered
 
@@ -141,15 +144,17 @@ def create_app(settings: Settings, *, status_provider: StatusProvider | None = N
 
     ``status_provider`` returns the JSON-able dict served at ``/status``; by
     default it reads the refresh status from the store. The operations
-    blueprint (``/admin/refresh``, ``/metrics``) is registered too.
+    blueprint (``/admin/refresh``, ``/metrics``) is registered too; /status
+    and /metrics read the same lazily opened store.
     """
     app = Flask("feedsvc.web")
     app.config["FEEDSVC_SETTINGS"] = settings
     cache = PublicationCache(settings.storage.publish_dir)
-    provider = status_provider or StoreStatus(settings)
+    store = LazyStore(settings.storage.database)
+    provider = status_provider or StoreStatus(settings, store)
     page_max_age = min(PAGE_MAX_AGE, settings.feed_max_age)
     # POST /admin/refresh (only with a token) and GET /metrics.
-    app.register_blueprint(admin_blueprint(settings))
+    app.register_blueprint(admin_blueprint(settings, stats=StoreStats(settings, store)))
 
     @app.context_processor
     def page_globals() -> dict[str, str]:
@@ -163,14 +168,17 @@ def create_app(settings: Settings, *, status_provider: StatusProvider | None = N
             log.exception("cannot open the publication in %s", cache.publish_dir)
             return None
 
-    def not_live(message: str, *, home: bool = False) -> Response:
-        """503 for a request that found no live site: unpublished, or unreadable."""
+    def not_live(message: str | None = None) -> Response:
+        """503 for a request that found no live site: unpublished, or unreadable.
+
+        ``message`` is what the page says when nothing is published yet; None
+        on the home page, which explains it at length.
+        """
         if cache.generation is None:
-            return unavailable(message, home=home)
+            return nothing_published(message)
         # A publication exists but could not be opened: the how-to-publish
         # advice would mislead, and the error is logged already.
-        return unavailable("The feeds cannot be read right now. Try again in a moment.",
-                           nothing_published=False)
+        return unavailable("The feeds cannot be read right now. Try again in a moment.")
 
     def serve_file(live: LiveSite, path: str) -> Response:
         file = live.publication.files[path]
@@ -184,8 +192,7 @@ def create_app(settings: Settings, *, status_provider: StatusProvider | None = N
         except OSError:
             log.exception("cannot read %s from publication %s", path,
                           live.publication.generation)
-            return unavailable("The feeds are being replaced. Try again in a moment.",
-                               nothing_published=False)
+            return unavailable("The feeds are being replaced. Try again in a moment.")
         return respond(decision, body)
 
     def serve_page(live: LiveSite, key: str, render: Callable[[], str]) -> Response:
@@ -200,7 +207,7 @@ def create_app(settings: Settings, *, status_provider: StatusProvider | None = N
     def home() -> Response:
         live = live_site()
         if live is None:
-            return not_live("The feeds have not been published yet.", home=True)
+            return not_live()
 
         def render() -> str:
             view = pages.home_page(live.publication.site)
@@ -232,7 +239,7 @@ def create_app(settings: Settings, *, status_provider: StatusProvider | None = N
             return not_live("The feeds are not published yet.")
         if OPML_PATH not in live.publication.files:
             # An older generation, published before the OPML file existed.
-            return unavailable("The feed list is not published yet.", nothing_published=False)
+            return unavailable("The feed list is not published yet.")
         return serve_file(live, OPML_PATH)
 
     @app.get("/feeds/<path:name>")
@@ -306,19 +313,25 @@ def not_found(title: str, message: str) -> Response:
     return error_page(404, title, message)
 
 
-def unavailable(message: str, *, home: bool = False, nothing_published: bool = True) -> Response:
-    """503 with Retry-After: come back later.
+def nothing_published(message: str | None = None) -> Response:
+    """503 with Retry-After: no refresh has published anything yet.
 
-    ``nothing_published``: no refresh has published anything yet, so the page
-    says how to publish (the home page says it at length); otherwise (feeds
-    being replaced, a publication that cannot be read) it only says ``message``.
+    The page says ``message`` and how to publish; without a message it is the
+    home page's own explanation (``unpublished.html``).
     """
-    if nothing_published:
-        response = error_page(503, "Nothing published yet", message,
-                              template="unpublished.html" if home else "error.html",
-                              publish_hint=True)
-    else:
-        response = error_page(503, "Temporarily unavailable", message)
+    if message is None:
+        return _retry_later(error_page(503, "Nothing published yet", "",
+                                       template="unpublished.html"))
+    return _retry_later(error_page(503, "Nothing published yet", message, publish_hint=True))
+
+
+def unavailable(message: str) -> Response:
+    """503 with Retry-After: the feeds are published but cannot be served right now
+    (being replaced, unreadable); the page only says ``message``."""
+    return _retry_later(error_page(503, "Temporarily unavailable", message))
+
+
+def _retry_later(response: Response) -> Response:
     response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response
 
@@ -335,12 +348,6 @@ def error_page(status: int, title: str, message: str, *, template: str = "error.
                     headers={"Cache-Control": NO_STORE, "Content-Security-Policy": PAGE_POLICY})
 
 
-def json_response(body: dict[str, Any], status: int) -> Response:
-    return Response(json.dumps(body) + "\n", status=status,
-                    content_type="application/json; charset=utf-8",
-                    headers={"Cache-Control": NO_STORE})
-
-
 def publication_summary(live: LiveSite | None) -> dict[str, Any] | None:
     """What /status says about the live publication: which one, how many feeds and items."""
     if live is None:
@@ -353,71 +360,34 @@ def publication_summary(live: LiveSite | None) -> dict[str, Any] | None:
     }
 
 
-class _NeverRefreshedStore:
-    """Stands in for a store that does not exist yet: no runs, no source states.
-
-    Only what ``read_status`` reads of a store.
-    """
-
-    def source_states(self) -> dict[str, Any]:
-        return {}
-
-    def last_run(self) -> None:
-        return None
-
-
-_SQLITE_URL = re.compile(r"sqlite(?:\+\w+)?:///(?P<path>[^?]*)")
-
-
-def sqlite_file(url: str) -> Path | None:
-    """The database file a ``sqlite:///PATH`` URL names, or None (in memory, other databases)."""
-    match = _SQLITE_URL.fullmatch(url.split("?", 1)[0])
-    if match is None:
-        return None
-    path = match.group("path")
-    if not path or path == ":memory:" or path.startswith("file:"):
-        return None
-    return Path(path)
-
-
 class StoreStatus:
     """The default /status provider: ``feedsvc.status.read_status`` over the store,
     plus the scheduler's recorded state (``feedsvc.scheduler.read_scheduler_state``).
 
-    The store and status modules are resolved when /status is first asked
-    for, so the web layer starts (and its tests run) without them. While an
-    SQLite database file does not exist yet (no refresh has run), /status
-    reads as "never refreshed" without creating it: the web processes may
-    not be meant to write there, and an empty file would hide a wrong path.
+    ``store`` defaults to a ``LazyStore`` of its own: until a refresh has
+    created an SQLite database, /status reads as "never refreshed" without
+    creating it.
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, store: LazyStore | None = None) -> None:
         self._settings = settings
-        self._store: Any = None
-        self._lock = threading.Lock()
+        self._store = store or LazyStore(settings.storage.database)
 
     def __call__(self) -> dict[str, Any]:
-        try:
-            read_status = importlib.import_module("feedsvc.status").read_status
-            store_class = importlib.import_module("feedsvc.store").Store
-        except (ImportError, AttributeError) as exc:
-            raise StatusUnavailableError(f"refresh status is not available: {exc}") from exc
-        database = self._settings.storage.database
-        with self._lock:
-            store = self._store
-            if store is None:
-                missing = sqlite_file(database)
-                if missing is not None and not missing.exists():
-                    store = _NeverRefreshedStore()
-                else:
-                    store = self._store = store_class.open(database)
+        from feedsvc.status import read_status
+
         now = dt.datetime.now(dt.UTC)
+        # The never-refreshed stand-in has everything read_status reads of a store.
+        store = cast("Store", self._store.get())
         status: dict[str, Any] = read_status(store, self._settings, now=now)
         status.setdefault("scheduler", self._scheduler_state(now))
         return status
 
     def _scheduler_state(self, now: dt.datetime) -> Any:
         """What the scheduler last recorded (next run, ...), or None without one."""
+        # Looked up at run time rather than imported: the scheduler's refresh
+        # job reaches the pipeline, which the web layer never imports (see
+        # tests/test_import_direction.py); only the state file is read here.
         try:
             read_state = importlib.import_module("feedsvc.scheduler").read_scheduler_state
         except (ImportError, AttributeError):

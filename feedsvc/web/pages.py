@@ -14,7 +14,14 @@ from dataclasses import dataclass
 from babel.core import Locale, UnknownLocaleError
 from babel.dates import format_date
 
-from feedsvc.publication import FEED_FORMATS, OPML_PATH, FeedLink, ItemRecord, SiteSnapshot
+from feedsvc.publication import (
+    FEED_FORMATS,
+    OPML_PATH,
+    FeedLink,
+    ItemRecord,
+    SiteSnapshot,
+    feed_path,
+)
 
 LATEST_ITEMS = 30
 ALL_FEEDS = "all"
@@ -49,13 +56,11 @@ class FeedView:
 class ItemView:
     """One item, ready for a template; ``date_text`` is the date in the site's language."""
 
-    id: str
     href: str
     title: str
     date: str
     date_text: str
     category: str | None
-    category_slug: str | None
     credit: str | None
     summary: str | None
     link: str | None
@@ -72,7 +77,6 @@ class HomePage:
     all_feed: FeedView | None
     categories: tuple[FeedView, ...]
     latest: tuple[ItemView, ...]
-    item_count: int
 
 
 @dataclass(frozen=True)
@@ -83,11 +87,6 @@ class ItemPage:
     language: str
     item: ItemView
     feeds: tuple[FeedView, ...]
-
-
-def feed_href(key: str, fmt: str) -> str:
-    """Root-relative address of a feed: ``feeds/all.atom``, ``feeds/category/jobs.rss``."""
-    return f"feeds/{key}.{fmt}"
 
 
 def item_href(item_id: str) -> str:
@@ -110,7 +109,6 @@ def home_page(site: SiteSnapshot, *, latest: int = LATEST_ITEMS) -> HomePage:
         all_feed=views.get(ALL_FEEDS),
         categories=tuple(categories),
         latest=tuple(item_view(item, site.language) for item in site.items[:latest]),
-        item_count=len(site.items),
     )
 
 
@@ -136,7 +134,7 @@ def feed_view(link: FeedLink, language: str) -> FeedView:
         formats=tuple(
             FeedFormat(
                 fmt=fmt,
-                href=feed_href(link.key, fmt),
+                href=feed_path(link.key, fmt),
                 mime_type=content_type.split(";")[0],
                 name=FORMAT_NAMES[fmt],
             )
@@ -147,13 +145,11 @@ def feed_view(link: FeedLink, language: str) -> FeedView:
 
 def item_view(item: ItemRecord, language: str) -> ItemView:
     return ItemView(
-        id=item.id,
         href=item_href(item.id),
         title=item.title,
         date=item.date,
         date_text=readable_date(item.date, language),
         category=item.category,
-        category_slug=item.category_slug,
         credit=item.credit,
         summary=item.summary,
         link=item.link,

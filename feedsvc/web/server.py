@@ -47,8 +47,9 @@ def serve(settings: Settings, *, host: str, port: int, with_scheduler: bool) -> 
     ``port`` 0 picks a free port; the address actually served is logged, with
     a warning when feed links (``site.base_url``, on this machine) name
     another port. When ``with_scheduler``, the background scheduler (which
-    refreshes once at start-up) runs in this process too; stopping waits for
-    a running refresh, and a second signal meanwhile abandons it (exit 0).
+    also refreshes at start-up if ``schedule.run_at_startup``) runs in this
+    process too; stopping waits for a running refresh, and a second signal
+    meanwhile abandons it (exit 0).
     Returns after a clean shutdown; raises FeedsvcError when the address
     cannot be listened on.
     """
