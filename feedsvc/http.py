@@ -104,7 +104,6 @@ class _Retryable(Exception):
 class _Hop:
     """One request's outcome: a final answer, or where a redirect points."""
 
-    url: str
     fetched: Fetched | None = None
     redirect_to: str | None = None
 
@@ -267,7 +266,7 @@ class HttpFetcher:
                 raise FetchError(
                     f"HTTP {status} to an invalid address {location!r} from {url}", source=source
                 ) from None
-            return _Hop(url=url, redirect_to=target)
+            return _Hop(redirect_to=target)
         if status == 304:
             if validators is None:
                 raise FetchError(f"HTTP 304 to an unconditional request for {url}", source=source)
@@ -276,7 +275,7 @@ class HttpFetcher:
                 etag=response.headers.get("ETag") or validators.etag,
                 last_modified=response.headers.get("Last-Modified") or validators.last_modified,
             )
-            return _Hop(url=url, fetched=Fetched(
+            return _Hop(fetched=Fetched(
                 url=url, body=None, validators=fresh, not_modified=True))
         if status == 429 or status >= 500:
             delay = None
@@ -288,7 +287,7 @@ class HttpFetcher:
         if status not in OK_STATUSES:
             raise FetchError(f"HTTP {status} {response.reason_phrase} from {url}", source=source)
         body = self._read_body(source, url, response, deadline)
-        return _Hop(url=url, fetched=Fetched(
+        return _Hop(fetched=Fetched(
             url=url,
             body=body,
             validators=Validators(

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Final
 from urllib.parse import SplitResult, urlsplit
 
 from feedsvc.errors import ConfigError
@@ -29,12 +29,33 @@ DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "feedsvc.to
 LANGUAGES = ("en", "fr", "es")
 FORMATS = ("text", "html")
 
+MAX_FILE_BYTES = 50_000_000
+"""Largest local listing file read, by the refresh and by ``feedsvc parse`` alike."""
+
+
+def is_http_url(location: str) -> bool:
+    """Whether ``location`` is an http(s) URL rather than a file path."""
+    return urlsplit(location).scheme in ("http", "https")
+
+
 Validator = Callable[[Any, str], Any]
+
+
+class _Required:
+    """The type of REQUIRED."""
+
+    def __repr__(self) -> str:
+        return "REQUIRED"
+
+
+REQUIRED: Final = _Required()
+"""The default of a setting that has none: leaving it out is an error."""
 
 
 @dataclass(frozen=True)
 class Option:
-    """One documented setting: where it lives, its default and what it is for."""
+    """One documented setting: where it lives, its default (or REQUIRED) and
+    what it is for."""
 
     section: str
     key: str
@@ -61,12 +82,6 @@ def _nonempty_str(value: Any, key: str) -> str:
     if not text:
         raise ConfigError("must not be empty", key=key)
     return text
-
-
-def _optional_str(value: Any, key: str) -> str | None:
-    if value is None or value == "":
-        return None
-    return _str(value, key)
 
 
 def _bool(value: Any, key: str) -> bool:
@@ -173,14 +188,8 @@ def _duration(value: Any, key: str) -> int:
     return seconds
 
 
-def _optional_duration(value: Any, key: str) -> int | None:
-    return None if value is None or value == "" else _duration(value, key)
-
-
-def _cron(value: Any, key: str) -> str | None:
-    text = _optional_str(value, key)
-    if text is None:
-        return None
+def _cron(value: Any, key: str) -> str:
+    text = _str(value, key)
     fields = text.split()
     if len(fields) != 5:
         raise ConfigError(
@@ -264,13 +273,13 @@ OPTIONS: tuple[Option, ...] = (
            "at most one hour.", _optional(_int_range(0, 31_536_000))),
     Option("server", "admin_token", None,
            "Bearer token for POST /admin/refresh (or FEEDSVC_ADMIN_TOKEN); off when unset.",
-           _optional_str),
+           _optional(_str)),
     Option("schedule", "interval", "30m",
            "Time between scheduled refreshes (\"30m\", \"6h\"); with cron set, still the "
            "basis of the default max-age and of retry back-off.", _duration),
     Option("schedule", "cron", None,
            "Five-field cron expression for refreshes, in the site's time zone; wins over "
-           "interval.", _cron),
+           "interval.", _optional(_cron)),
     Option("schedule", "run_at_startup", True, "Refresh once when the scheduler starts.", _bool),
     Option("schedule", "stale_after", "6h",
            "A source failing for longer than this is flagged stale in /status and the logs.",
@@ -293,9 +302,9 @@ OPTIONS: tuple[Option, ...] = (
 )
 
 SOURCE_OPTIONS: tuple[Option, ...] = (
-    Option("sources", "name", None, "Unique name of the source, used in messages and /status.",
+    Option("sources", "name", REQUIRED, "Unique name of the source, used in messages and /status.",
            _nonempty_str),
-    Option("sources", "location", None,
+    Option("sources", "location", REQUIRED,
            "Path (relative to the config file) or http(s) URL of the listing.", _nonempty_str),
     Option("sources", "format", "text", "Listing format: \"text\" or \"html\".",
            _choice(FORMATS)),
@@ -310,7 +319,8 @@ SOURCE_OPTIONS: tuple[Option, ...] = (
            _int_range(1, 100)),
 )
 
-_SECTIONS = ("site", "storage", "server", "schedule", "fetch")
+_SECTIONS = tuple(dict.fromkeys(option.section for option in OPTIONS))
+"""The top-level tables besides [[sources]], in the order OPTIONS declares them."""
 
 
 @dataclass(frozen=True)
@@ -369,7 +379,7 @@ class SourceSettings:
 
     @property
     def is_remote(self) -> bool:
-        return urlsplit(self.location).scheme in ("http", "https")
+        return is_http_url(self.location)
 
 
 @dataclass(frozen=True)
@@ -469,7 +479,7 @@ def _read_table(table: Mapping[str, Any], options: list[Option], prefix: str) ->
         name = f"{prefix}.{option.key}"
         if option.key in table:
             values[option.key] = option.check(table[option.key], name)
-        elif option.default is None and option.check is _nonempty_str:
+        elif option.default is REQUIRED:
             raise ConfigError("is required", key=name)
         else:
             values[option.key] = (

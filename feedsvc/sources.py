@@ -13,9 +13,9 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
-from urllib.parse import urlsplit
 
 from feedsvc.errors import FetchError
+from feedsvc.settings import MAX_FILE_BYTES, is_http_url
 
 if TYPE_CHECKING:
     from feedsvc.http import HttpFetcher
@@ -54,11 +54,9 @@ class Fetcher(Protocol):
         ...
 
 
-MAX_FILE_BYTES = 50_000_000
-
-
 class FileFetcher:
-    """Reads local listing files. Validators are the file's size and mtime."""
+    """Reads local listing files of at most MAX_FILE_BYTES. It gives no
+    validators: every refresh reads the file."""
 
     def fetch(self, source: str, location: str, validators: Validators | None) -> Fetched:
         path = Path(location)
@@ -101,7 +99,7 @@ class RoutingFetcher:
         self._guard = threading.Lock()
 
     def fetch(self, source: str, location: str, validators: Validators | None) -> Fetched:
-        if urlsplit(location).scheme in ("http", "https"):
+        if is_http_url(location):
             return self._remote_fetcher().fetch(source, location, validators)
         return self._local.fetch(source, location, validators)
 

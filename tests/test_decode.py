@@ -148,6 +148,18 @@ def test_declared_charset_that_no_byte_fits_is_ignored_with_a_warning() -> None:
     ]
 
 
+def test_a_declaration_that_does_not_fit_is_reported_once() -> None:
+    # The document repeats the transport's charset (spelt another way): trying it
+    # again would only say the same thing again.
+    body = b'<meta charset="UTF8">\n' + FRENCH.encode("cp1252")
+    text, warnings = decode_document(body, declared_charset="utf-8")
+    assert text.endswith(FRENCH)
+    assert [w.message for w in warnings] == [
+        "declared charset utf-8 does not fit the content (byte 30), ignored",
+        "no declared charset fits and not UTF-8; read as windows-1252",
+    ]
+
+
 TRUNCATED = "Un été à Genève \u2014 l\u2019avenir \U0001f30d"
 
 

@@ -10,6 +10,9 @@ from feedsvc.errors import ConfigError
 from feedsvc.settings import (
     DEFAULT_CONFIG,
     HTML_SELECTOR_DEFAULTS,
+    REQUIRED,
+    SOURCE_OPTIONS,
+    is_http_url,
     load_settings,
     parse_duration,
     settings_from_mapping,
@@ -116,6 +119,27 @@ def test_invalid_settings_name_the_key(raw: dict[str, object], key: str, tmp_pat
         _settings(raw, tmp_path)
     assert info.value.key == key
     assert str(info.value).startswith(f"{key}: ")
+
+
+def test_a_source_needs_a_name_and_a_location(tmp_path: Path) -> None:
+    assert [o.key for o in SOURCE_OPTIONS if o.default is REQUIRED] == ["name", "location"]
+    with pytest.raises(ConfigError, match=r"^sources\[0\]\.location: is required$"):
+        _settings({"sources": [{"name": "a"}]}, tmp_path)
+
+
+def test_empty_optional_strings_mean_unset(tmp_path: Path) -> None:
+    settings = _settings({"server": {"admin_token": ""}, "schedule": {"cron": ""}}, tmp_path)
+    assert settings.server.admin_token is None
+    assert settings.schedule.cron is None
+
+
+@pytest.mark.parametrize(
+    ("location", "remote"),
+    [("http://example.org/a", True), ("https://example.org/a", True), ("a.txt", False),
+     ("/srv/a.txt", False), ("ftp://example.org/a", False), ("C:/a.txt", False)],
+)
+def test_is_http_url(location: str, remote: bool) -> None:
+    assert is_http_url(location) is remote
 
 
 def test_load_settings_reports_the_file_and_key(tmp_path: Path) -> None:

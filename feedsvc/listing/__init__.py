@@ -12,6 +12,7 @@ from feedsvc.errors import FetchError, ListingError
 from feedsvc.listing.decode import decode_document
 from feedsvc.listing.text import parse_text_listing, render_numbered
 from feedsvc.models import ListingItem, ParseResult
+from feedsvc.settings import MAX_FILE_BYTES
 
 __all__ = [
     "decode_document",
@@ -64,11 +65,16 @@ def parse_listing(
 def read_listing_file(path: Path, *, language: str | None = None) -> ParseResult:
     """Read, decode and parse the text listing in ``path``.
 
-    Raises FetchError when the file cannot be read, ListingError when it is binary
-    or holds no item (the message then quotes the first warning, which says why).
+    Raises FetchError when the file cannot be read or is larger than
+    MAX_FILE_BYTES (the limit ``feedsvc.sources.FileFetcher`` applies), ListingError
+    when it is binary or holds no item (the message then quotes the first warning,
+    which says why).
     """
     source = str(path)
     try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise FetchError(f"file is {size} bytes, more than {MAX_FILE_BYTES}", source=source)
         body = path.read_bytes()
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__

@@ -4,7 +4,8 @@ Month names come from Babel's CLDR data (never from the process locale) and
 are fed to one python-dateutil ``parserinfo`` per language, which answers
 "which month is this word?". Everything a language needs beyond its month
 names (ordinal day suffixes, connecting words such as Spanish "de") is one
-``Language`` entry in ``LANGUAGE_DATA``: adding a language is adding an entry.
+``Language`` entry in ``LANGUAGE_DATA``: adding a language is adding an entry
+(and its code to ``feedsvc.settings.LANGUAGES``, which configuration accepts).
 
 Reading is strict: a line is a date only if the whole line is one, in one of
 these shapes (case-insensitive, any whitespace between parts)::
@@ -43,7 +44,6 @@ __all__ = [
     "date_classifier",
     "detect_language",
     "heading_classifier",
-    "heading_reader",
     "read_date",
     "read_month_heading",
 ]
@@ -190,9 +190,13 @@ def _info(language: str | None) -> parserinfo:
     try:
         return _INFOS[language]
     except KeyError:
-        raise ValueError(
-            f"unsupported language {language!r}; expected one of {', '.join(LANGUAGES)}"
-        ) from None
+        raise _unsupported(language) from None
+
+
+def _unsupported(language: str | None) -> ValueError:
+    return ValueError(
+        f"unsupported language {language!r}; expected one of {', '.join(LANGUAGES)}"
+    )
 
 
 def _month(info: parserinfo, word: str) -> int | None:
@@ -203,7 +207,6 @@ def _month(info: parserinfo, word: str) -> int | None:
 
 
 DateClassifier = Callable[[str], dt.date | DateProblem | None]
-HeadingReader = Callable[[str], tuple[int, int] | None]
 HeadingClassifier = Callable[[str], tuple[int, int] | DateProblem | None]
 
 MISSPELLING_CUTOFF = 0.8
@@ -235,21 +238,6 @@ def date_classifier(language: str | None) -> DateClassifier:
             return DateProblem(line, f"impossible date {line!r}")
 
     return classify
-
-
-def heading_reader(language: str | None) -> HeadingReader:
-    """``read_month_heading`` bound to ``language``, for stripped lines."""
-    info = _info(language)
-    heading = _HEADING.fullmatch
-
-    def read(line: str) -> tuple[int, int] | None:
-        match = heading(line)
-        if match is None:
-            return None
-        month = _month(info, match["month"])
-        return None if month is None else (int(match["year"]), month)
-
-    return read
 
 
 def _wide_month_names(language: str | None) -> tuple[str, ...]:
@@ -306,7 +294,9 @@ def classify_month_heading(
     None for anything else ("Agenda 2030"). Raises ValueError for an
     unsupported language code.
     """
-    classify = _HEADING_CLASSIFIERS.get(language) or heading_classifier(language)
+    classify = _HEADING_CLASSIFIERS.get(language)
+    if classify is None:
+        raise _unsupported(language)
     return classify(text.strip())
 
 
@@ -319,7 +309,9 @@ def classify_date(text: str, language: str | None) -> dt.date | DateProblem | No
     ``language`` None accepts the month names of every supported language.
     Raises ValueError for an unsupported language code.
     """
-    classify = _CLASSIFIERS.get(language) or date_classifier(language)
+    classify = _CLASSIFIERS.get(language)
+    if classify is None:
+        raise _unsupported(language)
     return classify(text.strip())
 
 
@@ -334,13 +326,12 @@ def read_date(text: str, language: str | None) -> dt.date | None:
 
 def read_month_heading(text: str, language: str | None) -> tuple[int, int] | None:
     """``(year, month)`` when the whole line is a month heading ("January 2021",
-    "Avril 2020", "febrero de 2002"), else None."""
-    read = _HEADING_READERS.get(language) or heading_reader(language)
-    return read(text.strip())
+    "Avril 2020", "febrero de 2002"), else None (a misspelt heading included)."""
+    heading = classify_month_heading(text, language)
+    return heading if isinstance(heading, tuple) else None
 
 
 _CLASSIFIERS = {code: date_classifier(code) for code in _INFOS}
-_HEADING_READERS = {code: heading_reader(code) for code in _INFOS}
 _HEADING_CLASSIFIERS = {code: heading_classifier(code) for code in _INFOS}
 
 

@@ -117,21 +117,28 @@ def _decode(
     if b"\x00" in body:
         raise ListingError("binary data (NUL bytes), not a text listing", source=source)
     declarations = (
-        (declared, "declared charset", "declared charset"),
-        (_sniff(body), "charset in the document", "document charset"),
+        (declared, "declared charset", "declared charset", False),
+        (_sniff(body), "charset in the document", "document charset", True),
     )
     any_declared = False
-    for label, origin, prefix in declarations:
-        known = _known(label, origin, source, warnings)
+    # Encodings already tried, none of which fitted: trying one again (the
+    # document declaring what the transport did) would only repeat its warning.
+    tried: set[str] = set()
+    for label, origin, prefix, in_document in declarations:
+        known = _known(label, origin, source, warnings, in_document=in_document)
         if label and known is not None:
             any_declared = True
+            if known in tried:
+                continue
+            tried.add(known)
             # Warnings quote the label as written ("iso-8859-1"), not the codec it means.
             text = _try_declared(body, known, f"{prefix} {label.strip()}", source, warnings)
             if text is not None:
                 return text
-    text = _utf8(body, warnings, source)
-    if text is not None:
-        return text
+    if "utf-8" not in tried:
+        text = _utf8(body, warnings, source)
+        if text is not None:
+            return text
     undeclared = "no declared charset fits" if any_declared else "no charset declared"
     text = _western(body)
     if text is not None:
@@ -143,15 +150,23 @@ def _decode(
 
 
 def _utf8(body: bytes, warnings: list[ParseWarning], source: str) -> str | None:
-    """``body`` as strict UTF-8, else None; a file cut off inside its last character
-    is UTF-8 all the same (its first bad byte is that character's first byte), and
-    reads without it, with a warning: left to detection, the one incomplete
-    character would turn every other one into mojibake."""
+    """``body`` as strict UTF-8, else None; see ``_utf8_or_bad_byte``."""
+    text = _utf8_or_bad_byte(body, warnings, source)
+    return text if isinstance(text, str) else None
+
+
+def _utf8_or_bad_byte(body: bytes, warnings: list[ParseWarning], source: str) -> str | int:
+    """``body`` as strict UTF-8, else the offset of its first byte UTF-8 refuses.
+
+    A file cut off inside its last character is UTF-8 all the same (its first
+    bad byte is that character's first byte), and reads without it, with a
+    warning: left to detection, the one incomplete character would turn every
+    other one into mojibake."""
     try:
         return body.decode("utf-8")
     except UnicodeDecodeError as exc:
         if exc.reason != "unexpected end of data" or len(body) - exc.start > _UTF8_MAX_TAIL:
-            return None
+            return exc.start
         text = body[:exc.start].decode("utf-8")
     warnings.append(ParseWarning(source, DOCUMENT, "file ends inside a character (truncated?)"))
     return text
@@ -197,9 +212,15 @@ def _strict(body: bytes, encoding: str, source: str, origin: str) -> str:
 
 
 def _known(
-    name: str | None, origin: str, source: str, warnings: list[ParseWarning]
+    name: str | None,
+    origin: str,
+    source: str,
+    warnings: list[ParseWarning],
+    *,
+    in_document: bool,
 ) -> str | None:
-    """The codec name for ``name``, or None (with a warning if it is unknown)."""
+    """The codec name for ``name``, or None (with a warning if it is unknown);
+    ``in_document`` says the document declares it (rather than the transport)."""
     if not name:
         return None
     label = name.strip().lower()
@@ -213,7 +234,7 @@ def _known(
     # The label's meaning on the web, not in Python's registry.
     encoding = _WHATWG_SUPERSETS.get(encoding, encoding)
     # A document that could declare itself in ASCII is not UTF-16/32 (HTML's rule).
-    if origin == "charset in the document" and encoding.startswith(("utf-16", "utf-32")):
+    if in_document and encoding.startswith(("utf-16", "utf-32")):
         return "utf-8"
     return encoding
 
@@ -231,10 +252,13 @@ def _try_declared(
     or None with a warning when the declaration does not fit; ``named`` is the
     declaration as the warnings quote it ("declared charset iso-8859-1")."""
     if encoding == "utf-8":
-        text = _utf8(body, warnings, source)
-        if text is not None:
-            return text
-    elif not encoding.startswith("utf") and not body.isascii():
+        # What _utf8 refuses, a second decoding would refuse at the same byte.
+        utf8 = _utf8_or_bad_byte(body, warnings, source)
+        if isinstance(utf8, str):
+            return utf8
+        _does_not_fit(named, utf8, source, warnings)
+        return None
+    if not encoding.startswith("utf") and not body.isascii():
         utf8_warnings: list[ParseWarning] = []
         text = _utf8(body, utf8_warnings, source)
         # Only non-ASCII UTF-8 says the declaration is wrong: a final lone byte
@@ -251,11 +275,16 @@ def _try_declared(
     try:
         return body.decode(encoding)
     except UnicodeDecodeError as exc:
-        warnings.append(ParseWarning(
-            source, DOCUMENT,
-            f"{named} does not fit the content (byte {exc.start}), ignored",
-        ))
+        _does_not_fit(named, exc.start, source, warnings)
         return None
+
+
+def _does_not_fit(
+    named: str, bad_byte: int, source: str, warnings: list[ParseWarning]
+) -> None:
+    warnings.append(ParseWarning(
+        source, DOCUMENT, f"{named} does not fit the content (byte {bad_byte}), ignored"
+    ))
 
 
 def _detect(body: bytes, source: str, warnings: list[ParseWarning], undeclared: str) -> str:

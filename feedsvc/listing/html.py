@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import urldefrag, urljoin, urlsplit
 
@@ -81,7 +81,11 @@ def parse_html_listing(
             f"no items match the item selector {chosen['item']!r}; "
             "the page layout may have changed",
         ),))
-    raws = [_read_item(node, chosen, ordinal) for ordinal, node in enumerate(containers, 1)]
+    # Each selector list is split into its alternatives once per page, not once per item.
+    alternatives = {key: split_selector_list(value) for key, value in chosen.items()}
+    raws = [
+        _read_item(node, alternatives, ordinal) for ordinal, node in enumerate(containers, 1)
+    ]
     date_language = language or detect_language(raw.date_text for raw in raws)
     items: list[ListingItem] = []
     warnings: list[ParseWarning] = []
@@ -99,7 +103,7 @@ def parse_html_listing(
     return ParseResult(
         items=tuple(items),
         warnings=tuple(warnings),
-        next_page=_next_page(tree, chosen["next"], page_url),
+        next_page=_next_page(tree, alternatives["next"], page_url),
     )
 
 
@@ -119,7 +123,10 @@ class _RawItem:
     image: str | None
 
 
-def _read_item(node: LexborNode, selectors: Mapping[str, str], ordinal: int) -> _RawItem:
+def _read_item(
+    node: LexborNode, selectors: Mapping[str, Sequence[str]], ordinal: int
+) -> _RawItem:
+    """``selectors`` maps each selector's key to its alternatives (split_selector_list)."""
     title_node = _first(node, selectors["title"])
     date_node = _first(node, selectors["date"])
     category_node = _first(node, selectors["category"])
@@ -182,8 +189,10 @@ def _item_date(raw: _RawItem, language: str) -> dt.date | None:
     return None
 
 
-def _next_page(tree: LexborHTMLParser, selector: str, page_url: str | None) -> str | None:
-    for alternative in split_selector_list(selector):
+def _next_page(
+    tree: LexborHTMLParser, alternatives: Sequence[str], page_url: str | None
+) -> str | None:
+    for alternative in alternatives:
         for node in tree.css(alternative):
             url = _absolute_http_url(_url_of(node), page_url)
             if url is not None and (page_url is None or urldefrag(url).url != page_url):
@@ -233,15 +242,16 @@ def split_selector_list(selector: str) -> list[str]:
 
 
 def _first(
-    node: LexborNode, selector: str, *, avoid: Iterable[LexborNode] = ()
+    node: LexborNode, alternatives: Sequence[str], *, avoid: Iterable[LexborNode] = ()
 ) -> LexborNode | None:
-    """The first match of the first alternative that matches inside ``node``.
+    """The first match of the first of ``alternatives`` (a selector list split by
+    split_selector_list) that matches inside ``node``.
 
     Matches that are, hold or sit inside one of ``avoid`` are passed over, so
     that a catch-all summary selector such as ``p`` cannot pick the date.
     """
     avoided = list(avoid)
-    for alternative in split_selector_list(selector):
+    for alternative in alternatives:
         for match in node.css(alternative):
             if not any(_related(match, other) for other in avoided):
                 return match

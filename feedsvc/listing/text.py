@@ -173,8 +173,9 @@ class _Reader:
         for every line of listings of any size.
 
         A line that is no item marker joins the current block unless it ends it:
-        a line less indented than the block's fields (see _Block), a month
-        heading (misspelt ones too), or page furniture after the date. Lines
+        a line indented no deeper than the block's marker (and not starting with
+        the indentation of its first field, see _Block), a month heading
+        (misspelt ones too), or page furniture after the date. Lines
         outside blocks are furniture, checked for stray dates and headings.
         """
         block: _Block | None = None
@@ -281,14 +282,12 @@ class _Reader:
                 f"{block.kind} item has {count - 2} line(s) before its category "
                 f"and title, dropped (line {dropped})",
             )
-        after = block.after
         return ListingItem(
             _clean(fields[-1][1]),
             date,
             _clean(fields[-2][1]) if count >= 2 else None,
             credit,
-            # One line is the common summary: no paragraphs to find.
-            (_clean(after[0][1]) if len(after) == 1 else _summary(after)) if after else None,
+            _summary(block.after),
             block.line,
         )
 
@@ -359,6 +358,7 @@ def _summary(lines: Sequence[tuple[int, str]]) -> str | None:
     if not lines:
         return None
     if len(lines) == 1:
+        # One line is the common summary: no paragraphs to find.
         return _clean(lines[0][1])
     paragraphs: list[str] = []
     previous, first = lines[0]
