@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from feedsvc.models import Entry, FeedSpec
+from feedsvc.models import FeedSpec
 from feedsvc.xmlchars import strip_xml_forbidden
 
 
@@ -23,37 +23,26 @@ def clean_xml_text(text: str) -> str:
     return strip_xml_forbidden(text)
 
 
-def _clean_optional(text: str | None) -> str | None:
-    return None if text is None else clean_xml_text(text)
-
-
-def clean_entry(entry: Entry) -> Entry:
-    """``entry`` with every text field passed through ``clean_xml_text``."""
-    return dataclasses.replace(
-        entry,
-        guid=clean_xml_text(entry.guid),
-        item_id=clean_xml_text(entry.item_id),
-        title=clean_xml_text(entry.title),
-        category=_clean_optional(entry.category),
-        category_slug=_clean_optional(entry.category_slug),
-        credit=_clean_optional(entry.credit),
-        summary=_clean_optional(entry.summary),
-        link=clean_xml_text(entry.link),
-        image=_clean_optional(entry.image),
-    )
-
-
 def clean_spec(spec: FeedSpec) -> FeedSpec:
-    """``spec`` with every text field, its own and its entries', made XML-safe."""
-    return dataclasses.replace(
-        spec,
-        key=clean_xml_text(spec.key),
-        feed_id=clean_xml_text(spec.feed_id),
-        title=clean_xml_text(spec.title),
-        subtitle=clean_xml_text(spec.subtitle),
-        home_url=clean_xml_text(spec.home_url),
-        self_urls={fmt: clean_xml_text(url) for fmt, url in spec.self_urls.items()},
-        language=clean_xml_text(spec.language),
-        author=clean_xml_text(spec.author),
-        entries=tuple(clean_entry(entry) for entry in spec.entries),
-    )
+    """``spec`` with every text in it, its own and its entries', made XML-safe.
+
+    Every field is walked rather than listed, so a text field added to
+    FeedSpec or Entry later is cleaned too.
+    """
+    cleaned = _cleaned(spec)
+    assert isinstance(cleaned, FeedSpec)
+    return cleaned
+
+
+def _cleaned(value: object) -> object:
+    """``value`` with every string inside it (dataclass fields, dicts, tuples) cleaned."""
+    if isinstance(value, str):
+        return clean_xml_text(value)
+    if isinstance(value, dict):
+        return {key: _cleaned(item) for key, item in value.items()}
+    if isinstance(value, tuple):
+        return tuple(_cleaned(item) for item in value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        changes = {f.name: _cleaned(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return dataclasses.replace(value, **changes)
+    return value
