@@ -14,7 +14,7 @@ from feedsvc.errors import RefreshInProgressError, StoreError
 from feedsvc.identity import item_guid
 from feedsvc.models import ListingItem
 from feedsvc.sources import Validators
-from feedsvc.store import MergeCounts, Store
+from feedsvc.store import SCHEMA_VERSION, MergeCounts, Store
 
 T0 = dt.datetime(2026, 11, 22, 6, 0, tzinfo=dt.UTC)
 T1 = T0 + dt.timedelta(minutes=30)
@@ -53,7 +53,7 @@ def test_open_creates_the_directory_and_uses_wal(tmp_path: Path) -> None:
     Store.open(f"sqlite:///{path}").close()
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(3,)]
+        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
 
 
 def test_a_version_1_store_is_upgraded_and_keeps_its_data(tmp_path: Path) -> None:
@@ -79,7 +79,8 @@ def test_a_version_1_store_is_upgraded_and_keeps_its_data(tmp_path: Path) -> Non
         upgraded.record_failure("a", T2, "boom")
         assert upgraded.source_state("a").failures_total == 1  # type: ignore[union-attr]
     with sqlite3.connect(path) as conn:
-        assert conn.execute("SELECT max(version) FROM schema_version").fetchone() == (3,)
+        version = conn.execute("SELECT max(version) FROM schema_version").fetchone()
+        assert version == (SCHEMA_VERSION,)
 
 
 def test_reopening_keeps_everything(tmp_path: Path) -> None:

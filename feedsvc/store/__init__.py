@@ -1,0 +1,252 @@
+"""The item store: every item ever seen, each source's health and last text, refresh runs,
+every category ever published, and the refresh lock.
+
+One ``Store`` over any SQLAlchemy database URL (SQLite by default), made of
+modules named after their job: ``schema`` (tables, upgrades), ``decide``
+(what a merge changes: pure), ``items``, ``health``, ``runs``, ``categories``
+and ``lock``. Merging is idempotent and never forgets: items absent from a
+listing stay, an item's key, guid and id never change, and each source's
+merge is one transaction, so a refresh that dies midway leaves the store as
+it was after the last source it finished.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
+from typing import Any
+
+from feedsvc.models import ListingItem
+from feedsvc.sources import Validators
+from feedsvc.store import categories as _categories
+from feedsvc.store import health as _health
+from feedsvc.store import items as _items
+from feedsvc.store import runs as _runs
+from feedsvc.store.categories import CategoryRecord
+from feedsvc.store.health import MergeCounts, SourceSnapshot, SourceState
+from feedsvc.store.items import StoredItem
+from feedsvc.store.lock import LockHolder, RefreshLock, hold_refresh_lock, lock_holder
+from feedsvc.store.runs import RunRecord
+from feedsvc.store.schema import SCHEMA_VERSION, Database, open_database
+
+__all__ = [
+    "SCHEMA_VERSION", "CategoryRecord", "LockHolder", "MergeCounts", "RefreshLock",
+    "RunRecord", "SourceSnapshot", "SourceState", "Store", "StoredItem",
+]
+
+
+class Store:
+    """The item store. Open with ``Store.open(url)``; thread-safe; close when done.
+    Every method raises StoreError when the database fails."""
+
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    @classmethod
+    def open(cls, url: str) -> Store:
+        """Connect to ``url``, create missing tables and upgrade an older store."""
+        return cls(open_database(url))
+
+    def close(self) -> None:
+        self._db.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # --- items ----------------------------------------------------------------
+
+    def merge(
+        self,
+        source: str,
+        listing: Sequence[ListingItem],
+        now: dt.datetime,
+        *,
+        validators: Validators | None = None,
+        warnings: int = 0,
+        fingerprint: str | None = None,
+        body_digest: str | None = None,
+        snapshot: SourceSnapshot | None = None,
+        listed_beyond: int = 0,
+    ) -> MergeCounts:
+        """Merge one source's listing into the store and record the source's success.
+
+        ``listing`` is in listing order (top first). An item is matched by its
+        key (date + normalised title) whatever source listed it before; see
+        ``feedsvc.store.decide.plan_merge`` for what changes. A new item gets
+        ``first_seen = now``. ``updated`` (new or changed items) is a whole
+        second, unique across the store: the latest free second at or before
+        ``now``, handed out in listing order so the top item is the most recent.
+        One transaction.
+
+        Items sharing a key are merged into the first one listed; those that
+        differ from it are returned as ``duplicates`` and counted in the
+        source's recorded warnings on top of ``warnings`` (the listing's own).
+        ``validators``, ``fingerprint`` (of the source's configuration; None
+        leaves the stored one) and ``body_digest`` (of the bytes read) are
+        recorded with the success; ``snapshot`` replaces the source's kept text
+        (None forgets it). ``listed_beyond`` counts items the listing holds
+        below ``listing`` that are known unchanged (an incremental read): they
+        count as found and are not touched.
+        """
+        # Whole seconds: these times end up in HTTP dates and feeds, which say no more.
+        now = now.replace(microsecond=0)
+        with self._db.write() as conn:
+            plan = _items.merge_listing(conn, source, listing, now)
+            counts = MergeCounts(
+                found=plan.found + listed_beyond, new=len(plan.new),
+                updated=plan.updated_count, duplicates=plan.duplicates,
+                touched=plan.touched, touched_slugs=plan.touched_slugs,
+            )
+            _health.record_success(
+                conn, source, now, validators or Validators(), counts,
+                warnings + len(plan.duplicates), fingerprint,
+                new_links=len(plan.links_new), body_digest=body_digest,
+            )
+            _health.write_snapshot(conn, source, snapshot)
+        return counts
+
+    def all_items(self) -> list[StoredItem]:
+        """Every stored item: newest date first, then listing order, then key."""
+        with self._db.read() as conn:
+            return _items.all_items(conn)
+
+    def newest_items(self, slug: str | None, limit: int) -> list[StoredItem]:
+        """The newest ``limit`` items of category ``slug`` (None: of all items), in feed
+        order, read off an index."""
+        with self._db.read() as conn:
+            return _items.newest_items(conn, slug, limit)
+
+    def item_count(self, slug: str | None = None) -> int:
+        with self._db.read() as conn:
+            return _items.item_count(conn, slug)
+
+    def first_labels(self, slugs: Sequence[str]) -> dict[str, str | None]:
+        """Each category's label as its first-seen item gives it (None: no item has it)."""
+        with self._db.read() as conn:
+            return {slug: _items.first_label(conn, slug) for slug in slugs}
+
+    def item_by_id(self, item_id: str) -> StoredItem | None:
+        with self._db.read() as conn:
+            return _items.item_by_id(conn, item_id)
+
+    # --- sources ----------------------------------------------------------------
+
+    def source_state(self, name: str) -> SourceState | None:
+        """What is known of the source ``name``, or None if it never ran."""
+        with self._db.read() as conn:
+            return _health.source_state(conn, name)
+
+    def source_states(self) -> dict[str, SourceState]:
+        with self._db.read() as conn:
+            return _health.source_states(conn)
+
+    def source_snapshot(self, name: str) -> SourceSnapshot | None:
+        """The text the source's listing had when last merged, if kept."""
+        with self._db.read() as conn:
+            return _health.read_snapshot(conn, name)
+
+    def record_success(
+        self, source: str, now: dt.datetime, *, validators: Validators,
+        fingerprint: str | None = None,
+    ) -> None:
+        """Record a success that merged nothing (the source was not modified, or its
+        bytes were the same as last time).
+
+        ``validators`` replace the stored ones; ``fingerprint`` (of the source's
+        configuration) is stored beside them, so that a later refresh can tell
+        whether they still belong to the configuration it reads; None leaves
+        the stored fingerprint as it was.
+        """
+        with self._db.write() as conn:
+            _health.record_success(conn, source, now, validators, None, 0, fingerprint)
+
+    def record_failure(
+        self, source: str, now: dt.datetime, error: str, *, fingerprint: str | None = None
+    ) -> SourceState:
+        """Record a failed attempt; the source's items are kept.
+
+        The validators are kept too, unless ``fingerprint`` (of the source's
+        configuration) differs from the stored one: then they belonged to the
+        old configuration and are dropped, the new fingerprint is stored, and
+        the failure count starts again at 1 (the back-off restarts for the
+        new configuration; ``failing_since`` still dates from the first
+        failure, since the source has had no success since). None leaves the
+        stored fingerprint and validators as they were.
+        """
+        with self._db.write() as conn:
+            return _health.record_failure(conn, source, now, error, fingerprint)
+
+    # --- refresh runs -------------------------------------------------------------
+
+    def start_run(self, now: dt.datetime) -> int:
+        """Record the start of a refresh; returns the run's id."""
+        with self._db.write() as conn:
+            return _runs.start_run(conn, now)
+
+    def finish_run(
+        self, run_id: int, now: dt.datetime, *, ok: bool, published: bool,
+        summary: Mapping[str, Any],
+    ) -> None:
+        with self._db.write() as conn:
+            _runs.finish_run(conn, run_id, now, ok=ok, published=published, summary=summary)
+
+    def last_run(self, *, finished: bool = True) -> RunRecord | None:
+        """The latest run (the latest finished one when ``finished``), or None."""
+        with self._db.read() as conn:
+            return _runs.last_run(conn, finished=finished)
+
+    def run_count(self) -> int:
+        with self._db.read() as conn:
+            return _runs.run_count(conn)
+
+    def run_durations(self) -> list[float]:
+        """Seconds each finished run took (abandoned ones included), oldest first.
+
+        Runs still going, or that died without being recorded as finished, have
+        no duration and are left out. ``feedsvc.metrics`` turns these into the
+        ``feedsvc_refresh_duration_seconds`` histogram.
+        """
+        with self._db.read() as conn:
+            return _runs.run_durations(conn)
+
+    # --- categories -------------------------------------------------------------------
+
+    def known_categories(self) -> list[CategoryRecord]:
+        """Every category ever remembered (see ``remember_categories``), by slug."""
+        with self._db.read() as conn:
+            return _categories.known_categories(conn)
+
+    def remember_categories(self, published: Mapping[str, str], now: dt.datetime) -> None:
+        """Remember the categories just published (slug -> label shown).
+
+        A category is never forgotten, so its feed keeps being published (empty
+        if need be) after its last item moved to another category: subscribers
+        keep a working feed. A new slug gets ``first_seen = now``; a known one
+        takes the label given. One transaction.
+        """
+        with self._db.write() as conn:
+            _categories.remember_categories(conn, published, now.replace(microsecond=0))
+
+    # --- the refresh lock ------------------------------------------------------------
+
+    def refresh_lock(
+        self, owner: str, *, wait: float = 0, ttl: float | None = None
+    ) -> AbstractContextManager[RefreshLock]:
+        """Hold the store-wide refresh lock for the ``with`` block (see ``feedsvc.store.lock``).
+
+        Waits up to ``wait`` seconds for it, then raises RefreshInProgressError
+        naming the holder. The lock is a lease in the database renewed by a
+        heartbeat, so it excludes refreshes in other processes and machines
+        too, and a dead holder's lock is taken over within ``ttl`` seconds
+        (default ``feedsvc.store.lock.LEASE_SECONDS``).
+        """
+        return hold_refresh_lock(self._db, owner, wait=wait, ttl=ttl)
+
+    def lock_holder(self) -> LockHolder | None:
+        """Who holds the refresh lock now, or None (expired locks count as free)."""
+        return lock_holder(self._db)
+

@@ -1,0 +1,220 @@
+"""Items: merging a listing in bulk, and the indexed reads that publishing and pages make.
+
+A merge reads what the store holds for the listing's keys in a few set-based
+queries, lets ``feedsvc.store.decide.plan_merge`` decide, and applies the plan
+with bulk statements, so its cost follows the listing, not the history.
+Reads for publishing come straight off indexes: a feed's newest entries, a
+category's item count and label, one item by id.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from feedsvc.identity import guid_for_key, id_for_key, slugify
+from feedsvc.models import ListingItem
+from feedsvc.store.decide import (
+    CONTENT_FIELDS,
+    MergePlan,
+    StoredRow,
+    first_of_each_key,
+    free_seconds,
+    plan_merge,
+)
+from feedsvc.store.schema import KEYS_PER_QUERY, item_sources, items
+
+ROWS_PER_STATEMENT = 2_000
+"""Rows handed to one bulk statement: bounds memory, not the transaction."""
+
+
+@dataclass(frozen=True)
+class StoredItem:
+    """One item as the store remembers it.
+
+    ``listing_rank`` orders items of the same date (lower first): the item's
+    position among its date's items in the listing that last showed it.
+    """
+
+    key: str
+    guid: str
+    item_id: str
+    title: str
+    date: dt.date
+    category: str | None
+    credit: str | None
+    summary: str | None
+    link: str | None
+    image: str | None
+    first_seen: dt.datetime
+    updated: dt.datetime
+    listing_rank: int
+
+
+_ITEM_COLUMNS = (
+    items.c.key, items.c.guid, items.c.item_id, items.c.title, items.c.date, items.c.category,
+    items.c.credit, items.c.summary, items.c.link, items.c.image, items.c.first_seen,
+    items.c.updated, items.c.listing_rank,
+)
+NEWEST_FIRST = (items.c.date.desc(), items.c.listing_rank, items.c.key)
+
+
+def _stored_item(row: Sequence[Any]) -> StoredItem:
+    return StoredItem(*row)
+
+
+def _chunks(values: Sequence[str], size: int = KEYS_PER_QUERY) -> Iterator[Sequence[str]]:
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
+
+
+def merge_listing(
+    conn: Connection, source: str, listing: Sequence[ListingItem], now: dt.datetime,
+    *, assume_new_store: bool = False,
+) -> MergePlan:
+    """Merge one source's listing (top first) in ``conn``'s transaction; return the plan
+    it applied. ``now`` is a whole second. ``assume_new_store`` skips the lookups
+    when the caller knows the store holds no item yet."""
+    unique, duplicates = first_of_each_key(listing)
+    keys = list(unique)
+    stored = {} if assume_new_store else _stored_rows(conn, keys)
+    said = {} if assume_new_store else _said_by(conn, source, keys)
+    plan = plan_merge(unique, stored, said, duplicates=duplicates)
+    seconds = dict(zip(plan.needs_second,
+                       free_seconds(now, len(plan.needs_second),
+                                    _taken_seconds(conn, now, len(plan.needs_second))),
+                       strict=True))
+    _insert_items(conn, plan, seconds, now)
+    _apply_changes(conn, plan, seconds)
+    _write_links(conn, source, plan, now)
+    return plan
+
+
+def _stored_rows(conn: Connection, keys: Sequence[str]) -> dict[str, StoredRow]:
+    columns = (items.c.key, *(items.c[name] for name in CONTENT_FIELDS), items.c.listing_rank)
+    found: dict[str, StoredRow] = {}
+    for chunk in _chunks(keys):
+        for row in conn.execute(sa.select(*columns).where(items.c.key.in_(chunk))):
+            found[row[0]] = StoredRow(*row)
+    return found
+
+
+def _said_by(conn: Connection, source: str, keys: Sequence[str]) -> dict[str, str]:
+    said: dict[str, str] = {}
+    for chunk in _chunks(keys):
+        query = sa.select(item_sources.c.item_key, item_sources.c.content_hash).where(
+            item_sources.c.source == source, item_sources.c.item_key.in_(chunk))
+        said.update((key, digest) for key, digest in conn.execute(query))
+    return said
+
+
+def _taken_seconds(conn: Connection, now: dt.datetime, count: int) -> set[dt.datetime]:
+    """The ``updated`` seconds already used in a window before ``now`` wide enough to
+    hold ``count`` free ones."""
+    if count == 0:
+        return set()
+    window = count
+    while True:
+        start = now - dt.timedelta(seconds=window)
+        taken = set(conn.execute(sa.select(items.c.updated).where(
+            items.c.updated > start, items.c.updated <= now)).scalars())
+        if window - len(taken) >= count:
+            return taken
+        window = count + len(taken) * 2
+
+
+def _insert_items(
+    conn: Connection, plan: MergePlan, seconds: Mapping[str, dt.datetime], now: dt.datetime
+) -> None:
+    rows = [
+        {
+            "key": new.key, "guid": guid_for_key(new.key), "item_id": id_for_key(new.key),
+            "title": new.item.title, "date": new.item.date, "category": new.item.category,
+            "category_slug": slugify(new.item.category) if new.item.category else None,
+            "credit": new.item.credit, "summary": new.item.summary, "link": new.item.link,
+            "image": new.item.image, "first_seen": now, "updated": seconds[new.key],
+            "listing_rank": new.rank,
+        }
+        for new in plan.new
+    ]
+    for start in range(0, len(rows), ROWS_PER_STATEMENT):
+        conn.execute(items.insert(), rows[start:start + ROWS_PER_STATEMENT])
+
+
+def _apply_changes(conn: Connection, plan: MergePlan, seconds: Mapping[str, dt.datetime]) -> None:
+    # One executemany per shape of change: the same columns set in every row.
+    by_shape: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+    for change in plan.changes:
+        values: dict[str, Any] = {"listing_rank": change.rank, **change.fields}
+        if "category" in change.fields:
+            category = change.fields["category"]
+            values["category_slug"] = slugify(category) if isinstance(category, str) else None
+        if change.key in seconds:
+            values["updated"] = seconds[change.key]
+        shape = tuple(sorted(values))
+        by_shape[shape].append({"match_key": change.key, **values})
+    for shape, rows in by_shape.items():
+        statement = items.update().where(items.c.key == sa.bindparam("match_key")).values(
+            {name: sa.bindparam(name) for name in shape})
+        conn.execute(statement, rows)
+
+
+def _write_links(conn: Connection, source: str, plan: MergePlan, now: dt.datetime) -> None:
+    if plan.links_new:
+        rows = [{"item_key": key, "source": source, "last_seen": now, "content_hash": digest}
+                for key, digest in plan.links_new]
+        for start in range(0, len(rows), ROWS_PER_STATEMENT):
+            conn.execute(item_sources.insert(), rows[start:start + ROWS_PER_STATEMENT])
+    if plan.links_changed:
+        statement = item_sources.update().where(
+            item_sources.c.item_key == sa.bindparam("match_key"),
+            item_sources.c.source == source,
+        ).values(last_seen=now, content_hash=sa.bindparam("digest"))
+        conn.execute(statement, [{"match_key": key, "digest": digest}
+                                 for key, digest in plan.links_changed])
+
+
+# --- reads ---------------------------------------------------------------------------
+
+
+def all_items(conn: Connection) -> list[StoredItem]:
+    """Every stored item, newest first (date, then rank, then key)."""
+    return [_stored_item(row) for row in conn.execute(
+        sa.select(*_ITEM_COLUMNS).order_by(*NEWEST_FIRST))]
+
+
+def newest_items(conn: Connection, slug: str | None, limit: int) -> list[StoredItem]:
+    """The newest ``limit`` items of the category ``slug`` (None: of all items)."""
+    query = sa.select(*_ITEM_COLUMNS).order_by(*NEWEST_FIRST).limit(limit)
+    if slug is not None:
+        query = query.where(items.c.category_slug == slug)
+    return [_stored_item(row) for row in conn.execute(query)]
+
+
+def item_count(conn: Connection, slug: str | None) -> int:
+    """How many items the category ``slug`` (None: the store) holds."""
+    query = sa.select(sa.func.count()).select_from(items)
+    if slug is not None:
+        query = query.where(items.c.category_slug == slug)
+    return int(conn.execute(query).scalar_one())
+
+
+def first_label(conn: Connection, slug: str) -> str | None:
+    """The category label of the first item seen in ``slug`` (first seen, then date,
+    rank and key), or None when no item has that category any more."""
+    query = (sa.select(items.c.category).where(items.c.category_slug == slug)
+             .order_by(items.c.category_slug, items.c.first_seen, items.c.date,
+                       items.c.listing_rank, items.c.key)
+             .limit(1))
+    return conn.execute(query).scalar()
+
+
+def item_by_id(conn: Connection, item_id: str) -> StoredItem | None:
+    row = conn.execute(sa.select(*_ITEM_COLUMNS).where(items.c.item_id == item_id)).first()
+    return None if row is None else _stored_item(row)

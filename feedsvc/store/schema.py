@@ -1,0 +1,327 @@
+"""The store's tables, its connection to the database, and the steps that upgrade it.
+
+SQLAlchemy Core only, so that the same statements run on SQLite (the default)
+and PostgreSQL. SQLite runs in WAL mode with a busy timeout so that web
+workers can read while a refresh writes, and its write transactions take the
+write lock up front (``BEGIN IMMEDIATE``). Times are stored as naive UTC and
+returned timezone-aware (UTC).
+
+The schema is versioned: ``MIGRATIONS`` lists, in order, the steps that bring
+a store made by an older feedsvc up to ``SCHEMA_VERSION``, each run in the
+transaction that records it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from feedsvc.errors import StoreError
+from feedsvc.identity import slugify
+
+SCHEMA_VERSION = 4
+"""1: the first schema. 2: ``sources.config_fingerprint`` and the ``categories`` table.
+3: ``sources.failures_total``. 4: ``items.category_slug`` and the indexes each feed's
+newest entries are read from, ``sources.body_digest``, the ``source_snapshots`` table."""
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+KEYS_PER_QUERY = 500
+"""How many keys one ``IN (...)`` lookup names: well under every engine's limit."""
+
+
+class UTCDateTime(sa.types.TypeDecorator[dt.datetime]):
+    """Aware datetimes in, stored as naive UTC, aware UTC out."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise StoreError("times given to the store must be timezone-aware")
+        return value.astimezone(dt.UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        return None if value is None else value.replace(tzinfo=dt.UTC)
+
+
+metadata = sa.MetaData()
+
+schema_version = sa.Table(
+    "schema_version", metadata,
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+)
+
+items = sa.Table(
+    "items", metadata,
+    sa.Column("key", sa.String, primary_key=True),
+    sa.Column("guid", sa.String, nullable=False, unique=True),
+    sa.Column("item_id", sa.String, nullable=False, unique=True),
+    sa.Column("title", sa.String, nullable=False),
+    sa.Column("date", sa.Date, nullable=False, index=True),
+    sa.Column("category", sa.String),
+    # slugify(category): the category feed the item belongs to, for indexed lookups.
+    sa.Column("category_slug", sa.String),
+    sa.Column("credit", sa.String),
+    sa.Column("summary", sa.Text),
+    sa.Column("link", sa.String),
+    sa.Column("image", sa.String),
+    sa.Column("first_seen", UTCDateTime, nullable=False),
+    # Unique: feed validators reject entries sharing an ``updated`` time (see merge).
+    sa.Column("updated", UTCDateTime, nullable=False, unique=True),
+    # Order of items of one date: lower first (see feedsvc.store.decide.listing_ranks).
+    sa.Column("listing_rank", sa.Integer, nullable=False),
+)
+
+# Each feed's newest entries, newest first, and each category's first-seen label,
+# are read straight off these indexes (see feedsvc.store.items).
+newest_index = sa.Index(
+    "ix_items_newest", items.c.date.desc(), items.c.listing_rank, items.c.key,
+)
+category_newest_index = sa.Index(
+    "ix_items_category_newest",
+    items.c.category_slug, items.c.date.desc(), items.c.listing_rank, items.c.key,
+)
+category_first_index = sa.Index(
+    "ix_items_category_first",
+    items.c.category_slug, items.c.first_seen, items.c.date, items.c.listing_rank, items.c.key,
+)
+
+item_sources = sa.Table(
+    "item_sources", metadata,
+    sa.Column("item_key", sa.String, sa.ForeignKey("items.key"), primary_key=True),
+    sa.Column("source", sa.String, primary_key=True),
+    # When the source first listed the item, or last listed it saying something new.
+    sa.Column("last_seen", UTCDateTime, nullable=False),
+    sa.Column("content_hash", sa.String, nullable=False),
+)
+
+sources = sa.Table(
+    "sources", metadata,
+    sa.Column("name", sa.String, primary_key=True),
+    sa.Column("etag", sa.String),
+    sa.Column("last_modified", sa.String),
+    # The configuration the validators and the failure count belong to (see merge).
+    sa.Column("config_fingerprint", sa.String),
+    sa.Column("last_success", UTCDateTime),
+    sa.Column("last_attempt", UTCDateTime),
+    sa.Column("last_error", sa.Text),
+    sa.Column("last_error_at", UTCDateTime),
+    sa.Column("failing_since", UTCDateTime),
+    sa.Column("consecutive_failures", sa.Integer, nullable=False, default=0),
+    sa.Column("failures_total", sa.Integer, nullable=False, default=0),
+    sa.Column("item_count", sa.Integer, nullable=False, default=0),
+    sa.Column("last_found", sa.Integer, nullable=False, default=0),
+    sa.Column("last_new", sa.Integer, nullable=False, default=0),
+    sa.Column("last_updated", sa.Integer, nullable=False, default=0),
+    sa.Column("last_warnings", sa.Integer, nullable=False, default=0),
+    # A digest of the bytes last read and merged under ``config_fingerprint``.
+    sa.Column("body_digest", sa.String),
+)
+
+source_snapshots = sa.Table(
+    "source_snapshots", metadata,
+    sa.Column("source", sa.String, primary_key=True),
+    sa.Column("config_fingerprint", sa.String, nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("language", sa.String, nullable=False),
+    sa.Column("item_count", sa.Integer, nullable=False),
+    sa.Column("warnings", sa.Text, nullable=False),
+)
+
+refresh_runs = sa.Table(
+    "refresh_runs", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("started", UTCDateTime, nullable=False),
+    sa.Column("finished", UTCDateTime),
+    sa.Column("ok", sa.Boolean),
+    sa.Column("published", sa.Boolean),
+    sa.Column("summary", sa.Text),
+)
+
+categories = sa.Table(
+    "categories", metadata,
+    sa.Column("slug", sa.String, primary_key=True),
+    sa.Column("label", sa.String, nullable=False),
+    sa.Column("first_seen", UTCDateTime, nullable=False),
+)
+
+refresh_lock = sa.Table(
+    "refresh_lock", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("token", sa.String),
+    sa.Column("owner", sa.String),
+    sa.Column("host", sa.String),
+    sa.Column("pid", sa.Integer),
+    sa.Column("acquired", sa.Float),
+    sa.Column("expires", sa.Float),
+)
+LOCK_ROW = 1
+
+
+class Database:
+    """An engine and the two kinds of transaction the store uses. Thread-safe."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @property
+    def is_empty_of_items(self) -> bool:
+        with self.read() as conn:
+            return conn.execute(sa.select(items.c.key).limit(1)).first() is None
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """One write transaction; on SQLite it takes the write lock at once."""
+        try:
+            with self.engine.connect() as conn:
+                conn = conn.execution_options(feedsvc_immediate=True)
+                with conn.begin():
+                    yield conn
+        except SQLAlchemyError as exc:
+            raise StoreError(f"store write failed: {_first_line(exc)}") from exc
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        try:
+            with self.engine.connect() as conn, conn.begin():
+                yield conn
+        except SQLAlchemyError as exc:
+            raise StoreError(f"store read failed: {_first_line(exc)}") from exc
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _first_line(exc: SQLAlchemyError) -> str:
+    # SQLAlchemy appends the statement and its parameters, which can be huge.
+    return str(getattr(exc, "orig", None) or exc).splitlines()[0]
+
+
+def open_database(url: str) -> Database:
+    """Connect to ``url``, create missing tables and upgrade an older store. Raises StoreError."""
+    try:
+        database = Database(_create_engine(url))
+        _create_schema(database)
+    except (SQLAlchemyError, OSError) as exc:
+        raise StoreError(f"cannot open the store {redacted_url(url)}: {exc}") from exc
+    return database
+
+
+def _create_schema(database: Database) -> None:
+    # One immediate transaction: another process creating the same tables
+    # waits for us, then finds them, instead of failing halfway.
+    with database.write() as conn:
+        metadata.create_all(conn)
+        _migrate(conn)
+    for table, row in ((schema_version, {"version": SCHEMA_VERSION}),
+                       (refresh_lock, {"id": LOCK_ROW})):
+        try:
+            with database.write() as conn:
+                if conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one():
+                    continue
+                conn.execute(table.insert().values(**row))
+        except StoreError as exc:
+            # Another process created the row first: what we wanted.
+            if not isinstance(exc.__cause__, IntegrityError):
+                raise
+    with database.read() as conn:
+        version = conn.execute(sa.select(sa.func.max(schema_version.c.version))).scalar()
+    if version != SCHEMA_VERSION:
+        raise StoreError(f"store schema version {version}, expected {SCHEMA_VERSION}")
+
+
+def _add_column(conn: Connection, table: str, column: str, ddl: str) -> None:
+    present = {c["name"] for c in sa.inspect(conn).get_columns(table)}
+    if column not in present:
+        conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN {column} {ddl}"))
+
+
+def _to_2(conn: Connection) -> None:
+    _add_column(conn, "sources", "config_fingerprint", "VARCHAR")
+
+
+def _to_3(conn: Connection) -> None:
+    _add_column(conn, "sources", "failures_total", "INTEGER NOT NULL DEFAULT 0")
+
+
+def _to_4(conn: Connection) -> None:
+    _add_column(conn, "items", "category_slug", "VARCHAR")
+    _add_column(conn, "sources", "body_digest", "VARCHAR")
+    labels = conn.execute(
+        sa.select(items.c.category).where(items.c.category.is_not(None)).distinct()
+    ).scalars().all()
+    for label in labels:
+        conn.execute(items.update().where(items.c.category == label)
+                     .values(category_slug=slugify(label)))
+    for index in (newest_index, category_newest_index, category_first_index):
+        index.create(conn, checkfirst=True)
+
+
+MIGRATIONS: tuple[tuple[int, Callable[[Connection], None]], ...] = (
+    (2, _to_2), (3, _to_3), (4, _to_4),
+)
+"""(version, step): each step upgrades a store of the version before it."""
+
+
+def _migrate(conn: Connection) -> None:
+    """Bring a store made by an older feedsvc up to ``SCHEMA_VERSION``, in ``conn``'s
+    transaction. A new store has no version yet and needs nothing: ``create_all``
+    made every table and index as they are now."""
+    version = conn.execute(sa.select(sa.func.max(schema_version.c.version))).scalar()
+    if version is None:
+        return
+    for target, step in MIGRATIONS:
+        if version < target:
+            step(conn)
+            conn.execute(schema_version.insert().values(version=target))
+            version = target
+
+
+def _create_engine(url: str) -> Engine:
+    parsed = sa.engine.make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return sa.create_engine(url, pool_pre_ping=True)
+    database = parsed.database
+    if database and database != ":memory:" and not database.startswith("file:"):
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+    _configure_sqlite(engine)
+    return engine
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    """WAL, a busy timeout, and transactions that SQLAlchemy (not pysqlite) begins.
+
+    pysqlite's own transaction handling defers BEGIN until the first write,
+    which makes SELECT ... then UPDATE racy between processes; writes here
+    begin with BEGIN IMMEDIATE so they take SQLite's write lock up front.
+    """
+
+    @sa.event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection: Any, connection_record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def on_begin(conn: Connection) -> None:
+        immediate = conn.get_execution_options().get("feedsvc_immediate", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def redacted_url(url: str) -> str:
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except SQLAlchemyError:
+        return "<invalid URL>"
