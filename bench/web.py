@@ -56,8 +56,9 @@ def _publish(root: Path) -> bytes:
         for n in range(ENTRIES)
     )
     site = SiteSnapshot(title="Bench", description="", base_url="http://bench.test/",
-                        language="en", items=items,
-                        feeds=(FeedLink("all", "Bench", None, None, ENTRIES, "2026-11-20"),))
+                        language="en", latest=items, item_count=len(items),
+                        feeds=(FeedLink("all", "Bench", None, None, ENTRIES, "2026-11-20",
+                                        when.isoformat()),))
     publish(root / "public", documents, site)
     return body
 

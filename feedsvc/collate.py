@@ -21,17 +21,22 @@ import datetime as dt
 import zoneinfo
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from feedsvc.identity import feed_guid, slugify
-from feedsvc.models import Entry, FeedSpec
-from feedsvc.publication import FEED_FORMATS, FeedLink, ItemRecord, SiteSnapshot, feed_path
+from feedsvc.models import Entry, FeedSpec, StoredItem
+from feedsvc.publication import (
+    ALL,
+    FEED_FORMATS,
+    LATEST_ITEMS,
+    FeedLink,
+    ItemRecord,
+    SiteSnapshot,
+    category_key,
+    feed_path,
+    item_record,
+)
 from feedsvc.settings import SiteSettings
 
-if TYPE_CHECKING:  # the store module talks to a database; this one only reads its records
-    from feedsvc.store import StoredItem
-
-ALL = "all"
 EMPTY_FEED_UPDATED = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 """The ``updated`` of a feed with no entries: a constant, so that it never changes."""
 
@@ -56,11 +61,6 @@ class Collation:
     site: SiteSnapshot
 
 
-def category_key(slug: str) -> str:
-    """The feed key of a category: ``"category/<slug>"``."""
-    return f"category/{slug}"
-
-
 def collate(
     items: Sequence[StoredItem], *, site: SiteSettings, known: Sequence[Category] = (),
 ) -> Collation:
@@ -78,13 +78,15 @@ def collate(
     ``item_count`` of 0 and no ``newest``), so that its subscribers keep a
     working feed rather than a 404. A known category that still has items
     is collated as if it were not known.
+
+    This reads the whole history; a refresh builds the same feeds from the
+    store's indexes, one feed at a time (``feed_spec``, ``feed_link``).
     """
     ordered = sorted(items, key=_newest_first)
     current = categories_of(items)
     held = {category.slug for category in current}
     gone = {c.slug: c for c in known if c.slug not in held}
     categories = tuple(sorted((*current, *gone.values()), key=lambda c: c.slug))
-    zone = zoneinfo.ZoneInfo(site.timezone)
     members: dict[str, list[StoredItem]] = {ALL: list(ordered)}
     members.update({category.key: [] for category in categories})
     for item in ordered:
@@ -95,21 +97,37 @@ def collate(
         (ALL, None), *((category.key, category) for category in categories)
     )
     feeds = [
-        _feed_spec(key, category, members[key], site, zone, labels)
+        feed_spec(category, members[key][: site.feed_size], site, labels)
         for key, category in feed_categories
     ]
-    snapshot = SiteSnapshot(
+    snapshot = site_snapshot(
+        site,
+        feeds=[
+            feed_link(spec, category, len(members[spec.key]),
+                      members[spec.key][0].date if members[spec.key] else None)
+            for spec, (_, category) in zip(feeds, feed_categories, strict=True)
+        ],
+        latest=[item_record(item, labels) for item in ordered[:LATEST_ITEMS]],
+        item_count=len(ordered),
+    )
+    return Collation(feeds=tuple(feeds), site=snapshot)
+
+
+def site_snapshot(
+    site: SiteSettings, *, feeds: Sequence[FeedLink], latest: Sequence[ItemRecord],
+    item_count: int,
+) -> SiteSnapshot:
+    """What the human pages show: the site, its feeds ("all" first, then categories by
+    slug), the newest items and how many items there are in all."""
+    return SiteSnapshot(
         title=site.title,
         description=site.description,
         base_url=site.base_url,
         language=site.language,
-        feeds=tuple(
-            _feed_link(spec, members[spec.key], category)
-            for spec, (_, category) in zip(feeds, feed_categories, strict=True)
-        ),
-        items=tuple(_item_record(item, labels) for item in ordered),
+        feeds=tuple(feeds),
+        latest=tuple(latest),
+        item_count=item_count,
     )
-    return Collation(feeds=tuple(feeds), site=snapshot)
 
 
 def categories_of(items: Sequence[StoredItem]) -> tuple[Category, ...]:
@@ -125,11 +143,16 @@ def _newest_first(item: StoredItem) -> tuple[int, int, str]:
     return (-item.date.toordinal(), item.listing_rank, item.key)
 
 
-def _feed_spec(
-    key: str, category: Category | None, members: Sequence[StoredItem], site: SiteSettings,
-    zone: zoneinfo.ZoneInfo, labels: Mapping[str, str],
+def feed_spec(
+    category: Category | None, entries_of: Sequence[StoredItem], site: SiteSettings,
+    labels: Mapping[str, str],
 ) -> FeedSpec:
-    entries = tuple(_entry(item, site, zone, labels) for item in members[: site.feed_size])
+    """The all-items feed (``category`` None) or a category's feed, holding the items
+    ``entries_of`` (its newest, newest first, at most ``site.feed_size``).
+    ``labels`` gives the label shown for each category slug of those items."""
+    zone = zoneinfo.ZoneInfo(site.timezone)
+    key = ALL if category is None else category.key
+    entries = tuple(_entry(item, site, zone, labels) for item in entries_of)
     updated = max((e.updated for e in entries), default=EMPTY_FEED_UPDATED.astimezone(zone))
     if category is None:
         title = site.title
@@ -177,31 +200,17 @@ def _entry(
     )
 
 
-def _feed_link(
-    spec: FeedSpec, members: Sequence[StoredItem], category: Category | None
+def feed_link(
+    spec: FeedSpec, category: Category | None, item_count: int, newest: dt.date | None,
 ) -> FeedLink:
+    """How the home page and the OPML list the feed ``spec``: ``item_count`` items in
+    all, the newest dated ``newest``."""
     return FeedLink(
         key=spec.key,
         title=spec.title,
         label=category.label if category is not None else None,
         slug=category.slug if category is not None else None,
-        item_count=len(members),
-        newest=members[0].date.isoformat() if members else None,
-    )
-
-
-def _item_record(item: StoredItem, labels: Mapping[str, str]) -> ItemRecord:
-    slug = slugify(item.category) if item.category is not None else None
-    feeds = (ALL,) if slug is None else (ALL, category_key(slug))
-    return ItemRecord(
-        id=item.item_id,
-        guid=item.guid,
-        title=item.title,
-        date=item.date.isoformat(),
-        category=labels[slug] if slug is not None else None,
-        category_slug=slug,
-        credit=item.credit,
-        summary=item.summary,
-        link=item.link,
-        feeds=feeds,
+        item_count=item_count,
+        newest=newest.isoformat() if newest is not None else None,
+        updated=spec.updated.isoformat(),
     )

@@ -37,6 +37,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from feedsvc.errors import FeedsvcError
+from feedsvc.models import StoredItem
 from feedsvc.settings import Settings
 
 if TYPE_CHECKING:
@@ -176,6 +177,8 @@ class StoreReader(Protocol):
 
     def run_durations(self) -> Sequence[float]: ...
 
+    def item_by_id(self, item_id: str) -> StoredItem | None: ...
+
 
 class _NeverRefreshedStore:
     """Stands in for a store whose database does not exist yet: no runs, no source states."""
@@ -191,6 +194,9 @@ class _NeverRefreshedStore:
 
     def run_durations(self) -> Sequence[float]:
         return []
+
+    def item_by_id(self, item_id: str) -> None:
+        return None
 
 
 _SQLITE_URL = re.compile(r"sqlite(?:\+\w+)?:///(?P<path>[^?]*)")

@@ -52,6 +52,48 @@ class ParseResult:
 
 
 @dataclass(frozen=True)
+class StoredItem:
+    """One item as the store remembers it.
+
+    ``listing_rank`` orders items of the same date (lower first): the item's
+    position among its date's items in the listing that last showed it.
+    """
+
+    key: str
+    guid: str
+    item_id: str
+    title: str
+    date: dt.date
+    category: str | None
+    credit: str | None
+    summary: str | None
+    link: str | None
+    image: str | None
+    first_seen: dt.datetime
+    updated: dt.datetime
+    listing_rank: int
+
+
+@dataclass(frozen=True)
+class ListingSnapshot:
+    """A text listing as last read: its text, the language its dates were read in,
+    how many distinct items it listed, and the parser's warnings (line-numbered).
+
+    ``plain`` says the text had nothing the parser strips document-wide
+    (characters XML forbids, carriage returns); ``repeats`` that some item was
+    listed twice. The next read of the listing builds on it (see
+    ``feedsvc.listing.incremental``).
+    """
+
+    text: str
+    language: str
+    item_count: int
+    warnings: tuple[ParseWarning, ...]
+    plain: bool
+    repeats: bool
+
+
+@dataclass(frozen=True)
 class Entry:
     """One feed entry, ready to render. Times are timezone-aware, in the site's zone.
 

@@ -17,32 +17,44 @@ publication live.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import functools
 import hashlib
+import importlib.metadata
+import io
 import json
 import logging
 import time
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
-from feedsvc.collate import Category, Collation, collate
+from feedsvc.collate import Category, feed_link, feed_spec, site_snapshot
 from feedsvc.errors import FeedsvcError, ListingError, PublishError, SourceError
-from feedsvc.models import FeedSpec, ListingItem, ParseWarning
+from feedsvc.identity import item_key
+from feedsvc.models import FeedSpec, ListingItem, ListingSnapshot, ParseWarning
 from feedsvc.publication import (
+    ALL,
     FEED_FORMATS,
+    LATEST_ITEMS,
     OPML_CONTENT_TYPE,
     OPML_PATH,
     Document,
     FeedLink,
+    Publication,
+    category_key,
     feed_path,
+    item_record,
+    open_publication,
     publish,
 )
 from feedsvc.settings import Settings, SourceSettings
 from feedsvc.sources import Fetched, Fetcher, RoutingFetcher, Validators
 from feedsvc.status import is_stale, retry_after
-from feedsvc.store import RefreshLock, SourceState, Store
+from feedsvc.store import MergeCounts, RefreshLock, SourceSnapshot, SourceState, Store
 
 logger = logging.getLogger("feedsvc.pipeline")
 
@@ -75,8 +87,10 @@ class SourceReport:
 
     Exactly one of these holds: ``error`` is set (the source failed),
     ``skipped`` (a failing remote source not yet due for a retry; ``retry_at``
-    says when it is), ``not_modified`` (the server said nothing changed), or
-    none (it was read and merged: the counts say what it held).
+    says when it is), ``not_modified`` (the server said nothing changed),
+    ``unchanged`` (it sent the same bytes as when last merged: nothing was
+    parsed or merged), or none (it was read and merged: the counts say what
+    it held).
     """
 
     name: str
@@ -87,6 +101,7 @@ class SourceReport:
     error: str | None = None
     skipped: bool = False
     not_modified: bool = False
+    unchanged: bool = False
     retry_at: dt.datetime | None = None
     stale: bool = False
     warning_messages: tuple[str, ...] = ()
@@ -103,6 +118,8 @@ class SourceReport:
             return f"{self.name}: skipped: still failing, next attempt after {when}"
         if self.not_modified:
             return f"{self.name}: not modified"
+        if self.unchanged:
+            return f"{self.name}: unchanged"
         return (f"{self.name}: {self.found} found, {self.new} new, {self.updated} updated, "
                 f"{self.warnings} warnings")
 
@@ -168,12 +185,22 @@ class RefreshReport:
 
 @dataclass(frozen=True)
 class _Read:
-    """A source read to the end: its items (if modified), validators and warnings."""
+    """A source read to the end: its items (if modified), validators and warnings.
+
+    ``unchanged``: the bytes were those last merged (``digest``), so nothing was
+    parsed. ``listed_below`` counts items below ``items`` known unchanged (a
+    listing read only down to where it stopped changing); ``snapshot`` is the
+    text listing as read, for the next read to build on.
+    """
 
     items: tuple[ListingItem, ...]
     validators: Validators
     warnings: tuple[ParseWarning, ...] = field(default_factory=tuple)
     not_modified: bool = False
+    unchanged: bool = False
+    digest: str | None = None
+    listed_below: int = 0
+    snapshot: ListingSnapshot | None = None
 
 
 def refresh(
@@ -227,13 +254,19 @@ def _refresh_locked(
     run_id = store.start_run(started)
     try:
         states = store.source_states()
-        outcomes = _read_all(settings, fetcher, states, started)
+        outcomes = _read_all(settings, fetcher, states, started, store)
+        changes = Changes()
+        # A refresh that merged and then failed to publish left feeds behind the store.
+        rerender_all = store.render_pending()
         reports = tuple(
-            _record(store, source, outcome, states.get(source.name), settings, started)
+            _record(store, source, outcome, states.get(source.name), settings, started, changes)
             for source, outcome in zip(settings.sources, outcomes, strict=True)
         )
         lock.renew()
-        published, feed_count, item_count, error = _publish(settings, store, renderer, started)
+        published, feed_count, item_count, error = _publish(
+            settings, store, renderer, started, changes, rerender_all=rerender_all)
+        if error is None:
+            store.clear_render_pending()
     except BaseException as exc:
         # Interrupted (or a bug): the previous publication stays live; say so in the run log.
         _abandon_run(store, run_id, started, clock_start, exc)
@@ -309,7 +342,8 @@ def _due_at(source: SourceSettings, state: SourceState | None, interval: int,
 
 
 def _read_all(
-    settings: Settings, fetcher: Fetcher, states: dict[str, SourceState], now: dt.datetime
+    settings: Settings, fetcher: Fetcher, states: dict[str, SourceState], now: dt.datetime,
+    store: Store | None = None,
 ) -> list[_Read | FeedsvcError | dt.datetime]:
     """Each source's outcome, in settings order: a read, its error, or when it is due."""
     pool = ThreadPoolExecutor(max_workers=settings.fetch.concurrency,
@@ -320,7 +354,7 @@ def _read_all(
             state = states.get(source.name)
             due_at = _due_at(source, state, settings.schedule.interval, now)
             pending.append(due_at if due_at is not None
-                           else pool.submit(_read_guarded, source, fetcher, state))
+                           else pool.submit(_read_guarded, source, fetcher, state, store))
         # result() re-raises KeyboardInterrupt/SystemExit from a worker here.
         outcomes = [p if isinstance(p, dt.datetime) else p.result() for p in pending]
     except BaseException:
@@ -333,10 +367,10 @@ def _read_all(
 
 
 def _read_guarded(
-    source: SourceSettings, fetcher: Fetcher, state: SourceState | None
+    source: SourceSettings, fetcher: Fetcher, state: SourceState | None, store: Store | None,
 ) -> _Read | FeedsvcError:
     try:
-        return read_source(source, fetcher, state)
+        return read_source(source, fetcher, state, store)
     except FeedsvcError as exc:
         return exc
     except Exception as exc:
@@ -344,27 +378,39 @@ def _read_guarded(
         return SourceError(f"internal error: {type(exc).__name__}: {exc}", source=source.name)
 
 
-def read_source(source: SourceSettings, fetcher: Fetcher, state: SourceState | None) -> _Read:
+def read_source(
+    source: SourceSettings, fetcher: Fetcher, state: SourceState | None,
+    store: Store | None = None,
+) -> _Read:
     """Fetch, decode and parse one source, following "next" pages of HTML listings.
 
     The stored validators are sent only when they were stored under the
-    source's current configuration (``config_fingerprint``). A later page
-    that cannot be fetched or read ends the pages there with a warning
-    ("page N could not be read: ...; stopped there"); the pages before it
-    count. Raises SourceError (FetchError, ListingError) when the first page
+    source's current configuration (``config_fingerprint``). A source whose
+    bytes are those last merged under that configuration is not parsed at all
+    (``unchanged``). A text listing whose new version only changed near the
+    top is parsed down to where it stops changing, building on the snapshot
+    ``store`` kept of it (see ``feedsvc.listing.incremental``).
+
+    A later page that cannot be fetched or read ends the pages there with a
+    warning ("page N could not be read: ...; stopped there"); the pages before
+    it count. Raises SourceError (FetchError, ListingError) when the first page
     cannot be had or read, or when the source yields no items; the latter's
     message quotes the parser's first warning, which says why.
     """
-    validators = state.validators if state is not None and _same_config(source, state) else None
+    same_config = state is not None and _same_config(source, state)
+    validators = state.validators if state is not None and same_config else None
     first = fetcher.fetch(source.name, source.location, validators)
     if first.not_modified:
         return _Read(items=(), validators=first.validators, not_modified=True)
+    if source.format == "text":
+        return _read_text(source, first, state if same_config else None, store)
     items: list[ListingItem] = []
     warnings: list[ParseWarning] = []
     parser_warnings: list[ParseWarning] = []
+    digest = hashlib.sha256()
     seen_urls = {first.url}
     pages = 1
-    next_url = _parse_page(source, first, items, warnings, parser_warnings)
+    next_url = _parse_page(source, first, items, warnings, parser_warnings, digest)
     while next_url and source.format == "html" and pages < source.max_pages:
         if next_url in seen_urls:
             warnings.append(ParseWarning(source.name, 0, f"next page loops to {next_url}"))
@@ -373,7 +419,7 @@ def read_source(source: SourceSettings, fetcher: Fetcher, state: SourceState | N
         pages += 1
         try:
             page = fetcher.fetch(source.name, next_url, None)
-            next_url = _parse_page(source, page, items, warnings, parser_warnings)
+            next_url = _parse_page(source, page, items, warnings, parser_warnings, digest)
         except SourceError as exc:
             # A listing whose page 3 is down still has pages 1 and 2 right.
             warnings.append(ParseWarning(
@@ -383,7 +429,61 @@ def read_source(source: SourceSettings, fetcher: Fetcher, state: SourceState | N
             break
     if not items:
         raise ListingError(_no_items_message(state, parser_warnings), source=source.name)
-    return _Read(items=tuple(items), validators=first.validators, warnings=tuple(warnings))
+    body_digest = digest.hexdigest()
+    if same_config and state is not None and state.body_digest == body_digest:
+        return _Read(items=(), validators=first.validators, unchanged=True, digest=body_digest)
+    return _Read(items=tuple(items), validators=first.validators, warnings=tuple(warnings),
+                 digest=body_digest)
+
+
+def _digest(page: Fetched) -> Any:
+    """A digest of what decides how ``page`` reads: its bytes and its declared charset."""
+    digest = hashlib.sha256(f"{page.charset or ''}\n".encode())
+    digest.update(page.body or b"")
+    return digest
+
+
+def _read_text(
+    source: SourceSettings, page: Fetched, state: SourceState | None, store: Store | None,
+) -> _Read:
+    """A text listing: skipped when its bytes are those last merged, read from the top
+    down to where it stopped changing when it can be, else read in full."""
+    from feedsvc.listing import decode_document, parse_text_listing
+    from feedsvc.listing.dates import detect_language
+    from feedsvc.listing.incremental import has_repeats, is_plain, read_changed_top
+
+    if page.body is None:
+        raise ListingError("the server sent no body", source=source.name)
+    digest = _digest(page).hexdigest()
+    if state is not None and state.body_digest == digest:
+        return _Read(items=(), validators=page.validators, unchanged=True, digest=digest)
+    text, decode_warnings = decode_document(
+        page.body, declared_charset=page.charset, source=source.name)
+    kept = store.source_snapshot(source.name) if store is not None and state else None
+    if kept is not None and kept.config_fingerprint == config_fingerprint(source):
+        top = read_changed_top(
+            kept.listing, text, source=source.name, language=source.language,
+            listed_before=lambda keys: store.keys_listed_by(source.name, keys)
+            if store is not None else keys,
+        )
+        if top is not None:
+            snapshot = ListingSnapshot(
+                text=text, language=top.language, item_count=top.item_count,
+                warnings=top.warnings, plain=True, repeats=False)
+            return _Read(items=top.items, validators=page.validators,
+                         warnings=(*decode_warnings, *top.warnings), digest=digest,
+                         listed_below=top.listed_below, snapshot=snapshot)
+    language = source.language or detect_language(io.StringIO(text.removeprefix("\ufeff")))
+    result = parse_text_listing(text, source=source.name, language=language)
+    if not result.items:
+        raise ListingError(_no_items_message(state, result.warnings), source=source.name)
+    snapshot = ListingSnapshot(
+        text=text, language=language,
+        item_count=len({item_key(item.date, item.title) for item in result.items}),
+        warnings=result.warnings, plain=is_plain(text), repeats=has_repeats(result.items))
+    return _Read(items=result.items, validators=page.validators,
+                 warnings=(*decode_warnings, *result.warnings), digest=digest,
+                 snapshot=snapshot)
 
 
 def _no_items_message(state: SourceState | None, parser_warnings: Sequence[ParseWarning]) -> str:
@@ -401,14 +501,17 @@ def _no_items_message(state: SourceState | None, parser_warnings: Sequence[Parse
 def _parse_page(
     source: SourceSettings, page: Fetched, items: list[ListingItem],
     warnings: list[ParseWarning], parser_warnings: list[ParseWarning],
+    digest: Any,
 ) -> str | None:
     """Parse one fetched page into ``items`` and ``warnings`` (the parser's own go to
-    ``parser_warnings`` too); return its next page's URL. Raises ListingError
-    (and changes nothing) when the page cannot be decoded."""
+    ``parser_warnings`` too), and its bytes into ``digest``; return its next
+    page's URL. Raises ListingError (and changes nothing) when the page cannot
+    be decoded."""
     from feedsvc.listing import decode_document, parse_listing
 
     if page.body is None:
         raise ListingError("the server sent no body", source=source.name)
+    digest.update(_digest(page).digest())
     text, decode_warnings = decode_document(
         page.body, declared_charset=page.charset, source=source.name
     )
@@ -428,7 +531,7 @@ def _parse_page(
 
 def _record(
     store: Store, source: SourceSettings, outcome: _Read | FeedsvcError | dt.datetime,
-    state: SourceState | None, settings: Settings, now: dt.datetime,
+    state: SourceState | None, settings: Settings, now: dt.datetime, changes: Changes,
 ) -> SourceReport:
     fingerprint = config_fingerprint(source)
     if isinstance(outcome, dt.datetime):
@@ -439,13 +542,20 @@ def _record(
         failed = store.record_failure(source.name, now, message, fingerprint=fingerprint)
         report = SourceReport(name=source.name, error=message,
                               stale=_is_stale(failed, settings, now))
-    elif outcome.not_modified:
+    elif outcome.not_modified or outcome.unchanged:
         store.record_success(source.name, now, validators=outcome.validators,
                              fingerprint=fingerprint)
-        report = SourceReport(name=source.name, not_modified=True)
+        report = SourceReport(name=source.name, not_modified=outcome.not_modified,
+                              unchanged=outcome.unchanged)
     else:
-        counts = store.merge(source.name, outcome.items, now, validators=outcome.validators,
-                             warnings=len(outcome.warnings), fingerprint=fingerprint)
+        counts = store.merge(
+            source.name, outcome.items, now, validators=outcome.validators,
+            warnings=len(outcome.warnings), fingerprint=fingerprint,
+            body_digest=outcome.digest, listed_beyond=outcome.listed_below,
+            snapshot=(SourceSnapshot(fingerprint, outcome.snapshot)
+                      if outcome.snapshot is not None else None),
+        )
+        changes.add(counts)
         # One key, two different items: the identity rule merges them, but the
         # listing's reader should know that one of them is not in the feeds.
         warnings = (*outcome.warnings, *(
@@ -475,49 +585,131 @@ def _is_stale(state: SourceState | None, settings: Settings, now: dt.datetime) -
 # --- publishing --------------------------------------------------------------------
 
 
+@dataclass
+class Changes:
+    """What this refresh's merges changed: whether any item was added, edited or moved,
+    how many items are new, and the categories whose feeds may differ."""
+
+    touched: bool = False
+    new_items: int = 0
+    slugs: set[str] = field(default_factory=set)
+
+    def add(self, counts: MergeCounts) -> None:
+        self.touched |= counts.touched
+        self.new_items += counts.new
+        self.slugs |= counts.touched_slugs
+
+
 def _publish(
-    settings: Settings, store: Store, renderer: Renderer, now: dt.datetime
+    settings: Settings, store: Store, renderer: Renderer, now: dt.datetime, changes: Changes,
+    *, rerender_all: bool,
 ) -> tuple[bool, int, int, str | None]:
-    """Collate, render and publish: (went live, feeds, items, error)."""
-    stored = store.all_items()
-    if not stored:
+    """Render what changed and publish: (went live, feeds, items, error).
+
+    Feeds are built from the store's indexes, one feed at a time. When the
+    live publication was rendered under the same settings and code (its
+    ``render_key``) and nothing is left over from an earlier refresh that did
+    not publish (``rerender_all``), only the feeds this refresh touched are
+    rendered again and the others are carried over as they are.
+    """
+    key = render_key(settings, renderer)
+    previous = _live_publication(settings)
+    incremental = previous is not None and previous.render_key == key and not rerender_all
+    if incremental and previous is not None and not changes.touched:
+        return False, len(previous.site.feeds), previous.site.item_count, None
+    known = {c.slug: c.label for c in store.known_categories()}
+    slugs = sorted(set(known) | changes.slugs)
+    if incremental and previous is not None:
+        wanted = sorted(changes.slugs)
+        item_count = previous.site.item_count + changes.new_items
+    else:
+        wanted, item_count = slugs, store.item_count()
+    if item_count == 0:
         return False, 0, 0, "the store holds no items yet"
-    known = [Category(slug=c.slug, label=c.label) for c in store.known_categories()]
-    collation = collate(stored, site=settings.site, known=known)
+    labels = {**known, **{slug: label for slug, label in store.first_labels(wanted).items()
+                          if label is not None}}
+    built = [_build_feed(store, settings, None, labels, item_count), *(
+        _build_feed(store, settings, Category(slug, labels[slug]), labels, None)
+        for slug in wanted)]
     # Remembered before publishing, so that no category feed is ever live
     # without the store knowing to keep publishing it.
-    store.remember_categories(
-        {link.slug: link.label for link in collation.site.feeds
-         if link.slug is not None and link.label is not None},
-        now,
-    )
-    documents = render_documents(collation, renderer, settings)
-    try:
-        went_live = publish(settings.storage.publish_dir, documents, collation.site, now=now)
-    except PublishError as exc:
-        return False, len(collation.feeds), len(stored), str(exc)
-    return went_live, len(collation.feeds), len(stored), None
-
-
-def render_documents(
-    collation: Collation, renderer: Renderer, settings: Settings
-) -> dict[str, Document]:
-    """Every file of a publication: each feed in each format, and the OPML list."""
+    store.remember_categories({slug: labels[slug] for slug in slugs}, now)
+    links = {} if previous is None else {link.key: link for link in previous.site.feeds}
     documents: dict[str, Document] = {}
-    for spec in collation.feeds:
+    for spec, link in built:
+        links[spec.key] = link
         for fmt, content_type in FEED_FORMATS.items():
             documents[feed_path(spec.key, fmt)] = Document(
-                content=renderer.render_feed(spec, fmt),
-                content_type=content_type,
-                last_modified=spec.updated,
-            )
+                content=renderer.render_feed(spec, fmt), content_type=content_type,
+                last_modified=spec.updated)
+    feed_links = [links[ALL], *(links[category_key(slug)] for slug in slugs)]
     documents[OPML_PATH] = Document(
-        content=renderer.render_opml(settings.site.title, collation.site.feeds,
-                                     settings.site.base_url),
+        content=renderer.render_opml(settings.site.title, feed_links, settings.site.base_url),
         content_type=OPML_CONTENT_TYPE,
-        last_modified=max(spec.updated for spec in collation.feeds),
+        last_modified=max(dt.datetime.fromisoformat(link.updated) for link in feed_links),
     )
-    return documents
+    carried = [feed_path(link.key, fmt) for link in feed_links for fmt in FEED_FORMATS
+               if feed_path(link.key, fmt) not in documents]
+    site = site_snapshot(
+        settings.site, feeds=feed_links,
+        latest=[item_record(item, labels) for item in store.newest_items(None, LATEST_ITEMS)],
+        item_count=item_count,
+    )
+    try:
+        went_live = publish(settings.storage.publish_dir, documents, site, now=now,
+                            carried=carried, render_key=key)
+    except PublishError as exc:
+        return False, len(feed_links), item_count, str(exc)
+    return went_live, len(feed_links), item_count, None
+
+
+def _build_feed(
+    store: Store, settings: Settings, category: Category | None, labels: dict[str, str],
+    item_count: int | None,
+) -> tuple[FeedSpec, FeedLink]:
+    """One feed (``category`` None: all items) from its newest items in the store, and
+    how the site lists it. ``item_count`` is the feed's count when known."""
+    slug = None if category is None else category.slug
+    newest = store.newest_items(slug, settings.site.feed_size)
+    spec = feed_spec(category, newest, settings.site, labels)
+    count = item_count if item_count is not None else store.item_count(slug)
+    return spec, feed_link(spec, category, count, newest[0].date if newest else None)
+
+
+def _live_publication(settings: Settings) -> Publication | None:
+    """The live publication, or None when there is none or it cannot be read (then
+    everything is rendered anew)."""
+    try:
+        return open_publication(settings.storage.publish_dir)
+    except PublishError:
+        return None
+
+
+def render_key(settings: Settings, renderer: Renderer) -> str:
+    """What rendered feeds depend on besides the items: the site's settings, the renderer
+    and the code that collates and renders. Feeds rendered under another key are
+    rendered again rather than carried over."""
+    data = json.dumps(
+        {"site": dataclasses.asdict(settings.site),
+         "renderer": f"{type(renderer).__module__}.{type(renderer).__qualname__}",
+         "code": _code_fingerprint()},
+        sort_keys=True, default=str,
+    )
+    return hashlib.sha256(data.encode("utf-8")).hexdigest()[:32]
+
+
+@functools.cache
+def _code_fingerprint() -> str:
+    """A digest of the modules that turn stored items into feed bytes, and of the
+    versions of the libraries they use: after an upgrade, every feed is rendered anew."""
+    package = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted([*(package / "render").glob("*.py"), package / "collate.py",
+                        package / "xmlchars.py", package / "models.py"]):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    for library in ("feedgen", "lxml"):
+        digest.update(importlib.metadata.version(library).encode())
+    return digest.hexdigest()
 
 
 # --- logging -------------------------------------------------------------------------
@@ -533,6 +725,8 @@ def _log_source(report: SourceReport, source: SourceSettings) -> None:
                    report.retry_at.isoformat() if report.retry_at else "-", stale)
     elif report.not_modified:
         logger.info("source=%s status=not_modified", report.name)
+    elif report.unchanged:
+        logger.info("source=%s status=unchanged", report.name)
     else:
         logger.info("source=%s status=ok found=%d new=%d updated=%d warnings=%d",
                     report.name, report.found, report.new, report.updated, report.warnings)

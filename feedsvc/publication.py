@@ -2,13 +2,17 @@
 
 A publication is one immutable directory ("generation") holding every feed
 file, its gzip twin, ``manifest.json`` (content type, ETags, Last-Modified of
-each file) and ``site.json`` (what the human pages show). A symlink named
+each file) and ``site.json`` (what the home page shows: the feeds and the
+newest items, never the whole history). A symlink named
 ``current`` points at the live generation and is swapped atomically with
 ``os.replace``, so a reader sees either the whole old publication or the whole
 new one, never a mix, and a crash mid-publish leaves the old one live.
 
 Generations are named by a hash of their content: publishing the same bytes
-again is a no-op, which keeps ETags and Last-Modified stable.
+again is a no-op, which keeps ETags and Last-Modified stable. A file that a
+refresh did not render again is carried over from the live generation as a
+hard link (a copy where links are refused), so a publication writes only what
+changed.
 """
 
 from __future__ import annotations
@@ -20,18 +24,22 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from feedsvc.errors import PublishError
+from feedsvc.identity import slugify
+from feedsvc.models import StoredItem
 
 CURRENT = "current"
 GENERATIONS = "generations"
 MANIFEST = "manifest.json"
 SITE = "site.json"
 KEEP_GENERATIONS = 3
+LATEST_ITEMS = 30
+"""How many of the newest items the site snapshot lists (the home page shows them)."""
 
 FEED_FORMATS: Mapping[str, str] = {
     "atom": "application/atom+xml; charset=utf-8",
@@ -40,6 +48,15 @@ FEED_FORMATS: Mapping[str, str] = {
 }
 OPML_PATH = "feeds.opml"
 OPML_CONTENT_TYPE = "text/x-opml; charset=utf-8"
+
+
+ALL = "all"
+"""The feed key of the all-items feed."""
+
+
+def category_key(slug: str) -> str:
+    """The feed key of a category: ``"category/<slug>"``."""
+    return f"category/{slug}"
 
 
 def feed_path(key: str, fmt: str) -> str:
@@ -53,7 +70,8 @@ class FeedLink:
 
     ``key`` is ``"all"`` or ``"category/<slug>"``; ``item_count`` counts every
     stored item of that feed (not only the ones the feed file holds);
-    ``newest`` is the ISO date of its newest item.
+    ``newest`` is the ISO date of its newest item; ``updated`` the feed's own
+    ``updated`` time (ISO), from which the feed list's Last-Modified follows.
     """
 
     key: str
@@ -62,6 +80,7 @@ class FeedLink:
     slug: str | None
     item_count: int
     newest: str | None
+    updated: str
 
 
 @dataclass(frozen=True)
@@ -85,16 +104,38 @@ class ItemRecord:
     feeds: tuple[str, ...]
 
 
+def item_record(item: StoredItem, labels: Mapping[str, str]) -> ItemRecord:
+    """How ``item`` is shown on pages; ``labels`` gives the label of each category slug
+    (a slug it lacks shows the item's own label)."""
+    slug = slugify(item.category) if item.category is not None else None
+    feeds = (ALL,) if slug is None else (ALL, category_key(slug))
+    return ItemRecord(
+        id=item.item_id,
+        guid=item.guid,
+        title=item.title,
+        date=item.date.isoformat(),
+        category=labels.get(slug, item.category) if slug is not None else None,
+        category_slug=slug,
+        credit=item.credit,
+        summary=item.summary,
+        link=item.link,
+        feeds=feeds,
+    )
+
+
 @dataclass(frozen=True)
 class SiteSnapshot:
-    """What the human pages need, published beside the feeds. Items newest first."""
+    """What the home page needs, published beside the feeds: the site, its feeds, the
+    newest items (at most ``LATEST_ITEMS``, newest first) and the number of items
+    stored. Item pages read their item from the store by id."""
 
     title: str
     description: str
     base_url: str
     language: str
     feeds: tuple[FeedLink, ...]
-    items: tuple[ItemRecord, ...]
+    latest: tuple[ItemRecord, ...]
+    item_count: int
 
     def to_json(self) -> bytes:
         return json.dumps(asdict(self), ensure_ascii=False, sort_keys=True, indent=1).encode()
@@ -108,7 +149,8 @@ class SiteSnapshot:
             base_url=raw["base_url"],
             language=raw["language"],
             feeds=tuple(FeedLink(**f) for f in raw["feeds"]),
-            items=tuple(ItemRecord(**{**i, "feeds": tuple(i["feeds"])}) for i in raw["items"]),
+            latest=tuple(ItemRecord(**{**i, "feeds": tuple(i["feeds"])}) for i in raw["latest"]),
+            item_count=raw["item_count"],
         )
 
 
@@ -149,6 +191,8 @@ class Publication:
     generation: str
     files: Mapping[str, PublishedFile]
     site: SiteSnapshot
+    render_key: str | None = None
+    """What the feeds were rendered under (see ``publish``); None for older publications."""
 
     def file_path(self, path: str, *, gzipped: bool = False) -> Path:
         return self.directory / (path + ".gz" if gzipped else path)
@@ -175,11 +219,16 @@ def publish(
     site: SiteSnapshot,
     *,
     now: dt.datetime | None = None,
+    carried: Sequence[str] = (),
+    render_key: str | None = None,
 ) -> bool:
-    """Publish ``documents`` (path → Document) and ``site`` as the live generation.
+    """Publish ``documents`` (path → Document), the files ``carried`` over from the live
+    generation as they are, and ``site`` as the live generation.
 
     Returns True when a new generation went live, False when the same content
     was already live (nothing is written then). Raises PublishError.
+    ``render_key`` (what the documents were rendered under) is kept in the
+    manifest, for the next refresh to tell whether carrying files over is right.
 
     A file's Last-Modified is its document's ``last_modified``, except that
     it never moves backwards while the bytes change: a feed that lost an
@@ -188,11 +237,15 @@ def publish(
     ``now`` (the refresh time), or one second past its previous date when no
     ``now`` is given. Unchanged bytes keep their previous date.
     """
-    for path in documents:
+    for path in (*documents, *carried):
         if path.startswith("/") or ".." in path.split("/") or path in (MANIFEST, SITE):
             raise PublishError(f"refusing to publish to {path!r}")
+    live = current_generation(publish_dir)
     previous = _previous_files(publish_dir)
-    manifest: dict[str, Any] = {}
+    missing = [path for path in carried if path not in previous]
+    if missing:
+        raise PublishError(f"cannot carry over {missing[0]!r}: not in the live publication")
+    manifest: dict[str, Any] = {path: previous[path].to_json() for path in carried}
     gzipped: dict[str, bytes] = {}
     for path, doc in sorted(documents.items()):
         packed = gzip.compress(doc.content, compresslevel=9, mtime=0)
@@ -209,7 +262,8 @@ def publish(
             size=len(doc.content),
             gzip_size=len(packed),
         ).to_json()
-    manifest_bytes = json.dumps({"files": manifest}, sort_keys=True, indent=1).encode()
+    manifest_bytes = json.dumps({"files": manifest, "render_key": render_key},
+                                sort_keys=True, indent=1).encode()
     site_bytes = site.to_json()
     generation = hashlib.sha256(manifest_bytes + b"\0" + site_bytes).hexdigest()[:24]
 
@@ -224,6 +278,9 @@ def publish(
             for path, doc in documents.items():
                 _write(staging / path, doc.content)
                 _write(staging / (path + ".gz"), gzipped[path])
+            for path in carried:
+                for name in (path, path + ".gz"):
+                    _link(publish_dir / GENERATIONS / str(live) / name, staging / name)
             _write(staging / MANIFEST, manifest_bytes)
             _write(staging / SITE, site_bytes)
             os.rename(staging, final)
@@ -271,6 +328,15 @@ def _write(path: Path, data: bytes) -> None:
         os.fsync(handle.fileno())
 
 
+def _link(source: Path, target: Path) -> None:
+    """``target`` as a hard link to ``source`` (the same immutable bytes), or a copy."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
+
+
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -316,18 +382,29 @@ def open_publication(publish_dir: Path) -> Publication | None:
     if generation is None:
         return None
     directory = publish_dir / GENERATIONS / generation
-    files = _read_manifest(directory)
+    manifest = _load_manifest(directory)
     try:
         site = SiteSnapshot.from_json((directory / SITE).read_bytes())
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise PublishError(f"publication {directory} is unreadable: {exc}") from exc
-    return Publication(directory=directory, generation=generation, files=files, site=site)
+    return Publication(directory=directory, generation=generation, files=_files(manifest),
+                       site=site, render_key=manifest.get("render_key"))
 
 
 def _read_manifest(directory: Path) -> dict[str, PublishedFile]:
     """The files a generation's ``manifest.json`` describes. Raises PublishError."""
+    return _files(_load_manifest(directory))
+
+
+def _load_manifest(directory: Path) -> dict[str, Any]:
     try:
         manifest = json.loads((directory / MANIFEST).read_bytes())
     except (OSError, ValueError) as exc:
         raise PublishError(f"publication {directory} is unreadable: {exc}") from exc
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
+        raise PublishError(f"publication {directory} is unreadable: no file list")
+    return manifest
+
+
+def _files(manifest: Mapping[str, Any]) -> dict[str, PublishedFile]:
     return {path: PublishedFile.from_json(raw) for path, raw in manifest["files"].items()}

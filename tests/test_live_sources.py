@@ -198,7 +198,7 @@ def test_mixed_sources_refresh_into_one_set_of_feeds(
 
     for fmt in ("atom", "rss"):
         assert len(parsed_feed(settings, fmt).entries) == 25
-    titles = {item.title: item for item in publication(settings).site.items}
+    titles = {item.title: item for item in publication(settings).site.latest}
     french = titles["Des apprentis formés aux métiers verts en Côte d’Ivoire"]  # noqa: RUF001
     assert french.link == site.url("/fr/actualites/apprentissage-metiers-verts")
     assert french.credit == "Élodie Marchand 2021"
@@ -440,7 +440,7 @@ def test_misbehaving_server_leaves_the_published_feeds_valid(
         fetcher = RoutingFetcher(settings, remote=remote)
         first = refresh(settings, now=FIRST, fetcher=fetcher)
         assert first.ok, first.summary_lines()
-        titles = {item.title for item in publication(settings).site.items}
+        titles = {item.title for item in publication(settings).site.latest}
         assert len(titles) == 25
         case.setup(site)
 
@@ -459,6 +459,6 @@ def test_misbehaving_server_leaves_the_published_feeds_valid(
     assert sleeps.calls == list(case.waits)
     assert sources["local-text"].ok
     assert sources["remote-html"].not_modified
-    assert {item.title for item in publication(settings).site.items} == titles
+    assert {item.title for item in publication(settings).site.latest} == titles
     assert len(parsed_feed(settings, "rss").entries) == 25
     assert_every_feed_is_valid(settings)

@@ -78,7 +78,7 @@ def site_snapshot(settings: Settings) -> SiteSnapshot:
 
 
 def guids_by_title(settings: Settings) -> dict[str, str]:
-    return {item.title: item.guid for item in site_snapshot(settings).items}
+    return {item.title: item.guid for item in site_snapshot(settings).latest}
 
 
 def atom_entry(settings: Settings, guid: str) -> str:
@@ -197,12 +197,12 @@ def test_items_that_leave_their_listing_stay_in_the_feeds(
     report = refresh(settings, now=T0 + 30 * MINUTE)
     assert report.sources[0].found == 1
     assert "Youth employment report due next week" in guids_by_title(settings)
-    assert len(site_snapshot(settings).items) == 5
+    assert len(site_snapshot(settings).latest) == 5
 
 
 def test_the_same_item_in_two_sources_is_one_item(settings: Settings) -> None:
     refresh(settings, now=T0)
-    titles = [item.title for item in site_snapshot(settings).items]
+    titles = [item.title for item in site_snapshot(settings).latest]
     assert titles.count("Harbour workers agree on new safety code") == 1
     assert len(titles) == 5
 
@@ -291,7 +291,7 @@ def test_a_source_that_never_worked_never_becomes_an_item(
     assert report.published and not report.ok
     titles = " ".join(guids_by_title(settings))
     assert "nowhere" not in titles and "not found" not in titles
-    assert len(site_snapshot(settings).items) == 4
+    assert len(site_snapshot(settings).latest) == 4
 
 
 def test_nothing_is_published_while_the_store_is_empty(make_settings: Build,
@@ -357,7 +357,7 @@ def test_a_not_modified_source_keeps_its_items(
     assert report.ok and not report.published
     assert report.summary_lines()[0] == "r: not modified"
     assert fetcher.calls[1][2].etag == '"v1"'
-    assert len(site_snapshot(settings).items) == 4
+    assert len(site_snapshot(settings).latest) == 4
 
 
 def test_a_failing_remote_source_is_retried_less_and_less_often(
@@ -401,7 +401,7 @@ def test_html_sources_follow_next_pages_and_stop_at_a_loop(
     assert report.summary_lines()[0] == "h: 3 found, 3 new, 0 updated, 1 warnings"
     assert fetcher.locations() == [page1, page2]
     assert fetcher.calls[1][2] is None  # later pages are fetched without validators
-    links = {item.title: item.link for item in site_snapshot(settings).items}
+    links = {item.title: item.link for item in site_snapshot(settings).latest}
     assert links["Ministers meet on skills funding"] == "https://news.test/news/skills"
 
 
@@ -431,7 +431,7 @@ def test_a_next_page_that_cannot_be_read_keeps_the_pages_before_it(
     assert message.startswith("h: page 2 could not be read: ")
     assert reason in message and message.endswith("; stopped there")
     assert fetcher.locations() == [PAGE1, PAGE2]
-    assert len(site_snapshot(settings).items) == 2
+    assert len(site_snapshot(settings).latest) == 2
 
 
 def test_html_sources_stop_at_max_pages(
@@ -520,7 +520,7 @@ def test_different_items_with_the_same_date_and_title_are_reported(
         f"r: line {second}: 'Harbour workers agree on new safety code' (2024-03-12): "
         f"{DUPLICATE_WARNING}",
     )
-    (item,) = site_snapshot(settings).items
+    (item,) = site_snapshot(settings).latest
     assert (item.category, item.summary) == ("Press release", "The code was signed in Rotterdam.")
 
 
@@ -751,7 +751,7 @@ def test_refreshes_racing_from_several_processes_never_overlap(
     with Store.open(settings.storage.database) as store:
         assert store.run_count() == outcomes.count("ok")
         assert len(store.all_items()) == 5
-    assert len(site_snapshot(settings).items) == 5
+    assert len(site_snapshot(settings).latest) == 5
 
 
 def test_a_refresh_is_refused_while_this_process_holds_the_lock(
@@ -783,7 +783,7 @@ def test_feedsvc_refresh_on_the_bundled_config(
     categories = [link for link in publication.site.feeds if link.key.startswith("category/")]
     assert len(categories) == 13
     assert "category/press-release" in {link.key for link in categories}
-    for link in [FeedLink("all", "", None, None, 0, None), *categories]:
+    for link in [FeedLink("all", "", None, None, 0, None, ""), *categories]:
         for fmt in ("atom", "rss", "json"):
             assert f"feeds/{link.key}.{fmt}" in publication.files
     assert "feeds.opml" in publication.files

@@ -32,11 +32,12 @@ def _site(title: str = "Site") -> SiteSnapshot:
         description="d",
         base_url="http://127.0.0.1:8000/",
         language="en",
-        feeds=(FeedLink("all", title, None, None, 1, "2021-01-27"),),
-        items=(
+        feeds=(FeedLink("all", title, None, None, 1, "2021-01-27", WHEN.isoformat()),),
+        latest=(
             ItemRecord("abc", "urn:uuid:x", "Tïtle", "2021-01-27", None, None, "René", None,
                        None, ("all",)),
         ),
+        item_count=1,
     )
 
 

@@ -50,11 +50,12 @@ XML_FORMATS = ("atom", "rss")
 FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 SITE_FEEDS = (
-    FeedLink("all", "ILO Newsroom", None, None, 20, "2021-11-15"),
+    FeedLink("all", "ILO Newsroom", None, None, 20, "2021-11-15", "2021-11-15T12:00:00+00:00"),
     FeedLink("category/press-release", "ILO Newsroom: Press release", "Press release",
-             "press-release", 2, "2021-01-27"),
+             "press-release", 2, "2021-01-27", "2021-01-27T12:00:00+00:00"),
     FeedLink("category/social-protection", "ILO Newsroom: Social protection",
-             "Social protection", "social-protection", 2, "2021-11-08"),
+             "Social protection", "social-protection", 2, "2021-11-08",
+             "2021-11-08T12:00:00+00:00"),
 )
 
 
@@ -416,7 +417,7 @@ def test_opml_lists_every_feed_by_its_atom_url() -> None:
 
 
 def test_opml_is_deterministic_and_clean() -> None:
-    feeds = (FeedLink("all", "Bad\x00 <title> & co", None, None, 0, None),)
+    feeds = (FeedLink("all", "Bad\x00 <title> & co", None, None, 0, None, ""),)
     first = render_opml("Site\x01", feeds, BASE_URL)
     assert first == render_opml("Site\x01", feeds, BASE_URL)
     root = etree.fromstring(first)

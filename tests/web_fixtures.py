@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +21,7 @@ from werkzeug.serving import make_server
 
 from feedsvc.publication import (
     FEED_FORMATS,
+    LATEST_ITEMS,
     OPML_CONTENT_TYPE,
     OPML_PATH,
     Document,
@@ -97,11 +98,18 @@ def publish_site(
     """Publish feeds, OPML and site.json for ``items``; returns the live publication."""
     documents, feeds = build_documents(base_url, items, title)
     site = SiteSnapshot(title=title, description="News from the harbour, by the harbour.",
-                        base_url=base_url, language="en", feeds=feeds, items=tuple(items))
+                        base_url=base_url, language="en", feeds=feeds,
+                        latest=tuple(items[:LATEST_ITEMS]), item_count=len(items))
     publish(publish_dir, documents, site)
     publication = open_publication(publish_dir)
     assert publication is not None
     return publication
+
+
+def items_by_id(items: Sequence[ItemRecord] = ITEMS) -> Callable[[object, str], ItemRecord | None]:
+    """An item finder for ``create_app`` over the fixture's items (which have no store)."""
+    by_id = {record.id: record for record in items}
+    return lambda site, item_id: by_id.get(item_id)
 
 
 def feed_keys(items: Sequence[ItemRecord]) -> list[str]:
@@ -130,7 +138,7 @@ def build_documents(
         links.append(FeedLink(
             key=key, title=feed_title, label=label,
             slug=None if key == "all" else key.removeprefix("category/"),
-            item_count=len(members), newest=members[0].date,
+            item_count=len(members), newest=members[0].date, updated=modified.isoformat(),
         ))
     newest = _noon(items[0].date)
     documents[OPML_PATH] = Document(opml(base_url, title, links), OPML_CONTENT_TYPE, newest)
@@ -288,7 +296,8 @@ def live_server(
     settings = web_settings(root, base_url=url, cache_max_age=300)
     if publish:
         publish_site(settings.storage.publish_dir, base_url=url, items=items)
-    app = create_app(settings, status_provider=lambda: {"last_refresh": None, "sources": {}})
+    app = create_app(settings, status_provider=lambda: {"last_refresh": None, "sources": {}},
+                     item_finder=items_by_id(items))
     holder["app"] = recording(app, hits)
     thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
     thread.start()

@@ -13,11 +13,11 @@ it was after the last source it finished.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
-from feedsvc.models import ListingItem
+from feedsvc.models import ListingItem, StoredItem
 from feedsvc.sources import Validators
 from feedsvc.store import categories as _categories
 from feedsvc.store import health as _health
@@ -25,7 +25,6 @@ from feedsvc.store import items as _items
 from feedsvc.store import runs as _runs
 from feedsvc.store.categories import CategoryRecord
 from feedsvc.store.health import MergeCounts, SourceSnapshot, SourceState
-from feedsvc.store.items import StoredItem
 from feedsvc.store.lock import LockHolder, RefreshLock, hold_refresh_lock, lock_holder
 from feedsvc.store.runs import RunRecord
 from feedsvc.store.schema import SCHEMA_VERSION, Database, open_database
@@ -107,7 +106,19 @@ class Store:
                 new_links=len(plan.links_new), body_digest=body_digest,
             )
             _health.write_snapshot(conn, source, snapshot)
+            if plan.touched:
+                _items.set_render_pending(conn, True)
         return counts
+
+    def render_pending(self) -> bool:
+        """Whether items changed since the last publication that showed them (set by
+        ``merge`` in its transaction, cleared by ``clear_render_pending``)."""
+        with self._db.read() as conn:
+            return _items.render_pending(conn)
+
+    def clear_render_pending(self) -> None:
+        with self._db.write() as conn:
+            _items.set_render_pending(conn, False)
 
     def all_items(self) -> list[StoredItem]:
         """Every stored item: newest date first, then listing order, then key."""
@@ -128,6 +139,11 @@ class Store:
         """Each category's label as its first-seen item gives it (None: no item has it)."""
         with self._db.read() as conn:
             return {slug: _items.first_label(conn, slug) for slug in slugs}
+
+    def keys_listed_by(self, source: str, keys: Collection[str]) -> set[str]:
+        """Which of ``keys`` the source has ever listed."""
+        with self._db.read() as conn:
+            return _items.keys_listed_by(conn, source, sorted(keys))
 
     def item_by_id(self, item_id: str) -> StoredItem | None:
         with self._db.read() as conn:

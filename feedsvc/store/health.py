@@ -18,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from feedsvc.models import ListingItem, ParseWarning
+from feedsvc.models import ListingItem, ListingSnapshot, ParseWarning
 from feedsvc.sources import Validators
 from feedsvc.store.schema import source_snapshots, sources
 
@@ -72,14 +72,10 @@ class MergeCounts:
 
 @dataclass(frozen=True)
 class SourceSnapshot:
-    """The text a source's listing last had, as parsed: its language, how many items
-    it listed (after merging repeats) and every warning it gave (line-numbered)."""
+    """A source's listing as last read, and the configuration it was read under."""
 
     config_fingerprint: str
-    text: str
-    language: str
-    item_count: int
-    warnings: tuple[ParseWarning, ...]
+    listing: ListingSnapshot
 
 
 def source_state(conn: Connection, name: str) -> SourceState | None:
@@ -172,20 +168,22 @@ def read_snapshot(conn: Connection, source: str) -> SourceSnapshot | None:
         return None
     warnings = tuple(ParseWarning(source, line, message)
                      for line, message in json.loads(row["warnings"]))
-    return SourceSnapshot(
-        config_fingerprint=row["config_fingerprint"], text=row["text"],
-        language=row["language"], item_count=row["item_count"], warnings=warnings,
-    )
+    return SourceSnapshot(row["config_fingerprint"], ListingSnapshot(
+        text=row["text"], language=row["language"], item_count=row["item_count"],
+        warnings=warnings, plain=row["plain"], repeats=row["repeats"],
+    ))
 
 
 def write_snapshot(conn: Connection, source: str, snapshot: SourceSnapshot | None) -> None:
     """Keep ``snapshot`` as the source's (None forgets the one kept)."""
     conn.execute(source_snapshots.delete().where(source_snapshots.c.source == source))
     if snapshot is not None:
+        listing = snapshot.listing
         conn.execute(source_snapshots.insert().values(
             source=source, config_fingerprint=snapshot.config_fingerprint,
-            text=snapshot.text, language=snapshot.language, item_count=snapshot.item_count,
-            warnings=_warnings_json(snapshot.warnings),
+            text=listing.text, language=listing.language, item_count=listing.item_count,
+            warnings=_warnings_json(listing.warnings), plain=listing.plain,
+            repeats=listing.repeats,
         ))
 
 

@@ -12,14 +12,13 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from feedsvc.identity import guid_for_key, id_for_key, slugify
-from feedsvc.models import ListingItem
+from feedsvc.models import ListingItem, StoredItem
 from feedsvc.store.decide import (
     CONTENT_FIELDS,
     MergePlan,
@@ -28,33 +27,10 @@ from feedsvc.store.decide import (
     free_seconds,
     plan_merge,
 )
-from feedsvc.store.schema import KEYS_PER_QUERY, item_sources, items
+from feedsvc.store.schema import KEYS_PER_QUERY, LOCK_ROW, item_sources, items, publication_state
 
 ROWS_PER_STATEMENT = 2_000
 """Rows handed to one bulk statement: bounds memory, not the transaction."""
-
-
-@dataclass(frozen=True)
-class StoredItem:
-    """One item as the store remembers it.
-
-    ``listing_rank`` orders items of the same date (lower first): the item's
-    position among its date's items in the listing that last showed it.
-    """
-
-    key: str
-    guid: str
-    item_id: str
-    title: str
-    date: dt.date
-    category: str | None
-    credit: str | None
-    summary: str | None
-    link: str | None
-    image: str | None
-    first_seen: dt.datetime
-    updated: dt.datetime
-    listing_rank: int
 
 
 _ITEM_COLUMNS = (
@@ -76,15 +52,15 @@ def _chunks(values: Sequence[str], size: int = KEYS_PER_QUERY) -> Iterator[Seque
 
 def merge_listing(
     conn: Connection, source: str, listing: Sequence[ListingItem], now: dt.datetime,
-    *, assume_new_store: bool = False,
 ) -> MergePlan:
     """Merge one source's listing (top first) in ``conn``'s transaction; return the plan
-    it applied. ``now`` is a whole second. ``assume_new_store`` skips the lookups
-    when the caller knows the store holds no item yet."""
+    it applied. ``now`` is a whole second."""
     unique, duplicates = first_of_each_key(listing)
     keys = list(unique)
-    stored = {} if assume_new_store else _stored_rows(conn, keys)
-    said = {} if assume_new_store else _said_by(conn, source, keys)
+    # A store with no item yet (the first refresh) has nothing to look up.
+    empty = conn.execute(sa.select(items.c.key).limit(1)).first() is None
+    stored = {} if empty else _stored_rows(conn, keys)
+    said = {} if empty else _said_by(conn, source, keys)
     plan = plan_merge(unique, stored, said, duplicates=duplicates)
     seconds = dict(zip(plan.needs_second,
                        free_seconds(now, len(plan.needs_second),
@@ -112,6 +88,10 @@ def _said_by(conn: Connection, source: str, keys: Sequence[str]) -> dict[str, st
             item_sources.c.source == source, item_sources.c.item_key.in_(chunk))
         said.update((key, digest) for key, digest in conn.execute(query))
     return said
+
+
+def keys_listed_by(conn: Connection, source: str, keys: Sequence[str]) -> set[str]:
+    return set(_said_by(conn, source, keys))
 
 
 def _taken_seconds(conn: Connection, now: dt.datetime, count: int) -> set[dt.datetime]:
@@ -218,3 +198,13 @@ def first_label(conn: Connection, slug: str) -> str | None:
 def item_by_id(conn: Connection, item_id: str) -> StoredItem | None:
     row = conn.execute(sa.select(*_ITEM_COLUMNS).where(items.c.item_id == item_id)).first()
     return None if row is None else _stored_item(row)
+
+
+def render_pending(conn: Connection) -> bool:
+    query = sa.select(publication_state.c.render_pending).where(publication_state.c.id == LOCK_ROW)
+    return bool(conn.execute(query).scalar())
+
+
+def set_render_pending(conn: Connection, pending: bool) -> None:
+    conn.execute(publication_state.update().where(publication_state.c.id == LOCK_ROW)
+                 .values(render_pending=pending))

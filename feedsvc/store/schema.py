@@ -29,7 +29,8 @@ from feedsvc.identity import slugify
 SCHEMA_VERSION = 4
 """1: the first schema. 2: ``sources.config_fingerprint`` and the ``categories`` table.
 3: ``sources.failures_total``. 4: ``items.category_slug`` and the indexes each feed's
-newest entries are read from, ``sources.body_digest``, the ``source_snapshots`` table."""
+newest entries are read from, ``sources.body_digest``, the ``source_snapshots`` and
+``publication_state`` tables."""
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 KEYS_PER_QUERY = 500
 """How many keys one ``IN (...)`` lookup names: well under every engine's limit."""
@@ -134,6 +135,8 @@ source_snapshots = sa.Table(
     sa.Column("language", sa.String, nullable=False),
     sa.Column("item_count", sa.Integer, nullable=False),
     sa.Column("warnings", sa.Text, nullable=False),
+    sa.Column("plain", sa.Boolean, nullable=False),
+    sa.Column("repeats", sa.Boolean, nullable=False),
 )
 
 refresh_runs = sa.Table(
@@ -151,6 +154,14 @@ categories = sa.Table(
     sa.Column("slug", sa.String, primary_key=True),
     sa.Column("label", sa.String, nullable=False),
     sa.Column("first_seen", UTCDateTime, nullable=False),
+)
+
+publication_state = sa.Table(
+    "publication_state", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    # Set by a merge that changed items, cleared once a publication shows them: still
+    # set when a refresh starts, its predecessor merged but did not publish.
+    sa.Column("render_pending", sa.Boolean, nullable=False),
 )
 
 refresh_lock = sa.Table(
@@ -171,11 +182,6 @@ class Database:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-
-    @property
-    def is_empty_of_items(self) -> bool:
-        with self.read() as conn:
-            return conn.execute(sa.select(items.c.key).limit(1)).first() is None
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
@@ -222,7 +228,8 @@ def _create_schema(database: Database) -> None:
         metadata.create_all(conn)
         _migrate(conn)
     for table, row in ((schema_version, {"version": SCHEMA_VERSION}),
-                       (refresh_lock, {"id": LOCK_ROW})):
+                       (refresh_lock, {"id": LOCK_ROW}),
+                       (publication_state, {"id": LOCK_ROW, "render_pending": True})):
         try:
             with database.write() as conn:
                 if conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one():

@@ -10,9 +10,12 @@ when the ``current`` symlink points at a new one (one readlink per request).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import importlib
 import logging
+import re
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,16 +24,18 @@ from typing import TYPE_CHECKING, Any, cast
 from flask import Flask, Response, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from feedsvc.errors import PublishError
+from feedsvc.errors import FeedsvcError, PublishError
 from feedsvc.metrics import LazyStore, StoreStats
 from feedsvc.publication import (
     FEED_FORMATS,
     OPML_PATH,
     ItemRecord,
     Publication,
+    SiteSnapshot,
     current_generation,
     etag_of,
     feed_path,
+    item_record,
     open_publication,
 )
 from feedsvc.settings import Settings
@@ -50,7 +55,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 StatusProvider = Callable[[], dict[str, Any]]
+ItemFinder = Callable[[SiteSnapshot, str], ItemRecord | None]
+"""Finds an item by id for its page, labelled as the live site labels its categories."""
 
+ITEM_ID = re.compile(r"[0-9a-f]{32}")
 PAGE_MAX_AGE = 60
 RETRY_AFTER_SECONDS = 30
 HTML = "text/html; charset=utf-8"
@@ -73,22 +81,25 @@ class RenderedPage:
     etag: str
 
 
+MEMO_SIZE = 512
+"""Rendered pages a worker keeps per generation: its memory stays flat however many
+items the store holds."""
+
+
 @dataclass(frozen=True)
 class LiveSite:
-    """One opened generation, with lookups and memos that live as long as it does.
+    """One opened generation, with memos that live as long as it does.
 
     The memos hold file bytes and rendered pages: a generation never changes,
-    so each is computed at most once (a race only duplicates the work).
+    so each is computed at most once while it is remembered (a race only
+    duplicates the work). Feed files are few; rendered pages (one per item
+    asked for) are bounded, the least recently used forgotten first.
     """
 
     publication: Publication
-    items: dict[str, ItemRecord]
     files: dict[tuple[str, bool], bytes] = field(default_factory=dict)
-    pages: dict[str, RenderedPage] = field(default_factory=dict)
-
-    @classmethod
-    def open(cls, publication: Publication) -> LiveSite:
-        return cls(publication, {item.id: item for item in publication.site.items})
+    pages: OrderedDict[str, RenderedPage] = field(default_factory=OrderedDict)
+    guard: threading.Lock = field(default_factory=threading.Lock)
 
     def read(self, path: str, *, gzipped: bool) -> bytes:
         key = (path, gzipped)
@@ -99,11 +110,17 @@ class LiveSite:
         return data
 
     def page(self, key: str, render: Callable[[], str]) -> RenderedPage:
-        rendered = self.pages.get(key)
-        if rendered is None:
-            body = render().encode("utf-8")
-            rendered = RenderedPage(body, etag_of(body))
+        with self.guard:
+            rendered = self.pages.get(key)
+            if rendered is not None:
+                self.pages.move_to_end(key)
+                return rendered
+        body = render().encode("utf-8")
+        rendered = RenderedPage(body, etag_of(body))
+        with self.guard:
             self.pages[key] = rendered
+            while len(self.pages) > MEMO_SIZE:
+                self.pages.popitem(last=False)
         return rendered
 
 
@@ -129,7 +146,7 @@ class PublicationCache:
                 publication = open_publication(self.publish_dir)
                 if publication is None:
                     return None
-                live = LiveSite.open(publication)
+                live = LiveSite(publication)
                 self._live = live
                 log.info("serving publication %s", publication.generation)
             return live
@@ -139,11 +156,16 @@ class PublicationCache:
         return current_generation(self.publish_dir)
 
 
-def create_app(settings: Settings, *, status_provider: StatusProvider | None = None) -> Flask:
+def create_app(
+    settings: Settings, *, status_provider: StatusProvider | None = None,
+    item_finder: ItemFinder | None = None,
+) -> Flask:
     """The feedsvc web application for ``settings``.
 
     ``status_provider`` returns the JSON-able dict served at ``/status``; by
-    default it reads the refresh status from the store. The operations
+    default it reads the refresh status from the store. ``item_finder`` finds
+    the item of an ``/items/<id>`` page; by default it looks the id up in the
+    store (an index), so no worker holds the history. The operations
     blueprint (``/admin/refresh``, ``/metrics``) is registered too; /status
     and /metrics read the same lazily opened store.
     """
@@ -152,6 +174,7 @@ def create_app(settings: Settings, *, status_provider: StatusProvider | None = N
     cache = PublicationCache(settings.storage.publish_dir)
     store = LazyStore(settings.storage.database)
     provider = status_provider or StoreStatus(settings, store)
+    finder = item_finder or functools.partial(find_item, store)
     page_max_age = min(PAGE_MAX_AGE, settings.feed_max_age)
     # POST /admin/refresh (only with a token) and GET /metrics.
     app.register_blueprint(admin_blueprint(settings, stats=StoreStats(settings, store)))
@@ -220,7 +243,11 @@ def create_app(settings: Settings, *, status_provider: StatusProvider | None = N
         live = live_site()
         if live is None:
             return not_live("No items are published yet.")
-        record = live.items.get(item_id)
+        try:
+            record = finder(live.publication.site, item_id)
+        except FeedsvcError:
+            log.exception("cannot look up item %s", item_id)
+            return unavailable("The items cannot be read right now. Try again in a moment.")
         if record is None:
             return not_found("No such item",
                              "There is no item with this address. It may have left the site's "
@@ -285,6 +312,19 @@ def create_app(settings: Settings, *, status_provider: StatusProvider | None = N
         return error_page(500, "Internal error", "Something went wrong on our side.")
 
     return app
+
+
+def find_item(store: LazyStore, site: SiteSnapshot, item_id: str) -> ItemRecord | None:
+    """The item ``item_id`` as its page shows it, looked up in the store by id (an
+    index), or None. Labels are the published ones."""
+    if not ITEM_ID.fullmatch(item_id):
+        return None
+    stored = store.get().item_by_id(item_id)
+    if stored is None:
+        return None
+    labels = {link.slug: link.label for link in site.feeds
+              if link.slug is not None and link.label is not None}
+    return item_record(stored, labels)
 
 
 def respond(decision: Decision, body: bytes) -> Response:
@@ -356,7 +396,7 @@ def publication_summary(live: LiveSite | None) -> dict[str, Any] | None:
     return {
         "generation": publication.generation,
         "feeds": len(publication.site.feeds),
-        "items": len(publication.site.items),
+        "items": publication.site.item_count,
     }
 
 

@@ -15,7 +15,9 @@ from babel.core import Locale, UnknownLocaleError
 from babel.dates import format_date
 
 from feedsvc.publication import (
+    ALL,
     FEED_FORMATS,
+    LATEST_ITEMS,
     OPML_PATH,
     FeedLink,
     ItemRecord,
@@ -23,8 +25,6 @@ from feedsvc.publication import (
     feed_path,
 )
 
-LATEST_ITEMS = 30
-ALL_FEEDS = "all"
 ALL_ITEMS_LABEL = "All items"
 FORMAT_NAMES: Mapping[str, str] = {"atom": "Atom", "rss": "RSS", "json": "JSON Feed"}
 
@@ -98,7 +98,7 @@ def home_page(site: SiteSnapshot, *, latest: int = LATEST_ITEMS) -> HomePage:
     """The home page's content; categories sorted by name, items newest first."""
     views = {link.key: feed_view(link, site.language) for link in site.feeds}
     categories = sorted(
-        (view for key, view in views.items() if key != ALL_FEEDS),
+        (view for key, view in views.items() if key != ALL),
         key=lambda view: view.label.casefold(),
     )
     return HomePage(
@@ -106,9 +106,9 @@ def home_page(site: SiteSnapshot, *, latest: int = LATEST_ITEMS) -> HomePage:
         description=site.description,
         language=site.language,
         opml_href=OPML_PATH,
-        all_feed=views.get(ALL_FEEDS),
+        all_feed=views.get(ALL),
         categories=tuple(categories),
-        latest=tuple(item_view(item, site.language) for item in site.items[:latest]),
+        latest=tuple(item_view(item, site.language) for item in site.latest[:latest]),
     )
 
 
@@ -127,7 +127,7 @@ def feed_view(link: FeedLink, language: str) -> FeedView:
     return FeedView(
         key=link.key,
         title=link.title,
-        label=link.label or (ALL_ITEMS_LABEL if link.key == ALL_FEEDS else link.title),
+        label=link.label or (ALL_ITEMS_LABEL if link.key == ALL else link.title),
         item_count=link.item_count,
         newest=link.newest,
         newest_text=readable_date(link.newest, language) if link.newest else None,
