@@ -40,7 +40,7 @@ LISTING = "newsroom-2021-01.txt"
 OLD_TITLE = "ILO becomes member of International Aid Transparency Initiative (IATI)"
 NEW_TITLE = "ILO joins the International Aid Transparency Initiative, a changed headline"
 INTERVAL = 2
-TOKEN = "deploy-test-token"
+TOKEN = "deploy-test-token-" + "d" * 24
 WAIT = 30.0
 
 
