@@ -37,8 +37,8 @@ from test_deploy import (
     get,
     make_site,
     nginx_config,
-    require,
     request,
+    require,
     wait_for,
 )
 
