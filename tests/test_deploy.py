@@ -488,8 +488,11 @@ def test_a_failing_source_turns_stale_then_recovers_in_status(tmp_path: Path) ->
         wait_for(lambda: site.publication() is not None)
         site.gunicorn(port)
 
+        # The full picture (with last_error) is the admin's.
+        admin = {"Authorization": f"Bearer {TOKEN}"}
+
         def source() -> dict[str, object]:
-            status = json.loads(get(port, "/status").body)
+            status = json.loads(get(port, "/status", admin).body)
             sources: dict[str, dict[str, object]] = status["sources"]
             return sources["newsroom"]
 
