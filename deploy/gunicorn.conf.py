@@ -12,6 +12,14 @@ FEEDSVC_FORWARDED_ALLOW_IPS  proxies whose X-Forwarded-* headers are trusted
                   (default 127.0.0.1,::1)
 PROMETHEUS_MULTIPROC_DIR  when set, /metrics sums the request counts of all workers;
                   the directory is created and emptied when gunicorn starts.
+
+The settings ($FEEDSVC_CONFIG, FEEDSVC_ADMIN_TOKEN) are checked once before
+any worker starts: invalid ones stop gunicorn with one error line naming the
+key, instead of a traceback from every worker.
+
+Sync workers serve one connection each, so a few clients sending slowly would
+hold them all: run gunicorn only behind the nginx front of
+deploy/nginx/feedsvc.conf, which reads whole requests first (README, Deployment).
 """
 
 import os
@@ -36,7 +44,8 @@ control_socket_disable = True
 
 
 def on_starting(server: Any) -> None:
-    """Start each run of the master with empty multi-process metric files."""
+    """Refuse invalid settings; start each run with empty multi-process metric files."""
+    check_settings()
     directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if directory:
         shutil.rmtree(directory, ignore_errors=True)
@@ -49,3 +58,14 @@ def child_exit(server: Any, worker: Any) -> None:
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(worker.pid)
+
+
+def check_settings() -> None:
+    """Exit with one line naming the file and key when the settings are invalid."""
+    from feedsvc.errors import ConfigError
+    from feedsvc.settings import load_settings
+
+    try:
+        load_settings()
+    except ConfigError as exc:
+        raise SystemExit(f"feedsvc: error: {exc}") from None

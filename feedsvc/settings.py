@@ -101,6 +101,26 @@ def _int_range(low: int, high: int) -> Validator:
     return check
 
 
+MIN_ADMIN_TOKEN_LENGTH = 32
+"""Shortest admin token accepted: long enough that guessing it is hopeless."""
+
+
+def _admin_token(value: Any, key: str) -> str:
+    """A bearer token: at least MIN_ADMIN_TOKEN_LENGTH visible ASCII characters.
+
+    The message never quotes the value: it is a secret.
+    """
+    token = _str(value, key)
+    if not all("!" <= char <= "~" for char in token):
+        raise ConfigError("must be visible ASCII characters without spaces", key=key)
+    if len(token) < MIN_ADMIN_TOKEN_LENGTH:
+        raise ConfigError(
+            f"must be at least {MIN_ADMIN_TOKEN_LENGTH} characters, not {len(token)} "
+            "(make one with: python3 -c 'import secrets; print(secrets.token_urlsafe(32))')",
+            key=key)
+    return token
+
+
 def _optional(check: Validator) -> Validator:
     def optional(value: Any, key: str) -> Any:
         return None if value is None or value == "" else check(value, key)
@@ -272,8 +292,9 @@ OPTIONS: tuple[Option, ...] = (
            "Cache-Control max-age of feeds in seconds; default: the refresh interval, "
            "at most one hour.", _optional(_int_range(0, 31_536_000))),
     Option("server", "admin_token", None,
-           "Bearer token for POST /admin/refresh (or FEEDSVC_ADMIN_TOKEN); off when unset.",
-           _optional(_str)),
+           "Bearer token (32+ characters) for POST /admin/refresh and the full /status "
+           "(or FEEDSVC_ADMIN_TOKEN); off when unset.",
+           _optional(_admin_token)),
     Option("schedule", "interval", "30m",
            "Time between scheduled refreshes (\"30m\", \"6h\"); with cron set, still the "
            "basis of the default max-age and of retry back-off.", _duration),
@@ -346,7 +367,8 @@ class ServerSettings:
     host: str
     port: int
     cache_max_age: int | None
-    admin_token: str | None
+    # A secret: kept out of the repr so that logging the settings cannot leak it.
+    admin_token: str | None = field(repr=False)
 
 
 @dataclass(frozen=True)
@@ -449,7 +471,8 @@ def settings_from_mapping(
             raise ConfigError("must be a table", key=section)
         values[section] = _read_table(table, [o for o in OPTIONS if o.section == section], section)
     if env.get(ADMIN_TOKEN_ENV):
-        values["server"]["admin_token"] = env[ADMIN_TOKEN_ENV]
+        values["server"]["admin_token"] = _admin_token(
+            env[ADMIN_TOKEN_ENV], f"server.admin_token (from {ADMIN_TOKEN_ENV})")
     base_dir = config_path.parent
     storage = values["storage"]
     return Settings(

@@ -4,11 +4,16 @@
 ``"scheduler"`` key (the scheduler's recorded state, with its ``next_run``).
 The rules for a failing source (when it is stale, when it is retried) live
 here too, so that the pipeline and /status apply the same ones.
+
+/status answers anyone, so what it shows is cut in two: ``public_status`` is
+names, health and times only (no locations, error texts, paths or pid), and
+``admin_status`` is everything, with the credentials of any URL in it redacted.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 from feedsvc.settings import Settings
@@ -121,3 +126,78 @@ def _source_json(
         "stale": is_stale(state, stale_after=settings.schedule.stale_after, now=now),
         "retry_after": _iso(due),
     }
+
+
+# --- what /status shows to whom -------------------------------------------------------
+
+PUBLIC_RUN_KEYS = ("started", "finished", "duration_seconds", "ok", "published")
+PUBLIC_SOURCE_KEYS = ("items", "last_success", "last_error_at", "failing_since",
+                      "consecutive_failures", "stale", "retry_after")
+PUBLIC_SCHEDULER_KEYS = ("started", "stopped", "next_run", "overdue")
+PUBLIC_PUBLICATION_KEYS = ("generation", "feeds", "items")
+REDACTED = "***"
+
+# scheme://userinfo@ : the userinfo (user, user:password, a token) is a credential.
+# The userinfo stops at the first "/", "?", "#" or whitespace, like a URL parser's authority.
+_URL_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)[^/?#@\s]*@")
+
+
+def redact_credentials(text: str) -> str:
+    """``text`` with the userinfo of every URL in it replaced by ``***``.
+
+    ``http://user:S3cret@host/path?q=1`` becomes ``http://***@host/path?q=1``;
+    text without such a URL is returned unchanged. It works on free text
+    (error messages quoting a URL) as well as on a bare URL.
+    """
+    return _URL_USERINFO.sub(lambda match: f"{match['scheme']}{REDACTED}@", text)
+
+
+def admin_status(status: Any) -> Any:
+    """The whole /status picture for the admin, with ``redact_credentials`` applied to
+    every string in it (keys included), however deeply nested."""
+    if isinstance(status, str):
+        return redact_credentials(status)
+    if isinstance(status, dict):
+        return {admin_status(key): admin_status(value) for key, value in status.items()}
+    if isinstance(status, list | tuple):
+        return [admin_status(value) for value in status]
+    return status
+
+
+def public_status(status: dict[str, Any]) -> dict[str, Any]:
+    """What anyone may see of the /status picture: names, health and times only.
+
+    An allow-list, so that a key added to the full picture later stays private
+    until it is added here: no source location, no error text (either may
+    quote a URL with credentials or an absolute path), no scheduler pid or
+    schedule. Top-level keys absent from ``status`` stay absent.
+    """
+    public: dict[str, Any] = {}
+    if "last_refresh" in status:
+        public["last_refresh"] = _pick(status["last_refresh"], PUBLIC_RUN_KEYS)
+    if "sources" in status:
+        sources = status["sources"] if isinstance(status["sources"], dict) else {}
+        public["sources"] = {
+            redact_credentials(str(name)): _pick(source, PUBLIC_SOURCE_KEYS)
+            for name, source in sources.items()
+        }
+    if "scheduler" in status:
+        public["scheduler"] = _pick(status["scheduler"], PUBLIC_SCHEDULER_KEYS)
+    if "publication" in status:
+        public["publication"] = _pick(status["publication"], PUBLIC_PUBLICATION_KEYS)
+    return public
+
+
+def _pick(part: Any, keys: tuple[str, ...]) -> dict[str, Any] | None:
+    """The allowed ``keys`` of a dict part (None stays None; anything else is dropped).
+
+    Values are kept only when they are plain scalars, so a nested structure
+    cannot smuggle detail through an allowed key.
+    """
+    if not isinstance(part, dict):
+        return None
+    return {key: part[key] for key in keys if key in part and _is_scalar(part[key])}
+
+
+def _is_scalar(value: Any) -> bool:
+    return value is None or isinstance(value, bool | int | float | str)

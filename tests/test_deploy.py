@@ -40,7 +40,7 @@ LISTING = "newsroom-2021-01.txt"
 OLD_TITLE = "ILO becomes member of International Aid Transparency Initiative (IATI)"
 NEW_TITLE = "ILO joins the International Aid Transparency Initiative, a changed headline"
 INTERVAL = 2
-TOKEN = "deploy-test-token"
+TOKEN = "deploy-test-token-" + "d" * 24
 WAIT = 30.0
 
 
@@ -488,8 +488,11 @@ def test_a_failing_source_turns_stale_then_recovers_in_status(tmp_path: Path) ->
         wait_for(lambda: site.publication() is not None)
         site.gunicorn(port)
 
+        # The full picture (with last_error) is the admin's.
+        admin = {"Authorization": f"Bearer {TOKEN}"}
+
         def source() -> dict[str, object]:
-            status = json.loads(get(port, "/status").body)
+            status = json.loads(get(port, "/status", admin).body)
             sources: dict[str, dict[str, object]] = status["sources"]
             return sources["newsroom"]
 

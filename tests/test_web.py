@@ -613,7 +613,7 @@ def test_status_before_any_refresh_creates_no_database(tmp_path: Path) -> None:
     assert set(body["sources"]) == {"harbour", "lighthouse"}
     for source in body["sources"].values():
         assert source["items"] == 0
-        assert source["last_success"] is None and source["last_error"] is None
+        assert source["last_success"] is None and source["failing_since"] is None
     assert not database_file(settings).exists()
     assert not (tmp_path / "var").exists()
 

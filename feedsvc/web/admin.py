@@ -1,4 +1,5 @@
-"""Operations endpoints: ``POST /admin/refresh`` and ``GET /metrics``.
+"""Operations endpoints: ``POST /admin/refresh`` and ``GET /metrics``, and the
+admin token's guard, which /status uses too.
 
 ``admin_blueprint(settings)`` returns one blueprint holding both, plus an
 app-wide hook that counts every response for the request metrics. The app
@@ -6,22 +7,34 @@ factory registers it with ``app.register_blueprint(admin_blueprint(settings))``.
 
 ``POST /admin/refresh`` starts a refresh in the background and answers at
 once. It exists only when a token is configured (``server.admin_token`` or
-``FEEDSVC_ADMIN_TOKEN``): without one it answers 404 like any unknown
-address. A request must carry ``Authorization: Bearer <token>`` (compared in
-constant time), else 401. 202 means a refresh was started (see ``/status``);
-409 means one is already running, in this process or any other (the store's
-refresh lock says so).
+``FEEDSVC_ADMIN_TOKEN``, at least 32 characters): without one it answers 404
+like any unknown address. A request must carry ``Authorization: Bearer
+<token>`` (compared in constant time), else 401. 202 means a refresh was
+started (see ``/status``); 409 means one is already running, in this process
+or any other (the store's refresh lock says so).
+
+``AdminGuard`` checks the token for both endpoints. A client address that
+sent ``MAX_FAILURES`` wrong tokens within ``FAILURE_WINDOW_SECONDS`` gets 429
+with ``Retry-After`` for any further token, right or wrong, until the oldest
+of those failures is a window old. The count lives in each worker's memory:
+with N gunicorn workers an address gets at most N times the limit. The token
+itself is never logged.
 """
 
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import logging
+import math
 import threading
+import time
+from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
-from flask import Blueprint, Response, json, request
+from flask import Blueprint, Request, Response, json, request
 
 from feedsvc.errors import FeedsvcError, RefreshInProgressError
 from feedsvc.metrics import CONTENT_TYPE, Metrics, StatsProvider, StoreStats
@@ -32,6 +45,144 @@ log = logging.getLogger("feedsvc.web.admin")
 
 STATUS_PATH = "/status"
 ADMIN_OWNER = "admin trigger"
+
+MAX_FAILURES = 10
+FAILURE_WINDOW_SECONDS = 60.0
+MAX_TRACKED_ADDRESSES = 10_000
+"""Addresses remembered at once; beyond it the least recently failing are forgotten."""
+
+
+class FailedAttempts:
+    """Wrong tokens per client address within a sliding window, in this process's memory.
+
+    ``retry_after(address)`` is None while the address may try, else the whole
+    seconds until it may try again. Thread-safe; ``clock`` is for the tests.
+    """
+
+    def __init__(self, *, limit: int = MAX_FAILURES, window: float = FAILURE_WINDOW_SECONDS,
+                 clock: Callable[[], float] = time.monotonic,
+                 max_addresses: int = MAX_TRACKED_ADDRESSES) -> None:
+        self._limit = limit
+        self._window = window
+        self._clock = clock
+        self._max_addresses = max_addresses
+        self._failures: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def retry_after(self, address: str) -> int | None:
+        with self._lock:
+            times = self._recent(address)
+            if len(times) < self._limit:
+                return None
+            return max(1, math.ceil(times[0] + self._window - self._clock()))
+
+    def record(self, address: str) -> None:
+        with self._lock:
+            times = self._recent(address)
+            times.append(self._clock())
+            # Re-inserted last: the dict's order is least recently failing first.
+            self._failures.pop(address, None)
+            self._failures[address] = times
+            while len(self._failures) > self._max_addresses:
+                del self._failures[next(iter(self._failures))]
+
+    def clear(self, address: str) -> None:
+        with self._lock:
+            self._failures.pop(address, None)
+
+    def tracked(self) -> int:
+        """How many addresses are remembered (at most ``max_addresses``)."""
+        with self._lock:
+            return len(self._failures)
+
+    def _recent(self, address: str) -> deque[float]:
+        """The address's failures still inside the window (older ones dropped)."""
+        times = self._failures.get(address, deque())
+        horizon = self._clock() - self._window
+        while times and times[0] <= horizon:
+            times.popleft()
+        if not times:
+            self._failures.pop(address, None)
+        # Only the last ``limit`` failures matter for the verdict.
+        while len(times) > self._limit:
+            times.popleft()
+        return times
+
+
+@dataclass(frozen=True)
+class Access:
+    """What a request's credentials earn: ``admin`` or not, or a ``refusal`` to send."""
+
+    admin: bool
+    refusal: Response | None = None
+
+
+class AdminGuard:
+    """Checks ``Authorization: Bearer <token>`` against the admin token.
+
+    ``check(request)``: no token configured or no Authorization header →
+    not admin, no refusal (the caller decides: 404, 401 or the public view);
+    the right token → admin; a wrong one → 401, counted against the client
+    address; an address over the limit → 429 with Retry-After, whatever it sent.
+    """
+
+    def __init__(self, token: str | None, attempts: FailedAttempts | None = None) -> None:
+        self._token = token
+        self._attempts = attempts or FailedAttempts()
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self._token)
+
+    def check(self, req: Request) -> Access:
+        header = req.headers.get("Authorization")
+        if not self._token or header is None:
+            return Access(admin=False)
+        address = client_address(req)
+        wait = self._attempts.retry_after(address)
+        if wait is not None:
+            log.warning("admin token refused remote=%s path=%s reason=too-many-failures",
+                        address, req.path)
+            response = json_response({"error": "too many wrong tokens; try again later"}, 429)
+            response.headers["Retry-After"] = str(wait)
+            return Access(admin=False, refusal=response)
+        if _bearer_matches(header, self._token):
+            self._attempts.clear(address)
+            return Access(admin=True)
+        self._attempts.record(address)
+        log.warning("admin token refused remote=%s path=%s reason=wrong-token",
+                    address, req.path)
+        return Access(admin=False, refusal=unauthorized())
+
+
+def client_address(req: Request) -> str:
+    """The address failures are counted against.
+
+    The connecting address; when that is a loopback proxy (the nginx front),
+    the address that proxy appended last to X-Forwarded-For, which a client
+    cannot forge (anything the client sent comes before it).
+    """
+    remote = req.remote_addr or "unknown"
+    forwarded = req.headers.get("X-Forwarded-For", "")
+    if forwarded and _is_loopback(remote):
+        last = forwarded.split(",")[-1].strip()
+        if last:
+            return last
+    return remote
+
+
+def _is_loopback(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
+
+
+def unauthorized() -> Response:
+    """401 asking for the bearer token."""
+    response = json_response({"error": "a valid bearer token is required"}, 401)
+    response.headers["WWW-Authenticate"] = 'Bearer realm="feedsvc admin"'
+    return response
 
 
 class RefreshTrigger(Protocol):
@@ -105,25 +256,29 @@ def admin_blueprint(
     *,
     trigger: RefreshTrigger | None = None,
     stats: StatsProvider | None = None,
+    guard: AdminGuard | None = None,
 ) -> Blueprint:
     """The operations blueprint for one app: /admin/refresh, /metrics, request counting.
 
     ``trigger`` defaults to ``BackgroundRefresh(settings)``; ``stats`` (refresh
-    metrics) to ``StoreStats(settings)``. Each call makes a new metrics registry.
+    metrics) to ``StoreStats(settings)``; ``guard`` to an ``AdminGuard`` of the
+    configured token (pass the app's own to share its failure counts with
+    /status). Each call makes a new metrics registry.
     """
     blueprint = Blueprint("admin", __name__)
-    token = settings.server.admin_token
+    admin = guard or AdminGuard(settings.server.admin_token)
     refresher = trigger or BackgroundRefresh(settings)
     metrics = Metrics.create(stats or StoreStats(settings))
 
     @blueprint.post("/admin/refresh")
     def refresh() -> Response:
-        if not token:
+        if not admin.enabled:
             return json_response({"error": "not found"}, 404)
-        if not _bearer_matches(request.headers.get("Authorization"), token):
-            response = json_response({"error": "a valid bearer token is required"}, 401)
-            response.headers["WWW-Authenticate"] = 'Bearer realm="feedsvc admin"'
-            return response
+        access = admin.check(request)
+        if access.refusal is not None:
+            return access.refusal
+        if not access.admin:
+            return unauthorized()
         try:
             started = refresher.start()
         except FeedsvcError as exc:
@@ -132,7 +287,7 @@ def admin_blueprint(
         if not started:
             return json_response({"error": "a refresh is already running",
                                   "status": STATUS_PATH}, 409)
-        log.info("admin refresh started remote=%s", request.remote_addr)
+        log.info("admin refresh started remote=%s", client_address(request))
         response = json_response({"status": STATUS_PATH}, 202)
         response.headers["Location"] = STATUS_PATH
         return response
@@ -150,11 +305,13 @@ def admin_blueprint(
     return blueprint
 
 
-def _bearer_matches(header: str | None, token: str) -> bool:
-    scheme, _, credentials = (header or "").partition(" ")
-    if scheme.lower() != "bearer":
-        return False
-    return hmac.compare_digest(credentials.strip().encode(), token.encode())
+def _bearer_matches(header: str, token: str) -> bool:
+    """Whether ``header`` is ``Bearer <token>``; the token is compared in constant time."""
+    scheme, _, credentials = header.partition(" ")
+    # Compared even when the scheme is wrong, so that the answer takes as long.
+    matches = hmac.compare_digest(credentials.strip().encode("utf-8", "replace"),
+                                  token.encode("utf-8"))
+    return scheme.lower() == "bearer" and matches
 
 
 def json_response(body: dict[str, Any], status: int) -> Response:

@@ -39,8 +39,9 @@ from feedsvc.publication import (
     open_publication,
 )
 from feedsvc.settings import Settings
+from feedsvc.status import admin_status, public_status
 from feedsvc.web import pages
-from feedsvc.web.admin import admin_blueprint, json_response
+from feedsvc.web.admin import AdminGuard, admin_blueprint, json_response
 from feedsvc.web.http_cache import (
     NO_STORE,
     Decision,
@@ -176,8 +177,11 @@ def create_app(
     provider = status_provider or StoreStatus(settings, store)
     finder = item_finder or functools.partial(find_item, store)
     page_max_age = min(PAGE_MAX_AGE, settings.feed_max_age)
+    # One guard for /admin/refresh and /status: wrong tokens count against both.
+    guard = AdminGuard(settings.server.admin_token)
     # POST /admin/refresh (only with a token) and GET /metrics.
-    app.register_blueprint(admin_blueprint(settings, stats=StoreStats(settings, store)))
+    app.register_blueprint(admin_blueprint(settings, stats=StoreStats(settings, store),
+                                           guard=guard))
 
     @app.context_processor
     def page_globals() -> dict[str, str]:
@@ -287,6 +291,11 @@ def create_app(
 
     @app.get("/status")
     def status() -> Response:
+        # Anyone gets names, health and times; the admin token shows everything
+        # (credentials in URLs still redacted). See feedsvc.status.
+        access = guard.check(request)
+        if access.refusal is not None:
+            return access.refusal
         try:
             body = dict(provider())
         except StatusUnavailableError as exc:
@@ -295,7 +304,8 @@ def create_app(
             log.exception("cannot read the refresh status")
             return json_response({"error": "the refresh status cannot be read"}, 500)
         body.setdefault("publication", publication_summary(live_site()))
-        return json_response(body, 200)
+        view = admin_status if access.admin else public_status
+        return json_response(view(body), 200)
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Response:
