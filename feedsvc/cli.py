@@ -204,11 +204,9 @@ def _exit_on_sigterm() -> Iterator[None]:
 
 def _check_config(settings: Settings) -> int:
     """Validate what start-up would: the settings, and the schedule as the scheduler reads it."""
-    import zoneinfo
+    from feedsvc.scheduler import check_trigger, describe_schedule
 
-    from feedsvc.scheduler import build_trigger, describe_schedule
-
-    build_trigger(settings.schedule, zoneinfo.ZoneInfo(settings.site.timezone))
+    check_trigger(settings)
     print(f"{settings.config_path}: ok, {len(settings.sources)} source(s), "
           f"{describe_schedule(settings.schedule)}")
     return EXIT_OK
