@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from feedsvc.publication import FeedLink, feed_path
 from feedsvc.render.xmltext import clean_xml_text
+from feedsvc.uris import to_uri
 
 
 def render_opml(title: str, feeds: Sequence[FeedLink], base_url: str) -> bytes:
@@ -28,8 +29,8 @@ def render_opml(title: str, feeds: Sequence[FeedLink], base_url: str) -> bytes:
             type="rss",
             text=name,
             title=name,
-            xmlUrl=clean_xml_text(base_url + feed_path(feed.key, "atom")),
-            htmlUrl=clean_xml_text(base_url),
+            xmlUrl=to_uri(clean_xml_text(base_url + feed_path(feed.key, "atom"))),
+            htmlUrl=to_uri(clean_xml_text(base_url)),
         )
     ET.indent(root)
     return bytes(ET.tostring(root, encoding="UTF-8", xml_declaration=True)) + b"\n"
