@@ -27,9 +27,11 @@ from render_fixtures import (
     ZONE,
     category_spec,
     empty_spec,
+    historic_spec,
     hostile_spec,
     make_entry,
     make_spec,
+    markup_spec,
     seed_spec,
 )
 
@@ -46,6 +48,8 @@ SPECS: dict[str, Callable[[], FeedSpec]] = {
     "category-social-protection": category_spec,
     "empty": empty_spec,
     "hostile": hostile_spec,
+    "hostile-markup": markup_spec,
+    "historic": historic_spec,
 }
 XML_FORMATS = ("atom", "rss")
 FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
@@ -427,4 +431,6 @@ def test_opml_is_deterministic_and_clean() -> None:
     assert first == render_opml("Site\x01", feeds, BASE_URL)
     root = etree.fromstring(first)
     assert root.findtext("head/title") == "Site"
-    assert root.find("body/outline").get("text") == "Bad <title> & co"
+    # OPML titles are HTML to readers and validators: the text is escaped as HTML.
+    assert root.find("body/outline").get("text") == "Bad &lt;title&gt; &amp; co"
+    assert html.unescape(root.find("body/outline").get("text")) == "Bad <title> & co"
