@@ -19,7 +19,7 @@ from pathlib import Path
 from types import FrameType
 
 from feedsvc import __version__
-from feedsvc.errors import FeedsvcError
+from feedsvc.errors import ConfigError, FeedsvcError
 from feedsvc.settings import LANGUAGES, Settings, load_settings
 
 EXIT_OK = 0
@@ -207,9 +207,21 @@ def _check_config(settings: Settings) -> int:
     from feedsvc.scheduler import check_trigger, describe_schedule
 
     check_trigger(settings)
+    _check_database_url(settings)
     print(f"{settings.config_path}: ok, {len(settings.sources)} source(s), "
           f"{describe_schedule(settings.schedule)}")
     return EXIT_OK
+
+
+def _check_database_url(settings: Settings) -> None:
+    """Refuse a database URL SQLAlchemy cannot read, or whose driver is not installed."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        make_url(settings.storage.database).get_dialect().import_dbapi()
+    except Exception as exc:  # ArgumentError, NoSuchModuleError, ImportError: one answer
+        raise ConfigError(f"cannot be used: {exc}", key="storage.database",
+                          path=str(settings.config_path)) from None
 
 
 def _refresh(settings: Settings) -> int:

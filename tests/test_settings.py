@@ -239,6 +239,8 @@ REFUSED_AT_CHECK_CONFIG = [
     ('[[sources]]\nname = "line\\u2028break"\nlocation = "a.txt"\n', "sources[0].name"),
     ('[[sources]]\nname = "next\\u0085line"\nlocation = "a.txt"\n', "sources[0].name"),
     ('[[sources]]\nname = "evil\\u202eftxt"\nlocation = "a.txt"\n', "sources[0].name"),
+    ('[storage]\ndatabase = "nonsense"\n', "storage.database"),
+    ('[storage]\ndatabase = "nosuchdialect://x/y"\n', "storage.database"),
 ]
 
 
