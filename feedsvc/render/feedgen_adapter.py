@@ -18,7 +18,7 @@ And what readers and validators would take for markup in plain text is made
 plain (see the README's guarantees): an Atom title, subtitle or summary holding
 "<" or "&" is declared ``type="html"`` and written as escaped HTML, so it
 shows exactly as the text; fields that cannot declare a type (RSS titles,
-descriptions and categories, Atom labels and names) write "<" and "&" as the
+channel description and categories, Atom labels and names) write "<" and "&" as the
 hexadecimal character references the RSS Best Practices Profile asks for, and
 an end tag's "</" is split by a word joiner (``xmltext.defuse_end_tags``).
 
@@ -117,13 +117,14 @@ def _add_rss_item(generator: Any, entry: Entry) -> None:
     item.guid(entry.guid, permalink=False)
     item.title(entry.title)
     item.link(href=entry.link)
-    item.description(_rss_description(entry), isSummary=True)
+    item.description(_html_body(entry), isSummary=True)
     if entry.category:
         item.category(term=entry.category_slug or entry.category, label=entry.category)
 
 
-def _rss_description(entry: Entry) -> str:
-    """The body as HTML, since readers treat an RSS description as HTML.
+def _html_body(entry: Entry) -> str:
+    """The body as HTML: the RSS description, which readers treat as HTML, and
+    an Atom summary declared ``type="html"``.
 
     Each paragraph is escaped as HTML here and once more as XML when
     serialised, so a summary reading ``<b>`` shows as ``<b>``, never as markup.
@@ -135,6 +136,8 @@ def _rss_description(entry: Entry) -> str:
 
 # Leaf elements (and attributes) of plain text whose "<" and "&" are written
 # as hexadecimal character references; the serialiser wrote them as &lt; and &amp;.
+# Each replacement means the same character, so a match elsewhere (text that
+# reads ' label="') would change only the spelling, never the document.
 _RSS_CHANNEL_PLAIN_TEXT = re.compile(
     rb"(<(title|description|category)(?: [^>]*)?>)([^<]*)(</\2>)")
 _RSS_ITEM_PLAIN_TEXT = re.compile(rb"(<(title|category)(?: [^>]*)?>)([^<]*)(</\2>)")
@@ -161,7 +164,7 @@ def _declare_atom_markup(root: etree._Element, entries: tuple[Entry, ...]) -> No
         summary = element.find(f"{_ATOM}summary")
         if summary is not None and _looks_like_markup(summary.text or ""):
             summary.set("type", "html")
-            summary.text = _rss_description(entry)
+            summary.text = _html_body(entry)
     for text in texts:
         if text is not None and _looks_like_markup(text.text or ""):
             text.set("type", "html")
