@@ -19,7 +19,7 @@ from pathlib import Path
 from types import FrameType
 
 from feedsvc import __version__
-from feedsvc.errors import FeedsvcError
+from feedsvc.errors import ConfigError, FeedsvcError
 from feedsvc.settings import LANGUAGES, Settings, load_settings
 
 EXIT_OK = 0
@@ -204,14 +204,24 @@ def _exit_on_sigterm() -> Iterator[None]:
 
 def _check_config(settings: Settings) -> int:
     """Validate what start-up would: the settings, and the schedule as the scheduler reads it."""
-    import zoneinfo
+    from feedsvc.scheduler import check_trigger, describe_schedule
 
-    from feedsvc.scheduler import build_trigger, describe_schedule
-
-    build_trigger(settings.schedule, zoneinfo.ZoneInfo(settings.site.timezone))
+    check_trigger(settings)
+    _check_database_url(settings)
     print(f"{settings.config_path}: ok, {len(settings.sources)} source(s), "
           f"{describe_schedule(settings.schedule)}")
     return EXIT_OK
+
+
+def _check_database_url(settings: Settings) -> None:
+    """Refuse a database URL SQLAlchemy cannot read, or whose driver is not installed."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        make_url(settings.storage.database).get_dialect().import_dbapi()
+    except Exception as exc:  # ArgumentError, NoSuchModuleError, ImportError: one answer
+        raise ConfigError(f"cannot be used: {exc}", key="storage.database",
+                          path=str(settings.config_path)) from None
 
 
 def _refresh(settings: Settings) -> int:

@@ -71,21 +71,44 @@ Job = Callable[[], Any]
 # --- triggers -----------------------------------------------------------------
 
 
-def build_trigger(schedule: ScheduleSettings, tz: dt.tzinfo) -> BaseTrigger:
+CRON_HORIZON = dt.timedelta(days=8 * 366)
+"""How soon a cron expression must fire next: eight years, the longest wait
+for a 29 February (none falls in 2097-2103)."""
+
+
+def build_trigger(
+    schedule: ScheduleSettings, tz: dt.tzinfo, *, now: dt.datetime | None = None
+) -> BaseTrigger:
     """The trigger for ``schedule``: its cron expression when set, else its interval.
 
     Cron expressions follow crontab(5), read in ``tz`` (the site's time zone).
-    Raises ConfigError for a cron expression that cannot be read.
+    Raises ConfigError for a cron expression that cannot be read, or that
+    does not fire within CRON_HORIZON of ``now`` (the clock by default):
+    "* * 31 2 *" never does.
     """
     if not schedule.cron:
         return IntervalTrigger(seconds=schedule.interval, timezone=tz)
     try:
         minute, hour, day, month, weekday = schedule.cron.split()
-        return CronTrigger(minute=minute, hour=hour, day=day, month=month,
-                           day_of_week=crontab_weekdays(weekday), timezone=tz)
+        trigger = CronTrigger(minute=minute, hour=hour, day=day, month=month,
+                              day_of_week=crontab_weekdays(weekday), timezone=tz)
     except ValueError as exc:
         raise ConfigError(f"cannot read cron expression {schedule.cron!r}: {exc}",
                           key="schedule.cron") from None
+    start = (now or dt.datetime.now(tz)).astimezone(tz)
+    next_fire = trigger.get_next_fire_time(None, start)
+    if next_fire is None or next_fire - start > CRON_HORIZON:
+        raise ConfigError(f"cron expression {schedule.cron!r} never fires: no date matches "
+                          "its day and month fields", key="schedule.cron")
+    return trigger
+
+
+def check_trigger(settings: Settings) -> BaseTrigger:
+    """``build_trigger`` for ``settings``, its ConfigError naming the config file too."""
+    try:
+        return build_trigger(settings.schedule, site_timezone(settings))
+    except ConfigError as exc:
+        raise ConfigError(exc.detail, key=exc.key, path=str(settings.config_path)) from None
 
 
 _WEEKDAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
@@ -351,7 +374,7 @@ def _configure(
     if schedule.run_at_startup:
         options["next_run_time"] = dt.datetime.now(site_timezone(settings))
     scheduler.add_job(
-        tick, build_trigger(schedule, site_timezone(settings)), id=JOB_ID, name="refresh",
+        tick, check_trigger(settings), id=JOB_ID, name="refresh",
         max_instances=1, coalesce=True, misfire_grace_time=misfire_grace_seconds(schedule),
         replace_existing=True, **options,
     )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+import unicodedata
 import zoneinfo
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from typing import Any, Final
 from urllib.parse import SplitResult, urlsplit
 
 from feedsvc.errors import ConfigError
+from feedsvc.uris import to_uri
 
 CONFIG_ENV = "FEEDSVC_CONFIG"
 ADMIN_TOKEN_ENV = "FEEDSVC_ADMIN_TOKEN"
@@ -164,7 +166,37 @@ def _http_url(value: Any, key: str) -> str:
     if parts.query or parts.fragment or url.endswith(("?", "#")):
         # Every feed link is base_url + path: a query or fragment would break them all.
         raise ConfigError(f"must not have a query or fragment: {url!r}", key=key)
-    return url if url.endswith("/") else url + "/"
+    # Written as a URI (IDNA host, percent-encoded path): it starts every
+    # link of every feed, and goes into the User-Agent header, which is ASCII.
+    uri = to_uri(url)
+    return uri if uri.endswith("/") else uri + "/"
+
+
+def _header_text(value: Any, key: str) -> str:
+    """Text that can go into an HTTP header as it is: printable ASCII only."""
+    text = _str(value, key).strip()
+    bad = next((char for char in text if not " " <= char <= "~"), None)
+    if bad is not None:
+        raise ConfigError(
+            f"must be printable ASCII, as it goes into the User-Agent header; {bad!r} is not "
+            "(write an e-mail domain in IDNA, a URL percent-encoded)", key=key,
+        )
+    return text
+
+
+# Bidirectional embeddings, overrides and isolates: they reorder what a log line shows.
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def _one_line_name(value: Any, key: str) -> str:
+    """A name printed in summaries and log lines: no control character, no line break."""
+    name = _nonempty_str(value, key)
+    for char in name:
+        if unicodedata.category(char) in ("Cc", "Zl", "Zp") or char in _BIDI_CONTROLS:
+            raise ConfigError(
+                f"must not hold control characters or line breaks; it has {char!r}", key=key
+            )
+    return name
 
 
 _LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*$")
@@ -180,6 +212,10 @@ def _language_tag(value: Any, key: str) -> str:
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
 _DURATION_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+MAX_DURATION = 365 * 86400
+"""Longest duration a setting accepts: a year. Longer ones are typos, and past
+what the scheduler and date arithmetic can hold."""
 
 
 def parse_duration(text: str) -> int:
@@ -205,6 +241,8 @@ def _duration(value: Any, key: str) -> int:
             ) from None
     if seconds <= 0:
         raise ConfigError("must be longer than zero", key=key)
+    if seconds > MAX_DURATION:
+        raise ConfigError(f"must be at most a year (\"365d\"), not {value!r}", key=key)
     return seconds
 
 
@@ -269,7 +307,8 @@ HTML_SELECTOR_DEFAULTS: Mapping[str, str] = MappingProxyType(
 OPTIONS: tuple[Option, ...] = (
     Option("site", "title", "feedsvc", "Site title; feed titles derive from it.", _nonempty_str),
     Option("site", "base_url", "http://127.0.0.1:8000/",
-           "Public address of the service; every link in a feed is absolute.", _http_url),
+           "Public address of the service; every link in a feed is absolute. Kept as a URI: "
+           "an IDNA host, other non-ASCII characters percent-encoded.", _http_url),
     Option("site", "description", "",
            "One-line description of the site, shown in feeds and on the home page.", _str),
     Option("site", "timezone", "UTC",
@@ -279,7 +318,8 @@ OPTIONS: tuple[Option, ...] = (
            _int_range(1, 10_000)),
     Option("site", "author", "", "Name of the feeds' author; the site title when empty.", _str),
     Option("site", "contact", "",
-           "Contact address (e-mail or URL) put in the User-Agent of outbound requests.", _str),
+           "Contact address (e-mail or URL) put in the User-Agent of outbound requests; "
+           "printable ASCII only.", _header_text),
     Option("storage", "database", "sqlite:///../var/feedsvc.sqlite3",
            "SQLAlchemy database URL; a relative SQLite path resolves against the config file.",
            _nonempty_str),
@@ -296,15 +336,15 @@ OPTIONS: tuple[Option, ...] = (
            "(or FEEDSVC_ADMIN_TOKEN); off when unset.",
            _optional(_admin_token)),
     Option("schedule", "interval", "30m",
-           "Time between scheduled refreshes (\"30m\", \"6h\"); with cron set, still the "
-           "basis of the default max-age and of retry back-off.", _duration),
+           "Time between scheduled refreshes (\"30m\", \"6h\", at most \"365d\"); with cron "
+           "set, still the basis of the default max-age and of retry back-off.", _duration),
     Option("schedule", "cron", None,
            "Five-field cron expression for refreshes, in the site's time zone; wins over "
-           "interval.", _optional(_cron)),
+           "interval. It must fire at least once every few years.", _optional(_cron)),
     Option("schedule", "run_at_startup", True, "Refresh once when the scheduler starts.", _bool),
     Option("schedule", "stale_after", "6h",
-           "A source failing for longer than this is flagged stale in /status and the logs.",
-           _duration),
+           "A source failing for longer than this (at most \"365d\") is flagged stale in "
+           "/status and the logs.", _duration),
     Option("fetch", "connect_timeout", 10, "Seconds to wait for a connection.",
            _int_range(1, 600)),
     Option("fetch", "read_timeout", 30, "Seconds to wait for response data.",
@@ -323,8 +363,9 @@ OPTIONS: tuple[Option, ...] = (
 )
 
 SOURCE_OPTIONS: tuple[Option, ...] = (
-    Option("sources", "name", REQUIRED, "Unique name of the source, used in messages and /status.",
-           _nonempty_str),
+    Option("sources", "name", REQUIRED,
+           "Unique name of the source, used in messages and /status; one line, no control "
+           "characters.", _one_line_name),
     Option("sources", "location", REQUIRED,
            "Path (relative to the config file) or http(s) URL of the listing.", _nonempty_str),
     Option("sources", "format", "text", "Listing format: \"text\" or \"html\".",

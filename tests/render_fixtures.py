@@ -9,6 +9,7 @@ golden files are made from; other tests may build their own specs from
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 import unicodedata
@@ -254,3 +255,54 @@ def hostile_spec() -> FeedSpec:
     return make_spec(
         (entry,), title="Site\x1f <b>& co</b>", subtitle="Sub\x00title ]]>",
     )
+
+
+# Text a listing page may hold that readers and validators take for markup,
+# and links a page may hold that are no URIs. (title, category, link, image)
+MARKUP_ITEMS: tuple[tuple[str, str | None, str, str | None], ...] = (
+    ("<Region X> ministers meet", "<Region X>",
+     "http://127.0.0.1:8000/news/region x\\ministers", None),
+    ("<b>Bold</b> & <i>italic</i> claims", "R&D </b>",
+     "https://bücher.example/nouvelles/é?q=a b&x=<1>#top#again", "http://img.example/a b.png"),
+    ("AT&T buys &amp; sells &#38; &lt;stuff&gt; &eacute;", None,
+     "http://127.0.0.1:8000/a|b{c}^`d\"e%zz%41", "https://img.example/ümlaut.jpg"),
+    ("a < b > c </p> <!-- note --> <![CDATA[x]]>", "Tags <i>&</i>",
+     "http://127.0.0.1:8000/path with space/?a[]=1", None),
+    ("Smart\x85quotes\x93 and a lost character \ufffd here", "C1\x9d",
+     "http://127.0.0.1:8000/items/plain", None),
+)
+
+
+def markup_spec() -> FeedSpec:
+    """Entries whose titles, categories and links are what a hostile page holds;
+    the feed's own title looks like markup and it has no author of its own."""
+    entries = []
+    for rank, (title, category, link, image) in enumerate(MARKUP_ITEMS):
+        entry = make_entry(
+            "2021-11-20", title, category=category, credit="© <Agency> & co",
+            summary=f"Summary of </p>{rank} with <tags> & &amp; entities",
+            updated=first_seen("2021-11-20", rank), image=image,
+        )
+        entries.append(dataclasses.replace(entry, link=link))
+    spec = make_spec(tuple(entries), title="<News> & </b> views",
+                     subtitle="<i>All</i> the news & more")
+    return dataclasses.replace(spec, author="")
+
+
+AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+
+
+def historic_spec() -> FeedSpec:
+    """Items of 1930 in Europe/Amsterdam, whose offset then was +00:19:32."""
+    entries = tuple(
+        dataclasses.replace(
+            make_entry(date, title),
+            published=dt.datetime.combine(dt.date.fromisoformat(date), dt.time(),
+                                          tzinfo=AMSTERDAM),
+            updated=dt.datetime.combine(dt.date.fromisoformat(date), dt.time(18 - rank),
+                                        tzinfo=AMSTERDAM),
+        )
+        for rank, (date, title) in enumerate(
+            (("1930-05-12", "Dam square reopens"), ("1930-05-11", "New bridge planned")))
+    )
+    return make_spec(entries)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import html
 import json
 import locale
 import os
@@ -26,9 +27,11 @@ from render_fixtures import (
     ZONE,
     category_spec,
     empty_spec,
+    historic_spec,
     hostile_spec,
     make_entry,
     make_spec,
+    markup_spec,
     seed_spec,
 )
 
@@ -45,6 +48,8 @@ SPECS: dict[str, Callable[[], FeedSpec]] = {
     "category-social-protection": category_spec,
     "empty": empty_spec,
     "hostile": hostile_spec,
+    "hostile-markup": markup_spec,
+    "historic": historic_spec,
 }
 XML_FORMATS = ("atom", "rss")
 FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
@@ -361,7 +366,8 @@ def test_entry_without_summary_or_credit_says_its_title() -> None:
         ("lone \ud800 \udfff surrogates", "lone   surrogates"),
         ("<script>]]>&amp;", "<script>]]>&amp;"),
         ("emoji 🎉 and RTL عربي עברית", "emoji 🎉 and RTL عربي עברית"),
-        ("\x7f and \x85 are allowed", "\x7f and \x85 are allowed"),
+        ("\x7f is allowed", "\x7f is allowed"),
+        ("C1\x85\x9f and U+FFFD\ufffd are not text", "C1 and U+FFFD are not text"),
     ],
 )
 def test_clean_xml_text(raw: str, clean: str) -> None:
@@ -377,12 +383,16 @@ def test_hostile_text_never_reaches_the_output(fmt: str) -> None:
     assert "<script>" not in entry.get("summary", "")
 
 
-def test_hostile_text_is_text_in_atom() -> None:
+def test_hostile_text_is_escaped_html_in_atom() -> None:
     entry = _xml(hostile_spec(), "atom").find(f"{ATOM}entry")
-    assert entry.findtext(f"{ATOM}title") == "Bell <script>alert(1)</script> ]]> &amp;  end"
-    summary = entry.findtext(f"{ATOM}summary")
-    assert summary.startswith(clean_xml_text(HOSTILE_SUMMARY))
-    assert summary.endswith("Image: © <img src=x onerror=alert(1)>")
+    title = entry.find(f"{ATOM}title")
+    assert title.get("type") == "html"
+    assert html.unescape(title.text) == "Bell <script>alert(1)</script> ]]> &amp;  end"
+    summary = entry.find(f"{ATOM}summary")
+    assert summary.get("type") == "html"
+    paragraphs = re.findall("<p>(.*?)</p>", summary.text, flags=re.S)
+    assert [html.unescape(p) for p in paragraphs] == [
+        clean_xml_text(HOSTILE_SUMMARY), "Image: © <img src=x onerror=alert(1)>"]
 
 
 def test_hostile_text_is_escaped_html_in_rss() -> None:
@@ -422,4 +432,6 @@ def test_opml_is_deterministic_and_clean() -> None:
     assert first == render_opml("Site\x01", feeds, BASE_URL)
     root = etree.fromstring(first)
     assert root.findtext("head/title") == "Site"
-    assert root.find("body/outline").get("text") == "Bad <title> & co"
+    # OPML titles are HTML to readers and validators: the text is escaped as HTML.
+    assert root.find("body/outline").get("text") == "Bad &lt;title&gt; &amp; co"
+    assert html.unescape(root.find("body/outline").get("text")) == "Bad <title> & co"

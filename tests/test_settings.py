@@ -215,3 +215,115 @@ def test_check_config_reads_the_cron_expression_as_the_scheduler_will(
     else:
         assert code == 1
         assert err.count("\n") == 1 and "schedule.cron" in err
+
+
+# --- every value check-config accepts works at run time ---
+
+# (what the config says, the key the one error line must name). Each of these
+# once passed check-config and failed later, or failed it with a traceback.
+REFUSED_AT_CHECK_CONFIG = [
+    ('[schedule]\ninterval = "99999999999999d"\n', "schedule.interval"),
+    ("[schedule]\ninterval = 99999999999999\n", "schedule.interval"),
+    ('[schedule]\ninterval = "366d"\n', "schedule.interval"),
+    ('[schedule]\nstale_after = "99999999999999d"\n', "schedule.stale_after"),
+    ('[schedule]\ncron = "* * 31 2 *"\n', "schedule.cron"),
+    ('[schedule]\ncron = "0 0 30 2 *"\n', "schedule.cron"),
+    ('[schedule]\ncron = "0 0 31 4,6,9,11 *"\n', "schedule.cron"),
+    ('[schedule]\ncron = "61 * * * *"\n', "schedule.cron"),
+    ('[site]\ncontact = "José <jose@example.org>"\n', "site.contact"),
+    ('[site]\ncontact = "feeds@bücher.example"\n', "site.contact"),
+    ('[site]\ncontact = "a\\r\\nX-Injected: 1"\n', "site.contact"),
+    ('[[sources]]\nname = "a\\nfeedsvc: refresh ok=true"\nlocation = "a.txt"\n',
+     "sources[0].name"),
+    ('[[sources]]\nname = "tab\\there"\nlocation = "a.txt"\n', "sources[0].name"),
+    ('[[sources]]\nname = "bell\\u0007"\nlocation = "a.txt"\n', "sources[0].name"),
+    ('[[sources]]\nname = "line\\u2028break"\nlocation = "a.txt"\n', "sources[0].name"),
+    ('[[sources]]\nname = "next\\u0085line"\nlocation = "a.txt"\n', "sources[0].name"),
+    ('[[sources]]\nname = "evil\\u202eftxt"\nlocation = "a.txt"\n', "sources[0].name"),
+    ('[storage]\ndatabase = "nonsense"\n', "storage.database"),
+    ('[storage]\ndatabase = "nosuchdialect://x/y"\n', "storage.database"),
+]
+
+
+@pytest.mark.parametrize(("content", "key"), REFUSED_AT_CHECK_CONFIG)
+def test_check_config_refuses_with_one_line_naming_file_and_key(
+    content: str, key: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from feedsvc import cli
+
+    path = tmp_path / "feedsvc.toml"
+    path.write_text(content, encoding="utf-8")
+    code = cli.main(["--config", str(path), "check-config"])
+    out, err = capsys.readouterr()
+    assert code == 1 and out == ""
+    assert err.startswith(f"feedsvc: error: {path.resolve()}: {key}: "), err
+    assert err.endswith("\n") and err.count("\n") == 1, err
+    assert all(char.isprintable() or char == "\n" for char in err), err
+
+
+# (setting, value): the largest or strangest values accepted, which must work.
+ACCEPTED_AT_THE_LIMIT = [
+    ("schedule", {"interval": "365d"}),
+    ("schedule", {"interval": 31_536_000}),
+    ("schedule", {"stale_after": "365d"}),
+    ("schedule", {"cron": "0 0 29 2 *"}),
+    ("schedule", {"cron": "59 23 31 12 *"}),
+]
+
+
+@pytest.mark.parametrize(("section", "values"), ACCEPTED_AT_THE_LIMIT)
+def test_accepted_schedules_work_at_run_time(
+    section: str, values: dict[str, object], tmp_path: Path
+) -> None:
+    import datetime as dt
+
+    from feedsvc.scheduler import check_trigger
+    from feedsvc.status import is_stale
+    from feedsvc.store import SourceState
+
+    settings = _settings({section: values}, tmp_path)
+    now = dt.datetime(2026, 11, 30, tzinfo=dt.UTC)
+    assert check_trigger(settings).get_next_fire_time(None, now) is not None
+    failing = SourceState("a", None, None, None, None, None, dt.datetime(1, 1, 1, tzinfo=dt.UTC),
+                          3, 0, 0, 0, 0, 0)
+    assert is_stale(failing, stale_after=settings.schedule.stale_after, now=now)
+
+
+def test_a_leap_day_cron_fires_even_across_a_century_without_one() -> None:
+    import datetime as dt
+
+    from feedsvc.scheduler import build_trigger
+    from feedsvc.settings import ScheduleSettings
+
+    schedule = ScheduleSettings(interval=1800, cron="0 0 29 2 *", run_at_startup=False,
+                                stale_after=3600)
+    after_2096 = dt.datetime(2096, 3, 1, tzinfo=dt.UTC)
+    trigger = build_trigger(schedule, dt.UTC, now=after_2096)
+    assert trigger.get_next_fire_time(None, after_2096) == dt.datetime(2104, 2, 29,
+                                                                       tzinfo=dt.UTC)
+
+
+# (base_url as written, as kept): the User-Agent header and every feed link need ASCII.
+BASE_URLS_AS_URIS = [
+    ("https://feeds.example.org/", "https://feeds.example.org/"),
+    ("https://bücher.example/", "https://xn--bcher-kva.example/"),
+    ("https://example.org/actualités", "https://example.org/actualit%C3%A9s/"),
+    ("https://example.org/my feeds/", "https://example.org/my%20feeds/"),
+    ("http://[::1]:8000/a%20b/", "http://[::1]:8000/a%20b/"),
+]
+
+
+@pytest.mark.parametrize(("written", "kept"), BASE_URLS_AS_URIS)
+def test_base_url_is_kept_as_an_ascii_uri(written: str, kept: str, tmp_path: Path) -> None:
+    from feedsvc.http import user_agent
+
+    settings = _settings({"site": {"base_url": written, "contact": "feeds@example.org"}},
+                         tmp_path)
+    assert settings.site.base_url == kept
+    user_agent(settings).encode("ascii")
+
+
+@pytest.mark.parametrize("name", ["Le Monde: économie", "新闻", "a/b: c (d)"])
+def test_source_names_may_be_any_one_line_text(name: str, tmp_path: Path) -> None:
+    settings = _settings({"sources": [{"name": name, "location": "a.txt"}]}, tmp_path)
+    assert settings.sources[0].name == name

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from feedsvc.errors import FetchError, ListingError
+from feedsvc.listing.dates import drop_future_items
 from feedsvc.listing.decode import decode_document
 from feedsvc.listing.text import parse_text_listing, render_numbered
 from feedsvc.models import ListingItem, ParseResult
@@ -16,6 +17,7 @@ from feedsvc.settings import MAX_FILE_BYTES
 
 __all__ = [
     "decode_document",
+    "drop_future_items",
     "item_to_json",
     "parse_listing",
     "parse_text_listing",

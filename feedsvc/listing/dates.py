@@ -34,6 +34,8 @@ from dataclasses import dataclass
 import babel.dates
 from dateutil.parser import parserinfo
 
+from feedsvc.models import ListingItem, ParseWarning
+
 __all__ = [
     "LANGUAGES",
     "LANGUAGE_DATA",
@@ -43,6 +45,7 @@ __all__ = [
     "classify_month_heading",
     "date_classifier",
     "detect_language",
+    "drop_future_items",
     "heading_classifier",
     "read_date",
     "read_month_heading",
@@ -362,3 +365,33 @@ def detect_language(lines: Iterable[str]) -> str:
             break
     best = max(LANGUAGES, key=lambda code: (hits[code], -LANGUAGES.index(code)))
     return best if hits[best] else DEFAULT_LANGUAGE
+
+
+DAYS_AHEAD_ALLOWED = 1
+"""How far past today an item's date may be: a day, for listings written in a
+zone ahead of the site's. A later date ("31 December 9999") is a typo or a
+trap; kept, it would top every feed for ever."""
+
+
+def drop_future_items(
+    items: Iterable[ListingItem], today: dt.date, *, source: str
+) -> tuple[tuple[ListingItem, ...], tuple[ParseWarning, ...]]:
+    """``items`` without those dated more than DAYS_AHEAD_ALLOWED days after
+    ``today``, and one warning per item dropped, naming its line.
+
+    Pure: the caller says what day it is (in the site's time zone). Order is kept.
+    """
+    kept: list[ListingItem] = []
+    warnings: list[ParseWarning] = []
+    for item in items:
+        # A difference, not today + 1 day: that would overflow on 31 December 9999.
+        days_ahead = (item.date - today).days
+        if days_ahead > DAYS_AHEAD_ALLOWED:
+            warnings.append(ParseWarning(
+                source, item.line,
+                f"item dated {item.date.isoformat()} is {days_ahead} days in the future "
+                f"(today is {today.isoformat()}); skipped: {item.title[:60]!r}",
+            ))
+        else:
+            kept.append(item)
+    return tuple(kept), tuple(warnings)

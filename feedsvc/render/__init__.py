@@ -2,7 +2,8 @@
 
 Pure functions: no clock, no files, no network, no locale. The same input
 always gives the same bytes, so an unchanged feed keeps its ETag. Every text
-field is stripped of the characters XML 1.0 forbids before any format sees it.
+field is stripped of the characters XML 1.0 forbids, and every link made an
+RFC 3986 URI, before any format sees it.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from feedsvc.render.dates import require_aware_dates
 from feedsvc.render.feedgen_adapter import atom_document, rss_document
 from feedsvc.render.jsonfeed import json_document
 from feedsvc.render.opml import render_opml
-from feedsvc.render.xmltext import clean_spec, clean_xml_text
+from feedsvc.render.xmltext import clean_spec, clean_xml_text, spec_with_uris
 
 _RENDERERS: Mapping[str, Callable[[FeedSpec], bytes]] = {
     "atom": atom_document,
@@ -39,4 +40,4 @@ def render_feed(spec: FeedSpec, fmt: str) -> bytes:
     if renderer is None:
         raise ValueError(f"unknown feed format {fmt!r}; known: {', '.join(FORMATS)}")
     require_aware_dates(spec)
-    return renderer(clean_spec(spec))
+    return renderer(spec_with_uris(clean_spec(spec)))

@@ -14,6 +14,14 @@ valid is fixed here, on the lxml tree it produced, and then checked:
 - its generator element carries feedgen's version, which would change the
   bytes on an upgrade, so the generator is named without a version.
 
+And what readers and validators would take for markup in plain text is made
+plain (see the README's guarantees): an Atom title, subtitle or summary holding
+"<" or "&" is declared ``type="html"`` and written as escaped HTML, so it
+shows exactly as the text; fields that cannot declare a type (RSS titles,
+channel description and categories, Atom labels and names) write "<" and "&" as the
+hexadecimal character references the RSS Best Practices Profile asks for, and
+an end tag's "</" is split by a word joiner (``xmltext.defuse_end_tags``).
+
 Input specs are expected to be cleaned already (``xmltext.clean_spec``).
 """
 
@@ -21,6 +29,7 @@ Input specs are expected to be cleaned already (``xmltext.clean_spec``).
 # mypy: disable-error-code="import-untyped"
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from feedgen.feed import FeedGenerator
@@ -29,6 +38,7 @@ from lxml import etree
 from feedsvc.models import Entry, FeedSpec
 from feedsvc.render.content import body_paragraphs, body_text, feed_author
 from feedsvc.render.dates import rfc822, rfc3339
+from feedsvc.render.xmltext import defuse_end_tags
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 GENERATOR = "feedsvc"
@@ -57,7 +67,8 @@ def atom_document(spec: FeedSpec) -> bytes:
     root = _parse(generator.atom_str(pretty=False))
     _set_child_text(root, "updated", rfc3339(spec.updated))
     _fix_atom_entries(root, spec.entries)
-    return _serialise(root)
+    _declare_atom_markup(root, spec.entries)
+    return _ATOM_PLAIN_TEXT.sub(_with_hex_references, _serialise(root))
 
 
 def rss_document(spec: FeedSpec) -> bytes:
@@ -74,7 +85,10 @@ def rss_document(spec: FeedSpec) -> bytes:
         _add_rss_item(generator, entry)
     root = _parse(generator.rss_str(pretty=False))
     _finish_rss(root, spec)
-    return _serialise(root)
+    _defuse_rss_plain_text(root)
+    channel, items_start, items = _serialise(root).partition(b"<item>")
+    return (_RSS_CHANNEL_PLAIN_TEXT.sub(_with_hex_references, channel) + items_start
+            + _RSS_ITEM_PLAIN_TEXT.sub(_with_hex_references, items))
 
 
 def _new_generator(spec: FeedSpec) -> Any:
@@ -103,18 +117,75 @@ def _add_rss_item(generator: Any, entry: Entry) -> None:
     item.guid(entry.guid, permalink=False)
     item.title(entry.title)
     item.link(href=entry.link)
-    item.description(_rss_description(entry), isSummary=True)
+    item.description(_html_body(entry), isSummary=True)
     if entry.category:
         item.category(term=entry.category_slug or entry.category, label=entry.category)
 
 
-def _rss_description(entry: Entry) -> str:
-    """The body as HTML, since readers treat an RSS description as HTML.
+def _html_body(entry: Entry) -> str:
+    """The body as HTML: the RSS description, which readers treat as HTML, and
+    an Atom summary declared ``type="html"``.
 
     Each paragraph is escaped as HTML here and once more as XML when
     serialised, so a summary reading ``<b>`` shows as ``<b>``, never as markup.
     """
     return "".join(f"<p>{_escape_html(p)}</p>" for p in body_paragraphs(entry))
+
+
+# --- plain text that looks like markup ---
+
+# Leaf elements (and attributes) of plain text whose "<" and "&" are written
+# as hexadecimal character references; the serialiser wrote them as &lt; and &amp;.
+# Each replacement means the same character, so a match elsewhere (text that
+# reads ' label="') would change only the spelling, never the document.
+_RSS_CHANNEL_PLAIN_TEXT = re.compile(
+    rb"(<(title|description|category)(?: [^>]*)?>)([^<]*)(</\2>)")
+_RSS_ITEM_PLAIN_TEXT = re.compile(rb"(<(title|category)(?: [^>]*)?>)([^<]*)(</\2>)")
+_ATOM_PLAIN_TEXT = re.compile(rb'(<(name)>)([^<]*)(</\2>)|( label=")([^"]*)(")')
+
+
+def _with_hex_references(match: re.Match[bytes]) -> bytes:
+    """The matched element or attribute with &lt; and &amp; as &#x3C; and &#x26;."""
+    start, text, end = (match[1], match[3], match[4]) if match[1] else (
+        match[5], match[6], match[7])
+    return start + text.replace(b"&lt;", b"&#x3C;").replace(b"&amp;", b"&#x26;") + end
+
+
+def _looks_like_markup(text: str) -> bool:
+    return "<" in text or "&" in text
+
+
+def _declare_atom_markup(root: etree._Element, entries: tuple[Entry, ...]) -> None:
+    """Declare as escaped HTML the Atom texts holding "<" or "&", and defuse
+    the labels and names, which cannot declare a type."""
+    texts = [root.find(f"{_ATOM}title"), root.find(f"{_ATOM}subtitle")]
+    for element, entry in zip(root.findall(f"{_ATOM}entry"), entries, strict=True):
+        texts.append(element.find(f"{_ATOM}title"))
+        summary = element.find(f"{_ATOM}summary")
+        if summary is not None and _looks_like_markup(summary.text or ""):
+            summary.set("type", "html")
+            summary.text = _html_body(entry)
+    for text in texts:
+        if text is not None and _looks_like_markup(text.text or ""):
+            text.set("type", "html")
+            text.text = _escape_html(text.text or "")
+    for category in root.iter(f"{_ATOM}category"):
+        label = category.get("label")
+        if label is not None:
+            category.set("label", defuse_end_tags(label))
+    for name in root.iter(f"{_ATOM}name"):
+        name.text = defuse_end_tags(name.text or "")
+
+
+def _defuse_rss_plain_text(root: etree._Element) -> None:
+    channel = root.find("channel")
+    assert channel is not None
+    plain = [channel.find("title"), channel.find("description"),
+             *channel.findall("category"), *channel.findall("item/title"),
+             *channel.findall("item/category")]
+    for element in plain:
+        if element is not None and element.text:
+            element.text = defuse_end_tags(element.text)
 
 
 def _escape_html(text: str) -> str:

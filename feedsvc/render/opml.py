@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import html
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 
 from feedsvc.publication import FeedLink, feed_path
 from feedsvc.render.xmltext import clean_xml_text
+from feedsvc.uris import to_uri
 
 
 def render_opml(title: str, feeds: Sequence[FeedLink], base_url: str) -> bytes:
@@ -14,22 +16,28 @@ def render_opml(title: str, feeds: Sequence[FeedLink], base_url: str) -> bytes:
 
     Each outline subscribes to the feed's Atom file (``<base_url>feeds/<key>.atom``)
     and points at the site's home page, ``base_url``, which must end with "/".
-    Carries no dates, so the same feeds always give the same bytes.
+    Carries no dates, so the same feeds always give the same bytes. Titles are
+    HTML, as OPML readers and validators read them: "<" and "&" are escaped
+    ("R&D" is written ``R&amp;amp;D``); every URL is written as a URI.
     """
     root = ET.Element("opml", version="2.0")
     head = ET.SubElement(root, "head")
-    ET.SubElement(head, "title").text = clean_xml_text(title)
+    ET.SubElement(head, "title").text = _html_text(title)
     body = ET.SubElement(root, "body")
     for feed in feeds:
-        name = clean_xml_text(feed.title)
+        name = _html_text(feed.title)
         ET.SubElement(
             body,
             "outline",
             type="rss",
             text=name,
             title=name,
-            xmlUrl=clean_xml_text(base_url + feed_path(feed.key, "atom")),
-            htmlUrl=clean_xml_text(base_url),
+            xmlUrl=to_uri(clean_xml_text(base_url + feed_path(feed.key, "atom"))),
+            htmlUrl=to_uri(clean_xml_text(base_url)),
         )
     ET.indent(root)
     return bytes(ET.tostring(root, encoding="UTF-8", xml_declaration=True)) + b"\n"
+
+
+def _html_text(text: str) -> str:
+    return html.escape(clean_xml_text(text), quote=False)

@@ -2,25 +2,62 @@
 
 XML 1.0 cannot carry C0 control characters other than tab, line feed and
 carriage return, nor U+FFFE, U+FFFF or lone surrogates; lxml refuses them
-and a feed reader that met them would reject the whole feed. Sanitising once,
-at the render boundary, keeps every format free of them, whatever a listing
-page held.
+and a feed reader that met them would reject the whole feed. C1 control
+characters (U+0080 to U+009F) and U+FFFD are allowed but are never text
+(they are what a wrong decoding leaves), and feed validators warn about them.
+Sanitising once, at the render boundary, keeps every format free of them all,
+whatever a listing page held. The links of a spec are made URIs at the same
+boundary (``feedsvc.uris.to_uri``).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
 
 from feedsvc.models import FeedSpec
+from feedsvc.uris import to_uri
 from feedsvc.xmlchars import strip_xml_forbidden
+
+_NOT_TEXT = re.compile("[\x80-\x9f\ufffd]")
+_END_TAG = re.compile(r"</(?=\w+>)")
+WORD_JOINER = "\u2060"
 
 
 def clean_xml_text(text: str) -> str:
-    """``text`` without the characters XML 1.0 forbids; every other character is kept.
+    """``text`` without the characters XML 1.0 forbids, C1 controls and U+FFFD;
+    every other character is kept.
 
     Nothing is escaped here: escaping is the serialiser's job.
     """
-    return strip_xml_forbidden(text)
+    return _NOT_TEXT.sub("", strip_xml_forbidden(text))
+
+
+def defuse_end_tags(text: str) -> str:
+    """``text`` with an invisible word joiner after the "<" of anything shaped
+    like an HTML end tag ("</b>" -> "<\u2060/b>").
+
+    For plain-text fields that cannot declare themselves text (RSS titles and
+    categories, Atom category labels): readers and validators take "</b>"
+    there for markup, whatever the escaping. The text reads the same.
+    """
+    return _END_TAG.sub("<" + WORD_JOINER + "/", text)
+
+
+def spec_with_uris(spec: FeedSpec) -> FeedSpec:
+    """``spec`` with its links (home, self, each entry's link and image) as URIs."""
+    entries = tuple(
+        dataclasses.replace(
+            entry, link=to_uri(entry.link),
+            image=to_uri(entry.image) if entry.image is not None else None,
+        )
+        for entry in spec.entries
+    )
+    return dataclasses.replace(
+        spec, home_url=to_uri(spec.home_url),
+        self_urls={fmt: to_uri(url) for fmt, url in spec.self_urls.items()},
+        entries=entries,
+    )
 
 
 def clean_spec(spec: FeedSpec) -> FeedSpec:
