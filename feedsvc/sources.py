@@ -10,9 +10,11 @@ is there.
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 from feedsvc.errors import FetchError
 from feedsvc.settings import MAX_FILE_BYTES, is_http_url
@@ -20,6 +22,8 @@ from feedsvc.settings import MAX_FILE_BYTES, is_http_url
 if TYPE_CHECKING:
     from feedsvc.http import HttpFetcher
     from feedsvc.settings import Settings
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -118,3 +122,99 @@ class RoutingFetcher:
                 self._made.close()
                 self._made = None
                 self._remote = None
+
+
+def read_within(
+    reads: Sequence[tuple[str, Callable[[], T]]],
+    *,
+    concurrency: int,
+    seconds: float,
+    clock: Callable[[], float] = time.monotonic,
+) -> list[T | FetchError]:
+    """Run each source's read, at most ``concurrency`` at once, started in order;
+    return each one's result, in order.
+
+    ``reads`` pairs a source name with the call that reads it. A read still
+    running ``seconds`` after it started is given up on: its result is
+    ``FetchError("timed out after N s")``, its place goes to the next read,
+    and its thread (a daemon, so it cannot hold the process) is left to end
+    on its own. Whatever a read raises, BaseExceptions included, is raised
+    here; so is an interruption of the wait, and then no further read starts.
+    """
+    runs = _BoundedReads(reads, concurrency=concurrency, seconds=seconds, clock=clock)
+    return runs.wait()
+
+
+class _BoundedReads(Generic[T]):
+    """The state ``read_within`` shares with its threads, under one condition."""
+
+    def __init__(
+        self,
+        reads: Sequence[tuple[str, Callable[[], T]]],
+        *,
+        concurrency: int,
+        seconds: float,
+        clock: Callable[[], float],
+    ) -> None:
+        self._reads = reads
+        self._concurrency = concurrency
+        self._seconds = seconds
+        self._clock = clock
+        self._changed = threading.Condition()
+        self._started: dict[int, float] = {}
+        self._outcomes: dict[int, T | FetchError] = {}
+        self._raised: BaseException | None = None
+        self._running = 0
+
+    def wait(self) -> list[T | FetchError]:
+        with self._changed:
+            while len(self._outcomes) < len(self._reads):
+                if self._raised is not None:
+                    raise self._raised
+                self._start_what_may_start()
+                self._changed.wait(self._give_up_on_overdue())
+            if self._raised is not None:
+                raise self._raised
+        return [self._outcomes[index] for index in range(len(self._reads))]
+
+    def _start_what_may_start(self) -> None:
+        while len(self._started) < len(self._reads) and self._running < self._concurrency:
+            index = len(self._started)
+            self._started[index] = self._clock()
+            self._running += 1
+            name = self._reads[index][0]
+            threading.Thread(target=self._run, args=(index,), name=f"feedsvc-read-{name}",
+                             daemon=True).start()
+
+    def _give_up_on_overdue(self) -> float | None:
+        """Record reads past their time as timed out; return how long until the next
+        running one would be, or None when none is running."""
+        now = self._clock()
+        soonest: float | None = None
+        for index, started in self._started.items():
+            if index in self._outcomes:
+                continue
+            left = started + self._seconds - now
+            if left > 0:
+                soonest = left if soonest is None else min(soonest, left)
+                continue
+            name = self._reads[index][0]
+            self._outcomes[index] = FetchError(
+                f"timed out after {self._seconds:g} s", source=name)
+            self._running -= 1
+        return soonest
+
+    def _run(self, index: int) -> None:
+        try:
+            outcome = self._reads[index][1]()
+        except BaseException as exc:
+            with self._changed:
+                if index not in self._outcomes and self._raised is None:
+                    self._raised = exc
+                self._changed.notify_all()
+            return
+        with self._changed:
+            if index not in self._outcomes:
+                self._outcomes[index] = outcome
+                self._running -= 1
+            self._changed.notify_all()
