@@ -23,7 +23,7 @@ _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 """The well-known NAT64 prefix: a gateway turns these into the IPv4 address they end with."""
 _HEX = re.compile(r"0x[0-9a-f]*")
 _OCTAL = re.compile(r"0[0-7]+")
-_DECIMAL = re.compile(r"[0-9]+")
+_DECIMAL = re.compile(r"0|[1-9][0-9]*")
 
 
 def refusal(address: IPAddress) -> str | None:

@@ -168,13 +168,14 @@ class _BoundedReads(Generic[T]):
 
     def wait(self) -> list[T | FetchError]:
         with self._changed:
-            while len(self._outcomes) < len(self._reads):
+            while True:
                 if self._raised is not None:
                     raise self._raised
+                self._give_up_on_overdue()
+                if len(self._outcomes) == len(self._reads):
+                    break
                 self._start_what_may_start()
-                self._changed.wait(self._give_up_on_overdue())
-            if self._raised is not None:
-                raise self._raised
+                self._changed.wait(self._time_to_next_overdue())
         return [self._outcomes[index] for index in range(len(self._reads))]
 
     def _start_what_may_start(self) -> None:
@@ -186,23 +187,26 @@ class _BoundedReads(Generic[T]):
             threading.Thread(target=self._run, args=(index,), name=f"feedsvc-read-{name}",
                              daemon=True).start()
 
-    def _give_up_on_overdue(self) -> float | None:
-        """Record reads past their time as timed out; return how long until the next
-        running one would be, or None when none is running."""
+    def _unfinished(self) -> dict[int, float]:
+        """When each read that is under way, and not given up on, started."""
+        return {index: started for index, started in self._started.items()
+                if index not in self._outcomes}
+
+    def _give_up_on_overdue(self) -> None:
         now = self._clock()
-        soonest: float | None = None
-        for index, started in self._started.items():
-            if index in self._outcomes:
-                continue
-            left = started + self._seconds - now
-            if left > 0:
-                soonest = left if soonest is None else min(soonest, left)
-                continue
-            name = self._reads[index][0]
-            self._outcomes[index] = FetchError(
-                f"timed out after {self._seconds:g} s", source=name)
-            self._running -= 1
-        return soonest
+        for index, started in self._unfinished().items():
+            if now - started >= self._seconds:
+                name = self._reads[index][0]
+                self._outcomes[index] = FetchError(
+                    f"timed out after {self._seconds:g} s", source=name)
+                self._running -= 1
+
+    def _time_to_next_overdue(self) -> float | None:
+        """Seconds until the next read under way runs out of time; None when none is."""
+        unfinished = self._unfinished()
+        if not unfinished:
+            return None
+        return max(0.0, min(unfinished.values()) + self._seconds - self._clock())
 
     def _run(self, index: int) -> None:
         try:
