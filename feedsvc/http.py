@@ -150,7 +150,10 @@ class HttpFetcher:
     ``transport`` replaces the network (tests), ``sleep`` the waits between
     retries, ``rng`` the jitter (a float in [0, 1)), ``now`` the clock used
     only to read Retry-After dates, ``clock`` the monotonic seconds that
-    ``fetch.total_timeout`` is measured in. Call ``close`` (or use ``with``) when done.
+    ``fetch.total_timeout`` is measured in, ``resolve`` the host name lookup and
+    ``connect`` the opening of a TCP connection to a checked IP address (both
+    for tests: a resolver stub, a connector that records). Call ``close`` (or
+    use ``with``) when done.
     The usual environment variables apply: ``HTTPS_PROXY``/``HTTP_PROXY``/
     ``NO_PROXY`` and ``SSL_CERT_FILE``/``SSL_CERT_DIR``.
     """

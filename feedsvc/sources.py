@@ -4,7 +4,8 @@ The pipeline asks a ``Fetcher`` for a location's bytes, passing the validators
 it stored last time; a fetcher answers with the bytes, or ``not_modified``.
 Fetchers raise ``FetchError`` (naming the source) for anything that went
 wrong. The HTTP fetcher lives in ``feedsvc.http``: all outbound network I/O
-is there.
+is there. ``read_within`` runs the sources' reads side by side and stops
+waiting for one that takes too long.
 """
 
 from __future__ import annotations
