@@ -147,7 +147,8 @@ class _Hop:
 class HttpFetcher:
     """Fetches http(s) locations; thread-safe; one instance is shared by a refresh.
 
-    ``transport`` replaces the network (tests), ``sleep`` the waits between
+    ``transport`` replaces the network (tests; then only addresses written in
+    URLs can be refused, names are not resolved here), ``sleep`` the waits between
     retries, ``rng`` the jitter (a float in [0, 1)), ``now`` the clock used
     only to read Retry-After dates, ``clock`` the monotonic seconds that
     ``fetch.total_timeout`` is measured in, ``resolve`` the host name lookup and
@@ -194,6 +195,7 @@ class HttpFetcher:
             self._trusted_client = self._guarded_client = self._make_client(settings, transport)
         self._host_locks: dict[str, threading.Lock] = {}
         self._host_locks_guard = threading.Lock()
+        self._closed = False
 
     @staticmethod
     def _make_client(settings: Settings, transport: httpx.BaseTransport) -> httpx.Client:
@@ -215,7 +217,9 @@ class HttpFetcher:
         )
 
     def close(self) -> None:
-        """Close pooled connections. The fetcher must not be used afterwards."""
+        """Close pooled connections. A fetch still under way in another thread (one
+        a refresh stopped waiting for) ends with a FetchError; later ones fail at once."""
+        self._closed = True
         self._trusted_client.close()
         self._guarded_client.close()
 
@@ -292,6 +296,9 @@ class HttpFetcher:
     ) -> _Hop:
         client = self._client_for(source, url, trusted)
         with self._host_lock(url):
+            if self._closed:
+                # The refresh that asked has given up and moved on.
+                raise FetchError(f"not fetching {url}: the fetcher was closed", source=source)
             # Started once the host is ours: waiting for another source's turn
             # is not this request being slow.
             deadline = _Deadline(self._clock, self._total_timeout, url)
