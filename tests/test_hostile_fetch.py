@@ -493,3 +493,12 @@ def test_each_kind_of_internal_address_is_refused_by_its_rule(
     address: str, kind: str | None
 ) -> None:
     assert refusal(ipaddress.ip_address(address)) == kind
+
+
+def test_a_fetch_after_close_fails_as_a_fetch_error(tmp_path: Path) -> None:
+    # What a read the refresh gave up on meets once the refresh closed the fetcher.
+    settings = site_settings(tmp_path, [])
+    fetcher = HttpFetcher(settings)
+    fetcher.close()
+    with pytest.raises(FetchError, match="the fetcher was closed"):
+        fetcher.fetch("late", "http://127.0.0.1:9/news", None)
