@@ -8,7 +8,15 @@
   ``Fetched(not_modified=True)`` with those validators, updated by any new
   ``ETag`` or ``Last-Modified`` the 304 carries);
 - connect and read timeouts, and ``fetch.total_timeout`` for each request in
-  all (so a server trickling a byte now and then cannot hold a refresh);
+  all, enforced on every socket operation (connecting, TLS, sending, reading
+  headers and body), so a server trickling a byte now and then cannot hold a
+  refresh;
+- no request to a loopback, private, link-local, unique-local, multicast,
+  unspecified or otherwise non-public address, unless it goes to the host and
+  port a configured source's ``location`` names, or
+  ``fetch.allow_private_addresses`` is set: a host name is resolved once, every
+  address it resolves to is checked, and the connection is made to a checked
+  address (no second lookup for a DNS rebinding to answer);
 - a body limit enforced while streaming and counted after decompression (so a
   gzip bomb is refused, never inflated in memory);
 - redirects followed by hand: at most ``fetch.max_redirects``, only to http(s)
@@ -27,18 +35,23 @@ from __future__ import annotations
 import datetime as dt
 import email.utils
 import random
+import socket
+import ssl
 import threading
 import time
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from types import TracebackType
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+import httpcore
 import httpx
 
 from feedsvc import __version__
+from feedsvc.addresses import literal_address, refusal, refusal_message
 from feedsvc.errors import FetchError
 from feedsvc.settings import Settings
 from feedsvc.sources import Fetched, Validators
@@ -55,6 +68,29 @@ ACCEPT = "text/html, application/xhtml+xml, text/plain;q=0.9, */*;q=0.5"
 # Only encodings decoded here under the size limit are offered.
 ACCEPT_ENCODING = "gzip, deflate"
 _DECOMPRESS_STEP = 64 * 1024
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+Resolver = Callable[[str, int], Sequence[str]]
+"""Turns a host name and port into the IP addresses to try, in order."""
+Connector = Callable[[str, int, "float | None"], httpcore.NetworkStream]
+"""Opens a TCP connection to an IP address and port, within a timeout in seconds."""
+
+
+def resolve_host(host: str, port: int) -> list[str]:
+    """The addresses the system resolver gives for ``host``, each once, in its order.
+
+    A name that cannot be encoded raises UnicodeError (a ValueError): an invalid address.
+    """
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from None
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+def connect_address(address: str, port: int, timeout: float | None) -> httpcore.NetworkStream:
+    """A TCP connection to the IP ``address`` (never a name: nothing is resolved here)."""
+    return httpcore.SyncBackend().connect_tcp(address, port, timeout=timeout)
 
 
 def user_agent(settings: Settings) -> str:
@@ -111,10 +147,14 @@ class _Hop:
 class HttpFetcher:
     """Fetches http(s) locations; thread-safe; one instance is shared by a refresh.
 
-    ``transport`` replaces the network (tests), ``sleep`` the waits between
+    ``transport`` replaces the network (tests; then only addresses written in
+    URLs can be refused, names are not resolved here), ``sleep`` the waits between
     retries, ``rng`` the jitter (a float in [0, 1)), ``now`` the clock used
     only to read Retry-After dates, ``clock`` the monotonic seconds that
-    ``fetch.total_timeout`` is measured in. Call ``close`` (or use ``with``) when done.
+    ``fetch.total_timeout`` is measured in, ``resolve`` the host name lookup and
+    ``connect`` the opening of a TCP connection to a checked IP address (both
+    for tests: a resolver stub, a connector that records). Call ``close`` (or
+    use ``with``) when done.
     The usual environment variables apply: ``HTTPS_PROXY``/``HTTP_PROXY``/
     ``NO_PROXY`` and ``SSL_CERT_FILE``/``SSL_CERT_DIR``.
     """
@@ -128,8 +168,12 @@ class HttpFetcher:
         rng: Callable[[], float] = random.random,
         now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
         clock: Callable[[], float] = time.monotonic,
+        resolve: Resolver = resolve_host,
+        connect: Connector = connect_address,
     ) -> None:
         fetch = settings.fetch
+        self._allow_private = fetch.allow_private_addresses
+        self._configured = {source.name: _origin(source.location) for source in settings.sources}
         self._total_timeout = fetch.total_timeout
         self._clock = clock
         self._max_bytes = fetch.max_bytes
@@ -138,7 +182,25 @@ class HttpFetcher:
         self._sleep = sleep
         self._rng = rng
         self._now = now
-        self._client = httpx.Client(
+        if transport is None:
+            # Two pools: a connection made to a configured source's own origin,
+            # unchecked, must never be reused for a request that is not to it.
+            self._trusted_client = self._make_client(
+                settings, _transport(_Network(refuse_internal=False, resolve=resolve,
+                                              connect=connect)))
+            self._guarded_client = self._make_client(
+                settings, _transport(_Network(refuse_internal=not self._allow_private,
+                                              resolve=resolve, connect=connect)))
+        else:
+            self._trusted_client = self._guarded_client = self._make_client(settings, transport)
+        self._host_locks: dict[str, threading.Lock] = {}
+        self._host_locks_guard = threading.Lock()
+        self._closed = False
+
+    @staticmethod
+    def _make_client(settings: Settings, transport: httpx.BaseTransport) -> httpx.Client:
+        fetch = settings.fetch
+        return httpx.Client(
             transport=transport,
             follow_redirects=False,
             timeout=httpx.Timeout(
@@ -153,12 +215,13 @@ class HttpFetcher:
                 "Accept-Encoding": ACCEPT_ENCODING,
             },
         )
-        self._host_locks: dict[str, threading.Lock] = {}
-        self._host_locks_guard = threading.Lock()
 
     def close(self) -> None:
-        """Close pooled connections. The fetcher must not be used afterwards."""
-        self._client.close()
+        """Close pooled connections. A fetch still under way in another thread (one
+        a refresh stopped waiting for) ends with a FetchError; later ones fail at once."""
+        self._closed = True
+        self._trusted_client.close()
+        self._guarded_client.close()
 
     def __enter__(self) -> HttpFetcher:
         return self
@@ -172,12 +235,19 @@ class HttpFetcher:
         self.close()
 
     def fetch(self, source: str, location: str, validators: Validators | None) -> Fetched:
-        """GET ``location`` for ``source``, retrying transient failures; raise FetchError."""
+        """GET ``location`` for ``source``, retrying transient failures; raise FetchError.
+
+        Internal addresses are refused (FetchError "refused ...") unless the
+        request goes to the host and port of the source's configured location;
+        a source the settings do not name (the fetcher used on its own) has
+        ``location`` itself as its configured location.
+        """
         _check_scheme(location, source, what="location")
+        trusted = self._configured[source] if source in self._configured else _origin(location)
         attempts = self._retries + 1
         for attempt in range(attempts):
             try:
-                return self._follow_redirects(source, location, validators)
+                return self._follow_redirects(source, location, validators, trusted)
             except _Retryable as failure:
                 if attempt + 1 == attempts:
                     suffix = f" (gave up after {attempts} attempts)" if attempts > 1 else ""
@@ -202,12 +272,12 @@ class HttpFetcher:
             self._sleep(delay)
 
     def _follow_redirects(
-        self, source: str, location: str, validators: Validators | None
+        self, source: str, location: str, validators: Validators | None, trusted: _Origin | None
     ) -> Fetched:
         url = location
         seen = {url}
         for _ in range(self._max_redirects + 1):
-            hop = self._request(source, url, validators)
+            hop = self._request(source, url, validators, trusted)
             if hop.fetched is not None:
                 return hop.fetched
             assert hop.redirect_to is not None
@@ -221,31 +291,66 @@ class HttpFetcher:
             f"more than {self._max_redirects} redirects from {location}", source=source
         )
 
-    def _request(self, source: str, url: str, validators: Validators | None) -> _Hop:
+    def _request(
+        self, source: str, url: str, validators: Validators | None, trusted: _Origin | None
+    ) -> _Hop:
+        client = self._client_for(source, url, trusted)
         with self._host_lock(url):
+            if self._closed:
+                # The refresh that asked has given up and moved on.
+                raise FetchError(f"not fetching {url}: the fetcher was closed", source=source)
             # Started once the host is ours: waiting for another source's turn
             # is not this request being slow.
             deadline = _Deadline(self._clock, self._total_timeout, url)
-            try:
-                request = self._client.build_request(
-                    "GET", url, headers=_conditional_headers(validators)
+            with _bounded_by(deadline):
+                return self._exchange(source, url, validators, client, deadline)
+
+    def _client_for(self, source: str, url: str, trusted: _Origin | None) -> httpx.Client:
+        """The trusted client for the source's own origin; else the guarded one, after
+        refusing an internal address written in the URL itself (which a proxy, if
+        one is set, would otherwise reach on feedsvc's behalf)."""
+        origin = _origin(url)
+        if origin is not None and origin == trusted:
+            return self._trusted_client
+        if not self._allow_private and origin is not None:
+            address = literal_address(origin.host)
+            kind = refusal(address) if address is not None else None
+            if address is not None and kind is not None:
+                raise FetchError(
+                    f"refused {url}: {refusal_message(address, kind, host=origin.host)}",
+                    source=source,
                 )
-                response = self._client.send(request, stream=True)
-            except httpx.TimeoutException:
-                raise _Retryable(f"timed out connecting to or reading {url}", url=url) from None
-            except httpx.RemoteProtocolError as exc:
-                raise _Retryable(f"bad response from {url}: {_describe(exc)}", url=url) from None
-            except httpx.TransportError as exc:
-                raise _Retryable(f"cannot reach {url}: {_describe(exc)}", url=url) from None
-            except (httpx.InvalidURL, ValueError) as exc:
-                # ValueError covers the IDNA errors of impossible host names.
-                raise FetchError(f"invalid address {url!r}: {_describe(exc)}",
-                                 source=source) from None
-            try:
-                deadline.check()
-                return self._answer(source, url, response, validators, deadline)
-            finally:
-                response.close()
+        return self._guarded_client
+
+    def _exchange(
+        self,
+        source: str,
+        url: str,
+        validators: Validators | None,
+        client: httpx.Client,
+        deadline: _Deadline,
+    ) -> _Hop:
+        try:
+            request = client.build_request("GET", url, headers=_conditional_headers(validators))
+            response = client.send(request, stream=True)
+        except AddressRefused as refused:
+            raise FetchError(f"refused {url}: {refused}", source=source) from None
+        except httpx.TimeoutException:
+            deadline.check()
+            raise _Retryable(f"timed out connecting to or reading {url}", url=url) from None
+        except httpx.RemoteProtocolError as exc:
+            raise _Retryable(f"bad response from {url}: {_describe(exc)}", url=url) from None
+        except httpx.TransportError as exc:
+            raise _Retryable(f"cannot reach {url}: {_describe(exc)}", url=url) from None
+        except (httpx.InvalidURL, ValueError) as exc:
+            # ValueError covers the IDNA errors of impossible host names.
+            raise FetchError(f"invalid address {url!r}: {_describe(exc)}",
+                             source=source) from None
+        try:
+            deadline.check()
+            return self._answer(source, url, response, validators, deadline)
+        finally:
+            response.close()
 
     def _answer(
         self,
@@ -326,6 +431,7 @@ class HttpFetcher:
         except zlib.error as exc:
             raise FetchError(f"corrupt {encoding} body from {url}: {exc}", source=source) from None
         except httpx.TimeoutException:
+            deadline.check()
             raise _Retryable(f"timed out reading {url}", url=url) from None
         except httpx.TransportError as exc:
             raise _Retryable(f"connection lost reading {url}: {_describe(exc)}", url=url) from None
@@ -344,9 +450,10 @@ class HttpFetcher:
 class _Deadline:
     """``fetch.total_timeout`` for one request, from before it is sent.
 
-    Checked once the headers are in and after each piece of the body, so a
-    request ends at most one read timeout after its deadline: the read
-    timeout still bounds each wait for data.
+    While a request is under way its deadline is the thread's active one
+    (``_bounded_by``), and every socket operation of the connection waits at
+    most the time left (``_capped``); it is also checked once the headers are
+    in and after each piece of the body (which is all a test's transport gets).
     """
 
     def __init__(self, clock: Callable[[], float], seconds: int, url: str) -> None:
@@ -355,13 +462,174 @@ class _Deadline:
         self._url = url
         self._ends = clock() + seconds
 
+    def remaining(self) -> float:
+        """Seconds left before the deadline (zero or less once it has passed)."""
+        return self._ends - self._clock()
+
     def check(self) -> None:
         """Raise a retryable failure if the request has run past its deadline."""
-        if self._clock() > self._ends:
+        if self.remaining() <= 0:
             raise _Retryable(
                 f"timed out: {self._url} took longer than {self._seconds} s in all",
                 url=self._url,
             )
+
+
+# --- the network: where requests may go, and for how long ----------------------------
+
+
+@dataclass(frozen=True)
+class _Origin:
+    """Where a URL's requests go: its host as the URL writes it, and its port."""
+
+    host: str
+    port: int
+
+
+def _origin(url: str) -> _Origin | None:
+    """The origin of an http(s) ``url``, the host compared as written (so
+    ``127.1`` is not ``127.0.0.1``: only what the configuration names is
+    trusted); None when ``url`` has none."""
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        port = parts.port or DEFAULT_PORTS.get(parts.scheme.lower())
+    except ValueError:
+        return None
+    return _Origin(host, port) if host and port else None
+
+
+class AddressRefused(Exception):
+    """A connection refused before it was made; the message names the rule."""
+
+
+_active = threading.local()
+"""The deadline of the request this thread is making, if any."""
+
+
+@contextmanager
+def _bounded_by(deadline: _Deadline) -> Iterator[None]:
+    previous: _Deadline | None = getattr(_active, "deadline", None)
+    _active.deadline = deadline
+    try:
+        yield
+    finally:
+        _active.deadline = previous
+
+
+def _capped(timeout: float | None, expired: type[Exception]) -> float | None:
+    """``timeout`` shortened to what is left of this thread's request deadline;
+    ``expired`` is raised when nothing is left."""
+    deadline: _Deadline | None = getattr(_active, "deadline", None)
+    if deadline is None:
+        return timeout
+    remaining = deadline.remaining()
+    if remaining <= 0:
+        raise expired("fetch.total_timeout reached")
+    return remaining if timeout is None else min(timeout, remaining)
+
+
+class _BoundedStream(httpcore.NetworkStream):
+    """A connection whose every operation ends by the current request's deadline.
+
+    httpx's own timeouts bound each wait for data; this bounds their sum, in
+    whichever phase the time goes: TLS, sending, headers or body.
+    """
+
+    def __init__(self, stream: httpcore.NetworkStream) -> None:
+        self._stream = stream
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._stream.read(max_bytes, _capped(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._stream.write(buffer, _capped(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        return _BoundedStream(self._stream.start_tls(
+            ssl_context, server_hostname, _capped(timeout, httpcore.ConnectTimeout)))
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._stream.get_extra_info(info)
+
+
+class _Network(httpcore.NetworkBackend):
+    """Opens connections for httpx: resolves a host once, checks every address it
+    got (with ``refuse_internal``), then connects to a checked address.
+
+    Connecting to the address that was checked, rather than handing the name
+    to the socket layer, leaves no second lookup for DNS rebinding to answer.
+    """
+
+    def __init__(self, *, refuse_internal: bool, resolve: Resolver, connect: Connector) -> None:
+        self._refuse_internal = refuse_internal
+        self._resolve = resolve
+        self._connect = connect
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        addresses = self._addresses(host, port)
+        failure: Exception = httpcore.ConnectError(f"{host} has no address")
+        for address in addresses:
+            try:
+                stream = self._connect(
+                    address, port, _capped(timeout, httpcore.ConnectTimeout))
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                failure = exc
+                continue
+            return _BoundedStream(stream)
+        raise failure
+
+    def _addresses(self, host: str, port: int) -> list[str]:
+        literal = literal_address(host)
+        found = [str(literal)] if literal is not None else list(self._resolve(host, port))
+        if self._refuse_internal:
+            for text in found:
+                address = literal_address(text)
+                if address is None:
+                    raise AddressRefused(f"{host} resolves to {text!r}, not an IP address")
+                kind = refusal(address)
+                if kind is not None:
+                    # One internal address is enough: a public site has none.
+                    raise AddressRefused(refusal_message(address, kind, host=host))
+        return found
+
+    def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        raise httpcore.ConnectError("feedsvc connects to no Unix socket")
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+
+def _transport(network: _Network) -> httpx.HTTPTransport:
+    """httpx's transport, opening its connections through ``network``."""
+    transport = httpx.HTTPTransport()
+    pool = transport._pool
+    if not isinstance(pool, httpcore.ConnectionPool):  # pragma: no cover
+        raise TypeError(f"unexpected httpx connection pool {type(pool).__name__}")
+    # httpx offers no way to give its pool a network backend; httpcore's pool
+    # takes one, and every connection it makes asks it.
+    pool._network_backend = network
+    return transport
 
 
 class _TooLarge(Exception):

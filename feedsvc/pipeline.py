@@ -27,8 +27,8 @@ import json
 import logging
 import time
 from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -52,7 +52,7 @@ from feedsvc.publication import (
     publish,
 )
 from feedsvc.settings import Settings, SourceSettings
-from feedsvc.sources import Fetched, Fetcher, RoutingFetcher, Validators
+from feedsvc.sources import Fetched, Fetcher, RoutingFetcher, Validators, read_within
 from feedsvc.status import is_stale, retry_after
 from feedsvc.store import MergeCounts, RefreshLock, SourceSnapshot, SourceState, Store
 
@@ -345,25 +345,25 @@ def _read_all(
     settings: Settings, fetcher: Fetcher, states: dict[str, SourceState], now: dt.datetime,
     store: Store | None = None,
 ) -> list[_Read | FeedsvcError | dt.datetime]:
-    """Each source's outcome, in settings order: a read, its error, or when it is due."""
-    pool = ThreadPoolExecutor(max_workers=settings.fetch.concurrency,
-                              thread_name_prefix="feedsvc-fetch")
-    try:
-        pending: list[Future[_Read | FeedsvcError] | dt.datetime] = []
-        for source in settings.sources:
-            state = states.get(source.name)
-            due_at = _due_at(source, state, settings.schedule.interval, now)
-            pending.append(due_at if due_at is not None
-                           else pool.submit(_read_guarded, source, fetcher, state, store))
-        # result() re-raises KeyboardInterrupt/SystemExit from a worker here.
-        outcomes = [p if isinstance(p, dt.datetime) else p.result() for p in pending]
-    except BaseException:
-        # Interrupted (SIGTERM, Ctrl-C): do not wait for reads under way,
-        # so the run is recorded as abandoned and the lock released now.
-        pool.shutdown(wait=False, cancel_futures=True)
-        raise
-    pool.shutdown(wait=True)
-    return outcomes
+    """Each source's outcome, in settings order: a read, its error, or when it is due.
+
+    Up to ``fetch.concurrency`` sources are read at once. A source still being
+    read ``fetch.total_timeout`` seconds after its read began (all its pages,
+    redirects, retries and waits between them included) is reported failed,
+    "timed out after N s", and the others are published without waiting for
+    it. Interrupted (SIGTERM, Ctrl-C), no read under way is waited for, so the
+    run is recorded as abandoned and the lock released at once.
+    """
+    due = [_due_at(source, states.get(source.name), settings.schedule.interval, now)
+           for source in settings.sources]
+    reads = read_within(
+        [(source.name, partial(_read_guarded, source, fetcher, states.get(source.name), store))
+         for source, due_at in zip(settings.sources, due, strict=True) if due_at is None],
+        concurrency=settings.fetch.concurrency,
+        seconds=settings.fetch.total_timeout,
+    )
+    outcomes = iter(reads)
+    return [due_at if due_at is not None else next(outcomes) for due_at in due]
 
 
 def _read_guarded(

@@ -350,8 +350,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("fetch", "read_timeout", 30, "Seconds to wait for response data.",
            _int_range(1, 3600)),
     Option("fetch", "total_timeout", 120,
-           "Seconds one request may take in all, however slowly data trickles in.",
-           _int_range(1, 3600)),
+           "Seconds one request, and one source's whole read, may take in all, however "
+           "slowly data trickles in.", _int_range(1, 3600)),
     Option("fetch", "max_bytes", 5_000_000, "Largest response body accepted, in bytes.",
            _int_range(1_000, 1_000_000_000)),
     Option("fetch", "max_redirects", 5, "Most redirects followed for one request.",
@@ -360,6 +360,9 @@ OPTIONS: tuple[Option, ...] = (
            _int_range(0, 10)),
     Option("fetch", "concurrency", 4, "Most sources fetched at once (one at a time per host).",
            _int_range(1, 64)),
+    Option("fetch", "allow_private_addresses", False,
+           "Let redirects and links reach loopback, private, link-local and other internal "
+           "addresses; only sources' own locations may otherwise.", _bool),
 )
 
 SOURCE_OPTIONS: tuple[Option, ...] = (
@@ -429,6 +432,7 @@ class FetchSettings:
     max_redirects: int
     retries: int
     concurrency: int
+    allow_private_addresses: bool
 
 
 @dataclass(frozen=True)
