@@ -1,4 +1,5 @@
-"""The ``feedsvc`` command: parse | refresh | serve | scheduler | check-config.
+"""The ``feedsvc`` command: parse | refresh | serve | scheduler | check-config | items |
+categories.
 
 Each subcommand is a thin shell around one library call; errors that feedsvc
 raises on purpose are printed as one line on stderr with a non-zero exit code.
@@ -76,6 +77,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("scheduler", help="run scheduled refreshes (the production scheduler)")
     commands.add_parser("check-config", help="validate the settings file and exit")
+
+    for noun, what, name in (("items", "items", "ID"), ("categories", "categories", "SLUG")):
+        group = commands.add_parser(noun, help=f"remove {what} that should never have been "
+                                               "published")
+        actions = group.add_subparsers(dest="action", required=True, metavar="ACTION")
+        remove = actions.add_parser("remove", help=f"remove {what} from the store and the feeds")
+        remove.add_argument("targets", nargs="+", metavar=name,
+                            help="an item id (as in /items/<id>) or guid" if noun == "items"
+                            else "a category slug (as in /feeds/category/<slug>.atom)")
+        remove.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     return parser
 
 
@@ -102,6 +113,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             run_scheduler(settings)
             return EXIT_OK
+        if args.command in ("items", "categories"):
+            return _remove(settings, args.command, args.targets, assume_yes=args.yes)
     except FeedsvcError as exc:
         print(f"feedsvc: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
@@ -231,6 +244,44 @@ def _refresh(settings: Settings) -> int:
     for line in report.summary_lines():
         print(line)
     return EXIT_OK if report.ok else EXIT_SOURCE_FAILED
+
+
+def _remove(settings: Settings, noun: str, targets: Sequence[str], *, assume_yes: bool) -> int:
+    """Remove items or categories after saying what goes and asking to confirm.
+
+    Without a terminal to ask on, ``--yes`` is required. What is removed is
+    recorded in the store and leaves the feeds at the next publication.
+    """
+    import datetime as dt
+
+    from feedsvc.store import Store
+
+    with Store.open(settings.storage.database) as store:
+        if noun == "items":
+            found = [f"{item_id}  {title}" for _, item_id, title in store.find_items(targets)]
+        else:
+            known = {c.slug: c.label for c in store.known_categories()}
+            found = [f"{slug}  {known[slug]}" for slug in dict.fromkeys(targets) if slug in known]
+        if not found:
+            raise FeedsvcError(f"no such {noun} in the store: {', '.join(targets)}")
+        print(f"To remove ({len(found)} of {len(targets)} named):", *found, sep="\n  ")
+        if not assume_yes and not _confirmed(f"Remove these {noun}? [y/N] "):
+            print("nothing removed")
+            return EXIT_ERROR
+        now = dt.datetime.now(dt.UTC)
+        removed = (store.remove_items(targets, now) if noun == "items"
+                   else store.remove_categories(targets, now))
+    taken = sum(r.items for r in removed)
+    print(f"removed {len(removed)} {noun}" + (f" ({taken} items lose their category)"
+                                               if noun == "categories" else "")
+          + "; the feeds change at the next refresh (feedsvc refresh)")
+    return EXIT_OK
+
+
+def _confirmed(question: str) -> bool:
+    if not sys.stdin.isatty():
+        raise FeedsvcError("not a terminal: add --yes to remove without being asked")
+    return input(question).strip().lower() in ("y", "yes")
 
 
 def _serve(settings: Settings, host: str | None, port: int | None, *, scheduler: bool) -> int:

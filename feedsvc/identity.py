@@ -84,6 +84,12 @@ def id_for_key(key: str) -> str:
     return uuid.uuid5(FEEDSVC_NAMESPACE, key).hex
 
 
+def names_for_key(key: str) -> tuple[str, str]:
+    """(``guid_for_key(key)``, ``id_for_key(key)``), from one uuid."""
+    name = uuid.uuid5(FEEDSVC_NAMESPACE, key)
+    return name.urn, name.hex
+
+
 def feed_guid(base_url: str, key: str) -> str:
     """A feed's Atom id: ``"urn:uuid:"`` + uuid5 of ``base_url + key`` in ``FEEDSVC_NAMESPACE``."""
     return uuid.uuid5(FEEDSVC_NAMESPACE, base_url + key).urn

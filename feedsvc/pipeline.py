@@ -26,7 +26,8 @@ import io
 import json
 import logging
 import time
-from collections.abc import Sequence
+import zoneinfo
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
@@ -68,12 +69,21 @@ class Renderer(Protocol):
 
 
 class DefaultRenderer:
-    """``feedsvc.render``'s functions, loaded on first use."""
+    """``feedsvc.render``'s functions, loaded on first use.
+
+    A feed is asked for in every format in turn: all of them are rendered at
+    the first, from one cleaned copy of the spec, and the others kept for the
+    asking.
+    """
+
+    _last: tuple[FeedSpec, Mapping[str, bytes]] | None = None
 
     def render_feed(self, spec: FeedSpec, fmt: str) -> bytes:
-        from feedsvc.render import render_feed
+        from feedsvc.render import render_formats
 
-        return render_feed(spec, fmt)
+        if self._last is None or self._last[0] is not spec:
+            self._last = (spec, render_formats(spec))
+        return self._last[1][fmt]
 
     def render_opml(self, title: str, feeds: Sequence[FeedLink], base_url: str) -> bytes:
         from feedsvc.render import render_opml
@@ -258,10 +268,12 @@ def _refresh_locked(
         changes = Changes()
         # A refresh that merged and then failed to publish left feeds behind the store.
         rerender_all = store.render_pending()
-        reports = tuple(
-            _record(store, source, outcome, states.get(source.name), settings, started, changes)
-            for source, outcome in zip(settings.sources, outcomes, strict=True)
-        )
+        with store.bulk_loading():
+            reports = tuple(
+                _record(store, source, outcome, states.get(source.name), settings, started,
+                        changes)
+                for source, outcome in zip(settings.sources, outcomes, strict=True)
+            )
         lock.renew()
         published, feed_count, item_count, error = _publish(
             settings, store, renderer, started, changes, rerender_all=rerender_all)
@@ -277,7 +289,7 @@ def _refresh_locked(
         feed_count=feed_count, item_count=item_count, error=error,
     )
     store.finish_run(run_id, finished, ok=report.ok, published=published,
-                     summary=report.to_json())
+                     summary=report.to_json(), keep=settings.storage.keep_runs)
     _log_refresh(report)
     return report
 
@@ -287,11 +299,15 @@ def _abandon_run(
 ) -> None:
     finished = started + dt.timedelta(seconds=time.monotonic() - clock_start)
     reason = f"abandoned: {type(exc).__name__}: {exc}".rstrip(": ")
-    logger.error("refresh abandoned error=%r", reason)
+    # A FeedsvcError (a store that cannot be written, say) reaches the caller, which
+    # says it in its one line; anything else is said here.
+    logger.log(logging.DEBUG if isinstance(exc, FeedsvcError) else logging.ERROR,
+               "refresh abandoned error=%r", reason)
     try:
         store.finish_run(run_id, finished, ok=False, published=False, summary={"error": reason})
-    except FeedsvcError:
-        logger.exception("could not record the abandoned refresh")
+    except FeedsvcError as error:
+        logger.log(logging.DEBUG if isinstance(exc, FeedsvcError) else logging.WARNING,
+                   "could not record the abandoned refresh: %s", error)
 
 
 # --- reading sources -------------------------------------------------------------
@@ -356,8 +372,10 @@ def _read_all(
     """
     due = [_due_at(source, states.get(source.name), settings.schedule.interval, now)
            for source in settings.sources]
+    today = now.astimezone(zoneinfo.ZoneInfo(settings.site.timezone)).date()
     reads = read_within(
-        [(source.name, partial(_read_guarded, source, fetcher, states.get(source.name), store))
+        [(source.name,
+          partial(_read_guarded, source, fetcher, states.get(source.name), store, today))
          for source, due_at in zip(settings.sources, due, strict=True) if due_at is None],
         concurrency=settings.fetch.concurrency,
         seconds=settings.fetch.total_timeout,
@@ -368,9 +386,10 @@ def _read_all(
 
 def _read_guarded(
     source: SourceSettings, fetcher: Fetcher, state: SourceState | None, store: Store | None,
+    today: dt.date,
 ) -> _Read | FeedsvcError:
     try:
-        return read_source(source, fetcher, state, store)
+        return read_source(source, fetcher, state, store, today=today)
     except FeedsvcError as exc:
         return exc
     except Exception as exc:
@@ -380,7 +399,7 @@ def _read_guarded(
 
 def read_source(
     source: SourceSettings, fetcher: Fetcher, state: SourceState | None,
-    store: Store | None = None,
+    store: Store | None = None, *, today: dt.date | None = None,
 ) -> _Read:
     """Fetch, decode and parse one source, following "next" pages of HTML listings.
 
@@ -390,6 +409,10 @@ def read_source(
     (``unchanged``). A text listing whose new version only changed near the
     top is parsed down to where it stops changing, building on the snapshot
     ``store`` kept of it (see ``feedsvc.listing.incremental``).
+
+    An item dated more than a day after ``today`` (the site's date; None: no
+    such check) is skipped with a warning, and the source is then read again
+    next time whatever its bytes, so the item arrives once its day is near.
 
     A later page that cannot be fetched or read ends the pages there with a
     warning ("page N could not be read: ...; stopped there"); the pages before
@@ -403,7 +426,7 @@ def read_source(
     if first.not_modified:
         return _Read(items=(), validators=first.validators, not_modified=True)
     if source.format == "text":
-        return _read_text(source, first, state if same_config else None, store)
+        return _read_text(source, first, state if same_config else None, store, today)
     items: list[ListingItem] = []
     warnings: list[ParseWarning] = []
     parser_warnings: list[ParseWarning] = []
@@ -427,13 +450,26 @@ def read_source(
                 f"page {pages} could not be read: {_error_text(exc, source.name)}; stopped there",
             ))
             break
-    if not items:
-        raise ListingError(_no_items_message(state, parser_warnings), source=source.name)
     body_digest = digest.hexdigest()
-    if same_config and state is not None and state.body_digest == body_digest:
+    if items and same_config and state is not None and state.body_digest == body_digest:
         return _Read(items=(), validators=first.validators, unchanged=True, digest=body_digest)
-    return _Read(items=tuple(items), validators=first.validators, warnings=tuple(warnings),
-                 digest=body_digest)
+    kept, future = _drop_future(items, today, source.name)
+    if not kept:
+        raise ListingError(_no_items_message(state, [*parser_warnings, *future]),
+                           source=source.name)
+    return _Read(items=kept, validators=first.validators, warnings=(*warnings, *future),
+                 digest=None if future else body_digest)
+
+
+def _drop_future(
+    items: Sequence[ListingItem], today: dt.date | None, source: str,
+) -> tuple[tuple[ListingItem, ...], tuple[ParseWarning, ...]]:
+    """``items`` without those dated well ahead of ``today``, and a warning for each."""
+    from feedsvc.listing import drop_future_items
+
+    if today is None:
+        return tuple(items), ()
+    return drop_future_items(items, today, source=source)
 
 
 def _digest(page: Fetched) -> Any:
@@ -445,12 +481,13 @@ def _digest(page: Fetched) -> Any:
 
 def _read_text(
     source: SourceSettings, page: Fetched, state: SourceState | None, store: Store | None,
+    today: dt.date | None,
 ) -> _Read:
     """A text listing: skipped when its bytes are those last merged, read from the top
     down to where it stopped changing when it can be, else read in full."""
     from feedsvc.listing import decode_document, parse_text_listing
     from feedsvc.listing.dates import detect_language
-    from feedsvc.listing.incremental import has_repeats, is_plain, read_changed_top
+    from feedsvc.listing.incremental import is_plain, read_changed_top
 
     if page.body is None:
         raise ListingError("the server sent no body", source=source.name)
@@ -459,31 +496,36 @@ def _read_text(
         return _Read(items=(), validators=page.validators, unchanged=True, digest=digest)
     text, decode_warnings = decode_document(
         page.body, declared_charset=page.charset, source=source.name)
-    kept = store.source_snapshot(source.name) if store is not None and state else None
-    if kept is not None and kept.config_fingerprint == config_fingerprint(source):
+    previous = store.source_snapshot(source.name) if store is not None and state else None
+    if (store is not None and previous is not None
+            and previous.config_fingerprint == config_fingerprint(source)):
         top = read_changed_top(
-            kept.listing, text, source=source.name, language=source.language,
-            listed_before=lambda keys: store.keys_listed_by(source.name, keys)
-            if store is not None else keys,
+            previous.listing, text, source=source.name, language=source.language,
+            listed_before=partial(store.keys_listed_by, source.name),
         )
         if top is not None:
+            kept, future = _drop_future(top.items, today, source.name)
+            # Skipped items are looked at again next time, by a full read.
             snapshot = ListingSnapshot(
                 text=text, language=top.language, item_count=top.item_count,
-                warnings=top.warnings, plain=True, repeats=False)
-            return _Read(items=top.items, validators=page.validators,
-                         warnings=(*decode_warnings, *top.warnings), digest=digest,
+                warnings=top.warnings, plain=not future, repeats=False)
+            return _Read(items=kept, validators=page.validators,
+                         warnings=(*decode_warnings, *top.warnings, *future),
+                         digest=None if future else digest,
                          listed_below=top.listed_below, snapshot=snapshot)
     language = source.language or detect_language(io.StringIO(text.removeprefix("\ufeff")))
     result = parse_text_listing(text, source=source.name, language=language)
-    if not result.items:
-        raise ListingError(_no_items_message(state, result.warnings), source=source.name)
+    kept, future = _drop_future(result.items, today, source.name)
+    if not kept:
+        raise ListingError(_no_items_message(state, [*result.warnings, *future]),
+                           source=source.name)
+    distinct = len({item_key(item.date, item.title) for item in result.items})
     snapshot = ListingSnapshot(
-        text=text, language=language,
-        item_count=len({item_key(item.date, item.title) for item in result.items}),
-        warnings=result.warnings, plain=is_plain(text), repeats=has_repeats(result.items))
-    return _Read(items=result.items, validators=page.validators,
-                 warnings=(*decode_warnings, *result.warnings), digest=digest,
-                 snapshot=snapshot)
+        text=text, language=language, item_count=distinct, warnings=result.warnings,
+        plain=not future and is_plain(text), repeats=distinct != len(result.items))
+    return _Read(items=kept, validators=page.validators,
+                 warnings=(*decode_warnings, *result.warnings, *future),
+                 digest=None if future else digest, snapshot=snapshot)
 
 
 def _no_items_message(state: SourceState | None, parser_warnings: Sequence[ParseWarning]) -> str:
@@ -566,10 +608,22 @@ def _record(
         report = SourceReport(
             name=source.name, found=counts.found, new=counts.new, updated=counts.updated,
             warnings=len(warnings),
-            warning_messages=tuple(str(w) for w in warnings),
+            warning_messages=_bounded_messages(warnings),
         )
     _log_source(report, source)
     return report
+
+
+REPORTED_WARNINGS = 20
+"""Warnings a source's report keeps word for word (its count says how many there were)."""
+
+
+def _bounded_messages(warnings: Sequence[ParseWarning]) -> tuple[str, ...]:
+    """The first ``REPORTED_WARNINGS`` warnings as text, and a line counting the rest:
+    what a run keeps in the store and /status shows stays small whatever a listing holds."""
+    shown = tuple(str(w) for w in warnings[:REPORTED_WARNINGS])
+    rest = len(warnings) - len(shown)
+    return (*shown, f"... and {rest} more warning(s)") if rest > 0 else shown
 
 
 def _error_text(exc: FeedsvcError, source: str) -> str:

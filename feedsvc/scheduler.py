@@ -55,7 +55,7 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from feedsvc.errors import ConfigError, RefreshInProgressError
+from feedsvc.errors import ConfigError, FeedsvcError, RefreshInProgressError
 from feedsvc.settings import ScheduleSettings, Settings
 
 log = logging.getLogger("feedsvc.scheduler")
@@ -349,6 +349,11 @@ class _Tick:
         except RefreshInProgressError:
             log.info("refresh skipped=true reason=%r", "another refresh holds the lock")
             return "skipped"
+        except FeedsvcError as exc:
+            # Said in full by its message (a store that cannot be written, say).
+            log.error("refresh ok=false error=%r duration=%.2fs",
+                      str(exc), time.monotonic() - clock)
+            return "error"
         except Exception as exc:
             log.exception("refresh ok=false error=%r duration=%.2fs",
                           str(exc), time.monotonic() - clock)

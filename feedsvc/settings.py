@@ -326,6 +326,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("storage", "publish_dir", "../var/public",
            "Directory the published feeds are written to, relative to the config file.",
            _nonempty_str),
+    Option("storage", "keep_runs", 500,
+           "Refresh runs kept in the store for /status and the metrics; older ones are deleted.",
+           _int_range(1, 1_000_000)),
     Option("server", "host", "127.0.0.1", "Address `feedsvc serve` listens on.", _nonempty_str),
     Option("server", "port", 8000, "Port `feedsvc serve` listens on.", _int_range(1, 65535)),
     Option("server", "cache_max_age", None,
@@ -404,6 +407,7 @@ class SiteSettings:
 class StorageSettings:
     database: str
     publish_dir: Path
+    keep_runs: int = 500
 
 
 @dataclass(frozen=True)
@@ -526,6 +530,7 @@ def settings_from_mapping(
         storage=StorageSettings(
             database=_resolve_database_url(storage["database"], base_dir),
             publish_dir=(base_dir / storage["publish_dir"]).resolve(),
+            keep_runs=storage["keep_runs"],
         ),
         server=ServerSettings(**values["server"]),
         schedule=ScheduleSettings(**values["schedule"]),

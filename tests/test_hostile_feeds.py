@@ -40,8 +40,10 @@ _PLAIN_RSS = re.compile(
     r"<(title|category)>([^<]*)</\1>|<channel>.*?<description>([^<]*)</description>", re.S)
 
 HOSTILE_OPML_FEEDS = (
-    FeedLink("all", "<News> & </b> views", None, None, 5, "2021-11-20"),
-    FeedLink("category/r-d", "News: R&D </b>", "R&D </b>", "r-d", 1, "2021-11-20"),
+    FeedLink("all", "<News> & </b> views", None, None, 5, "2021-11-20",
+             "2021-11-20T12:00:00+00:00"),
+    FeedLink("category/r-d", "News: R&D </b>", "R&D </b>", "r-d", 1, "2021-11-20",
+             "2021-11-20T12:00:00+00:00"),
 )
 HOSTILE_BASE_URL = "http://127.0.0.1:8000/my feeds/"
 

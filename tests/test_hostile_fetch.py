@@ -169,7 +169,7 @@ def by_name(report: RefreshReport) -> dict[str, SourceReport]:
 def published_titles(settings: Settings) -> set[str]:
     published = open_publication(settings.storage.publish_dir)
     assert published is not None
-    return {item.title for item in published.site.items}
+    return {item.title for item in published.site.latest}
 
 
 # --- 1. one slow source must not freeze every feed -----------------------------------------

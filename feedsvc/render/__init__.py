@@ -8,7 +8,7 @@ RFC 3986 URI, before any format sees it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 from feedsvc.models import FeedSpec
 from feedsvc.render.dates import require_aware_dates
@@ -26,7 +26,7 @@ _RENDERERS: Mapping[str, Callable[[FeedSpec], bytes]] = {
 FORMATS: tuple[str, ...] = tuple(_RENDERERS)
 """The feed formats, in the order they are offered: atom, rss, json."""
 
-__all__ = ["FORMATS", "clean_xml_text", "render_feed", "render_opml"]
+__all__ = ["FORMATS", "clean_xml_text", "render_feed", "render_formats", "render_opml"]
 
 
 def render_feed(spec: FeedSpec, fmt: str) -> bytes:
@@ -36,8 +36,15 @@ def render_feed(spec: FeedSpec, fmt: str) -> bytes:
     must be timezone-aware. Raises ValueError for an unknown format or a naive
     datetime, KeyError for a missing self URL.
     """
-    renderer = _RENDERERS.get(fmt)
-    if renderer is None:
-        raise ValueError(f"unknown feed format {fmt!r}; known: {', '.join(FORMATS)}")
+    return render_formats(spec, (fmt,))[fmt]
+
+
+def render_formats(spec: FeedSpec, formats: Sequence[str] = FORMATS) -> dict[str, bytes]:
+    """The feed ``spec`` in each of ``formats`` (see ``render_feed``), cleaning its text
+    and links once for all of them."""
+    unknown = [fmt for fmt in formats if fmt not in _RENDERERS]
+    if unknown:
+        raise ValueError(f"unknown feed format {unknown[0]!r}; known: {', '.join(FORMATS)}")
     require_aware_dates(spec)
-    return renderer(spec_with_uris(clean_spec(spec)))
+    ready = spec_with_uris(clean_spec(spec))
+    return {fmt: _RENDERERS[fmt](ready) for fmt in formats}

@@ -30,8 +30,36 @@ def json_document(spec: FeedSpec) -> bytes:
     feed["language"] = spec.language
     feed["authors"] = [{"name": feed_author(spec)}]
     feed["items"] = [_item(entry) for entry in spec.entries]
-    text = json.dumps(feed, ensure_ascii=False, sort_keys=False, indent=2)
-    return (text + "\n").encode("utf-8")
+    return (indented_json(feed) + "\n").encode("utf-8")
+
+
+def indented_json(value: Any, level: int = 0) -> str:
+    """``json.dumps(value, ensure_ascii=False, indent=2)``, byte for byte, for the
+    values a feed holds (dicts, lists, strings, ints, bools, None).
+
+    ``json.dumps`` with an indent runs its pure-Python encoder; this one leaves
+    every string to the C escaper, which makes a feed several times faster.
+    """
+    if isinstance(value, str):
+        return _encode_string(value)
+    if isinstance(value, dict):
+        if not value:
+            return "{}"
+        inner = "\n" + "  " * (level + 1)
+        return "{" + ",".join(
+            f"{inner}{_encode_string(key)}: {indented_json(item, level + 1)}"
+            for key, item in value.items()
+        ) + "\n" + "  " * level + "}"
+    if isinstance(value, list | tuple):
+        if not value:
+            return "[]"
+        inner = "\n" + "  " * (level + 1)
+        return "[" + ",".join(f"{inner}{indented_json(item, level + 1)}" for item in value) \
+            + "\n" + "  " * level + "]"
+    return json.dumps(value)
+
+
+_encode_string = json.encoder.encode_basestring
 
 
 def _item(entry: Entry) -> dict[str, Any]:

@@ -30,6 +30,8 @@ def clean_xml_text(text: str) -> str:
 
     Nothing is escaped here: escaping is the serialiser's job.
     """
+    if text.isascii() and text.isprintable():
+        return text  # the common case: nothing to remove
     return _NOT_TEXT.sub("", strip_xml_forbidden(text))
 
 
@@ -80,6 +82,11 @@ def _cleaned(value: object) -> object:
     if isinstance(value, tuple):
         return tuple(_cleaned(item) for item in value)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        changes = {f.name: _cleaned(getattr(value, f.name)) for f in dataclasses.fields(value)}
-        return dataclasses.replace(value, **changes)
+        changes = {}
+        for spec_field in dataclasses.fields(value):
+            before = getattr(value, spec_field.name)
+            after = _cleaned(before)
+            if after != before:
+                changes[spec_field.name] = after
+        return dataclasses.replace(value, **changes) if changes else value
     return value

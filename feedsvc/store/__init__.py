@@ -13,25 +13,36 @@ it was after the last source it finished.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Mapping, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
+
+import sqlalchemy as sa
 
 from feedsvc.models import ListingItem, StoredItem
 from feedsvc.sources import Validators
 from feedsvc.store import categories as _categories
 from feedsvc.store import health as _health
 from feedsvc.store import items as _items
+from feedsvc.store import removals as _removals
 from feedsvc.store import runs as _runs
 from feedsvc.store.categories import CategoryRecord
 from feedsvc.store.health import MergeCounts, SourceSnapshot, SourceState
 from feedsvc.store.lock import LockHolder, RefreshLock, hold_refresh_lock, lock_holder
+from feedsvc.store.removals import Removed
 from feedsvc.store.runs import RunRecord
-from feedsvc.store.schema import SCHEMA_VERSION, Database, open_database
+from feedsvc.store.schema import (
+    SCHEMA_VERSION,
+    Database,
+    drop_indexes,
+    ensure_indexes,
+    open_database,
+)
+from feedsvc.store.schema import items as items_table
 
 __all__ = [
     "SCHEMA_VERSION", "CategoryRecord", "LockHolder", "MergeCounts", "RefreshLock",
-    "RunRecord", "SourceSnapshot", "SourceState", "Store", "StoredItem",
+    "Removed", "RunRecord", "SourceSnapshot", "SourceState", "Store", "StoredItem",
 ]
 
 
@@ -109,6 +120,49 @@ class Store:
             if plan.touched:
                 _items.set_render_pending(conn, True)
         return counts
+
+    @contextmanager
+    def bulk_loading(self) -> Iterator[None]:
+        """Merges inside the ``with`` block that fill an empty store build its secondary
+        indexes once at the end rather than row by row; anywhere else, nothing changes.
+
+        Readers meanwhile find every item by key and id as ever (those indexes
+        stay). A process that dies inside leaves the indexes to the next
+        ``Store.open``, which builds any that is missing.
+        """
+        with self._db.write() as conn:
+            empty = conn.execute(sa.select(items_table.c.key).limit(1)).first() is None
+            if empty:
+                drop_indexes(conn)
+        try:
+            yield
+        finally:
+            if empty:
+                with self._db.write() as conn:
+                    ensure_indexes(conn)
+
+    def remove_items(self, item_ids: Sequence[str], now: dt.datetime) -> list[Removed]:
+        """Remove the items ``item_ids`` (ids or guids) from the store, and so from the
+        feeds at the next publication; recorded. See ``feedsvc.store.removals``."""
+        with self._db.write() as conn:
+            removed = _removals.remove_items(conn, item_ids, now.replace(microsecond=0))
+            if removed:
+                _items.set_render_pending(conn, True)
+        return removed
+
+    def remove_categories(self, slugs: Sequence[str], now: dt.datetime) -> list[Removed]:
+        """Take the categories ``slugs`` off their items and stop publishing their feeds;
+        recorded. See ``feedsvc.store.removals``."""
+        with self._db.write() as conn:
+            removed = _removals.remove_categories(conn, slugs, now.replace(microsecond=0))
+            if removed:
+                _items.set_render_pending(conn, True)
+        return removed
+
+    def find_items(self, item_ids: Sequence[str]) -> list[tuple[str, str, str]]:
+        """(key, id, title) of the stored items among ``item_ids`` (ids or guids)."""
+        with self._db.read() as conn:
+            return _removals.find_items(conn, item_ids)
 
     def render_pending(self) -> bool:
         """Whether items changed since the last publication that showed them (set by
@@ -205,10 +259,12 @@ class Store:
 
     def finish_run(
         self, run_id: int, now: dt.datetime, *, ok: bool, published: bool,
-        summary: Mapping[str, Any],
+        summary: Mapping[str, Any], keep: int | None = None,
     ) -> None:
+        """Record the end of a run; with ``keep``, only the newest ``keep`` runs stay."""
         with self._db.write() as conn:
-            _runs.finish_run(conn, run_id, now, ok=ok, published=published, summary=summary)
+            _runs.finish_run(conn, run_id, now, ok=ok, published=published, summary=summary,
+                             keep=keep)
 
     def last_run(self, *, finished: bool = True) -> RunRecord | None:
         """The latest run (the latest finished one when ``finished``), or None."""

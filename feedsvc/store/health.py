@@ -95,8 +95,8 @@ def record_success(
 ) -> None:
     """Record a success; ``counts`` None when nothing was merged. ``new_links`` is how
     many items the source lists that it never listed before (its item count grows
-    by that many); ``body_digest`` the digest of what was merged, kept as it was
-    when None."""
+    by that many); ``body_digest`` the digest of what was merged (None: the next
+    read must parse whatever the bytes), left as it was when nothing was merged."""
     values: dict[str, Any] = {
         "etag": validators.etag, "last_modified": validators.last_modified,
         "last_success": now, "last_attempt": now, "failing_since": None,
@@ -104,11 +104,10 @@ def record_success(
     }
     if counts is not None:
         values.update(last_found=counts.found, last_new=counts.new,
-                      last_updated=counts.updated, last_warnings=warnings)
+                      last_updated=counts.updated, last_warnings=warnings,
+                      body_digest=body_digest)
     if fingerprint is not None:
         values["config_fingerprint"] = fingerprint
-    if body_digest is not None:
-        values["body_digest"] = body_digest
     done = conn.execute(sources.update().where(sources.c.name == source).values(
         item_count=sources.c.item_count + new_links, **values))
     if done.rowcount == 0:

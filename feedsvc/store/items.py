@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from feedsvc.identity import guid_for_key, id_for_key, slugify
+from feedsvc.identity import names_for_key, slugify
 from feedsvc.models import ListingItem, StoredItem
 from feedsvc.store.decide import (
     CONTENT_FIELDS,
@@ -112,19 +112,25 @@ def _taken_seconds(conn: Connection, now: dt.datetime, count: int) -> set[dt.dat
 def _insert_items(
     conn: Connection, plan: MergePlan, seconds: Mapping[str, dt.datetime], now: dt.datetime
 ) -> None:
-    rows = [
-        {
-            "key": new.key, "guid": guid_for_key(new.key), "item_id": id_for_key(new.key),
-            "title": new.item.title, "date": new.item.date, "category": new.item.category,
-            "category_slug": slugify(new.item.category) if new.item.category else None,
-            "credit": new.item.credit, "summary": new.item.summary, "link": new.item.link,
-            "image": new.item.image, "first_seen": now, "updated": seconds[new.key],
-            "listing_rank": new.rank,
-        }
-        for new in plan.new
-    ]
-    for start in range(0, len(rows), ROWS_PER_STATEMENT):
-        conn.execute(items.insert(), rows[start:start + ROWS_PER_STATEMENT])
+    # Rows are built a statement's worth at a time: memory stays bounded by that.
+    for start in range(0, len(plan.new), ROWS_PER_STATEMENT):
+        conn.execute(items.insert(), [
+            _new_row(new.key, new.item, new.rank, seconds[new.key], now)
+            for new in plan.new[start:start + ROWS_PER_STATEMENT]
+        ])
+
+
+def _new_row(
+    key: str, item: ListingItem, rank: int, updated: dt.datetime, now: dt.datetime
+) -> dict[str, Any]:
+    guid, item_id = names_for_key(key)
+    return {
+        "key": key, "guid": guid, "item_id": item_id, "title": item.title, "date": item.date,
+        "category": item.category,
+        "category_slug": slugify(item.category) if item.category else None,
+        "credit": item.credit, "summary": item.summary, "link": item.link,
+        "image": item.image, "first_seen": now, "updated": updated, "listing_rank": rank,
+    }
 
 
 def _apply_changes(conn: Connection, plan: MergePlan, seconds: Mapping[str, dt.datetime]) -> None:
@@ -189,8 +195,7 @@ def first_label(conn: Connection, slug: str) -> str | None:
     """The category label of the first item seen in ``slug`` (first seen, then date,
     rank and key), or None when no item has that category any more."""
     query = (sa.select(items.c.category).where(items.c.category_slug == slug)
-             .order_by(items.c.category_slug, items.c.first_seen, items.c.date,
-                       items.c.listing_rank, items.c.key)
+             .order_by(items.c.first_seen, items.c.date, items.c.listing_rank, items.c.key)
              .limit(1))
     return conn.execute(query).scalar()
 

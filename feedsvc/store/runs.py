@@ -40,12 +40,19 @@ def start_run(conn: Connection, now: dt.datetime) -> int:
 
 def finish_run(
     conn: Connection, run_id: int, now: dt.datetime, *, ok: bool, published: bool,
-    summary: Mapping[str, Any],
+    summary: Mapping[str, Any], keep: int | None = None,
 ) -> None:
+    """Record the end of run ``run_id``; with ``keep``, delete all but the newest ``keep``
+    runs."""
     conn.execute(refresh_runs.update().where(refresh_runs.c.id == run_id).values(
         finished=now, ok=ok, published=published,
         summary=json.dumps(summary, ensure_ascii=False, sort_keys=True),
     ))
+    if keep is not None:
+        oldest_kept = conn.execute(sa.select(refresh_runs.c.id).order_by(refresh_runs.c.id.desc())
+                                   .offset(keep - 1).limit(1)).scalar()
+        if oldest_kept is not None:
+            conn.execute(refresh_runs.delete().where(refresh_runs.c.id < oldest_kept))
 
 
 def last_run(conn: Connection, *, finished: bool) -> RunRecord | None:

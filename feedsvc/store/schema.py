@@ -30,8 +30,10 @@ SCHEMA_VERSION = 4
 """1: the first schema. 2: ``sources.config_fingerprint`` and the ``categories`` table.
 3: ``sources.failures_total``. 4: ``items.category_slug`` and the indexes each feed's
 newest entries are read from, ``sources.body_digest``, the ``source_snapshots`` and
-``publication_state`` tables."""
+``publication_state`` and ``removals`` tables."""
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+SQLITE_CACHE_KIB = 32_768
+"""Page cache per SQLite connection: a bulk merge touches every index of the items."""
 KEYS_PER_QUERY = 500
 """How many keys one ``IN (...)`` lookup names: well under every engine's limit."""
 
@@ -63,10 +65,11 @@ schema_version = sa.Table(
 items = sa.Table(
     "items", metadata,
     sa.Column("key", sa.String, primary_key=True),
-    sa.Column("guid", sa.String, nullable=False, unique=True),
+    # Both derive from the key: unique as it is. item_id is looked up by item pages.
+    sa.Column("guid", sa.String, nullable=False),
     sa.Column("item_id", sa.String, nullable=False, unique=True),
     sa.Column("title", sa.String, nullable=False),
-    sa.Column("date", sa.Date, nullable=False, index=True),
+    sa.Column("date", sa.Date, nullable=False),
     sa.Column("category", sa.String),
     # slugify(category): the category feed the item belongs to, for indexed lookups.
     sa.Column("category_slug", sa.String),
@@ -81,18 +84,15 @@ items = sa.Table(
     sa.Column("listing_rank", sa.Integer, nullable=False),
 )
 
-# Each feed's newest entries, newest first, and each category's first-seen label,
-# are read straight off these indexes (see feedsvc.store.items).
+# Each feed's newest entries are read straight off these indexes, and a category's
+# first-seen label off the second (see feedsvc.store.items). Neither is unique, so a
+# bulk load into an empty store may drop them and build them once at the end.
 newest_index = sa.Index(
     "ix_items_newest", items.c.date.desc(), items.c.listing_rank, items.c.key,
 )
 category_newest_index = sa.Index(
     "ix_items_category_newest",
     items.c.category_slug, items.c.date.desc(), items.c.listing_rank, items.c.key,
-)
-category_first_index = sa.Index(
-    "ix_items_category_first",
-    items.c.category_slug, items.c.first_seen, items.c.date, items.c.listing_rank, items.c.key,
 )
 
 item_sources = sa.Table(
@@ -154,6 +154,16 @@ categories = sa.Table(
     sa.Column("slug", sa.String, primary_key=True),
     sa.Column("label", sa.String, nullable=False),
     sa.Column("first_seen", UTCDateTime, nullable=False),
+)
+
+removals = sa.Table(
+    "removals", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String, nullable=False),
+    sa.Column("ident", sa.String, nullable=False),
+    sa.Column("label", sa.String, nullable=False),
+    sa.Column("items", sa.Integer, nullable=False),
+    sa.Column("removed_at", UTCDateTime, nullable=False),
 )
 
 publication_state = sa.Table(
@@ -221,12 +231,29 @@ def open_database(url: str) -> Database:
     return database
 
 
+SECONDARY_INDEXES = (newest_index, category_newest_index)
+"""Indexes no constraint depends on: a bulk load may drop and rebuild them."""
+
+
+def ensure_indexes(conn: Connection) -> None:
+    """Create any of ``SECONDARY_INDEXES`` that is missing (an upgraded store, or a bulk
+    load that died before rebuilding them)."""
+    for index in SECONDARY_INDEXES:
+        index.create(conn, checkfirst=True)
+
+
+def drop_indexes(conn: Connection) -> None:
+    for index in SECONDARY_INDEXES:
+        index.drop(conn, checkfirst=True)
+
+
 def _create_schema(database: Database) -> None:
     # One immediate transaction: another process creating the same tables
     # waits for us, then finds them, instead of failing halfway.
     with database.write() as conn:
         metadata.create_all(conn)
         _migrate(conn)
+        ensure_indexes(conn)
     for table, row in ((schema_version, {"version": SCHEMA_VERSION}),
                        (refresh_lock, {"id": LOCK_ROW}),
                        (publication_state, {"id": LOCK_ROW, "render_pending": True})):
@@ -268,8 +295,7 @@ def _to_4(conn: Connection) -> None:
     for label in labels:
         conn.execute(items.update().where(items.c.category == label)
                      .values(category_slug=slugify(label)))
-    for index in (newest_index, category_newest_index, category_first_index):
-        index.create(conn, checkfirst=True)
+    # The indexes themselves: see ensure_indexes.
 
 
 MIGRATIONS: tuple[tuple[int, Callable[[Connection], None]], ...] = (
@@ -318,6 +344,10 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA journal_mode = WAL")
+        # In WAL mode NORMAL never corrupts the database; a power cut may lose the
+        # last commits, which the next refresh reads again.
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.execute(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()
 
