@@ -85,9 +85,21 @@ def id_for_key(key: str) -> str:
 
 
 def names_for_key(key: str) -> tuple[str, str]:
-    """(``guid_for_key(key)``, ``id_for_key(key)``), from one uuid."""
-    name = uuid.uuid5(FEEDSVC_NAMESPACE, key)
-    return name.urn, name.hex
+    """(``guid_for_key(key)``, ``id_for_key(key)``), computed at once.
+
+    The same uuid5 as ``uuid.uuid5`` (RFC 4122: SHA-1 of namespace and name,
+    version 5, RFC variant), without building a UUID object: a bulk merge
+    names every new item.
+    """
+    digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + key.encode("utf-8")).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50
+    digest[8] = (digest[8] & 0x3F) | 0x80
+    hexed = digest.hex()
+    return (f"urn:uuid:{hexed[:8]}-{hexed[8:12]}-{hexed[12:16]}-{hexed[16:20]}-{hexed[20:]}",
+            hexed)
+
+
+_NAMESPACE_BYTES = FEEDSVC_NAMESPACE.bytes
 
 
 def feed_guid(base_url: str, key: str) -> str:

@@ -54,7 +54,7 @@ from feedsvc.publication import (
 )
 from feedsvc.settings import Settings, SourceSettings
 from feedsvc.sources import Fetched, Fetcher, RoutingFetcher, Validators, read_within
-from feedsvc.status import is_stale, retry_after
+from feedsvc.status import is_stale, redact_credentials, retry_after
 from feedsvc.store import MergeCounts, RefreshLock, SourceSnapshot, SourceState, Store
 
 logger = logging.getLogger("feedsvc.pipeline")
@@ -627,9 +627,10 @@ def _bounded_messages(warnings: Sequence[ParseWarning]) -> tuple[str, ...]:
 
 
 def _error_text(exc: FeedsvcError, source: str) -> str:
-    """The error's message without the source name its text starts with."""
+    """The error's message without the source name its text starts with, and without
+    the credentials of any URL it quotes: it goes to the logs, the store and /status."""
     text = exc.detail if isinstance(exc, SourceError) else str(exc)
-    return text.removeprefix(f"{source}: ")
+    return redact_credentials(text.removeprefix(f"{source}: "))
 
 
 def _is_stale(state: SourceState | None, settings: Settings, now: dt.datetime) -> bool:

@@ -19,6 +19,7 @@ from feedsvc.identity import (
     item_guid,
     item_id,
     item_key,
+    names_for_key,
     normalise_title,
     slugify,
 )
@@ -80,3 +81,14 @@ def test_item_ids_are_url_safe_and_stable(title: str, date: dt.date) -> None:
     assert re.fullmatch(r"[0-9a-f]{32}", item_id(date, title))
     assert item_id(date, title) == item_id(date, " " + title + " ")
     assert item_guid(date, title).startswith("urn:uuid:")
+
+
+@pytest.mark.parametrize("key", ["2021-01-27|a title", "1999-12-31|", "2021-11-09|é ü ß 漢字",
+                                 "2021-01-01|" + "x" * 5000])
+def test_names_for_key_are_the_uuid5_names(key: str) -> None:
+    assert names_for_key(key) == (guid_for_key(key), id_for_key(key))
+
+
+@given(st.text(max_size=200))
+def test_names_for_any_key_are_the_uuid5_names(key: str) -> None:
+    assert names_for_key(key) == (guid_for_key(key), id_for_key(key))
