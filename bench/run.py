@@ -6,6 +6,7 @@ same input, so that the ratio says something even on a slow machine.
 
     python -m bench.run            # all benchmarks
     python -m bench.run parse      # those whose name contains "parse"
+    python -m bench.run refresh    # the refresh and web targets only
 """
 
 from __future__ import annotations
@@ -148,6 +149,13 @@ def format_table(measurements: Sequence[Measurement]) -> str:
     return "\n".join(rows)
 
 
+def refresh_cost() -> tuple[str, bool]:
+    """Refresh and web worker cost as history grows, against each target (bench/refresh.py)."""
+    from bench.refresh import run_all
+
+    return run_all()
+
+
 def main(argv: Sequence[str]) -> int:
     wanted = argv[0] if argv else ""
     missed = False
@@ -162,6 +170,11 @@ def main(argv: Sequence[str]) -> int:
             m.target_per_second is not None and m.rate < m.target_per_second
             for m in measurements
         )
+    if wanted in refresh_cost.__name__:
+        table, met = refresh_cost()
+        print(f"refresh_cost: {(refresh_cost.__doc__ or '').strip()}")
+        print(table)
+        missed |= not met
     return 1 if missed else 0
 
 

@@ -201,7 +201,7 @@ def test_a_refresh_killed_in_a_pid_namespace_does_not_hold_the_lock(site: Settin
     write(site, render_numbered(news(3)))
     Store.open(site.storage.database).close()
     with subprocess.Popen(
-        ["unshare", "--pid", "--fork", "--mount-proc", sys.executable, "-c",
+        ["unshare", "--pid", "--fork", "--mount-proc", "--kill-child", sys.executable, "-c",
          textwrap.dedent(HOLD_IN_A_CONTAINER), site.storage.database],
         stdout=subprocess.PIPE, text=True, cwd=ROOT,
     ) as child:
@@ -213,7 +213,7 @@ def test_a_refresh_killed_in_a_pid_namespace_does_not_hold_the_lock(site: Settin
                 # Pid 1 in its namespace: alive, as far as this namespace can tell.
                 assert holder is not None and holder.pid == 1
         finally:
-            subprocess.run(["pkill", "-9", "-f", "in a container"], check=False)
+            # SIGKILL to unshare; --kill-child takes the holder (pid 1 inside) with it.
             child.kill()
             child.wait(timeout=30)
     started = time.monotonic()

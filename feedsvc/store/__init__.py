@@ -52,6 +52,8 @@ class Store:
 
     def __init__(self, database: Database) -> None:
         self._db = database
+        # (now, second): merges at ``now`` took every second above ``second``.
+        self._handed_below: tuple[dt.datetime | None, dt.datetime | None] = (None, None)
 
     @classmethod
     def open(cls, url: str) -> Store:
@@ -104,8 +106,9 @@ class Store:
         """
         # Whole seconds: these times end up in HTTP dates and feeds, which say no more.
         now = now.replace(microsecond=0)
+        below = self._handed_below if self._handed_below[0] == now else (now, None)
         with self._db.write() as conn:
-            plan = _items.merge_listing(conn, source, listing, now)
+            plan, lowest = _items.merge_listing(conn, source, listing, now, highest=below[1])
             counts = MergeCounts(
                 found=plan.found + listed_beyond, new=len(plan.new),
                 updated=plan.updated_count, duplicates=plan.duplicates,
@@ -119,6 +122,9 @@ class Store:
             _health.write_snapshot(conn, source, snapshot)
             if plan.touched:
                 _items.set_render_pending(conn, True)
+        if lowest is not None:
+            # Committed: every second from ``now`` down to ``lowest`` is now taken.
+            self._handed_below = (now, lowest - dt.timedelta(seconds=1))
         return counts
 
     @contextmanager

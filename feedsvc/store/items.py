@@ -52,9 +52,16 @@ def _chunks(values: Sequence[str], size: int = KEYS_PER_QUERY) -> Iterator[Seque
 
 def merge_listing(
     conn: Connection, source: str, listing: Sequence[ListingItem], now: dt.datetime,
-) -> MergePlan:
+    *, highest: dt.datetime | None = None,
+) -> tuple[MergePlan, dt.datetime | None]:
     """Merge one source's listing (top first) in ``conn``'s transaction; return the plan
-    it applied. ``now`` is a whole second."""
+    it applied and the lowest ``updated`` second it handed out (None: none).
+
+    ``now`` is a whole second. New ``updated`` seconds are the latest free ones at
+    or below ``highest`` (default ``now``): a caller that merged at the same
+    ``now`` just before may pass the second below the lowest it was given,
+    since every second above that is taken.
+    """
     unique, duplicates = first_of_each_key(listing)
     keys = list(unique)
     # A store with no item yet (the first refresh) has nothing to look up.
@@ -62,14 +69,14 @@ def merge_listing(
     stored = {} if empty else _stored_rows(conn, keys)
     said = {} if empty else _said_by(conn, source, keys)
     plan = plan_merge(unique, stored, said, duplicates=duplicates)
-    seconds = dict(zip(plan.needs_second,
-                       free_seconds(now, len(plan.needs_second),
-                                    _taken_seconds(conn, now, len(plan.needs_second))),
-                       strict=True))
+    top = highest if highest is not None else now
+    count = len(plan.needs_second)
+    handed = free_seconds(top, count, _taken_seconds(conn, top, count))
+    seconds = dict(zip(plan.needs_second, handed, strict=True))
     _insert_items(conn, plan, seconds, now)
     _apply_changes(conn, plan, seconds)
     _write_links(conn, source, plan, now)
-    return plan
+    return plan, (handed[-1] if handed else None)
 
 
 def _stored_rows(conn: Connection, keys: Sequence[str]) -> dict[str, StoredRow]:
@@ -95,8 +102,8 @@ def keys_listed_by(conn: Connection, source: str, keys: Sequence[str]) -> set[st
 
 
 def _taken_seconds(conn: Connection, now: dt.datetime, count: int) -> set[dt.datetime]:
-    """The ``updated`` seconds already used in a window before ``now`` wide enough to
-    hold ``count`` free ones."""
+    """The ``updated`` seconds already used in a window at and below ``now`` wide enough
+    to hold ``count`` free ones."""
     if count == 0:
         return set()
     window = count
