@@ -9,13 +9,14 @@ is there.
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from feedsvc.errors import FetchError
-from feedsvc.settings import MAX_FILE_BYTES, is_http_url
+from feedsvc.settings import is_http_url
 
 if TYPE_CHECKING:
     from feedsvc.http import HttpFetcher
@@ -54,25 +55,55 @@ class Fetcher(Protocol):
         ...
 
 
+_READ_CHUNK = 1 << 20
+
+
+def read_at_most(path: Path, max_bytes: int) -> bytes | None:
+    """The bytes of the file at ``path``, or None when it holds more than ``max_bytes``.
+
+    Never trusts the file's size as ``stat`` gives it: at most ``max_bytes`` + 1
+    bytes are read, whatever ``path`` is (a device such as /dev/zero, a FIFO, a
+    file growing while it is read), and memory grows with what was read, not
+    with the limit. A FIFO without a writer reads as empty instead of waiting
+    for one. Raises OSError (IsADirectoryError for a directory).
+    """
+    # O_NONBLOCK only so that opening a FIFO does not wait for a writer;
+    # reads then block as usual.
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        os.set_blocking(descriptor, True)
+        data = bytearray()
+        while len(data) <= max_bytes:
+            chunk = os.read(descriptor, min(_READ_CHUNK, max_bytes + 1 - len(data)))
+            if not chunk:
+                return bytes(data)
+            data += chunk
+        return None
+    finally:
+        os.close(descriptor)
+
+
 class FileFetcher:
-    """Reads local listing files of at most MAX_FILE_BYTES. It gives no
-    validators: every refresh reads the file."""
+    """Reads local listing files of at most ``max_bytes`` (``fetch.max_bytes``,
+    see ``read_at_most``). It gives no validators: every refresh reads the file."""
+
+    def __init__(self, *, max_bytes: int) -> None:
+        self._max_bytes = max_bytes
 
     def fetch(self, source: str, location: str, validators: Validators | None) -> Fetched:
         path = Path(location)
         try:
-            stat = path.stat()
-            if stat.st_size > MAX_FILE_BYTES:
-                raise FetchError(
-                    f"{path} is {stat.st_size} bytes, more than {MAX_FILE_BYTES}", source=source
-                )
-            body = path.read_bytes()
+            body = read_at_most(path, self._max_bytes)
         except FileNotFoundError:
             raise FetchError(f"file not found: {path}", source=source) from None
         except IsADirectoryError:
             raise FetchError(f"not a file: {path}", source=source) from None
         except OSError as exc:
             raise FetchError(f"cannot read {path}: {exc.strerror or exc}", source=source) from None
+        if body is None:
+            raise FetchError(
+                f"{path} is more than fetch.max_bytes ({self._max_bytes}) bytes", source=source
+            )
         return Fetched(url=str(path), body=body, validators=Validators())
 
 
@@ -81,8 +112,9 @@ class RoutingFetcher:
 
     ``remote`` defaults to ``feedsvc.http.HttpFetcher(settings)``, made on the
     first remote fetch (so a site of local files never loads the HTTP stack);
-    ``local`` defaults to ``FileFetcher``. Thread-safe. ``close`` closes the
-    HTTP fetcher this instance made, not one it was given.
+    ``local`` defaults to a ``FileFetcher`` reading at most ``fetch.max_bytes``.
+    Thread-safe. ``close`` closes the HTTP fetcher this instance made, not one
+    it was given.
     """
 
     def __init__(
@@ -94,7 +126,7 @@ class RoutingFetcher:
     ) -> None:
         self._settings = settings
         self._remote = remote
-        self._local = local or FileFetcher()
+        self._local = local or FileFetcher(max_bytes=settings.fetch.max_bytes)
         self._made: HttpFetcher | None = None
         self._guard = threading.Lock()
 

@@ -28,8 +28,9 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import itertools
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 import babel.dates
 
@@ -40,6 +41,7 @@ from feedsvc.listing.dates import (
     detect_language,
     heading_classifier,
 )
+from feedsvc.listing.warnings import WarningLog
 from feedsvc.models import ListingItem, ParseResult, ParseWarning
 from feedsvc.xmlchars import XML_FORBIDDEN, strip_xml_forbidden
 
@@ -74,6 +76,11 @@ _COMPACT_MARKER = "-"
 _CREDIT_MARK = "©"
 
 _MAX_CHARACTER_WARNINGS = 20
+
+_CHUNK_CHARS = 1 << 20
+"""About how much text is split into lines at a time: splitting the whole text
+at once would hold a list entry per line, several times the size of a text of
+short lines."""
 
 _ENGLISH_MONTHS = babel.dates.get_month_names("wide", "format", locale="en")
 
@@ -112,21 +119,42 @@ def parse_text_listing(
     ``language`` ("en", "fr", "es") is the language of dates and month headings;
     None detects it from the text. ``source`` names the listing in warnings.
     Never raises on any text (an unsupported ``language`` is a ValueError); an
-    empty result with warnings says why nothing was found.
+    empty result with warnings says why nothing was found. Memory grows with
+    the text, never faster: lines are split a chunk at a time, and at most
+    ``feedsvc.listing.warnings.MAX_WARNINGS`` warnings are kept (a last one
+    counts the rest).
     """
     if language is not None and language not in LANGUAGES:
         raise ValueError(f"unsupported language {language!r}; expected one of {LANGUAGES}")
-    warnings: list[ParseWarning] = []
+    warnings = WarningLog(source)
     text = _normalise_text(text, source, warnings)
-    lines = text.split("\n")
     if language is None:
-        language = detect_language(lines)
-    reader = _Reader(source, language, warnings)
-    reader.read(lines)
-    return ParseResult(items=tuple(reader.items), warnings=tuple(warnings))
+        language = detect_language(_lines(text))
+    reader = _Reader(language, warnings)
+    reader.read(_lines(text))
+    return ParseResult(items=tuple(reader.items), warnings=warnings.warnings())
 
 
-def _normalise_text(text: str, source: str, warnings: list[ParseWarning]) -> str:
+def _lines(text: str) -> Iterator[str]:
+    """The lines of ``text`` (LF line endings), as ``text.split("\\n")`` gives them,
+    split about _CHUNK_CHARS at a time (each chunk ends at a line end)."""
+    return itertools.chain.from_iterable(chunk.split("\n") for chunk in _chunks(text))
+
+
+def _chunks(text: str) -> Iterator[str]:
+    """``text`` in pieces of at least _CHUNK_CHARS characters (the last may be
+    shorter), cut at line ends, which are left out."""
+    start = 0
+    while True:
+        end = text.find("\n", start + _CHUNK_CHARS)
+        if end < 0:
+            yield text[start:]
+            return
+        yield text[start:end]
+        start = end + 1
+
+
+def _normalise_text(text: str, source: str, warnings: WarningLog) -> str:
     if text.startswith("\ufeff"):
         text = text[1:]
     if "\r" in text:
@@ -137,28 +165,38 @@ def _normalise_text(text: str, source: str, warnings: list[ParseWarning]) -> str
     return text
 
 
-def _forbidden_character_warnings(text: str, source: str) -> Iterable[ParseWarning]:
+def _forbidden_character_warnings(text: str, source: str) -> list[ParseWarning]:
+    """One warning per line holding characters XML forbids, for the first
+    _MAX_CHARACTER_WARNINGS such lines, then one (on the next such line)
+    counting the other lines."""
     counts: dict[int, int] = {}
+    first_later = last_later = later = 0
     line, position = 1, 0
     for match in XML_FORBIDDEN.finditer(text):
         line += text.count("\n", position, match.start())
         position = match.start()
-        counts[line] = counts.get(line, 0) + 1
-    for index, (line, count) in enumerate(counts.items()):
-        if index == _MAX_CHARACTER_WARNINGS:
-            rest = len(counts) - index
-            yield ParseWarning(source, line, f"... and {rest} more line(s) with such characters")
-            return
-        yield ParseWarning(
-            source, line, f"removed {count} character(s) that XML does not allow"
-        )
+        if line in counts or len(counts) < _MAX_CHARACTER_WARNINGS:
+            counts[line] = counts.get(line, 0) + 1
+        elif line != last_later:
+            # Matches come in text order: a line not counted yet is not the last one.
+            first_later = first_later or line
+            later += 1
+            last_later = line
+    warnings = [
+        ParseWarning(source, line, f"removed {count} character(s) that XML does not allow")
+        for line, count in counts.items()
+    ]
+    if later:
+        warnings.append(ParseWarning(
+            source, first_later, f"... and {later} more line(s) with such characters"
+        ))
+    return warnings
 
 
 class _Reader:
     """Groups lines into blocks (one per item marker) and blocks into items."""
 
-    def __init__(self, source: str, language: str, warnings: list[ParseWarning]) -> None:
-        self.source = source
+    def __init__(self, language: str, warnings: WarningLog) -> None:
         self.warnings = warnings
         self.items: list[ListingItem] = []
         # Listings repeat their dates (many items a day): read each spelling once.
@@ -166,7 +204,7 @@ class _Reader:
         self.classify_heading = heading_classifier(language)
 
     def warn(self, line: int, message: str) -> None:
-        self.warnings.append(ParseWarning(self.source, line, message))
+        self.warnings.warn(line, message)
 
     def read(self, lines: Iterable[str]) -> None:
         """Read all lines, in one loop that makes as few calls as it can: it runs
