@@ -182,13 +182,16 @@ def _mostly_utf8(body: bytes, warnings: list[ParseWarning], source: str) -> str 
     The text comes back with LF line endings, so that the lines named are
     the lines parsed.
     """
-    text = body.decode("utf-8", "surrogateescape")
-    runs = _ESCAPED_BYTES.findall(text)
-    invalid_bytes = sum(len(run) for run in runs)
-    non_ascii = len(text) - len(text.encode("ascii", "ignore"))
-    if not runs or non_ascii - invalid_bytes < _MIN_VALID_PER_INVALID * len(runs):
+    valid = body.decode("utf-8", "ignore")
+    if valid.isascii():
+        # Legacy text (the usual case here): no valid multi-byte UTF-8 at all.
         return None
-    del runs
+    valid_non_ascii = len(valid) - len(valid.encode("ascii", "ignore"))
+    del valid
+    text = body.decode("utf-8", "surrogateescape")
+    for runs, _ in enumerate(_ESCAPED_BYTES.finditer(text), 1):
+        if _MIN_VALID_PER_INVALID * runs > valid_non_ascii:
+            return None
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     warnings.extend(_invalid_byte_warnings(text, source))
