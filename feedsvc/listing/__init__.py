@@ -1,7 +1,7 @@
 """Listings to items: decoding bytes and parsing text or HTML listings.
 
 Everything here is pure except ``read_listing_file``, which reads one file
-(with ``feedsvc.sources``, where all input I/O is).
+(with ``feedsvc.files.read_at_most``, as the refresh does).
 """
 
 from __future__ import annotations
@@ -10,12 +10,12 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from feedsvc.errors import FetchError, ListingError
+from feedsvc.files import read_at_most
 from feedsvc.listing.decode import decode_document
 from feedsvc.listing.text import parse_text_listing, render_numbered
 from feedsvc.listing.warnings import WarningLog, count_warnings
 from feedsvc.models import ListingItem, ParseResult
 from feedsvc.settings import DEFAULT_MAX_BYTES
-from feedsvc.sources import read_at_most
 
 __all__ = [
     "decode_document",
@@ -71,7 +71,7 @@ def read_listing_file(
     """Read, decode and parse the text listing in ``path``.
 
     At most ``max_bytes`` + 1 bytes are read, whatever the file is (see
-    ``feedsvc.sources.read_at_most``). Raises FetchError when the file cannot be
+    ``feedsvc.files.read_at_most``). Raises FetchError when the file cannot be
     read or holds more than ``max_bytes``, ListingError when it is binary or
     holds no item (the message then quotes the first warning, which says why).
     """
