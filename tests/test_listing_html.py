@@ -17,7 +17,8 @@ import pytest
 import feedsvc.listing.html
 from feedsvc.errors import ListingError
 from feedsvc.listing.html import parse_html_listing, split_selector_list
-from feedsvc.models import ListingItem, ParseResult
+from feedsvc.listing.warnings import MAX_WARNINGS, OmittedWarnings, count_warnings
+from feedsvc.models import ListingItem, ParseResult, ParseWarning
 
 DATA = Path(__file__).parent / "data" / "html"
 CASES = sorted(path.stem for path in DATA.glob("*.json"))
@@ -185,3 +186,15 @@ def test_a_recursion_error_is_a_listing_error(monkeypatch: pytest.MonkeyPatch) -
     with pytest.raises(ListingError, match=r"^s: markup nested too deeply to read$"):
         parse_html_listing(_page("Title"), source="s", language="en", page_url=None,
                            selectors=None)
+
+
+def test_a_page_of_junk_items_keeps_the_first_warnings_and_counts_the_rest() -> None:
+    html = "<article><h2>No date</h2></article>" * 50_000
+    result = parse_html_listing(html, source="s", language="en", page_url=None, selectors=None)
+    assert [w.line for w in result.warnings[:MAX_WARNINGS]] == list(range(1, MAX_WARNINGS + 1))
+    assert result.warnings[MAX_WARNINGS:] == (
+        OmittedWarnings("s", 0, f"... and {50_000 - MAX_WARNINGS} more warning(s), not shown",
+                        50_000 - MAX_WARNINGS),
+        ParseWarning("s", 0, "none of the 50000 items found has both a title and a date"),
+    )
+    assert count_warnings(result.warnings) == 50_001

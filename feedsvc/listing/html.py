@@ -37,6 +37,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from feedsvc.errors import ListingError
 from feedsvc.listing.dates import detect_language, read_date
+from feedsvc.listing.warnings import WarningLog
 from feedsvc.models import ListingItem, ParseResult, ParseWarning
 from feedsvc.settings import HTML_SELECTOR_DEFAULTS
 from feedsvc.xmlchars import strip_xml_forbidden
@@ -133,21 +134,21 @@ def _parse_page(
     ]
     date_language = language or detect_language(raw.date_text for raw in raws)
     items: list[ListingItem] = []
-    warnings: list[ParseWarning] = []
+    warnings = WarningLog(source)
     for raw in raws:
         item_or_problem = _to_item(raw, date_language, page_url)
         if isinstance(item_or_problem, str):
-            warnings.append(ParseWarning(source, raw.ordinal, item_or_problem))
+            warnings.warn(raw.ordinal, item_or_problem)
         else:
             items.append(item_or_problem)
     if not items:
-        warnings.append(ParseWarning(
+        # Said whatever the number of warnings before it: it is why the page failed.
+        return ParseResult(items=(), warnings=(*warnings.warnings(), ParseWarning(
             source, 0, f"none of the {len(raws)} items found has both a title and a date"
-        ))
-        return ParseResult(items=(), warnings=tuple(warnings))
+        )))
     return ParseResult(
         items=tuple(items),
-        warnings=tuple(warnings),
+        warnings=warnings.warnings(),
         next_page=_next_page(tree, alternatives["next"], page_url),
     )
 
