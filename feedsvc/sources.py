@@ -56,16 +56,19 @@ class Fetcher(Protocol):
 
 
 class FileFetcher:
-    """Reads local listing files of at most ``max_bytes`` (``fetch.max_bytes``,
-    see ``read_at_most``). It gives no validators: every refresh reads the file."""
+    """Reads local listing files of at most ``max_bytes`` (``fetch.max_bytes``),
+    waiting at most ``read_timeout`` seconds (``fetch.read_timeout``) for data
+    from a FIFO or device (see ``read_at_most``). It gives no validators: every
+    refresh reads the file."""
 
-    def __init__(self, *, max_bytes: int) -> None:
+    def __init__(self, *, max_bytes: int, read_timeout: float | None = None) -> None:
         self._max_bytes = max_bytes
+        self._read_timeout = read_timeout
 
     def fetch(self, source: str, location: str, validators: Validators | None) -> Fetched:
         path = Path(location)
         try:
-            body = read_at_most(path, self._max_bytes)
+            body = read_at_most(path, self._max_bytes, timeout=self._read_timeout)
         except FileNotFoundError:
             raise FetchError(f"file not found: {path}", source=source) from None
         except IsADirectoryError:
@@ -84,9 +87,9 @@ class RoutingFetcher:
 
     ``remote`` defaults to ``feedsvc.http.HttpFetcher(settings)``, made on the
     first remote fetch (so a site of local files never loads the HTTP stack);
-    ``local`` defaults to a ``FileFetcher`` reading at most ``fetch.max_bytes``.
-    Thread-safe. ``close`` closes the HTTP fetcher this instance made, not one
-    it was given.
+    ``local`` defaults to a ``FileFetcher`` bound by ``fetch.max_bytes`` and
+    ``fetch.read_timeout``. Thread-safe. ``close`` closes the HTTP fetcher this
+    instance made, not one it was given.
     """
 
     def __init__(
@@ -98,7 +101,9 @@ class RoutingFetcher:
     ) -> None:
         self._settings = settings
         self._remote = remote
-        self._local = local or FileFetcher(max_bytes=settings.fetch.max_bytes)
+        self._local = local or FileFetcher(
+            max_bytes=settings.fetch.max_bytes, read_timeout=settings.fetch.read_timeout
+        )
         self._made: HttpFetcher | None = None
         self._guard = threading.Lock()
 

@@ -11,7 +11,6 @@ import os
 import resource
 import subprocess
 import sys
-import threading
 import tracemalloc
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -143,19 +142,14 @@ def fifo(tmp_path: Path) -> Path:
     return path
 
 
-def write_in_background(path: Path, data: bytes) -> threading.Thread:
-    """Write ``data`` to the FIFO ``path`` from another thread (the reader may stop early)."""
-
-    def write() -> None:
-        try:
-            with path.open("wb") as stream:
-                stream.write(data)
-        except BrokenPipeError:
-            pass
-
-    writer = threading.Thread(target=write, daemon=True)
-    writer.start()
-    return writer
+def written_and_closed(fifo: Path, data: bytes) -> int:
+    """Write ``data`` into ``fifo`` and close the writer, keeping the data there
+    with a reader held open (returned, to close): as a writer that finished
+    before the reader came. Nothing waits on anything, so no race."""
+    held = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    with fifo.open("wb") as writer:  # a reader is open: opening does not wait
+        writer.write(data)
+    return held
 
 
 def test_read_at_most_never_trusts_stat() -> None:
@@ -171,15 +165,19 @@ def test_read_at_most_reads_a_file_up_to_the_limit(tmp_path: Path) -> None:
 
 
 def test_read_at_most_reads_a_fifo_until_its_writer_is_done(fifo: Path) -> None:
-    writer = write_in_background(fifo, b"-\nTitle\n3 May 2021\n")
-    assert read_at_most(fifo, 1000) == b"-\nTitle\n3 May 2021\n"
-    writer.join(timeout=10)
+    held = written_and_closed(fifo, b"-\nTitle\n3 May 2021\n")
+    try:
+        assert read_at_most(fifo, 1000) == b"-\nTitle\n3 May 2021\n"
+    finally:
+        os.close(held)
 
 
 def test_read_at_most_stops_a_fifo_at_the_limit(fifo: Path) -> None:
-    writer = write_in_background(fifo, b"x" * 100_000)
-    assert read_at_most(fifo, 1000) is None
-    writer.join(timeout=10)
+    held = written_and_closed(fifo, b"x" * 10_000)
+    try:
+        assert read_at_most(fifo, 1000) is None
+    finally:
+        os.close(held)
 
 
 def test_a_fifo_without_a_writer_reads_as_empty(fifo: Path) -> None:
@@ -252,3 +250,36 @@ def test_parse_reads_files_up_to_fetch_max_bytes(
     done = run_parse("--config", str(small_limit_config), "parse", str(listing))
     assert done.returncode == 0, done.stderr
     assert done.stdout.count('"title": "Title"') == 52
+
+
+def test_read_at_most_gives_up_on_a_silent_writer(fifo: Path) -> None:
+    writer_end = os.open(fifo, os.O_RDWR)  # a writer that never writes (Linux)
+    try:
+        with pytest.raises(TimeoutError, match=r"^no data for 0\.2 s$"):
+            read_at_most(fifo, 1000, timeout=0.2)
+    finally:
+        os.close(writer_end)
+
+
+def test_the_refresh_gives_up_on_a_local_fifo_after_fetch_read_timeout(
+    fifo: Path, make_settings: Callable[..., Settings]
+) -> None:
+    fetcher = RoutingFetcher(make_settings(fetch={"read_timeout": 1}))
+    writer_end = os.open(fifo, os.O_RDWR)  # a writer that never writes
+    try:
+        with pytest.raises(FetchError, match=r"^fifo: cannot read .*: no data for 1 s$"):
+            fetcher.fetch("fifo", str(fifo), None)
+    finally:
+        os.close(writer_end)
+
+
+def test_parse_gives_up_on_a_silent_fifo_with_one_line(fifo: Path, tmp_path: Path) -> None:
+    config = tmp_path / "feedsvc.toml"
+    config.write_text("[fetch]\nread_timeout = 1\n", encoding="utf-8")
+    writer_end = os.open(fifo, os.O_RDWR)  # a writer that never writes
+    try:
+        done = run_parse("--config", str(config), "parse", str(fifo))
+    finally:
+        os.close(writer_end)
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr == f"feedsvc: error: {fifo}: cannot read file: no data for 1 s\n"

@@ -66,20 +66,25 @@ def parse_listing(
 
 
 def read_listing_file(
-    path: Path, *, language: str | None = None, max_bytes: int = DEFAULT_MAX_BYTES
+    path: Path,
+    *,
+    language: str | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    read_timeout: float | None = None,
 ) -> ParseResult:
     """Read, decode and parse the text listing in ``path``.
 
-    At most ``max_bytes`` + 1 bytes are read, whatever the file is (see
+    At most ``max_bytes`` + 1 bytes are read, whatever the file is, and a FIFO
+    or device is waited for at most ``read_timeout`` seconds at a time (see
     ``feedsvc.files.read_at_most``). Raises FetchError when the file cannot be
     read or holds more than ``max_bytes``, ListingError when it is binary or
     holds no item (the message then quotes the first warning, which says why).
     """
     source = str(path)
     try:
-        body = read_at_most(path, max_bytes)
+        body = read_at_most(path, max_bytes, timeout=read_timeout)
     except OSError as exc:
-        reason = exc.strerror or type(exc).__name__
+        reason = exc.strerror or str(exc) or type(exc).__name__
         raise FetchError(f"cannot read file: {reason}", source=source) from None
     if body is None:
         raise FetchError(f"file is more than fetch.max_bytes ({max_bytes}) bytes", source=source)
