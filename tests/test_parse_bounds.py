@@ -7,6 +7,7 @@ Files are read with a bounded read whatever ``stat`` says (/dev/zero, FIFOs).
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import resource
 import subprocess
@@ -14,6 +15,7 @@ import sys
 import tracemalloc
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -24,6 +26,7 @@ from feedsvc.files import read_at_most
 from feedsvc.listing import decode_document, parse_text_listing, read_listing_file
 from feedsvc.listing.warnings import MAX_WARNINGS, OmittedWarnings, count_warnings
 from feedsvc.models import ParseResult
+from feedsvc.pipeline import refresh
 from feedsvc.settings import Settings
 from feedsvc.sources import RoutingFetcher
 
@@ -283,3 +286,29 @@ def test_parse_gives_up_on_a_silent_fifo_with_one_line(fifo: Path, tmp_path: Pat
         os.close(writer_end)
     assert (done.returncode, done.stdout) == (1, "")
     assert done.stderr == f"feedsvc: error: {fifo}: cannot read file: no data for 1 s\n"
+
+
+# --- a refresh with hostile sources ---
+
+PAGE = "https://news.example.org/"
+
+
+def test_a_refresh_fails_hostile_sources_with_one_line_each(
+    tmp_path: Path, make_settings: Callable[..., Settings], make_fetcher: Any
+) -> None:
+    good = tmp_path / "good.txt"
+    good.write_bytes(b"-\nTitle\n3 May 2021\n")
+    settings = make_settings([
+        {"name": "zero", "location": "/dev/zero"},
+        {"name": "deep", "location": PAGE, "format": "html", "language": "en"},
+        {"name": "good", "location": "good.txt"},
+    ], fetch={"max_bytes": 100_000})
+    deep_page = ("<article><h2>T</h2>" + "<div>" * 40_000 + "</article>").encode()
+    fetcher = RoutingFetcher(settings, remote=make_fetcher({PAGE: deep_page}))
+    report = refresh(settings, now=dt.datetime(2026, 11, 22, 6, 0, tzinfo=dt.UTC),
+                     fetcher=fetcher)
+    errors = {source.name: source.error for source in report.sources}
+    assert errors["zero"] == "/dev/zero is more than fetch.max_bytes (100000) bytes"
+    assert (errors["deep"] or "").startswith("markup nested too deeply to read (")
+    assert "\n" not in (errors["deep"] or "")
+    assert errors["good"] is None
