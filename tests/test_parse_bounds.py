@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import random
 import resource
 import subprocess
 import sys
@@ -21,6 +22,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import feedsvc.listing.text
 from feedsvc.errors import FetchError, ListingError
 from feedsvc.files import read_at_most
 from feedsvc.listing import decode_document, parse_text_listing, read_listing_file
@@ -312,3 +314,20 @@ def test_a_refresh_fails_hostile_sources_with_one_line_each(
     assert (errors["deep"] or "").startswith("markup nested too deeply to read (")
     assert "\n" not in (errors["deep"] or "")
     assert errors["good"] is None
+
+
+# --- lines split a chunk at a time ---
+
+
+@pytest.mark.parametrize("chunk_chars", [1, 2, 3, 7])
+def test_lines_split_in_chunks_are_the_lines_split_at_once(
+    chunk_chars: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(feedsvc.listing.text, "_CHUNK_CHARS", chunk_chars)
+    generator = random.Random(chunk_chars)
+    texts = ["", "\n", "\n\n", "a", "a\n", "\na", "ab\ncd\n\nef"] + [
+        "".join(generator.choice("ab\n") for _ in range(generator.randint(0, 30)))
+        for _ in range(500)
+    ]
+    for text in texts:
+        assert list(feedsvc.listing.text._lines(text)) == text.split("\n"), repr(text)
