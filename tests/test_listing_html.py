@@ -198,3 +198,11 @@ def test_a_page_of_junk_items_keeps_the_first_warnings_and_counts_the_rest() -> 
         ParseWarning("s", 0, "none of the 50000 items found has both a title and a date"),
     )
     assert count_warnings(result.warnings) == 50_001
+
+
+def test_many_paragraphs_deep_down_fail_the_page_too() -> None:
+    # Each <p> makes the parser look down the stack for an open <p> to close,
+    # all the way down when the last one was closed.
+    html = _page("Title", around="<div>" * 5_000 + "<p>x</p>" * 50_000)
+    with pytest.raises(ListingError, match=r"^s: markup nested too deeply to read"):
+        parse_html_listing(html, source="s", language="en", page_url=None, selectors=None)

@@ -272,22 +272,23 @@ def _too_deeply_nested(text: str) -> int:
     they sit at, so that 40,000 nested ``<div>``s (200 KB) take seconds and a
     few MB take hours. This estimates that work from the tags alone, counting
     elements that close themselves (``<p>``, ``<li>``, ...) or have no content
-    (``<br>``) as no level, and stops at _MAX_NESTING_WORK. Deep inline markup
+    (``<br>``) as no level (though their start costs work like any block's),
+    and stops at _MAX_NESTING_WORK. Deep inline markup
     without blocks inside (spans) costs the parser nothing and passes.
     """
     depth = work = 0
     for match in _TAG.finditer(text):
         name = match[2].lower()
-        if name in _FLAT_TAGS:
-            continue
         if match[1]:
-            depth = depth - 1 if depth else 0
+            if depth and name not in _FLAT_TAGS:
+                depth -= 1
             continue
         if name in _SCOPE_CHECKING_TAGS:
             work += depth
             if work > _MAX_NESTING_WORK:
                 return depth
-        depth += 1
+        if name not in _FLAT_TAGS:
+            depth += 1
     return 0
 
 
