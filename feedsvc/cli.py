@@ -98,9 +98,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream=sys.stderr,
     )
     try:
-        if args.command == "parse":
-            return _parse(Path(args.file), args.language)
         settings = load_settings(args.config)
+        if args.command == "parse":
+            return _parse(Path(args.file), args.language, settings)
         if args.command == "check-config":
             return _check_config(settings)
         if args.command == "refresh":
@@ -123,10 +123,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     raise AssertionError(f"unhandled command {args.command}")
 
 
-def _parse(path: Path, language: str | None) -> int:
+def _parse(path: Path, language: str | None, settings: Settings) -> int:
+    """Print the items of the text listing in ``path``, read within
+    fetch.max_bytes and fetch.read_timeout, as the refresh would read it."""
     from feedsvc.listing import item_to_json, read_listing_file
 
-    result = read_listing_file(path, language=language)
+    result = read_listing_file(path, language=language, max_bytes=settings.fetch.max_bytes,
+                               read_timeout=settings.fetch.read_timeout)
     for warning in result.warnings:
         print(f"feedsvc: warning: {warning}", file=sys.stderr)
     text = json.dumps([item_to_json(item) for item in result.items],

@@ -31,8 +31,9 @@ DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "feedsvc.to
 LANGUAGES = ("en", "fr", "es")
 FORMATS = ("text", "html")
 
-MAX_FILE_BYTES = 50_000_000
-"""Largest local listing file read, by the refresh and by ``feedsvc parse`` alike."""
+DEFAULT_MAX_BYTES = 5_000_000
+"""``fetch.max_bytes`` when not set: the most bytes read from any source, local
+file or HTTP response, by the refresh and by ``feedsvc parse`` alike."""
 
 
 def is_http_url(location: str) -> bool:
@@ -355,7 +356,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("fetch", "total_timeout", 120,
            "Seconds one request, and one source's whole read, may take in all, however "
            "slowly data trickles in.", _int_range(1, 3600)),
-    Option("fetch", "max_bytes", 5_000_000, "Largest response body accepted, in bytes.",
+    Option("fetch", "max_bytes", DEFAULT_MAX_BYTES,
+           "Largest body read from a source (HTTP response or local file), in bytes.",
            _int_range(1_000, 1_000_000_000)),
     Option("fetch", "max_redirects", 5, "Most redirects followed for one request.",
            _int_range(0, 30)),

@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 from feedsvc.errors import FetchError
-from feedsvc.settings import MAX_FILE_BYTES, is_http_url
+from feedsvc.files import read_at_most
+from feedsvc.settings import is_http_url
 
 if TYPE_CHECKING:
     from feedsvc.http import HttpFetcher
@@ -60,24 +61,29 @@ class Fetcher(Protocol):
 
 
 class FileFetcher:
-    """Reads local listing files of at most MAX_FILE_BYTES. It gives no
-    validators: every refresh reads the file."""
+    """Reads local listing files of at most ``max_bytes`` (``fetch.max_bytes``),
+    waiting at most ``read_timeout`` seconds (``fetch.read_timeout``) for data
+    from a FIFO or device (see ``read_at_most``). It gives no validators: every
+    refresh reads the file."""
+
+    def __init__(self, *, max_bytes: int, read_timeout: float | None = None) -> None:
+        self._max_bytes = max_bytes
+        self._read_timeout = read_timeout
 
     def fetch(self, source: str, location: str, validators: Validators | None) -> Fetched:
         path = Path(location)
         try:
-            stat = path.stat()
-            if stat.st_size > MAX_FILE_BYTES:
-                raise FetchError(
-                    f"{path} is {stat.st_size} bytes, more than {MAX_FILE_BYTES}", source=source
-                )
-            body = path.read_bytes()
+            body = read_at_most(path, self._max_bytes, timeout=self._read_timeout)
         except FileNotFoundError:
             raise FetchError(f"file not found: {path}", source=source) from None
         except IsADirectoryError:
             raise FetchError(f"not a file: {path}", source=source) from None
         except OSError as exc:
             raise FetchError(f"cannot read {path}: {exc.strerror or exc}", source=source) from None
+        if body is None:
+            raise FetchError(
+                f"{path} is more than fetch.max_bytes ({self._max_bytes}) bytes", source=source
+            )
         return Fetched(url=str(path), body=body, validators=Validators())
 
 
@@ -86,8 +92,9 @@ class RoutingFetcher:
 
     ``remote`` defaults to ``feedsvc.http.HttpFetcher(settings)``, made on the
     first remote fetch (so a site of local files never loads the HTTP stack);
-    ``local`` defaults to ``FileFetcher``. Thread-safe. ``close`` closes the
-    HTTP fetcher this instance made, not one it was given.
+    ``local`` defaults to a ``FileFetcher`` bound by ``fetch.max_bytes`` and
+    ``fetch.read_timeout``. Thread-safe. ``close`` closes the HTTP fetcher this
+    instance made, not one it was given.
     """
 
     def __init__(
@@ -99,7 +106,9 @@ class RoutingFetcher:
     ) -> None:
         self._settings = settings
         self._remote = remote
-        self._local = local or FileFetcher()
+        self._local = local or FileFetcher(
+            max_bytes=settings.fetch.max_bytes, read_timeout=settings.fetch.read_timeout
+        )
         self._made: HttpFetcher | None = None
         self._guard = threading.Lock()
 

@@ -219,3 +219,65 @@ def test_binary_junk_is_refused(body: bytes) -> None:
 def test_invalid_text_after_a_bom_is_refused() -> None:
     with pytest.raises(ListingError, match="not valid utf-8"):
         decode_document(codecs.BOM_UTF8 + b"\xff\xfe\xfd")
+
+
+# A UTF-8 listing in which one byte went astray: a windows-1252 quote (0x92)
+# pasted among UTF-8 curly quotes and accents.
+ALMOST_UTF8_TEXT = (
+    "March 2022\n\n  1. \u201cSafe berths\u201d at the harbour\u2019s quay\n\n"
+    "    14 March 2022\n\n    Caf\u00e9 crews\u2019 hours STRAY agreed\n"
+)
+ALMOST_UTF8 = ALMOST_UTF8_TEXT.encode("utf-8").replace(b"STRAY", b"\x92")
+ALMOST_UTF8_DECODED = ALMOST_UTF8_TEXT.replace("STRAY", "\ufffd")
+STRAY_BYTE_WARNING = (7, "invalid UTF-8 byte(s) replaced with U+FFFD")
+
+
+@pytest.mark.parametrize("declared", [None, "utf-8", "iso-8859-1", "windows-1252"])
+def test_almost_all_utf8_is_utf8_with_the_stray_byte_replaced(declared: str | None) -> None:
+    text, warnings = decode_document(ALMOST_UTF8, declared_charset=declared, source="s")
+    assert text == ALMOST_UTF8_DECODED
+    assert (warnings[0].line, warnings[0].message) == STRAY_BYTE_WARNING
+    assert all(w.source == "s" for w in warnings)
+    assert all("guessed" not in w.message and "does not fit" not in w.message
+               for w in warnings)
+
+
+def test_almost_all_utf8_after_a_bom_is_utf8_too() -> None:
+    text, warnings = decode_document(codecs.BOM_UTF8 + ALMOST_UTF8)
+    assert text == ALMOST_UTF8_DECODED
+    assert [(w.line, w.message) for w in warnings] == [STRAY_BYTE_WARNING]
+
+
+def test_stray_bytes_are_warned_about_on_the_line_parsed() -> None:
+    # Windows and old Mac line endings count as one line end each.
+    body = ALMOST_UTF8.replace(b"\n", b"\r\n").replace(b"March 2022\r\n", b"March 2022\r")
+    text, warnings = decode_document(body)
+    assert text == ALMOST_UTF8_DECODED
+    assert [(w.line, w.message) for w in warnings] == [STRAY_BYTE_WARNING]
+
+
+def test_a_run_of_invalid_bytes_is_one_replacement_character() -> None:
+    body = ("\u2019" * 8 + " a ").encode() + b"\xe2\x80 \xff\xfe\n"
+    assert decode_document(body)[0] == "\u2019" * 8 + " a \ufffd \ufffd\n"
+
+
+def test_stray_byte_warnings_are_bounded() -> None:
+    line = "\u201cQuoted\u201d, \u201cquoted\u201d and stray ".encode() + b"\x92\n"
+    text, warnings = decode_document(line * 1000, source="s")
+    assert text.count("\ufffd") == 1000
+    assert [w.line for w in warnings] == [*range(1, 21), 0]
+    assert warnings[-1].message == "... and 980 more line(s) with invalid UTF-8 bytes"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # A few valid UTF-8 characters among many invalid bytes are legacy text.
+        "\u2019".encode() + " caf\u00e9 na\u00efve r\u00e9sum\u00e9 ".encode("cp1252"),
+        # ASCII with one legacy byte has no valid UTF-8 to go by.
+        b"It\x92s ASCII with one windows-1252 quote\n",
+    ],
+)
+def test_text_that_is_mostly_not_utf8_is_not_taken_for_utf8(body: bytes) -> None:
+    text, _ = decode_document(body)
+    assert "\ufffd" not in text

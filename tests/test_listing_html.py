@@ -14,8 +14,11 @@ from typing import Any
 
 import pytest
 
+import feedsvc.listing.html
+from feedsvc.errors import ListingError
 from feedsvc.listing.html import parse_html_listing, split_selector_list
-from feedsvc.models import ListingItem, ParseResult
+from feedsvc.listing.warnings import MAX_WARNINGS, OmittedWarnings, count_warnings
+from feedsvc.models import ListingItem, ParseResult, ParseWarning
 
 DATA = Path(__file__).parent / "data" / "html"
 CASES = sorted(path.stem for path in DATA.glob("*.json"))
@@ -141,3 +144,65 @@ def test_empty_document_is_a_warning_not_an_error() -> None:
 )
 def test_selector_lists_split_at_top_level_commas(selector: str, alternatives: list[str]) -> None:
     assert split_selector_list(selector) == alternatives
+
+
+def _page(title_markup: str, around: str = "") -> str:
+    return (f"<html><body>{around}<article><h2>{title_markup}</h2>"
+            '<time datetime="2022-03-14">14 March 2022</time></article></body></html>')
+
+
+def test_a_title_in_20000_nested_spans_is_read() -> None:
+    html = _page("<span>" * 20_000 + "Deep title" + "</span>" * 20_000)
+    assert len(html) > 220_000
+    result = parse_html_listing(
+        html, source="s", language="en", page_url="https://example.org/news", selectors=None
+    )
+    assert [item.title for item in result.items] == ["Deep title"]
+    assert result.warnings == ()
+
+
+def test_block_elements_nested_too_deeply_fail_the_page_with_one_line() -> None:
+    # The HTML parser's work grows with blocks times their depth: 40,000 nested
+    # <div>s would take it seconds, a few MB of them hours.
+    html = _page("Title", around="<div>" * 40_000)
+    with pytest.raises(ListingError) as caught:
+        parse_html_listing(html, source="deep-page", language="en", page_url=None,
+                           selectors=None)
+    assert str(caught.value).startswith("deep-page: markup nested too deeply to read")
+    assert "\n" not in str(caught.value)
+
+
+def test_reasonably_nested_blocks_are_read() -> None:
+    html = _page("Title", around="<div>" * 2_000)
+    result = parse_html_listing(html, source="s", language="en", page_url=None, selectors=None)
+    assert [item.title for item in result.items] == ["Title"]
+
+
+def test_a_recursion_error_is_a_listing_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    def recurse(*args: object) -> ParseResult:
+        raise RecursionError("maximum recursion depth exceeded")
+
+    monkeypatch.setattr(feedsvc.listing.html, "_parse_page", recurse)
+    with pytest.raises(ListingError, match=r"^s: markup nested too deeply to read$"):
+        parse_html_listing(_page("Title"), source="s", language="en", page_url=None,
+                           selectors=None)
+
+
+def test_a_page_of_junk_items_keeps_the_first_warnings_and_counts_the_rest() -> None:
+    html = "<article><h2>No date</h2></article>" * 50_000
+    result = parse_html_listing(html, source="s", language="en", page_url=None, selectors=None)
+    assert [w.line for w in result.warnings[:MAX_WARNINGS]] == list(range(1, MAX_WARNINGS + 1))
+    assert result.warnings[MAX_WARNINGS:] == (
+        OmittedWarnings("s", 0, f"... and {50_000 - MAX_WARNINGS} more warning(s), not shown",
+                        50_000 - MAX_WARNINGS),
+        ParseWarning("s", 0, "none of the 50000 items found has both a title and a date"),
+    )
+    assert count_warnings(result.warnings) == 50_001
+
+
+def test_many_paragraphs_deep_down_fail_the_page_too() -> None:
+    # Each <p> makes the parser look down the stack for an open <p> to close,
+    # all the way down when the last one was closed.
+    html = _page("Title", around="<div>" * 5_000 + "<p>x</p>" * 50_000)
+    with pytest.raises(ListingError, match=r"^s: markup nested too deeply to read"):
+        parse_html_listing(html, source="s", language="en", page_url=None, selectors=None)

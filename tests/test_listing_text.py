@@ -173,16 +173,14 @@ def test_missing_file_is_a_fetch_error(tmp_path: Path) -> None:
         read_listing_file(tmp_path / "missing.txt")
 
 
-def test_file_larger_than_the_refresh_reads_is_a_fetch_error(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import feedsvc.listing
-
+def test_file_larger_than_max_bytes_is_a_fetch_error(tmp_path: Path) -> None:
     path = tmp_path / "big.txt"
     path.write_bytes(b"-\nT\n3 May 2021\n")
-    monkeypatch.setattr(feedsvc.listing, "MAX_FILE_BYTES", 10)
-    with pytest.raises(errors.FetchError, match=r"big\.txt: file is 15 bytes, more than 10$"):
-        read_listing_file(path)
+    with pytest.raises(
+        errors.FetchError, match=r"big\.txt: file is more than fetch\.max_bytes \(14\) bytes$"
+    ):
+        read_listing_file(path, max_bytes=14)
+    assert len(read_listing_file(path, max_bytes=15).items) == 1
 
 
 def test_directory_is_a_fetch_error(tmp_path: Path) -> None:

@@ -1,6 +1,7 @@
 """Listings to items: decoding bytes and parsing text or HTML listings.
 
-Everything here is pure except ``read_listing_file``, which reads one file.
+Everything here is pure except ``read_listing_file``, which reads one file
+(with ``feedsvc.files.read_at_most``, as the refresh does).
 """
 
 from __future__ import annotations
@@ -9,11 +10,13 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from feedsvc.errors import FetchError, ListingError
+from feedsvc.files import read_at_most
 from feedsvc.listing.dates import drop_future_items
 from feedsvc.listing.decode import decode_document
 from feedsvc.listing.text import parse_text_listing, render_numbered
+from feedsvc.listing.warnings import WarningLog, count_warnings
 from feedsvc.models import ListingItem, ParseResult
-from feedsvc.settings import MAX_FILE_BYTES
+from feedsvc.settings import DEFAULT_MAX_BYTES
 
 __all__ = [
     "decode_document",
@@ -64,37 +67,46 @@ def parse_listing(
     raise ValueError(f"unknown listing format {fmt!r}; expected 'text' or 'html'")
 
 
-def read_listing_file(path: Path, *, language: str | None = None) -> ParseResult:
+def read_listing_file(
+    path: Path,
+    *,
+    language: str | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    read_timeout: float | None = None,
+) -> ParseResult:
     """Read, decode and parse the text listing in ``path``.
 
-    Raises FetchError when the file cannot be read or is larger than
-    MAX_FILE_BYTES (the limit ``feedsvc.sources.FileFetcher`` applies), ListingError
-    when it is binary or holds no item (the message then quotes the first warning,
-    which says why).
+    At most ``max_bytes`` + 1 bytes are read, whatever the file is, and a FIFO
+    or device is waited for at most ``read_timeout`` seconds at a time (see
+    ``feedsvc.files.read_at_most``). Raises FetchError when the file cannot be
+    read or holds more than ``max_bytes``, ListingError when it is binary or
+    holds no item (the message then quotes the first warning, which says why).
     """
     source = str(path)
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise FetchError(f"file is {size} bytes, more than {MAX_FILE_BYTES}", source=source)
-        body = path.read_bytes()
+        body = read_at_most(path, max_bytes, timeout=read_timeout)
     except OSError as exc:
-        reason = exc.strerror or type(exc).__name__
+        reason = exc.strerror or str(exc) or type(exc).__name__
         raise FetchError(f"cannot read file: {reason}", source=source) from None
+    if body is None:
+        raise FetchError(f"file is more than fetch.max_bytes ({max_bytes}) bytes", source=source)
     if not body.strip():
         raise ListingError("empty file, no news items found", source=source)
     text, decode_warnings = decode_document(body, source=source)
+    del body  # the text is all that is needed now: do not hold both
     result = parse_text_listing(text, source=source, language=language)
-    warnings = decode_warnings + result.warnings
+    warnings = WarningLog(source)
+    warnings.extend(decode_warnings)
+    warnings.extend(result.warnings)
     if not result.items:
         raise ListingError(_no_items_message(result), source=source)
-    return ParseResult(items=result.items, warnings=warnings, next_page=result.next_page)
+    return ParseResult(items=result.items, warnings=warnings.warnings(), next_page=result.next_page)
 
 
 def _no_items_message(result: ParseResult) -> str:
     if not result.warnings:
         return "no news items found"
     first = result.warnings[0]
-    more = len(result.warnings) - 1
+    more = count_warnings(result.warnings) - 1
     also = f" (and {more} more warning(s))" if more else ""
     return f"no news items found; line {first.line}: {first.message}{also}"

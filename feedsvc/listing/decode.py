@@ -5,7 +5,10 @@
 3. a declaration inside the document's first 4 KB (HTML ``<meta charset>``,
    ``<meta http-equiv="Content-Type" content="...; charset=...">``, XML
    declaration);
-4. strict UTF-8, or UTF-8 cut off inside its last character (with a warning);
+4. strict UTF-8, or UTF-8 cut off inside its last character (with a warning),
+   or text that is almost all UTF-8 (a few stray bytes among many valid
+   non-ASCII characters), each run of invalid bytes replaced by U+FFFD with a
+   warning naming its line;
 5. strict windows-1252 when the text reads as Western European, with a warning;
 6. detection with charset-normalizer, with a warning.
 
@@ -14,8 +17,8 @@ says they mean: ``iso-8859-1``, ``latin1``, ``l1``, ``ascii``, ``us-ascii`` and
 their aliases are windows-1252, whose bytes 0x80-0x9F are curly quotes, dashes
 and the euro sign rather than invisible C1 control characters.
 
-A declared single-byte charset never wins over content that is valid UTF-8
-with non-ASCII characters: that is how UTF-8 pages served as "iso-8859-1"
+A declared single-byte charset never wins over content that is valid (or
+almost all valid) UTF-8 with non-ASCII characters: that is how UTF-8 pages served as "iso-8859-1"
 would otherwise turn into mojibake. Unknown charset names are ignored with a
 warning. Line endings are normalised to LF. Binary data raises ListingError.
 """
@@ -23,7 +26,6 @@ warning. Line endings are normalised to LF. Binary data raises ListingError.
 from __future__ import annotations
 
 import codecs
-import itertools
 import re
 
 from charset_normalizer import CharsetMatch, CharsetMatches, from_bytes
@@ -75,6 +77,15 @@ _MAX_ADJACENT_ACCENTED = 0.5
 """Share of non-ASCII letters that follow another one above which undeclared text
 is not taken for windows-1252: Western European words mix a few accented letters
 into ASCII ones, while Cyrillic or Greek read as windows-1252 is all accented runs."""
+
+_MIN_VALID_PER_INVALID = 4
+"""Valid non-ASCII UTF-8 characters needed per run of invalid bytes for text to
+count as almost all UTF-8 (see ``_mostly_utf8``)."""
+_MAX_INVALID_LINE_WARNINGS = 20
+"""Lines with invalid UTF-8 bytes warned about one by one; one more warning counts the rest."""
+_NON_ASCII_RUN = re.compile("[^\x00-\x7f]+")
+_ESCAPED_BYTES = re.compile("[\udc80-\udcff]+")
+"""Runs of bytes that UTF-8 refuses, as the "surrogateescape" error handler escapes them."""
 
 _MAX_CHAOS = 0.4
 """charset-normalizer's mess ratio above which a guess is taken for binary data."""
@@ -150,9 +161,65 @@ def _decode(
 
 
 def _utf8(body: bytes, warnings: list[ParseWarning], source: str) -> str | None:
-    """``body`` as strict UTF-8, else None; see ``_utf8_or_bad_byte``."""
+    """``body`` as strict UTF-8 (see ``_utf8_or_bad_byte``), else as almost all
+    UTF-8 (see ``_mostly_utf8``), else None."""
     text = _utf8_or_bad_byte(body, warnings, source)
-    return text if isinstance(text, str) else None
+    if isinstance(text, str):
+        return text
+    return _mostly_utf8(body, warnings, source)
+
+
+def _mostly_utf8(body: bytes, warnings: list[ParseWarning], source: str) -> str | None:
+    """``body`` as UTF-8 with its invalid bytes replaced, if it is almost all UTF-8;
+    else None.
+
+    Almost all: at least _MIN_VALID_PER_INVALID valid non-ASCII characters for
+    each run of invalid bytes. Legacy single-byte text hardly ever holds a valid
+    multi-byte UTF-8 sequence, so this takes one stray byte in a UTF-8 file for
+    what it is, instead of reading every other character as mojibake. Each run
+    of invalid bytes becomes one U+FFFD, with a warning naming its line (for
+    the first _MAX_INVALID_LINE_WARNINGS such lines; one more counts the rest).
+    The text comes back with LF line endings, so that the lines named are
+    the lines parsed.
+    """
+    valid = body.decode("utf-8", "ignore")
+    if valid.isascii():
+        # Legacy text (the usual case here): no valid multi-byte UTF-8 at all.
+        return None
+    valid_non_ascii = len(valid) - len(valid.encode("ascii", "ignore"))
+    del valid
+    text = body.decode("utf-8", "surrogateescape")
+    for runs, _ in enumerate(_ESCAPED_BYTES.finditer(text), 1):
+        if _MIN_VALID_PER_INVALID * runs > valid_non_ascii:
+            return None
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    warnings.extend(_invalid_byte_warnings(text, source))
+    return _ESCAPED_BYTES.sub("\ufffd", text)
+
+
+def _invalid_byte_warnings(text: str, source: str) -> list[ParseWarning]:
+    """One warning per line of ``text`` that holds escaped invalid bytes (first
+    _MAX_INVALID_LINE_WARNINGS lines), then one counting the other lines."""
+    found: list[ParseWarning] = []
+    line, position, last_line, later_lines = 1, 0, 0, 0
+    for match in _ESCAPED_BYTES.finditer(text):
+        line += text.count("\n", position, match.start())
+        position = match.start()
+        if line == last_line:
+            continue
+        last_line = line
+        if len(found) < _MAX_INVALID_LINE_WARNINGS:
+            found.append(ParseWarning(
+                source, line, "invalid UTF-8 byte(s) replaced with U+FFFD"
+            ))
+        else:
+            later_lines += 1
+    if later_lines:
+        found.append(ParseWarning(
+            source, DOCUMENT, f"... and {later_lines} more line(s) with invalid UTF-8 bytes"
+        ))
+    return found
 
 
 def _utf8_or_bad_byte(body: bytes, warnings: list[ParseWarning], source: str) -> str | int:
@@ -189,9 +256,16 @@ def _western(body: bytes) -> str | None:
         return None
     if _looks_binary(text):
         return None
-    accented = [index for index, char in enumerate(text) if char >= "\x80" and char.isalpha()]
-    adjacent = sum(1 for before, after in itertools.pairwise(accented) if after == before + 1)
-    if adjacent > _MAX_ADJACENT_ACCENTED * len(accented):
+    accented = adjacent = 0
+    # Only runs of non-ASCII characters are looked at: few in Western text.
+    for run in _NON_ASCII_RUN.finditer(text):
+        previous_alpha = False
+        for char in run[0]:
+            alpha = char.isalpha()
+            accented += alpha
+            adjacent += alpha and previous_alpha
+            previous_alpha = alpha
+    if adjacent > _MAX_ADJACENT_ACCENTED * accented:
         return None
     return text
 
@@ -256,6 +330,9 @@ def _try_declared(
         utf8 = _utf8_or_bad_byte(body, warnings, source)
         if isinstance(utf8, str):
             return utf8
+        mostly = _mostly_utf8(body, warnings, source)
+        if mostly is not None:
+            return mostly
         _does_not_fit(named, utf8, source, warnings)
         return None
     if not encoding.startswith("utf") and not body.isascii():

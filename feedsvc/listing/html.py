@@ -35,7 +35,9 @@ from urllib.parse import urldefrag, urljoin, urlsplit
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
+from feedsvc.errors import ListingError
 from feedsvc.listing.dates import detect_language, read_date
+from feedsvc.listing.warnings import WarningLog
 from feedsvc.models import ListingItem, ParseResult, ParseWarning
 from feedsvc.settings import HTML_SELECTOR_DEFAULTS
 from feedsvc.xmlchars import strip_xml_forbidden
@@ -48,6 +50,23 @@ _BLOCK_TAGS = frozenset({
     "figure", "footer", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "li", "ol",
     "p", "pre", "section", "table", "tr", "ul",
 })
+_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9]*)")
+_FLAT_TAGS = frozenset({
+    # No content: never open.
+    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param",
+    "source", "track", "wbr",
+    # Closed by the next of their kind, so often without an end tag: not a level.
+    "p", "li", "dt", "dd", "option", "optgroup", "tr", "td", "th", "thead", "tbody",
+    "tfoot", "rb", "rt", "rtc", "rp", "colgroup", "caption", "html", "head", "body",
+})
+_SCOPE_CHECKING_TAGS = _BLOCK_TAGS | {
+    "center", "details", "dialog", "dir", "fieldset", "form", "hgroup", "listing", "main",
+    "menu", "nav", "summary", "xmp", "button",
+}
+"""Start tags at which the parser looks down the stack of open elements."""
+_MAX_NESTING_WORK = 100_000_000
+"""Most estimated parser steps (see ``_too_deeply_nested``): well under a second.
+Real pages need a few million at most; 14,000 nested ``<div>``s need this many."""
 _ISO_DATE = re.compile(r"\s*(\d{4}-\d{2}-\d{2})")
 _CREDIT_MARK = re.compile(r"^(?:©|\(c\)|copyright\b)\s*", re.IGNORECASE)
 _URL_ATTRIBUTES = ("href", "src", "data-src")
@@ -69,7 +88,31 @@ def parse_html_listing(
     the absolute http(s) URL of the next page, if the page links to one and
     has items. A page with no items gives an empty result with one warning
     saying so (its layout probably changed).
+
+    Raises ListingError (naming ``source``) for markup nested so deeply that
+    parsing it would take minutes (see ``_too_deeply_nested``); deep markup
+    elsewhere (20,000 ``<span>``s in a title) is read.
     """
+    deepest = _too_deeply_nested(text)
+    if deepest:
+        raise ListingError(
+            f"markup nested too deeply to read (block elements {deepest} levels deep)",
+            source=source,
+        )
+    try:
+        return _parse_page(text, source, language, page_url, selectors)
+    except RecursionError:
+        # A safety net: no step here recurses with the depth of the markup.
+        raise ListingError("markup nested too deeply to read", source=source) from None
+
+
+def _parse_page(
+    text: str,
+    source: str,
+    language: str | None,
+    page_url: str | None,
+    selectors: Mapping[str, str] | None,
+) -> ParseResult:
     chosen = {**HTML_SELECTOR_DEFAULTS, **(selectors or {})}
     tree = LexborHTMLParser(text)
     tree.strip_tags(list(_IGNORED_TAGS))
@@ -83,26 +126,29 @@ def parse_html_listing(
         ),))
     # Each selector list is split into its alternatives once per page, not once per item.
     alternatives = {key: split_selector_list(value) for key, value in chosen.items()}
+    # Shared by the items: each ancestor is looked at once for a link around a title.
+    links: dict[int, LexborNode | None] = {}
     raws = [
-        _read_item(node, alternatives, ordinal) for ordinal, node in enumerate(containers, 1)
+        _read_item(node, alternatives, ordinal, links)
+        for ordinal, node in enumerate(containers, 1)
     ]
     date_language = language or detect_language(raw.date_text for raw in raws)
     items: list[ListingItem] = []
-    warnings: list[ParseWarning] = []
+    warnings = WarningLog(source)
     for raw in raws:
         item_or_problem = _to_item(raw, date_language, page_url)
         if isinstance(item_or_problem, str):
-            warnings.append(ParseWarning(source, raw.ordinal, item_or_problem))
+            warnings.warn(raw.ordinal, item_or_problem)
         else:
             items.append(item_or_problem)
     if not items:
-        warnings.append(ParseWarning(
+        # Said whatever the number of warnings before it: it is why the page failed.
+        return ParseResult(items=(), warnings=(*warnings.warnings(), ParseWarning(
             source, 0, f"none of the {len(raws)} items found has both a title and a date"
-        ))
-        return ParseResult(items=(), warnings=tuple(warnings))
+        )))
     return ParseResult(
         items=tuple(items),
-        warnings=tuple(warnings),
+        warnings=warnings.warnings(),
         next_page=_next_page(tree, alternatives["next"], page_url),
     )
 
@@ -124,9 +170,13 @@ class _RawItem:
 
 
 def _read_item(
-    node: LexborNode, selectors: Mapping[str, Sequence[str]], ordinal: int
+    node: LexborNode,
+    selectors: Mapping[str, Sequence[str]],
+    ordinal: int,
+    links: dict[int, LexborNode | None],
 ) -> _RawItem:
-    """``selectors`` maps each selector's key to its alternatives (split_selector_list)."""
+    """``selectors`` maps each selector's key to its alternatives (split_selector_list);
+    ``links`` is the memory of ``_enclosing_link``."""
     title_node = _first(node, selectors["title"])
     date_node = _first(node, selectors["date"])
     category_node = _first(node, selectors["category"])
@@ -134,7 +184,7 @@ def _read_item(
     taken = [n for n in (title_node, date_node, category_node, credit_node) if n is not None]
     summary_node = _first(node, selectors["summary"], avoid=taken)
     link_node = (_first(title_node, selectors["link"]) if title_node is not None else None) or (
-        _enclosing_link(title_node) if title_node is not None else None
+        _enclosing_link(title_node, links) if title_node is not None else None
     ) or _first(node, selectors["link"])
     image_node = _first(node, selectors["image"])
     return _RawItem(
@@ -210,6 +260,38 @@ def _base_url(tree: LexborHTMLParser, page_url: str | None) -> str | None:
     return resolved or page_url
 
 
+# --- nesting ---
+
+
+def _too_deeply_nested(text: str) -> int:
+    """The nesting depth at which ``text`` becomes too costly to parse, or 0.
+
+    The HTML parser, like the standard's tree builder, looks down the stack of
+    open elements at the start of each block element (is a ``<p>`` open to
+    close?): its work grows with the number of block elements times the depth
+    they sit at, so that 40,000 nested ``<div>``s (200 KB) take seconds and a
+    few MB take hours. This estimates that work from the tags alone, counting
+    elements that close themselves (``<p>``, ``<li>``, ...) or have no content
+    (``<br>``) as no level (though their start costs work like any block's),
+    and stops at _MAX_NESTING_WORK. Deep inline markup
+    without blocks inside (spans) costs the parser nothing and passes.
+    """
+    depth = work = 0
+    for match in _TAG.finditer(text):
+        name = match[2].lower()
+        if match[1]:
+            if depth and name not in _FLAT_TAGS:
+                depth -= 1
+            continue
+        if name in _SCOPE_CHECKING_TAGS:
+            work += depth
+            if work > _MAX_NESTING_WORK:
+                return depth
+        if name not in _FLAT_TAGS:
+            depth += 1
+    return 0
+
+
 # --- selection ---
 
 
@@ -253,18 +335,21 @@ def _first(
     avoided = list(avoid)
     for alternative in alternatives:
         for match in node.css(alternative):
-            if not any(_related(match, other) for other in avoided):
+            if not any(_related(match, other, node) for other in avoided):
                 return match
     return None
 
 
-def _related(a: LexborNode, b: LexborNode) -> bool:
-    return a.mem_id == b.mem_id or _is_inside(a, b) or _is_inside(b, a)
+def _related(a: LexborNode, b: LexborNode, within: LexborNode) -> bool:
+    """Whether ``a`` and ``b``, both inside ``within``, are one node or one holds the other."""
+    return a.mem_id == b.mem_id or _is_inside(a, b, within) or _is_inside(b, a, within)
 
 
-def _is_inside(node: LexborNode, container: LexborNode) -> bool:
+def _is_inside(node: LexborNode, container: LexborNode, within: LexborNode) -> bool:
+    """Whether ``container`` holds ``node``; both are inside ``within``, so the
+    ancestors above it need no look (however deep the page nests)."""
     parent = node.parent
-    while parent is not None:
+    while parent is not None and parent.mem_id != within.mem_id:
         if parent.mem_id == container.mem_id:
             return True
         parent = parent.parent
@@ -272,25 +357,51 @@ def _is_inside(node: LexborNode, container: LexborNode) -> bool:
 
 
 def _innermost(nodes: list[LexborNode]) -> list[LexborNode]:
-    """Drop every node that holds another of ``nodes``: it is a wrapper, not an item."""
+    """Drop every node that holds another of ``nodes``: it is a wrapper, not an item.
+
+    Each ancestor is looked at once, however many of ``nodes`` it holds: the
+    time grows with the page, not with the nodes times their depth.
+    """
     wrappers: set[int] = set()
     ids = {node.mem_id for node in nodes}
+    seen: set[int] = set()
     for node in nodes:
         parent = node.parent
-        while parent is not None:
+        # An ancestor seen before had its own ancestors looked at then.
+        while parent is not None and parent.mem_id not in seen:
+            seen.add(parent.mem_id)
             if parent.mem_id in ids:
                 wrappers.add(parent.mem_id)
             parent = parent.parent
     return [node for node in nodes if node.mem_id not in wrappers]
 
 
-def _enclosing_link(node: LexborNode) -> LexborNode | None:
+def _enclosing_link(
+    node: LexborNode, known: dict[int, LexborNode | None]
+) -> LexborNode | None:
+    """The nearest ``<a href>`` around ``node``, if any.
+
+    ``known`` maps elements already looked at to their answer (the nearest
+    ``<a href>`` that is or holds them): shared between calls, it makes each
+    ancestor be looked at once, so that items deep in the page cost no more
+    than the page.
+    """
+    path: list[int] = []
     parent = node.parent
+    found: LexborNode | None = None
     while parent is not None:
+        mem_id = parent.mem_id
+        if mem_id in known:
+            found = known[mem_id]
+            break
         if parent.tag == "a" and parent.attributes.get("href"):
-            return parent
+            found = parent
+            break
+        path.append(mem_id)
         parent = parent.parent
-    return None
+    for mem_id in path:
+        known[mem_id] = found
+    return found
 
 
 # --- text ---
@@ -331,26 +442,66 @@ def _paragraphs(node: LexborNode | None) -> list[str]:
     return [paragraph for paragraph in cleaned if paragraph]
 
 
+class _Open:
+    """An element ``_walk_text`` is inside of: where it is among its children,
+    and what it needs to finish the element when they run out."""
+
+    __slots__ = ("block", "carried", "children", "pending", "texts_before")
+
+    def __init__(
+        self, children: Iterator[LexborNode], *, block: bool, carried: bool, texts_before: int
+    ) -> None:
+        self.children = children
+        self.block = block
+        self.pending = False
+        """The next text or element child starts a block (one just ended)."""
+        self.carried = carried
+        """``carry`` when the element was entered, given back if it holds no text."""
+        self.texts_before = texts_before
+        """Texts yielded before the element was entered."""
+
+
 def _walk_text(node: LexborNode) -> Iterator[tuple[str, bool]]:
     """Yield (text, starts_block) for each text node under ``node``, in order.
 
     ``starts_block`` is True for the first text inside a block element and for
     the first text after one, so that "<p>a</p><p>b</p>" is two paragraphs
-    while "a<b>b</b>" stays one word.
+    while "a<b>b</b>" stays one word. A ``<br>`` yields a space.
+
+    Iterative, with the open elements on a list: markup nested however deep
+    (a hostile page's 20,000 ``<span>``s) cannot exhaust the call stack.
     """
-    block_pending = False
-    for child in node.iter(include_text=True):
+    texts = 0
+    # Whether the next text yielded starts a block because an element it is
+    # the first text of is a block, or follows one (elements entered but
+    # holding no text yet).
+    carry = False
+    stack = [_Open(node.iter(include_text=True), block=False, carried=False, texts_before=0)]
+    while stack:
+        current = stack[-1]
+        child = next(current.children, None)
+        if child is None:
+            stack.pop()
+            if stack:
+                parent = stack[-1]
+                held_text = texts > current.texts_before
+                if not held_text:
+                    carry = current.carried
+                parent.pending = current.block or (parent.pending and not held_text)
+            continue
         if child.is_text_node:
-            yield child.text_content or "", block_pending
-            block_pending = False
+            yield child.text_content or "", current.pending or carry
+            current.pending = carry = False
+            texts += 1
         elif child.tag == "br":
-            yield " ", False
+            yield " ", carry
+            carry = False
+            texts += 1
         elif child.is_element_node:
             block = child.tag in _BLOCK_TAGS
-            inner = list(_walk_text(child))
-            for index, (text, starts) in enumerate(inner):
-                yield text, starts or (index == 0 and (block or block_pending))
-            block_pending = block or (block_pending and not inner)
+            stack.append(_Open(child.iter(include_text=True), block=block, carried=carry,
+                               texts_before=texts))
+            carry = carry or block or current.pending
 
 
 # --- addresses ---

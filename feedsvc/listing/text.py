@@ -28,8 +28,10 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import itertools
 import re
-from collections.abc import Iterable, Sequence
+from array import array
+from collections.abc import Iterable, Iterator, Sequence
 
 import babel.dates
 
@@ -40,6 +42,7 @@ from feedsvc.listing.dates import (
     detect_language,
     heading_classifier,
 )
+from feedsvc.listing.warnings import WarningLog
 from feedsvc.models import ListingItem, ParseResult, ParseWarning
 from feedsvc.xmlchars import XML_FORBIDDEN, strip_xml_forbidden
 
@@ -75,6 +78,11 @@ _CREDIT_MARK = "©"
 
 _MAX_CHARACTER_WARNINGS = 20
 
+_CHUNK_CHARS = 1 << 16
+"""About how much text is split into lines at a time: splitting the whole text
+at once would hold a list entry per line, several times the size of a text of
+short lines."""
+
 _ENGLISH_MONTHS = babel.dates.get_month_names("wide", "format", locale="en")
 
 
@@ -84,20 +92,26 @@ class _Block:
     ``deeper`` is the leading whitespace of the item's first field line when that
     is indented deeper than the marker ("" when not, None before that line): a
     line that does not start with it may be furniture outside the item.
+
+    The field lines before the date and the summary lines after it are kept
+    as their texts beside an array of their line numbers (no tuple and number
+    object per line): a hostile listing may make millions of lines one block.
     """
 
-    __slots__ = ("after", "before", "date", "date_line", "deeper", "label", "line",
-                 "marker_indent")
+    __slots__ = ("after", "after_lines", "before", "before_lines", "date", "date_line",
+                 "deeper", "label", "line", "marker_indent")
 
     def __init__(self, line: int, label: str, marker_indent: int) -> None:
         self.line = line
         self.label = label
         self.marker_indent = marker_indent
         self.deeper: str | None = None
-        self.before: list[tuple[int, str]] = []
+        self.before: list[str] = []
+        self.before_lines = array("q")
         self.date: dt.date | DateProblem | None = None
         self.date_line = 0
-        self.after: list[tuple[int, str]] = []
+        self.after: list[str] = []
+        self.after_lines = array("q")
 
     @property
     def kind(self) -> str:
@@ -112,21 +126,42 @@ def parse_text_listing(
     ``language`` ("en", "fr", "es") is the language of dates and month headings;
     None detects it from the text. ``source`` names the listing in warnings.
     Never raises on any text (an unsupported ``language`` is a ValueError); an
-    empty result with warnings says why nothing was found.
+    empty result with warnings says why nothing was found. Memory grows with
+    the text, never faster: lines are split a chunk at a time, and at most
+    ``feedsvc.listing.warnings.MAX_WARNINGS`` warnings are kept (a last one
+    counts the rest).
     """
     if language is not None and language not in LANGUAGES:
         raise ValueError(f"unsupported language {language!r}; expected one of {LANGUAGES}")
-    warnings: list[ParseWarning] = []
+    warnings = WarningLog(source)
     text = _normalise_text(text, source, warnings)
-    lines = text.split("\n")
     if language is None:
-        language = detect_language(lines)
-    reader = _Reader(source, language, warnings)
-    reader.read(lines)
-    return ParseResult(items=tuple(reader.items), warnings=tuple(warnings))
+        language = detect_language(_lines(text))
+    reader = _Reader(language, warnings)
+    reader.read(_lines(text))
+    return ParseResult(items=tuple(reader.items), warnings=warnings.warnings())
 
 
-def _normalise_text(text: str, source: str, warnings: list[ParseWarning]) -> str:
+def _lines(text: str) -> Iterator[str]:
+    """The lines of ``text`` (LF line endings), as ``text.split("\\n")`` gives them,
+    split about _CHUNK_CHARS at a time (each chunk ends at a line end)."""
+    return itertools.chain.from_iterable(chunk.split("\n") for chunk in _chunks(text))
+
+
+def _chunks(text: str) -> Iterator[str]:
+    """``text`` in pieces of at least _CHUNK_CHARS characters (the last may be
+    shorter), cut at line ends, which are left out."""
+    start = 0
+    while True:
+        end = text.find("\n", start + _CHUNK_CHARS)
+        if end < 0:
+            yield text[start:]
+            return
+        yield text[start:end]
+        start = end + 1
+
+
+def _normalise_text(text: str, source: str, warnings: WarningLog) -> str:
     if text.startswith("\ufeff"):
         text = text[1:]
     if "\r" in text:
@@ -137,28 +172,38 @@ def _normalise_text(text: str, source: str, warnings: list[ParseWarning]) -> str
     return text
 
 
-def _forbidden_character_warnings(text: str, source: str) -> Iterable[ParseWarning]:
+def _forbidden_character_warnings(text: str, source: str) -> list[ParseWarning]:
+    """One warning per line holding characters XML forbids, for the first
+    _MAX_CHARACTER_WARNINGS such lines, then one (on the next such line)
+    counting the other lines."""
     counts: dict[int, int] = {}
+    first_later = last_later = later = 0
     line, position = 1, 0
     for match in XML_FORBIDDEN.finditer(text):
         line += text.count("\n", position, match.start())
         position = match.start()
-        counts[line] = counts.get(line, 0) + 1
-    for index, (line, count) in enumerate(counts.items()):
-        if index == _MAX_CHARACTER_WARNINGS:
-            rest = len(counts) - index
-            yield ParseWarning(source, line, f"... and {rest} more line(s) with such characters")
-            return
-        yield ParseWarning(
-            source, line, f"removed {count} character(s) that XML does not allow"
-        )
+        if line in counts or len(counts) < _MAX_CHARACTER_WARNINGS:
+            counts[line] = counts.get(line, 0) + 1
+        elif line != last_later:
+            # Matches come in text order: a line not counted yet is not the last one.
+            first_later = first_later or line
+            later += 1
+            last_later = line
+    warnings = [
+        ParseWarning(source, line, f"removed {count} character(s) that XML does not allow")
+        for line, count in counts.items()
+    ]
+    if later:
+        warnings.append(ParseWarning(
+            source, first_later, f"... and {later} more line(s) with such characters"
+        ))
+    return warnings
 
 
 class _Reader:
     """Groups lines into blocks (one per item marker) and blocks into items."""
 
-    def __init__(self, source: str, language: str, warnings: list[ParseWarning]) -> None:
-        self.source = source
+    def __init__(self, language: str, warnings: WarningLog) -> None:
         self.warnings = warnings
         self.items: list[ListingItem] = []
         # Listings repeat their dates (many items a day): read each spelling once.
@@ -166,7 +211,7 @@ class _Reader:
         self.classify_heading = heading_classifier(language)
 
     def warn(self, line: int, message: str) -> None:
-        self.warnings.append(ParseWarning(self.source, line, message))
+        self.warnings.warn(line, message)
 
     def read(self, lines: Iterable[str]) -> None:
         """Read all lines, in one loop that makes as few calls as it can: it runs
@@ -204,7 +249,8 @@ class _Reader:
                     self.end(block)
                     block = _Block(number, marker[1], _indent(raw))
                     if marker[2]:
-                        block.before.append((number, marker[2].strip()))
+                        block.before.append(marker[2].strip())
+                        block.before_lines.append(number)
                     continue
             if block is not None:
                 # Inline rather than in a method: most lines are fields of a block.
@@ -213,10 +259,12 @@ class _Reader:
                     # Dates and headings end in a digit: other lines need no look.
                     if not line[-1].isdigit():
                         if block.date is None:
-                            block.before.append((number, line))
+                            block.before.append(line)
+                            block.before_lines.append(number)
                             continue
                         if len(line) > _LONGEST_FURNITURE or line.casefold() not in FURNITURE:
-                            block.after.append((number, line))
+                            block.after.append(line)
+                            block.after_lines.append(number)
                             continue
                     elif block.date is None:
                         date = classify_date(line)
@@ -225,10 +273,12 @@ class _Reader:
                             block.date_line = number
                             continue
                         if classify_heading(line) is None:
-                            block.before.append((number, line))
+                            block.before.append(line)
+                            block.before_lines.append(number)
                             continue
                     elif classify_heading(line) is None:
-                        block.after.append((number, line))
+                        block.after.append(line)
+                        block.after_lines.append(number)
                         continue
                 self.end(block)
                 block = None
@@ -259,35 +309,35 @@ class _Reader:
         category, credit and one-line summary) takes the fewest steps.
         """
         date = block.date
-        fields = block.before
+        fields: Sequence[str] = block.before
+        numbers: Sequence[int] = block.before_lines
         credit = None
-        if fields and fields[0][1].startswith(_CREDIT_MARK):
-            credit = _clean(fields[0][1][len(_CREDIT_MARK):].lstrip()) or None
-            fields = fields[1:]
+        if fields and fields[0].startswith(_CREDIT_MARK):
+            credit = _clean(fields[0][len(_CREDIT_MARK):].lstrip()) or None
+            fields, numbers = fields[1:], numbers[1:]
         count = len(fields)
         # Numbered fields are at least two lines apart (a blank line between):
         # a shorter span means some field is wrapped over lines in a row.
         if count > 1 and block.label != _COMPACT_MARKER and (
-            fields[-1][0] - fields[0][0] < 2 * (count - 1)
+            numbers[-1] - numbers[0] < 2 * (count - 1)
         ):
-            fields = _join_wrapped(fields)
+            numbers, fields = _join_wrapped(numbers, fields)
             count = len(fields)
         if not isinstance(date, dt.date) or not count:
             self.warn_skipped(block, date)
             return None
         if count > 2:
-            dropped = ", ".join(str(number) for number, _ in fields[:-2])
             self.warn(
                 block.line,
                 f"{block.kind} item has {count - 2} line(s) before its category "
-                f"and title, dropped (line {dropped})",
+                f"and title, dropped (line {_line_list(numbers[:-2])})",
             )
         return ListingItem(
-            _clean(fields[-1][1]),
+            _clean(fields[-1]),
             date,
-            _clean(fields[-2][1]) if count >= 2 else None,
+            _clean(fields[-2]) if count >= 2 else None,
             credit,
-            _summary(block.after),
+            _summary(block.after_lines, block.after),
             block.line,
         )
 
@@ -301,19 +351,32 @@ class _Reader:
             self.warn(block.line, f"{block.kind} item has no title before its date, skipped")
 
 
-def _join_wrapped(fields: Sequence[tuple[int, str]]) -> list[tuple[int, str]]:
-    """Numbered fields from their (line number, text) lines: lines in a row are one
-    field, joined by a space, numbered by its first line."""
-    joined = [fields[0]]
-    previous = fields[0][0]
-    for number, text in fields[1:]:
+def _join_wrapped(
+    numbers: Sequence[int], lines: Sequence[str]
+) -> tuple[list[int], list[str]]:
+    """Numbered fields from their lines and the lines' numbers: lines in a row are
+    one field, joined by a space, numbered by its first line."""
+    joined_numbers = [numbers[0]]
+    joined = [lines[0]]
+    previous = numbers[0]
+    for number, text in zip(numbers[1:], lines[1:], strict=True):
         if number == previous + 1:
-            first, start = joined[-1]
-            joined[-1] = (first, f"{start} {text}")
+            joined[-1] = f"{joined[-1]} {text}"
         else:
-            joined.append((number, text))
+            joined_numbers.append(number)
+            joined.append(text)
         previous = number
-    return joined
+    return joined_numbers, joined
+
+
+_MAX_LINES_LISTED = 10
+
+
+def _line_list(numbers: Sequence[int]) -> str:
+    """``numbers`` for a message: "3, 5, 7", and only the first _MAX_LINES_LISTED."""
+    shown = ", ".join(str(number) for number in numbers[:_MAX_LINES_LISTED])
+    more = len(numbers) - _MAX_LINES_LISTED
+    return f"{shown} and {more} more" if more > 0 else shown
 
 
 def _indented(block: _Block, raw: str) -> bool:
@@ -328,7 +391,7 @@ def _indented(block: _Block, raw: str) -> bool:
 
 
 def _quote_first(block: _Block) -> str:
-    return f" {block.before[0][1]!r}" if block.before else ""
+    return f" {block.before[0]!r}" if block.before else ""
 
 
 def _indent(raw: str) -> int:
@@ -352,24 +415,21 @@ def _clean(value: str) -> str:
     return " ".join(value.split())
 
 
-def _summary(lines: Sequence[tuple[int, str]]) -> str | None:
-    """The summary from its (line number, text) lines: a gap in the numbers is a
+def _summary(numbers: Sequence[int], lines: Sequence[str]) -> str | None:
+    """The summary from its lines and their numbers: a gap in the numbers is a
     blank line, which separates paragraphs."""
     if not lines:
         return None
     if len(lines) == 1:
         # One line is the common summary: no paragraphs to find.
-        return _clean(lines[0][1])
+        return _clean(lines[0])
     paragraphs: list[str] = []
-    previous, first = lines[0]
-    current = [first]
-    for number, line in lines[1:]:
-        if number != previous + 1:
-            paragraphs.append(_clean(" ".join(current)))
-            current = []
-        current.append(line)
-        previous = number
-    paragraphs.append(_clean(" ".join(current)))
+    start = 0
+    for index in range(1, len(lines)):
+        if numbers[index] != numbers[index - 1] + 1:
+            paragraphs.append(_clean(" ".join(lines[start:index])))
+            start = index
+    paragraphs.append(_clean(" ".join(lines[start:])))
     return "\n\n".join(paragraphs)
 
 
