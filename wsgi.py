@@ -7,16 +7,15 @@ own process (``feedsvc scheduler``).
 Logging: gunicorn configures only its own loggers, so without this feedsvc's
 records (an admin-triggered refresh's ``source=...`` and ``refresh ...``
 lines) would be dropped. Records go to stderr, the server's error log, in
-the format of the ``feedsvc`` command. A server that configured the root
-logger already keeps its configuration (``basicConfig`` then does nothing).
+the format of the ``feedsvc`` command, without the HTTP client's own records
+(they quote whole URLs). A server that configured the root logger already
+keeps its configuration.
 """
 
-import logging
-
-from feedsvc.cli import LOG_FORMAT
+from feedsvc.cli import configure_logging
 from feedsvc.settings import load_settings
 from feedsvc.web import create_app
 
-logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+configure_logging()
 
 app = create_app(load_settings())

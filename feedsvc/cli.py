@@ -90,13 +90,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+QUIET_LOGGERS = ("httpx", "httpcore")
+"""The HTTP client's loggers: they log every request with its whole URL, credentials
+included; feedsvc logs what it fetched itself, redacted."""
+
+
+def configure_logging(*, verbose: bool = False) -> None:
+    """One line per record on stderr (see LOG_FORMAT), the HTTP client's own records
+    left out but for warnings. A process that configured logging already keeps it."""
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format=LOG_FORMAT,
+                        stream=sys.stderr)
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format=LOG_FORMAT,
-        stream=sys.stderr,
-    )
+    configure_logging(verbose=args.verbose)
     try:
         settings = load_settings(args.config)
         if args.command == "parse":

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -59,6 +61,18 @@ def server() -> Iterator[HostileServer]:
         yield hostile
 
 
+def write_config(root: Path, server: HostileServer) -> Path:
+    """The same site as ``settings_for``, as a settings file for the command."""
+    root.mkdir(parents=True)
+    config = root / "feedsvc.toml"
+    authority = f"user:{PASSWORD}@127.0.0.1:{server.port}"
+    config.write_text(
+        '[storage]\ndatabase = "sqlite:///db.sqlite3"\npublish_dir = "public"\n'
+        '[[sources]]\nname = "private"\nformat = "html"\n'
+        f'location = "http://{authority}/private?api_key={API_KEY}"\n', "utf-8")
+    return config
+
+
 def settings_for(root: Path, server: HostileServer) -> Settings:
     authority = f"user:{PASSWORD}@127.0.0.1:{server.port}"
     raw = {
@@ -81,7 +95,7 @@ def test_hostile_content_goes_through_a_refresh(
     tmp_path: Path, server: HostileServer, caplog: pytest.LogCaptureFixture,
 ) -> None:
     settings = settings_for(tmp_path, server)
-    with caplog.at_level(logging.DEBUG):
+    with caplog.at_level(logging.DEBUG, logger="feedsvc"):
         report = refresh(settings, now=NOW)
     by_name = {source.name: source for source in report.sources}
     # Deep markup: read, or failed in one line; never a traceback, never a lost refresh.
@@ -91,7 +105,8 @@ def test_hostile_content_goes_through_a_refresh(
     # One stray byte: UTF-8 all the same, the byte replaced and said where.
     stray = by_name["stray-byte"]
     assert stray.ok and stray.found == 2
-    assert any("line 11" in message for message in stray.warning_messages)
+    assert any("line 13" in message and "U+FFFD" in message
+               for message in stray.warning_messages)
     publication = open_publication(settings.storage.publish_dir)
     assert publication is not None
     titles = {record.title for record in publication.site.latest}
@@ -101,6 +116,13 @@ def test_hostile_content_goes_through_a_refresh(
     assert by_name["private"].ok
     assert "Members only news" in titles
     assert PASSWORD not in caplog.text
+    # Nor in what the command logs, the HTTP client's records included.
+    done = subprocess.run(
+        [sys.executable, "-m", "feedsvc.cli", "--verbose", "--config",
+         str(write_config(tmp_path / "cli", server)), "refresh"],
+        capture_output=True, text=True, check=False)
+    assert PASSWORD not in done.stderr
+    assert "source=private status=ok" in done.stderr
     client = create_app(settings).test_client()
     anonymous = client.get("/status").get_data(as_text=True)
     assert PASSWORD not in anonymous and API_KEY not in anonymous
