@@ -36,6 +36,7 @@ from typing import Any, Protocol
 from feedsvc.collate import Category, feed_link, feed_spec, site_snapshot
 from feedsvc.errors import FeedsvcError, ListingError, PublishError, SourceError
 from feedsvc.identity import item_key
+from feedsvc.listing.warnings import OmittedWarnings, count_warnings
 from feedsvc.models import FeedSpec, ListingItem, ListingSnapshot, ParseWarning
 from feedsvc.publication import (
     ALL,
@@ -457,8 +458,14 @@ def read_source(
     if not kept:
         raise ListingError(_no_items_message(state, [*parser_warnings, *future]),
                            source=source.name)
-    return _Read(items=kept, validators=first.validators, warnings=(*warnings, *future),
-                 digest=None if future else body_digest)
+    return _Read(items=kept, validators=_unless(future, first.validators),
+                 warnings=(*warnings, *future), digest=None if future else body_digest)
+
+
+def _unless(skipped: Sequence[ParseWarning], validators: Validators) -> Validators:
+    """``validators``, or none when items were skipped for their date: then the next
+    read must fetch and parse the source again, "not modified" or not."""
+    return Validators() if skipped else validators
 
 
 def _drop_future(
@@ -509,7 +516,7 @@ def _read_text(
             snapshot = ListingSnapshot(
                 text=text, language=top.language, item_count=top.item_count,
                 warnings=top.warnings, plain=not future, repeats=False)
-            return _Read(items=kept, validators=page.validators,
+            return _Read(items=kept, validators=_unless(future, page.validators),
                          warnings=(*decode_warnings, *top.warnings, *future),
                          digest=None if future else digest,
                          listed_below=top.listed_below, snapshot=snapshot)
@@ -523,7 +530,7 @@ def _read_text(
     snapshot = ListingSnapshot(
         text=text, language=language, item_count=distinct, warnings=result.warnings,
         plain=not future and is_plain(text), repeats=distinct != len(result.items))
-    return _Read(items=kept, validators=page.validators,
+    return _Read(items=kept, validators=_unless(future, page.validators),
                  warnings=(*decode_warnings, *result.warnings, *future),
                  digest=None if future else digest, snapshot=snapshot)
 
@@ -535,7 +542,7 @@ def _no_items_message(state: SourceState | None, parser_warnings: Sequence[Parse
         return f"no items found{had}"
     first = parser_warnings[0]
     where = f"line {first.line}: " if first.line else ""
-    more = len(parser_warnings) - 1
+    more = count_warnings(parser_warnings) - 1
     also = f" (and {more} more warning(s))" if more else ""
     return f"no items found{had}: {where}{first.message}{also}"
 
@@ -592,7 +599,7 @@ def _record(
     else:
         counts = store.merge(
             source.name, outcome.items, now, validators=outcome.validators,
-            warnings=len(outcome.warnings), fingerprint=fingerprint,
+            warnings=count_warnings(outcome.warnings), fingerprint=fingerprint,
             body_digest=outcome.digest, listed_beyond=outcome.listed_below,
             snapshot=(SourceSnapshot(fingerprint, outcome.snapshot)
                       if outcome.snapshot is not None else None),
@@ -607,7 +614,7 @@ def _record(
         ))
         report = SourceReport(
             name=source.name, found=counts.found, new=counts.new, updated=counts.updated,
-            warnings=len(warnings),
+            warnings=count_warnings(warnings),
             warning_messages=_bounded_messages(warnings),
         )
     _log_source(report, source)
@@ -619,10 +626,12 @@ REPORTED_WARNINGS = 20
 
 
 def _bounded_messages(warnings: Sequence[ParseWarning]) -> tuple[str, ...]:
-    """The first ``REPORTED_WARNINGS`` warnings as text, and a line counting the rest:
-    what a run keeps in the store and /status shows stays small whatever a listing holds."""
-    shown = tuple(str(w) for w in warnings[:REPORTED_WARNINGS])
-    rest = len(warnings) - len(shown)
+    """The first ``REPORTED_WARNINGS`` warnings as text, and a line counting the rest
+    (those the parser only counted included): what a run keeps in the store and
+    /status shows stays small whatever a listing holds."""
+    shown = tuple(str(w) for w in warnings[:REPORTED_WARNINGS]
+                  if not isinstance(w, OmittedWarnings))
+    rest = count_warnings(warnings) - len(shown)
     return (*shown, f"... and {rest} more warning(s)") if rest > 0 else shown
 
 

@@ -541,7 +541,7 @@ def test_admin_trigger_and_metrics_through_gunicorn(site: Site, tmp_path: Path) 
     # The worker's refresh logs its lines to gunicorn's error log like the CLI does.
     wait_for(lambda: "feedsvc.pipeline refresh status=ok" in site.log("gunicorn"),
              what="the admin refresh's log line")
-    assert "INFO feedsvc.pipeline source=newsroom status=unchanged" in site.log("gunicorn")
+    assert "INFO feedsvc.pipeline source=newsroom status=not_modified" in site.log("gunicorn")
 
     requests_made = 30
     for _ in range(requests_made):
