@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ListingItem:
     """One news item as read from a listing, before it is stored.
 
@@ -51,7 +51,7 @@ class ParseResult:
     """HTML listings: absolute URL of the listing's next page, if it has one."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StoredItem:
     """One item as the store remembers it.
 
