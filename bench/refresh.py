@@ -60,7 +60,9 @@ def site(root: Path, listings: Sequence[tuple[str, str]]) -> Settings:
     config = root / "feedsvc.toml"
     config.write_text(
         '[site]\ntitle = "Bench"\nbase_url = "http://bench.test/"\ntimezone = "UTC"\n'
-        '[storage]\ndatabase = "sqlite:///db.sqlite3"\npublish_dir = "public"\n' + sources,
+        '[storage]\ndatabase = "sqlite:///db.sqlite3"\npublish_dir = "public"\n'
+        # The 100k-item listing is about 30 MB.
+        '[fetch]\nmax_bytes = 200000000\n' + sources,
         "utf-8")
     return load_settings(config)
 

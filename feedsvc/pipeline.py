@@ -212,6 +212,8 @@ class _Read:
     digest: str | None = None
     listed_below: int = 0
     snapshot: ListingSnapshot | None = None
+    keys: tuple[str, ...] | None = None
+    """The items' keys, when the read made them already."""
 
 
 def refresh(
@@ -526,13 +528,15 @@ def _read_text(
     if not kept:
         raise ListingError(_no_items_message(state, [*result.warnings, *future]),
                            source=source.name)
-    distinct = len({item_key(item.date, item.title) for item in result.items})
+    keys = tuple(item_key(item.date, item.title) for item in kept)
+    distinct = len(set(keys))
+    # With items skipped for their date the snapshot is never built on (not plain).
     snapshot = ListingSnapshot(
         text=text, language=language, item_count=distinct, warnings=result.warnings,
-        plain=not future and is_plain(text), repeats=distinct != len(result.items))
+        plain=not future and is_plain(text), repeats=distinct != len(kept))
     return _Read(items=kept, validators=_unless(future, page.validators),
                  warnings=(*decode_warnings, *result.warnings, *future),
-                 digest=None if future else digest, snapshot=snapshot)
+                 digest=None if future else digest, snapshot=snapshot, keys=keys)
 
 
 def _no_items_message(state: SourceState | None, parser_warnings: Sequence[ParseWarning]) -> str:
@@ -600,7 +604,7 @@ def _record(
         counts = store.merge(
             source.name, outcome.items, now, validators=outcome.validators,
             warnings=count_warnings(outcome.warnings), fingerprint=fingerprint,
-            body_digest=outcome.digest, listed_beyond=outcome.listed_below,
+            body_digest=outcome.digest, listed_beyond=outcome.listed_below, keys=outcome.keys,
             snapshot=(SourceSnapshot(fingerprint, outcome.snapshot)
                       if outcome.snapshot is not None else None),
         )

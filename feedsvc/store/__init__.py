@@ -83,6 +83,7 @@ class Store:
         body_digest: str | None = None,
         snapshot: SourceSnapshot | None = None,
         listed_beyond: int = 0,
+        keys: Sequence[str] | None = None,
     ) -> MergeCounts:
         """Merge one source's listing into the store and record the source's success.
 
@@ -102,13 +103,15 @@ class Store:
         recorded with the success; ``snapshot`` replaces the source's kept text
         (None forgets it). ``listed_beyond`` counts items the listing holds
         below ``listing`` that are known unchanged (an incremental read): they
-        count as found and are not touched.
+        count as found and are not touched. ``keys`` are the items' keys when the
+        caller made them already.
         """
         # Whole seconds: these times end up in HTTP dates and feeds, which say no more.
         now = now.replace(microsecond=0)
         below = self._handed_below if self._handed_below[0] == now else (now, None)
         with self._db.write() as conn:
-            plan, lowest = _items.merge_listing(conn, source, listing, now, highest=below[1])
+            plan, lowest = _items.merge_listing(conn, source, listing, now, highest=below[1],
+                                                keys=keys)
             counts = MergeCounts(
                 found=plan.found + listed_beyond, new=len(plan.new),
                 updated=plan.updated_count, duplicates=plan.duplicates,

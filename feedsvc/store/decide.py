@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -91,21 +90,30 @@ class MergePlan:
 
 
 def content_hash(item: ListingItem) -> str:
-    """Fingerprint of what a listing says about an item, to notice when it changes."""
-    data = json.dumps([getattr(item, name) for name in CONTENT_FIELDS], ensure_ascii=False)
-    return hashlib.sha256(data.encode("utf-8")).hexdigest()[:32]
+    """Fingerprint of what a listing says about an item, to notice when it changes.
+
+    Each field is written with its length (absent: ``-``), so no two different
+    listings of an item write the same text.
+    """
+    data = "".join("-" if value is None else f"{len(value)}:{value}"
+                   for value in (item.title, item.category, item.credit, item.summary,
+                                 item.link, item.image))
+    return hashlib.sha256(data.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 def first_of_each_key(
-    listing: Iterable[ListingItem],
+    listing: Sequence[ListingItem], keys: Sequence[str] | None = None,
 ) -> tuple[dict[str, ListingItem], tuple[ListingItem, ...]]:
     """Items by key in listing order, each where first listed; and the later items
     of a key that say something different from the first. Exact repeats (a
-    paginated listing showing an item twice) are dropped silently."""
+    paginated listing showing an item twice) are dropped silently. ``keys`` are
+    the items' keys when the caller has them already."""
+    if keys is None:
+        keys = [item_key(item.date, item.title) for item in listing]
     unique: dict[str, ListingItem] = {}
     duplicates: list[ListingItem] = []
-    for item in listing:
-        first = unique.setdefault(item_key(item.date, item.title), item)
+    for key, item in zip(keys, listing, strict=True):
+        first = unique.setdefault(key, item)
         if first is not item and _listed_fields(first) != _listed_fields(item):
             duplicates.append(item)
     return unique, tuple(duplicates)

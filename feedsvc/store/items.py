@@ -52,7 +52,7 @@ def _chunks(values: Sequence[str], size: int = KEYS_PER_QUERY) -> Iterator[Seque
 
 def merge_listing(
     conn: Connection, source: str, listing: Sequence[ListingItem], now: dt.datetime,
-    *, highest: dt.datetime | None = None,
+    *, highest: dt.datetime | None = None, keys: Sequence[str] | None = None,
 ) -> tuple[MergePlan, dt.datetime | None]:
     """Merge one source's listing (top first) in ``conn``'s transaction; return the plan
     it applied and the lowest ``updated`` second it handed out (None: none).
@@ -62,12 +62,12 @@ def merge_listing(
     ``now`` just before may pass the second below the lowest it was given,
     since every second above that is taken.
     """
-    unique, duplicates = first_of_each_key(listing)
-    keys = list(unique)
+    unique, duplicates = first_of_each_key(listing, keys)
+    wanted = list(unique)
     # A store with no item yet (the first refresh) has nothing to look up.
     empty = conn.execute(sa.select(items.c.key).limit(1)).first() is None
-    stored = {} if empty else _stored_rows(conn, keys)
-    said = {} if empty else _said_by(conn, source, keys)
+    stored = {} if empty else _stored_rows(conn, wanted)
+    said = {} if empty else _said_by(conn, source, wanted)
     plan = plan_merge(unique, stored, said, duplicates=duplicates)
     top = highest if highest is not None else now
     count = len(plan.needs_second)
