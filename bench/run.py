@@ -11,16 +11,14 @@ same input, so that the ratio says something even on a slow machine.
 
 from __future__ import annotations
 
-import datetime as dt
 import gc
-import random
 import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from feedsvc.listing import parse_text_listing, render_numbered
-from feedsvc.models import ListingItem
+from bench.synthetic import synthetic_listing
+from feedsvc.listing import parse_text_listing
 
 
 @dataclass(frozen=True)
@@ -59,41 +57,11 @@ def best_time(work: Callable[[], object]) -> float:
     return min(timings)
 
 
-WORDS = (
-    "labour", "workers", "social", "protection", "report", "launch", "decent", "work",
-    "employment", "youth", "skills", "migrant", "rights", "safety", "recovery", "crisis",
-    "policy", "partnership", "training", "women", "development", "global", "jobs", "wages",
-)
-CATEGORIES = ("Press release", "Video", "Article", "ILO in action", "COVID-19: ILO Monitor")
-
-
-def generated_items(count: int, seed: int = 2021) -> list[ListingItem]:
-    """A listing's worth of plausible items, newest first, always the same for a seed."""
-    chance = random.Random(seed)
-    day = dt.date(2021, 12, 31)
-    items = []
-    for index in range(count):
-        if chance.random() < 0.3:
-            day -= dt.timedelta(days=1)
-
-        def sentence(low: int, high: int) -> str:
-            return " ".join(chance.choices(WORDS, k=chance.randint(low, high))).capitalize()
-
-        items.append(ListingItem(
-            # Some titles end in a number, which makes the parser look for a date.
-            title=sentence(4, 12) + (f" {index}" if index % 10 == 0 else ""),
-            date=day,
-            category=chance.choice(CATEGORIES) if chance.random() < 0.7 else None,
-            credit=f"Photographer {index % 97} 2021" if chance.random() < 0.3 else None,
-            summary=f"{sentence(20, 50)}." if chance.random() < 0.8 else None,
-        ))
-    return items
-
-
 def parse_large_listing() -> list[Measurement]:
     """Parse a 100,000-item numbered listing; baseline: split it into lines and strip them."""
     count = 100_000
-    text = render_numbered(generated_items(count))
+    # Every title ends in a number, which makes the parser look for a date.
+    text = synthetic_listing(count)
 
     def baseline() -> int:
         kept = 0

@@ -37,7 +37,7 @@ from feedsvc.collate import Category, feed_link, feed_spec, site_snapshot
 from feedsvc.errors import FeedsvcError, ListingError, PublishError, SourceError
 from feedsvc.identity import item_key
 from feedsvc.listing.warnings import OmittedWarnings, count_warnings
-from feedsvc.models import FeedSpec, ListingItem, ListingSnapshot, ParseWarning
+from feedsvc.models import FeedSpec, ListingItem, ParseWarning
 from feedsvc.publication import (
     ALL,
     FEED_FORMATS,
@@ -211,7 +211,7 @@ class _Read:
     unchanged: bool = False
     digest: str | None = None
     listed_below: int = 0
-    snapshot: ListingSnapshot | None = None
+    snapshot: SourceSnapshot | None = None
     keys: tuple[str, ...] | None = None
     """The items' keys, when the read made them already."""
 
@@ -506,18 +506,22 @@ def _read_text(
     text, decode_warnings = decode_document(
         page.body, declared_charset=page.charset, source=source.name)
     previous = store.source_snapshot(source.name) if store is not None and state else None
+    fingerprint = config_fingerprint(source)
     if (store is not None and previous is not None
-            and previous.config_fingerprint == config_fingerprint(source)):
+            and previous.config_fingerprint == fingerprint):
+        before, _ = decode_document(previous.body, declared_charset=previous.charset,
+                                    source=source.name)
         top = read_changed_top(
-            previous.listing, text, source=source.name, language=source.language,
+            previous.listing(before), text, source=source.name, language=source.language,
             listed_before=partial(store.keys_listed_by, source.name),
         )
         if top is not None:
             kept, future = _drop_future(top.items, today, source.name)
             # Skipped items are looked at again next time, by a full read.
-            snapshot = ListingSnapshot(
-                text=text, language=top.language, item_count=top.item_count,
-                warnings=top.warnings, plain=not future, repeats=False)
+            snapshot = SourceSnapshot(
+                config_fingerprint=fingerprint, body=page.body, charset=page.charset,
+                language=top.language, item_count=top.item_count, warnings=top.warnings,
+                plain=not future, repeats=False)
             return _Read(items=kept, validators=_unless(future, page.validators),
                          warnings=(*decode_warnings, *top.warnings, *future),
                          digest=None if future else digest,
@@ -531,8 +535,9 @@ def _read_text(
     keys = tuple(item_key(item.date, item.title) for item in kept)
     distinct = len(set(keys))
     # With items skipped for their date the snapshot is never built on (not plain).
-    snapshot = ListingSnapshot(
-        text=text, language=language, item_count=distinct, warnings=result.warnings,
+    snapshot = SourceSnapshot(
+        config_fingerprint=fingerprint, body=page.body, charset=page.charset,
+        language=language, item_count=distinct, warnings=result.warnings,
         plain=not future and is_plain(text), repeats=distinct != len(kept))
     return _Read(items=kept, validators=_unless(future, page.validators),
                  warnings=(*decode_warnings, *result.warnings, *future),
@@ -605,8 +610,7 @@ def _record(
             source.name, outcome.items, now, validators=outcome.validators,
             warnings=count_warnings(outcome.warnings), fingerprint=fingerprint,
             body_digest=outcome.digest, listed_beyond=outcome.listed_below, keys=outcome.keys,
-            snapshot=(SourceSnapshot(fingerprint, outcome.snapshot)
-                      if outcome.snapshot is not None else None),
+            snapshot=outcome.snapshot,
         )
         changes.add(counts)
         # One key, two different items: the identity rule merges them, but the

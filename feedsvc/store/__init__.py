@@ -109,7 +109,9 @@ class Store:
         # Whole seconds: these times end up in HTTP dates and feeds, which say no more.
         now = now.replace(microsecond=0)
         below = self._handed_below if self._handed_below[0] == now else (now, None)
-        with self._db.write() as conn:
+        with self._db.write(bulk=True) as conn:
+            # First: the driver's copy of a long text is gone before the merge's own data.
+            _health.write_snapshot(conn, source, snapshot)
             plan, lowest = _items.merge_listing(conn, source, listing, now, highest=below[1],
                                                 keys=keys)
             counts = MergeCounts(
@@ -122,7 +124,6 @@ class Store:
                 warnings + len(plan.duplicates), fingerprint,
                 new_links=len(plan.links_new), body_digest=body_digest,
             )
-            _health.write_snapshot(conn, source, snapshot)
             if plan.touched:
                 _items.set_render_pending(conn, True)
         if lowest is not None:

@@ -22,7 +22,7 @@ CONTENT_FIELDS = ("title", "category", "credit", "summary", "link", "image")
 """What a listing says about an item (besides its date, part of its key)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StoredRow:
     """What the store holds of one item, as far as merging needs it."""
 
@@ -39,7 +39,7 @@ class StoredRow:
         return getattr(self, name)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class NewItem:
     """An item the store has never seen, with its rank and its content hash."""
 
@@ -49,7 +49,7 @@ class NewItem:
     content_hash: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ItemChange:
     """A stored item this listing changes: ``fields`` (content fields with their new
     values; empty when only its rank moved) and ``rank``."""
@@ -59,7 +59,7 @@ class ItemChange:
     rank: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MergePlan:
     """Everything one merge writes. Lists are in listing order.
 

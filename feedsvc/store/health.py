@@ -72,10 +72,27 @@ class MergeCounts:
 
 @dataclass(frozen=True)
 class SourceSnapshot:
-    """A source's listing as last read, and the configuration it was read under."""
+    """A source's text listing as last read: the bytes and declared charset it came as,
+    the configuration it was read under, and what reading it gave (see
+    ``feedsvc.models.ListingSnapshot``, which the decoded text completes).
+
+    Bytes, not text: a driver copies a long text into UTF-8 when it stores it.
+    """
 
     config_fingerprint: str
-    listing: ListingSnapshot
+    body: bytes
+    charset: str | None
+    language: str
+    item_count: int
+    warnings: tuple[ParseWarning, ...]
+    plain: bool
+    repeats: bool
+
+    def listing(self, text: str) -> ListingSnapshot:
+        """The snapshot as the incremental reader takes it, ``text`` being the decoded
+        ``body``."""
+        return ListingSnapshot(text=text, language=self.language, item_count=self.item_count,
+                               warnings=self.warnings, plain=self.plain, repeats=self.repeats)
 
 
 def source_state(conn: Connection, name: str) -> SourceState | None:
@@ -167,22 +184,22 @@ def read_snapshot(conn: Connection, source: str) -> SourceSnapshot | None:
         return None
     warnings = tuple(ParseWarning(source, line, message)
                      for line, message in json.loads(row["warnings"]))
-    return SourceSnapshot(row["config_fingerprint"], ListingSnapshot(
-        text=row["text"], language=row["language"], item_count=row["item_count"],
-        warnings=warnings, plain=row["plain"], repeats=row["repeats"],
-    ))
+    return SourceSnapshot(
+        config_fingerprint=row["config_fingerprint"], body=row["body"], charset=row["charset"],
+        language=row["language"], item_count=row["item_count"], warnings=warnings,
+        plain=row["plain"], repeats=row["repeats"],
+    )
 
 
 def write_snapshot(conn: Connection, source: str, snapshot: SourceSnapshot | None) -> None:
     """Keep ``snapshot`` as the source's (None forgets the one kept)."""
     conn.execute(source_snapshots.delete().where(source_snapshots.c.source == source))
     if snapshot is not None:
-        listing = snapshot.listing
         conn.execute(source_snapshots.insert().values(
             source=source, config_fingerprint=snapshot.config_fingerprint,
-            text=listing.text, language=listing.language, item_count=listing.item_count,
-            warnings=_warnings_json(listing.warnings), plain=listing.plain,
-            repeats=listing.repeats,
+            body=snapshot.body, charset=snapshot.charset, language=snapshot.language,
+            item_count=snapshot.item_count, warnings=_warnings_json(snapshot.warnings),
+            plain=snapshot.plain, repeats=snapshot.repeats,
         ))
 
 

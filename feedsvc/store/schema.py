@@ -32,8 +32,9 @@ SCHEMA_VERSION = 4
 newest entries are read from, ``sources.body_digest``, the ``source_snapshots`` and
 ``publication_state`` and ``removals`` tables."""
 SQLITE_BUSY_TIMEOUT_MS = 30_000
-SQLITE_CACHE_KIB = 32_768
-"""Page cache per SQLite connection: a bulk merge touches every index of the items."""
+SQLITE_MERGE_CACHE_KIB = 4_096
+"""Page cache of an SQLite connection that has merged (a merge touches every index of
+the items); readers, such as web workers, keep SQLite's small default."""
 KEYS_PER_QUERY = 500
 """How many keys one ``IN (...)`` lookup names: well under every engine's limit."""
 
@@ -131,7 +132,8 @@ source_snapshots = sa.Table(
     "source_snapshots", metadata,
     sa.Column("source", sa.String, primary_key=True),
     sa.Column("config_fingerprint", sa.String, nullable=False),
-    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("body", sa.LargeBinary, nullable=False),
+    sa.Column("charset", sa.String),
     sa.Column("language", sa.String, nullable=False),
     sa.Column("item_count", sa.Integer, nullable=False),
     sa.Column("warnings", sa.Text, nullable=False),
@@ -194,12 +196,15 @@ class Database:
         self.engine = engine
 
     @contextmanager
-    def write(self) -> Iterator[Connection]:
-        """One write transaction; on SQLite it takes the write lock at once."""
+    def write(self, *, bulk: bool = False) -> Iterator[Connection]:
+        """One write transaction; on SQLite it takes the write lock at once, and with
+        ``bulk`` a larger page cache."""
         try:
             with self.engine.connect() as conn:
                 conn = conn.execution_options(feedsvc_immediate=True)
                 with conn.begin():
+                    if bulk and conn.dialect.name == "sqlite":
+                        conn.exec_driver_sql(f"PRAGMA cache_size = -{SQLITE_MERGE_CACHE_KIB}")
                     yield conn
         except SQLAlchemyError as exc:
             raise StoreError(f"store write failed: {_first_line(exc)}") from exc
@@ -347,7 +352,6 @@ def _configure_sqlite(engine: Engine) -> None:
         # In WAL mode NORMAL never corrupts the database; a power cut may lose the
         # last commits, which the next refresh reads again.
         cursor.execute("PRAGMA synchronous = NORMAL")
-        cursor.execute(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()
 
