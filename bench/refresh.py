@@ -151,7 +151,9 @@ def history_cost(scratch: Path) -> list[Row]:
     """The same small refresh and the same web work on a store of 1k and of 300k items."""
     small = synthetic_items(100, seed=7, newest=dt.date(2022, 6, 30), tag="small-")
     stores = {
-        "1k": [("big", render_numbered(synthetic_items(900, seed=1, tag="a-")))],
+        # The same sources, so that only the history differs.
+        "1k": [(f"big{n}", render_numbered(synthetic_items(300, seed=n, tag=f"{n}-")))
+               for n in range(3)],
         "300k": [(f"big{n}", render_numbered(synthetic_items(BIG, seed=n, tag=f"{n}-")))
                  for n in range(3)],
     }

@@ -691,8 +691,12 @@ def _publish(
         return False, len(previous.site.feeds), previous.site.item_count, None
     known = {c.slug: c.label for c in store.known_categories()}
     slugs = sorted(set(known) | changes.slugs)
+    published = set() if previous is None else {link.key for link in previous.site.feeds}
+    # Every feed the live publication lacks is rendered (a safety net: the
+    # render-pending flag already covers a refresh that did not publish).
+    missing = {slug for slug in slugs if category_key(slug) not in published}
     if incremental and previous is not None:
-        wanted = sorted(changes.slugs)
+        wanted = sorted(changes.slugs | missing)
         item_count = previous.site.item_count + changes.new_items
     else:
         wanted, item_count = slugs, store.item_count()

@@ -89,26 +89,22 @@ items the store holds."""
 
 @dataclass(frozen=True)
 class LiveSite:
-    """One opened generation, with memos that live as long as it does.
+    """One opened generation, with the rendered pages it has served.
 
-    The memos hold file bytes and rendered pages: a generation never changes,
-    so each is computed at most once while it is remembered (a race only
-    duplicates the work). Feed files are few; rendered pages (one per item
-    asked for) are bounded, the least recently used forgotten first.
+    A generation never changes, so each page is rendered at most once while it
+    is remembered (a race only duplicates the work); at most ``MEMO_SIZE`` are,
+    the least recently used forgotten first. Feed files are read from the
+    generation for each request.
     """
 
     publication: Publication
-    files: dict[tuple[str, bool], bytes] = field(default_factory=dict)
     pages: OrderedDict[str, RenderedPage] = field(default_factory=OrderedDict)
     guard: threading.Lock = field(default_factory=threading.Lock)
 
     def read(self, path: str, *, gzipped: bool) -> bytes:
-        key = (path, gzipped)
-        data = self.files.get(key)
-        if data is None:
-            data = self.publication.read(path, gzipped=gzipped)
-            self.files[key] = data
-        return data
+        # Read each time, not kept: the operating system caches the files, and a
+        # worker's memory then does not grow with the feeds' size.
+        return self.publication.read(path, gzipped=gzipped)
 
     def page(self, key: str, render: Callable[[], str]) -> RenderedPage:
         with self.guard:
