@@ -259,6 +259,10 @@ def _refresh(settings: Settings) -> int:
     return EXIT_OK if report.ok else EXIT_SOURCE_FAILED
 
 
+REMOVE_LOCK_WAIT = 120
+"""Seconds a removal waits for a running refresh to end."""
+
+
 def _remove(settings: Settings, noun: str, targets: Sequence[str], *, assume_yes: bool) -> int:
     """Remove items or categories after saying what goes and asking to confirm.
 
@@ -269,7 +273,10 @@ def _remove(settings: Settings, noun: str, targets: Sequence[str], *, assume_yes
 
     from feedsvc.store import Store
 
-    with Store.open(settings.storage.database) as store:
+    with Store.open(settings.storage.database) as store, \
+            store.refresh_lock(f"feedsvc {noun} remove", wait=REMOVE_LOCK_WAIT):
+        # Under the refresh lock: a refresh running meanwhile would publish
+        # without the removal and then forget that it was due.
         if noun == "items":
             found = [f"{item_id}  {title}" for _, item_id, title in store.find_items(targets)]
         else:

@@ -191,7 +191,7 @@ def _entry(
         title=item.title,
         published=published,
         updated=updated,
-        category=labels[slug] if slug is not None else None,
+        category=labels.get(slug, item.category) if slug is not None else None,
         category_slug=slug,
         credit=item.credit,
         summary=item.summary,

@@ -192,16 +192,21 @@ class HttpFetcher:
                 settings, _transport(_Network(refuse_internal=not self._allow_private,
                                               resolve=resolve, connect=connect)))
         else:
-            self._trusted_client = self._guarded_client = self._make_client(settings, transport)
+            self._trusted_client = self._guarded_client = self._make_client(
+                settings, transport, proxies=False)
         self._host_locks: dict[str, threading.Lock] = {}
         self._host_locks_guard = threading.Lock()
         self._closed = False
 
     @staticmethod
-    def _make_client(settings: Settings, transport: httpx.BaseTransport) -> httpx.Client:
+    def _make_client(
+        settings: Settings, transport: httpx.BaseTransport, *, proxies: bool = True,
+    ) -> httpx.Client:
         fetch = settings.fetch
         return httpx.Client(
             transport=transport,
+            # Given a transport, httpx no longer reads the proxy variables itself.
+            mounts=_environment_proxies() if proxies else None,
             follow_redirects=False,
             timeout=httpx.Timeout(
                 connect=fetch.connect_timeout,
@@ -618,6 +623,19 @@ class _Network(httpcore.NetworkBackend):
 
     def sleep(self, seconds: float) -> None:
         time.sleep(seconds)
+
+
+def _environment_proxies() -> dict[str, httpx.BaseTransport | None]:
+    """Transports for the proxies that HTTPS_PROXY, HTTP_PROXY, ALL_PROXY and NO_PROXY
+    name, by URL pattern, as httpx mounts them when it makes its own transport.
+
+    Requests through a proxy reach the network from the proxy: only addresses
+    written in their URLs are refused (see ``HttpFetcher._client_for``).
+    """
+    from httpx._utils import get_environment_proxies
+
+    return {pattern: None if proxy is None else httpx.HTTPTransport(proxy=proxy)
+            for pattern, proxy in get_environment_proxies().items()}
 
 
 def _transport(network: _Network) -> httpx.HTTPTransport:

@@ -320,12 +320,13 @@ DUPLICATE_WARNING = "duplicate of an item above (same date and title); kept the 
 
 def config_fingerprint(source: SourceSettings) -> str:
     """A stable hash of what decides how ``source`` is read: its location, format,
-    language, selectors (in any order) and max_pages. Not its name, which is the
-    key the store keeps it under.
+    language, selectors (in any order), max_pages and the code that reads it.
+    Not its name, which is the key the store keeps it under.
 
-    The store keeps it beside the source's validators and failure count: when
-    it differs, those belong to another configuration, so the source is read
-    in full (no validators, no back-off) and its new settings take effect.
+    The store keeps it beside the source's validators, digest, snapshot and
+    failure count: when it differs, those belong to another configuration (or
+    another release), so the source is read in full (no validators, no
+    back-off) and its new settings, or a fixed parser, take effect.
     """
     data = json.dumps(
         {
@@ -334,6 +335,7 @@ def config_fingerprint(source: SourceSettings) -> str:
             "language": source.language,
             "selectors": dict(source.selectors or {}),
             "max_pages": source.max_pages,
+            "code": _code_fingerprint(),
         },
         sort_keys=True, ensure_ascii=False, separators=(",", ":"),
     )
@@ -439,7 +441,8 @@ def read_source(
     next_url = _parse_page(source, first, items, warnings, parser_warnings, digest)
     while next_url and source.format == "html" and pages < source.max_pages:
         if next_url in seen_urls:
-            warnings.append(ParseWarning(source.name, 0, f"next page loops to {next_url}"))
+            warnings.append(ParseWarning(source.name, 0,
+                                         f"next page loops to {redact_credentials(next_url)}"))
             break
         seen_urls.add(next_url)
         pages += 1
@@ -691,6 +694,10 @@ def _publish(
         return False, len(previous.site.feeds), previous.site.item_count, None
     known = {c.slug: c.label for c in store.known_categories()}
     slugs = sorted(set(known) | changes.slugs)
+    if not incremental:
+        # Categories the items have that no publication remembered (a refresh
+        # that stopped between merging and publishing) get their feeds now.
+        slugs = sorted(set(slugs) | store.category_slugs())
     published = set() if previous is None else {link.key for link in previous.site.feeds}
     # Every feed the live publication lacks is rendered (a safety net: the
     # render-pending flag already covers a refresh that did not publish).
@@ -704,6 +711,10 @@ def _publish(
         return False, 0, 0, "the store holds no items yet"
     labels = {**known, **{slug: label for slug, label in store.first_labels(wanted).items()
                           if label is not None}}
+    # A touched category that no item has any more and no publication showed has
+    # no feed to keep alive.
+    wanted = [slug for slug in wanted if slug in labels]
+    slugs = [slug for slug in slugs if slug in labels]
     built = [_build_feed(store, settings, None, labels, item_count), *(
         _build_feed(store, settings, Category(slug, labels[slug]), labels, None)
         for slug in wanted)]
@@ -776,14 +787,14 @@ def render_key(settings: Settings, renderer: Renderer) -> str:
 
 @functools.cache
 def _code_fingerprint() -> str:
-    """A digest of the modules that turn stored items into feed bytes, and of the
-    versions of the libraries they use: after an upgrade, every feed is rendered anew."""
+    """A digest of feedsvc's own code and of the versions of the libraries that read
+    and render: after an upgrade, every source is read and every feed rendered anew,
+    so what changed in them reaches every feed."""
     package = Path(__file__).resolve().parent
     digest = hashlib.sha256()
-    for path in sorted([*(package / "render").glob("*.py"), package / "collate.py",
-                        package / "xmlchars.py", package / "models.py"]):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes())
-    for library in ("feedgen", "lxml"):
+    for path in sorted(package.rglob("*.py")):
+        digest.update(str(path.relative_to(package)).encode() + b"\0" + path.read_bytes())
+    for library in ("feedgen", "lxml", "selectolax", "babel"):
         digest.update(importlib.metadata.version(library).encode())
     return digest.hexdigest()
 

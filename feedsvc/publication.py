@@ -290,6 +290,9 @@ def publish(
             _write(staging / SITE, site_bytes)
             os.rename(staging, final)
             staging = None
+        else:
+            # Live again: the newest by the time pruning sorts generations.
+            os.utime(final)
         link_tmp = publish_dir / f".{CURRENT}.{os.getpid()}.tmp"
         if link_tmp.is_symlink() or link_tmp.exists():
             link_tmp.unlink()

@@ -139,7 +139,8 @@ REDACTED = "***"
 
 # scheme://userinfo@ : the userinfo (user, user:password, a token) is a credential.
 # The userinfo stops at the first "/", "?", "#" or whitespace, like a URL parser's authority.
-_URL_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)[^/?#@\s]*@")
+# Up to the last "@" before the path, as URL parsers read it ("user:p@ss@host").
+_URL_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)[^/?#\s]*@")
 
 
 def redact_credentials(text: str) -> str:

@@ -271,3 +271,43 @@ def test_a_store_on_a_full_disk_is_one_clear_line(tmp_path: Path, small_disk: Pa
     assert done.returncode == cli.EXIT_ERROR
     assert done.stderr.splitlines() == [
         "feedsvc: error: store write failed: database or disk is full"]
+
+
+# --- categories the publication never got to remember --------------------------------------
+
+
+def test_one_item_listed_under_two_categories_publishes(tmp_path: Path) -> None:
+    settings = site_in(tmp_path)
+    config = settings.config_path
+    config.write_text(config.read_text("utf-8") + (
+        '\n[[sources]]\nname = "other"\nlocation = "listings/other.txt"\nlanguage = "en"\n'),
+        "utf-8")
+    settings = load_settings(config)
+    same = news(1)[0]
+    write(settings, render_numbered([ListingItem(same.title, same.date, "Foo", None, None)]))
+    (tmp_path / "listings" / "other.txt").write_text(
+        render_numbered([ListingItem(same.title, same.date, "Bar", None, None)]), "utf-8")
+    for step in range(2):
+        report = refresh(settings, now=T0 + step * STEP)
+        assert report.error is None, report.summary_lines()
+    assert "category/bar" in feeds(settings)
+
+
+class StopWhileRendering(Exception):
+    """Stands for a refresh stopped between merging and publishing."""
+
+
+def test_a_refresh_stopped_before_publishing_leaves_nothing_stuck(site: Settings) -> None:
+    from feedsvc.pipeline import DefaultRenderer
+
+    class Stopping(DefaultRenderer):
+        def render_feed(self, spec: object, fmt: str) -> bytes:
+            raise StopWhileRendering
+
+    write(site, render_numbered(news(4)))
+    with pytest.raises(StopWhileRendering):
+        refresh(site, now=T0, renderer=Stopping())
+    for step in range(1, 3):
+        report = refresh(site, now=T0 + step * STEP)
+        assert report.error is None, report.summary_lines()
+    assert {"category/press-release", "category/statement"} <= feeds(site)

@@ -502,3 +502,20 @@ def test_a_fetch_after_close_fails_as_a_fetch_error(tmp_path: Path) -> None:
     fetcher.close()
     with pytest.raises(FetchError, match="the fetcher was closed"):
         fetcher.fetch("late", "http://127.0.0.1:9/news", None)
+
+
+def test_an_environment_proxy_is_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """HTTP_PROXY as httpx reads it by itself: the request goes to the proxy (a server
+    of the test's own on loopback), which answers for the name it was asked about."""
+    with HostileServer("127.0.0.1") as proxy:
+        listing = "http://listings.example.invalid/news"
+        proxy.routes[listing] = respond(html_listing(PUBLIC))
+        monkeypatch.setenv("HTTP_PROXY", proxy.url("/").rstrip("/"))
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        settings = site_settings(tmp_path, [{"name": "news", "location": listing,
+                                             "format": "html"}])
+        with HttpFetcher(settings) as fetcher:
+            fetched = fetcher.fetch("news", listing, None)
+    assert fetched.body is not None and PUBLIC.encode() in fetched.body
+    assert proxy.requests == [listing]

@@ -204,6 +204,11 @@ class Store:
         with self._db.read() as conn:
             return {slug: _items.first_label(conn, slug) for slug in slugs}
 
+    def category_slugs(self) -> set[str]:
+        """Every category slug a stored item has."""
+        with self._db.read() as conn:
+            return _items.category_slugs(conn)
+
     def keys_listed_by(self, source: str, keys: Collection[str]) -> set[str]:
         """Which of ``keys`` the source has ever listed."""
         with self._db.read() as conn:

@@ -207,6 +207,11 @@ def first_label(conn: Connection, slug: str) -> str | None:
     return conn.execute(query).scalar()
 
 
+def category_slugs(conn: Connection) -> set[str]:
+    query = sa.select(items.c.category_slug).where(items.c.category_slug.is_not(None)).distinct()
+    return set(conn.execute(query).scalars())
+
+
 def item_by_id(conn: Connection, item_id: str) -> StoredItem | None:
     row = conn.execute(sa.select(*_ITEM_COLUMNS).where(items.c.item_id == item_id)).first()
     return None if row is None else _stored_item(row)

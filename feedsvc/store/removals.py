@@ -57,6 +57,12 @@ def remove_items(conn: Connection, item_ids: Sequence[str], now: dt.datetime) ->
     if not keys:
         return []
     _read_again(conn, keys)
+    links = conn.execute(sa.select(item_sources.c.source, sa.func.count())
+                         .where(item_sources.c.item_key.in_(keys))
+                         .group_by(item_sources.c.source)).all()
+    for name, count in links:
+        conn.execute(sources.update().where(sources.c.name == name)
+                     .values(item_count=sources.c.item_count - count))
     conn.execute(item_sources.delete().where(item_sources.c.item_key.in_(keys)))
     conn.execute(items.delete().where(items.c.key.in_(keys)))
     removed = [Removed("item", item_id, title, 1) for _, item_id, title in found]
