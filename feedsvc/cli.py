@@ -62,7 +62,11 @@ def build_parser() -> argparse.ArgumentParser:
     parse.add_argument("file", metavar="FILE", help="a text listing file")
     parse.add_argument("--language", choices=LANGUAGES, help="language of dates (default: detect)")
 
-    commands.add_parser("refresh", help="read every source once and publish the feeds")
+    refresh = commands.add_parser("refresh", help="read every source once and publish the feeds")
+    refresh.add_argument("--source", action="append", metavar="NAME", dest="sources",
+                         help="read only this source (again for more); the others stay as they are")
+    refresh.add_argument("--force", action="store_true",
+                         help="read in full now: no back-off, no validators, nothing reused")
 
     serve = commands.add_parser(
         "serve", help="serve the feeds, refreshing them on schedule in the same process"
@@ -115,7 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _check_config(settings)
         if args.command == "refresh":
             with _exit_on_sigterm():
-                return _refresh(settings)
+                return _refresh(settings, args.sources, force=args.force, verbose=args.verbose)
         if args.command == "serve":
             return _serve(settings, args.host, args.port, scheduler=not args.no_scheduler)
         if args.command == "scheduler":
@@ -250,12 +254,29 @@ def _check_database_url(settings: Settings) -> None:
                           path=str(settings.config_path)) from None
 
 
-def _refresh(settings: Settings) -> int:
+SHOWN_WARNINGS = 5
+"""Warnings ``feedsvc refresh`` prints under each source, without ``--verbose``."""
+
+
+def _refresh(
+    settings: Settings, sources: Sequence[str] | None = None, *, force: bool = False,
+    verbose: bool = False,
+) -> int:
     from feedsvc.pipeline import refresh
 
-    report = refresh(settings)
-    for line in report.summary_lines():
-        print(line)
+    known = [source.name for source in settings.sources]
+    unknown = [name for name in sources or () if name not in known]
+    if unknown:
+        raise ConfigError(f"no source named {unknown[0]!r} (the sources are: {', '.join(known)})")
+    report = refresh(settings, only=sources, force=force)
+    for source in report.sources:
+        print(source.summary_line())
+        shown = source.warning_messages if verbose else source.warning_messages[:SHOWN_WARNINGS]
+        for message in shown:
+            print(f"  warning: {message.removeprefix(source.name + ': ')}")
+        if not verbose and len(source.warning_messages) > len(shown):
+            print(f"  ... {source.warnings - len(shown)} more warning(s): feedsvc -v refresh")
+    print(report.summary_lines()[-1])
     return EXIT_OK if report.ok else EXIT_SOURCE_FAILED
 
 

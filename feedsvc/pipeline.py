@@ -27,7 +27,7 @@ import json
 import logging
 import time
 import zoneinfo
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
@@ -225,8 +225,11 @@ def refresh(
     renderer: Renderer | None = None,
     lock_wait: float = 0,
     owner: str | None = None,
+    only: Collection[str] | None = None,
+    force: bool = False,
 ) -> RefreshReport:
-    """Refresh every source in ``settings`` once and publish the feeds.
+    """Refresh every source in ``settings`` (or the sources named in ``only``) once
+    and publish the feeds.
 
     ``now`` (aware; default: the clock) is the refresh's time for everything
     it records. ``fetcher`` defaults to a ``RoutingFetcher``, ``store`` to the
@@ -236,7 +239,18 @@ def refresh(
     refresh in the lock ("scheduler", "admin"), for that error's message. Source failures and
     publishing failures are reported in the result, not raised; StoreError
     and RefreshInProgressError are raised.
+
+    ``only`` restricts the refresh to those sources (the others are neither
+    read nor recorded; their items stay published); an unknown name is a
+    ValueError. ``force`` reads each source in full now: no back-off, no
+    validators, no digest or snapshot to build on.
     """
+    if only is not None:
+        unknown = sorted(set(only) - {source.name for source in settings.sources})
+        if unknown:
+            raise ValueError(f"no source named {', '.join(map(repr, unknown))}")
+        settings = dataclasses.replace(settings, sources=tuple(
+            source for source in settings.sources if source.name in only))
     started = now if now is not None else dt.datetime.now(dt.UTC)
     if started.tzinfo is None:
         raise ValueError("refresh: now must be timezone-aware")
@@ -250,7 +264,7 @@ def refresh(
         with active_store.refresh_lock(who, wait=lock_wait) as lock:
             return _refresh_locked(
                 settings, active_store, lock, active_fetcher, renderer or DefaultRenderer(),
-                started,
+                started, force=force,
             )
     finally:
         if own_fetcher and isinstance(active_fetcher, RoutingFetcher):
@@ -261,13 +275,14 @@ def refresh(
 
 def _refresh_locked(
     settings: Settings, store: Store, lock: RefreshLock, fetcher: Fetcher, renderer: Renderer,
-    started: dt.datetime,
+    started: dt.datetime, *, force: bool = False,
 ) -> RefreshReport:
     clock_start = time.monotonic()
     run_id = store.start_run(started)
     try:
         states = store.source_states()
-        outcomes = _read_all(settings, fetcher, states, started, store)
+        # Forced, every source is read as if for the first time (its record is kept).
+        outcomes = _read_all(settings, fetcher, {} if force else states, started, store)
         changes = Changes()
         # A refresh that merged and then failed to publish left feeds behind the store.
         rerender_all = store.render_pending()
