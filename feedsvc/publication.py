@@ -368,7 +368,8 @@ def _fsync_dir(path: Path) -> None:
 
 
 def _prune(generations: Path, *, keep: str) -> None:
-    """Remove old generations and abandoned staging dirs, keeping the newest few.
+    """Remove old generations, keeping the newest few (abandoned staging dirs went
+    before publishing, see ``_sweep_leftovers``).
 
     A web worker may still be reading a generation that just stopped being
     current, so the most recent ones are kept rather than deleted at once.
@@ -381,9 +382,6 @@ def _prune(generations: Path, *, keep: str) -> None:
     kept = 0
     for entry in entries:
         if entry.name == keep:
-            continue
-        if entry.name.startswith(STAGING_PREFIX):
-            shutil.rmtree(entry, ignore_errors=True)
             continue
         kept += 1
         if kept >= KEEP_GENERATIONS:

@@ -27,7 +27,7 @@ from feedsvc.store.decide import (
     free_seconds,
     plan_merge,
 )
-from feedsvc.store.schema import KEYS_PER_QUERY, LOCK_ROW, item_sources, items, publication_state
+from feedsvc.store.schema import KEYS_PER_QUERY, STATE_ROW, item_sources, items, publication_state
 
 ROWS_PER_STATEMENT = 2_000
 """Rows handed to one bulk statement: bounds memory, not the transaction."""
@@ -218,10 +218,10 @@ def item_by_id(conn: Connection, item_id: str) -> StoredItem | None:
 
 
 def render_pending(conn: Connection) -> bool:
-    query = sa.select(publication_state.c.render_pending).where(publication_state.c.id == LOCK_ROW)
+    query = sa.select(publication_state.c.render_pending).where(publication_state.c.id == STATE_ROW)
     return bool(conn.execute(query).scalar())
 
 
 def set_render_pending(conn: Connection, pending: bool) -> None:
-    conn.execute(publication_state.update().where(publication_state.c.id == LOCK_ROW)
+    conn.execute(publication_state.update().where(publication_state.c.id == STATE_ROW)
                  .values(render_pending=pending))

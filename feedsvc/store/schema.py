@@ -187,6 +187,8 @@ refresh_lock = sa.Table(
     sa.Column("expires", sa.Float),
 )
 LOCK_ROW = 1
+STATE_ROW = 1
+"""The one row of ``publication_state`` (``LOCK_ROW`` is ``refresh_lock``'s)."""
 
 
 class Database:
@@ -261,7 +263,7 @@ def _create_schema(database: Database) -> None:
         ensure_indexes(conn)
     for table, row in ((schema_version, {"version": SCHEMA_VERSION}),
                        (refresh_lock, {"id": LOCK_ROW}),
-                       (publication_state, {"id": LOCK_ROW, "render_pending": True})):
+                       (publication_state, {"id": STATE_ROW, "render_pending": True})):
         try:
             with database.write() as conn:
                 if conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one():
