@@ -349,6 +349,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("schedule", "stale_after", "6h",
            "A source failing for longer than this (at most \"365d\") is flagged stale in "
            "/status and the logs.", _duration),
+    Option("schedule", "failover_seconds", 60,
+           "Seconds within which a standby `feedsvc scheduler` takes over when the active "
+           "one stops renewing its lease in the database.", _int_range(2, 3600)),
     Option("fetch", "connect_timeout", 10, "Seconds to wait for a connection.",
            _int_range(1, 600)),
     Option("fetch", "read_timeout", 30, "Seconds to wait for response data.",
@@ -427,6 +430,7 @@ class ScheduleSettings:
     cron: str | None
     run_at_startup: bool
     stale_after: int
+    failover_seconds: int = 60
 
 
 @dataclass(frozen=True)
