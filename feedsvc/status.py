@@ -148,16 +148,21 @@ def requests_json(
     } for request in requests]
 
 
-def _iso_seconds(moment: dt.datetime | None) -> str | None:
+def _iso(moment: dt.datetime | None) -> str | None:
     return None if moment is None else moment.isoformat()
+
+
+def _iso_seconds(moment: dt.datetime | None) -> str | None:
+    """ISO 8601 in UTC, whole seconds: the schedulers' and requests' times."""
+    return None if moment is None else moment.astimezone(dt.UTC).isoformat(timespec="seconds")
 
 
 def _run_json(run: RunRecord | None) -> dict[str, Any] | None:
     if run is None:
         return None
     return {
-        "started": _iso_seconds(run.started),
-        "finished": _iso_seconds(run.finished),
+        "started": _iso(run.started),
+        "finished": _iso(run.finished),
         "duration_seconds": (
             None if run.duration_seconds is None else round(run.duration_seconds, 3)
         ),
@@ -203,14 +208,14 @@ def _source_json(
     return {
         "location": location,
         "items": state.item_count,
-        "last_success": _iso_seconds(state.last_success),
+        "last_success": _iso(state.last_success),
         "last_error": state.last_error,
-        "last_error_at": _iso_seconds(state.last_error_at),
-        "failing_since": _iso_seconds(state.failing_since),
+        "last_error_at": _iso(state.last_error_at),
+        "failing_since": _iso(state.failing_since),
         "consecutive_failures": state.consecutive_failures,
         "failures_total": state.failures_total,
         "stale": is_stale(state, stale_after=settings.schedule.stale_after, now=now),
-        "retry_after": _iso_seconds(due),
+        "retry_after": _iso(due),
     }
 
 
