@@ -565,15 +565,12 @@ def test_default_status_reads_the_store(
                         types.SimpleNamespace(Store=FakeStore))
     monkeypatch.setitem(sys.modules, "feedsvc.status",
                         types.SimpleNamespace(read_status=read_status))
-    monkeypatch.setitem(sys.modules, "feedsvc.scheduler", types.SimpleNamespace(
-        read_scheduler_state=lambda settings, *, now: {"next_run": "2026-11-22T06:30:00+00:00"}))
     # A refresh has created the database (without one, see the next tests).
     database_file(settings).touch()
     provider = StoreStatus(settings)
     assert provider()["sources"] == {"harbour": {"items": 3}}
     status = provider()
     assert status["last_refresh"] is None
-    assert status["scheduler"] == {"next_run": "2026-11-22T06:30:00+00:00"}
     assert opened == [settings.storage.database]
 
 
