@@ -7,6 +7,7 @@ by waiting.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
@@ -168,3 +169,21 @@ def test_only_the_newest_requests_are_kept(store: Store) -> None:
     kept = store.refresh_requests(limit=KEEP_REQUESTS * 2)
     assert len(kept) == KEEP_REQUESTS
     assert kept[0].id == KEEP_REQUESTS + 5
+
+
+def test_scheduler_instances_are_remembered_within_bounds(store: Store) -> None:
+    from feedsvc.store import InstanceState
+    from feedsvc.store.leases import MAX_INSTANCES
+
+    for number in range(MAX_INSTANCES + 5):
+        seen = T0 + dt.timedelta(minutes=number)
+        store.record_scheduler(InstanceState(
+            instance=f"host:{number}:x", host="host", pid=number, schedule="every 60s",
+            started=seen, stopped=None, seen=seen, next_run=None, ticks=0, last_tick=None))
+    remembered = store.scheduler_instances()
+    assert len(remembered) == MAX_INSTANCES
+    assert remembered[0].instance == f"host:{MAX_INSTANCES + 4}:x"
+    # An instance not seen for a week is forgotten when the next one starts.
+    store.record_scheduler(dataclasses.replace(remembered[0], instance="late:1:y",
+                                               seen=T0 + dt.timedelta(days=8)))
+    assert [i.instance for i in store.scheduler_instances()] == ["late:1:y"]

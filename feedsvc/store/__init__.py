@@ -381,6 +381,12 @@ class Store:
 
     def claim_refresh_request(self, runner: str, now: dt.datetime) -> RefreshRequest | None:
         """The queued request, now marked running for ``runner``; None when none is queued."""
+        # Looked for in a read first: the active scheduler asks every few seconds, and
+        # most of the time there is nothing to claim (no write lock for nothing).
+        with self._db.read() as conn:
+            pending = _requests.pending_request(conn)
+        if pending is None or pending.state != _requests.QUEUED:
+            return None
         with self._db.write() as conn:
             return _requests.claim_request(conn, runner, now)
 

@@ -46,6 +46,8 @@ log = logging.getLogger("feedsvc.store.leases")
 SCHEDULER_LEASE = "scheduler"
 KEEP_INSTANCES = dt.timedelta(days=7)
 """Instances not seen for this long are forgotten."""
+MAX_INSTANCES = 50
+"""At most this many instances are remembered (a crash loop makes a new one each time)."""
 
 leases = sa.Table(
     "leases", metadata,
@@ -300,7 +302,7 @@ class InstanceState:
 
 def record_instance(conn: Connection, state: InstanceState) -> None:
     """Write ``state`` as its instance's row (made on first use); forget instances not
-    seen for ``KEEP_INSTANCES``."""
+    seen for ``KEEP_INSTANCES``, and all but the ``MAX_INSTANCES`` seen last."""
     values = {
         "host": state.host, "pid": state.pid, "schedule": state.schedule,
         "started": state.started, "stopped": state.stopped, "seen": state.seen,
@@ -313,6 +315,10 @@ def record_instance(conn: Connection, state: InstanceState) -> None:
     if done.rowcount == 0:
         conn.execute(table.insert().values(instance=state.instance, **values))
         conn.execute(table.delete().where(table.c.seen < state.seen - KEEP_INSTANCES))
+        oldest_kept = conn.execute(sa.select(table.c.seen).order_by(table.c.seen.desc())
+                                   .offset(MAX_INSTANCES - 1).limit(1)).scalar()
+        if oldest_kept is not None:
+            conn.execute(table.delete().where(table.c.seen < oldest_kept))
 
 
 def instance_states(conn: Connection) -> list[InstanceState]:
