@@ -438,10 +438,14 @@ class _Parts:
     recorder: _StateRecorder
     lease: Lease
     poller: _RequestPoller
+    stopped: bool = False
 
     def stop(self, *, wait: bool = True) -> None:
         """Stop polling (with ``wait``, after a running request), release the lease,
-        record the stop and close the store."""
+        record the stop and close the store. Once: later calls do nothing."""
+        if self.stopped:
+            return
+        self.stopped = True
         self.tick.close()
         self.poller.stop(wait=wait)
         self.lease.stop()
@@ -452,6 +456,7 @@ class _Parts:
 def _configure(scheduler: BaseScheduler, settings: Settings, job: Job | None) -> _Parts:
     _quieten_apscheduler()
     schedule = settings.schedule
+    trigger = check_trigger(settings)
     store = Store.open(settings.storage.database)
     instance = new_instance_id()
     recorder = _StateRecorder(store=store, instance=instance,
@@ -470,7 +475,7 @@ def _configure(scheduler: BaseScheduler, settings: Settings, job: Job | None) ->
     if schedule.run_at_startup:
         options["next_run_time"] = dt.datetime.now(site_timezone(settings))
     scheduler.add_job(
-        tick, check_trigger(settings), id=JOB_ID, name="refresh",
+        tick, trigger, id=JOB_ID, name="refresh",
         max_instances=1, coalesce=True, misfire_grace_time=misfire_grace_seconds(schedule),
         replace_existing=True, **options,
     )
