@@ -79,7 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="only serve; leave refreshing to `feedsvc scheduler` or `feedsvc refresh`",
     )
 
-    commands.add_parser("scheduler", help="run scheduled refreshes (the production scheduler)")
+    commands.add_parser("scheduler", help="run scheduled refreshes and admin requests (the "
+                                          "production scheduler; one active among any number)")
     commands.add_parser("check-config", help="validate the settings file and exit")
 
     for noun, what, name in (("items", "items", "ID"), ("categories", "categories", "SLUG")):
