@@ -522,7 +522,8 @@ def _take_over(
 ) -> None:
     """What this instance does on taking the lease: record the requests the previous
     holder left running as failed, and, with ``catch_up`` (a takeover, not the start),
-    refresh at once when the last refresh started more than an interval ago."""
+    refresh at once when the last refresh started more than an interval ago (or as
+    soon as the refresh lock a dead refresh holds expires)."""
     now = dt.datetime.now(dt.UTC)
     try:
         for request_id in store.fail_abandoned_requests(instance, now):
@@ -532,9 +533,14 @@ def _take_over(
             return
         last = store.last_run(finished=False)
         if last is None or now - last.started > dt.timedelta(seconds=schedule.interval):
+            # A refresh the old holder left running keeps the refresh lock until it
+            # expires: refresh then, rather than be refused now and wait an interval.
+            holder = store.lock_holder()
+            when = now if holder is None else max(
+                now, dt.datetime.fromtimestamp(holder.expires + 1, dt.UTC))
             log.info("taking over: the last refresh is more than an interval old; "
-                     "refreshing now")
-            scheduler.modify_job(JOB_ID, next_run_time=now)
+                     "refreshing at %s", _iso(when))
+            scheduler.modify_job(JOB_ID, next_run_time=when)
     except FeedsvcError as exc:
         log.warning("taking over: %s", exc)
     except Exception:  # the lease thread must live on (a job gone during shutdown, say)

@@ -524,3 +524,32 @@ def test_a_standby_leaves_requests_to_the_active_scheduler(tmp_path: Path) -> No
             assert state["standbys"] == [handle.recorder.instance]
         finally:
             handle.shutdown(wait=True)
+
+
+def test_a_takeover_refreshes_once_a_dead_refresh_lock_expires(tmp_path: Path) -> None:
+    from feedsvc.store import RefreshLock
+
+    settings = make_settings(tmp_path, interval="1h", run_at_startup=False,
+                             failover_seconds=2)
+    with Store.open(settings.storage.database) as store:
+        # A scheduler that died mid-refresh: its lease and its refresh lock, never renewed.
+        assert store.scheduler_lease("dead:1:abcd", 2).step()
+        assert RefreshLock(store._db, "feedsvc scheduler", ttl=30).try_acquire()
+        holder = store.lock_holder()
+        assert holder is not None
+        job = CountingJob()
+        handle = start_background_scheduler(settings, job=job)
+        try:
+            hour_away = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=30)
+
+            def next_run() -> dt.datetime:
+                found = handle.next_run_time()
+                assert found is not None
+                return found
+
+            wait_for(lambda: next_run() < hour_away, timeout=WAIT)
+            # Not now (it would be refused), not in an hour: when the lock has expired.
+            assert next_run() >= dt.datetime.fromtimestamp(holder.expires, dt.UTC)
+            assert job.runs == 0
+        finally:
+            handle.shutdown(wait=True)
