@@ -6,9 +6,10 @@ own process (``feedsvc scheduler``).
 
 Logging: gunicorn configures only its own loggers, so without this feedsvc's
 records (``admin refresh queued id=...``, a refused admin token) would be
-dropped; the refresh an admin asks for is run, and logged, by the scheduler. Records go to stderr, the server's error log, in
-the format of the ``feedsvc`` command, without the HTTP client's own records
-(they quote whole URLs). A server that configured the root logger already
+dropped; the refresh an admin asks for is run, and logged, by the scheduler.
+Records go to stderr, the server's error log, in the format of the
+``feedsvc`` command, without the HTTP client's own records (they quote whole
+URLs). A server that configured the root logger already
 keeps its configuration.
 """
 
