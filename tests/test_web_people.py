@@ -307,7 +307,7 @@ def test_category_page(client: FlaskClient) -> None:
     assert "<h1>Press release</h1>" in text
     items = [a["href"] for a in page.all("a") if a.get("href", "").startswith("/items/")]
     assert items == [f"/items/{r.id}" for r in ITEMS if r.category == "Press release"]
-    assert [i["value"] for i in page.all("input", readonly="")][0] == \
+    assert page.all("input", readonly="")[0]["value"] == \
         f"{BASE_URL}feeds/category/press-release.atom"
     assert {link["href"] for link in page.all("link", rel="alternate")} == {
         f"/feeds/category/press-release.{fmt}" for fmt in FEED_FORMATS}

@@ -2,8 +2,9 @@
 
 The feed bytes, and each feed's page for people (``feeds/<key>.html``, what
 browsers get at a feed's address), are written here by hand (string
-templates), valid enough for real feed readers to subscribe to. ``publish_site`` publishes them with the
-real ``feedsvc.publication.publish``, exactly as a refresh would.
+templates), valid enough for real feed readers to subscribe to.
+``publish_site`` publishes them with the real
+``feedsvc.publication.publish``, exactly as a refresh would.
 """
 
 from __future__ import annotations
