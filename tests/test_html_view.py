@@ -76,6 +76,7 @@ def test_the_page_shows_the_feed_for_people() -> None:
     newest = spec.entries[0]
     assert f'<time datetime="{newest.published.date().isoformat()}">' in text
     assert newest.summary is not None and newest.summary.split()[0] in text
+    assert {"../", "../items"} <= {a["href"] for a in page.attrs("a")}
     # Nothing inline: the page policy allows only the site's own script and stylesheet.
     assert [s["src"] for s in page.attrs("script")] == ["../static/copy.js"]
     assert "<style" not in text and " on" not in "".join(

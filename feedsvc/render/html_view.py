@@ -55,10 +55,12 @@ def render_html_view(spec: FeedSpec, site_title: str) -> bytes:
     """
     up = "../" * (spec.key.count("/") + 1)
     parts = [_head(spec, up, site_title), _subscribe(spec, up), _entries(spec)]
-    home = f'<a href="{escape(up)}">Home</a>'
+    home = f'<a href="{up}">Home</a>'
     if spec.key.startswith(CATEGORY_PREFIX):
         slug = spec.key.removeprefix(CATEGORY_PREFIX)
-        home += f' · <a href="{escape(up)}categories/{escape(slug)}">This category\'s page</a>'
+        home += f' · <a href="{up}categories/{escape(slug)}">Every item of this category</a>'
+    else:
+        home += f' · <a href="{up}items">Every item, page by page</a>'
     parts.append(f'</main>\n<footer>{home}</footer>\n</body>\n</html>\n')
     return "".join(parts).encode("utf-8")
 
