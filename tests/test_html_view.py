@@ -24,23 +24,32 @@ from feedsvc.settings import load_settings
 
 
 class Page(HTMLParser):
-    """The parts of a page the tests look at: tags in order, attributes, text of entries."""
+    """The parts of a page the tests look at: tags in order, attributes, text of entries;
+    and whether every element is closed in order (``problems``, ``open``)."""
+
+    VOID = frozenset({"meta", "link", "br", "img", "input", "hr", "source", "wbr"})
 
     def __init__(self) -> None:
         super().__init__()
         self.tags: list[tuple[str, dict[str, str]]] = []
         self.entry_titles: list[str] = []
+        self.open: list[str] = []
+        self.problems: list[str] = []
         self._in_title = False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         values = {name: value or "" for name, value in attrs}
         self.tags.append((tag, values))
+        if tag not in self.VOID:
+            self.open.append(tag)
         self._in_title = tag == "a" and values.get("class") == "entry-title"
         if self._in_title:
             self.entry_titles.append("")
 
     def handle_endtag(self, tag: str) -> None:
         self._in_title = False
+        if not self.open or self.open.pop() != tag:
+            self.problems.append(f"unexpected </{tag}> at {self.getpos()}")
 
     def handle_data(self, data: str) -> None:
         if self._in_title:
@@ -54,6 +63,7 @@ def parse(data: bytes) -> Page:
     page = Page()
     page.feed(data.decode("utf-8"))
     page.close()
+    assert page.problems == [] and page.open == []
     return page
 
 

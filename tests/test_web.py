@@ -14,7 +14,15 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from web_fixtures import ITEMS, SITE_TITLE, item, items_by_id, publish_site, web_settings
+from web_fixtures import (
+    ITEMS,
+    SITE_TITLE,
+    item,
+    items_by_id,
+    items_pager,
+    publish_site,
+    web_settings,
+)
 from werkzeug.test import TestResponse
 
 from feedsvc.metrics import sqlite_file
@@ -59,7 +67,8 @@ def status() -> FakeStatus:
 
 @pytest.fixture
 def app(settings: Settings, status: FakeStatus) -> Flask:
-    return create_app(settings, status_provider=status, item_finder=items_by_id())
+    return create_app(settings, status_provider=status, item_finder=items_by_id(),
+                      item_pager=items_pager())
 
 
 @pytest.fixture
@@ -114,7 +123,8 @@ def assert_well_formed(html: str) -> None:
 
 
 @pytest.mark.parametrize("path", ["/", "/items/2026-11-10-escape", "/items/2026-11-02-regatta",
-                                  "/feeds/category/nope.atom", "/nowhere"])
+                                  "/feeds/category/nope.atom", "/nowhere", "/items",
+                                  "/categories/video-audio", "/categories/nope"])
 def test_pages_are_well_formed_html5(
     client: FlaskClient, publication: Publication, path: str
 ) -> None:
