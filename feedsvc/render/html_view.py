@@ -22,6 +22,7 @@ feed's absolute ``self`` URLs.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Mapping
 from html import escape
 
@@ -136,9 +137,11 @@ def _entry(entry: Entry, language: str) -> str:
     return "".join(parts)
 
 
+@functools.lru_cache(maxsize=4096)
 def readable_date(day: dt.date, language: str) -> str:
     """``day`` as a person reads it in ``language`` (babel's data, never the process
-    locale); the ISO date when the language is unknown."""
+    locale); the ISO date when the language is unknown. Remembered: a refresh renders
+    the same days again and again, one page per feed."""
     try:
         return format_date(day, format="long", locale=Locale.parse(language, sep="-"))
     except (ValueError, UnknownLocaleError):
