@@ -315,3 +315,18 @@ def test_every_item_is_browsable_from_the_home_page(
     finally:
         store.close()
     assert console_errors(browser) == []
+
+
+@pytest.mark.parametrize("path", ["feeds/category/press-release.atom", "", "categories/video"])
+def test_the_new_pages_fit_a_phone_screen(
+    browser: WebDriver, site: tuple[str, Settings], path: str
+) -> None:
+    url, _ = site
+    browser.set_window_size(390, 844)
+    try:
+        browser.get(url + path)
+        overflow = browser.execute_script(
+            "return document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0
+    finally:
+        browser.set_window_size(1200, 900)
