@@ -23,8 +23,9 @@ from urllib.parse import SplitResult, urlsplit
 
 from feedsvc.errors import ConfigError
 from feedsvc.formats import AUTO, DATE_ORDERS, FORMAT_NAMES, FORMATS
-# Re-exported: the HTML reader's defaults are declared with the html format.
-from feedsvc.formats import HTML_SELECTOR_DEFAULTS as HTML_SELECTOR_DEFAULTS
+from feedsvc.formats import (  # re-exported: declared with the html format
+    HTML_SELECTOR_DEFAULTS as HTML_SELECTOR_DEFAULTS,
+)
 from feedsvc.uris import to_uri
 
 CONFIG_ENV = "FEEDSVC_CONFIG"
