@@ -215,6 +215,10 @@ class _Read:
     snapshot: SourceSnapshot | None = None
     keys: tuple[str, ...] | None = None
     """The items' keys, when the read made them already."""
+    format: str | None = None
+    """The format the source was read as (``auto`` decided)."""
+    selectors_used: Mapping[str, str] | None = None
+    """The CSS selectors the first page was read with (HTML), for ``feedsvc parse --explain``."""
 
 
 def refresh(
@@ -473,7 +477,8 @@ def read_source(
     seen_urls = {first.url}
     pages = 1
     parse = partial(_parse_page, source, fmt, today=today)
-    next_url = parse(first, items, warnings, parser_warnings, digest)
+    explained: list[Mapping[str, str] | None] = []
+    next_url = parse(first, items, warnings, parser_warnings, digest, explained=explained)
     while next_url and fmt.paginates and pages < source.max_pages:
         if next_url in seen_urls:
             warnings.append(ParseWarning(source.name, 0,
@@ -499,7 +504,8 @@ def read_source(
         raise ListingError(_no_items_message(state, [*parser_warnings, *future]),
                            source=source.name)
     return _Read(items=kept, validators=_unless(future, first.validators),
-                 warnings=(*warnings, *future), digest=None if future else body_digest)
+                 warnings=(*warnings, *future), digest=None if future else body_digest,
+                 format=fmt.name, selectors_used=explained[0] if explained else None)
 
 
 class _NoBrowser:
@@ -606,7 +612,8 @@ def _read_text(
         plain=not future and is_plain(text), repeats=distinct != len(kept))
     return _Read(items=kept, validators=_unless(future, page.validators),
                  warnings=(*decode_warnings, *result.warnings, *future),
-                 digest=None if future else digest, snapshot=snapshot, keys=keys)
+                 digest=None if future else digest, snapshot=snapshot, keys=keys,
+                 format=fmt.name)
 
 
 def _no_items_message(state: SourceState | None, parser_warnings: Sequence[ParseWarning]) -> str:
@@ -625,6 +632,7 @@ def _parse_page(
     source: SourceSettings, fmt: Format, page: Fetched, items: list[ListingItem],
     warnings: list[ParseWarning], parser_warnings: list[ParseWarning],
     digest: Any, *, today: dt.date | None = None,
+    explained: list[Mapping[str, str] | None] | None = None,
 ) -> str | None:
     """Parse one fetched page with ``fmt`` into ``items`` and ``warnings`` (the parser's
     own go to ``parser_warnings`` too), and its bytes into ``digest``; return its
@@ -643,6 +651,8 @@ def _parse_page(
     warnings.extend(decode_warnings)
     warnings.extend(result.warnings)
     parser_warnings.extend(result.warnings)
+    if explained is not None:
+        explained.append(result.selectors_used)
     return result.next_page
 
 
