@@ -345,7 +345,9 @@ def _refresh(
     report = refresh(settings, only=sources, force=force)
     for source in report.sources:
         print(source.summary_line())
-        shown = source.warning_messages if verbose else source.warning_messages[:SHOWN_WARNINGS]
+        # Verbose: every warning the parsers kept; else the first few of the bounded list.
+        shown = (source.all_warning_messages or source.warning_messages) if verbose \
+            else source.warning_messages[:SHOWN_WARNINGS]
         for message in shown:
             print(f"  warning: {message.removeprefix(source.name + ': ')}")
         if not verbose and len(source.warning_messages) > len(shown):

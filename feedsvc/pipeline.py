@@ -117,6 +117,12 @@ class SourceReport:
     retry_at: dt.datetime | None = None
     stale: bool = False
     warning_messages: tuple[str, ...] = ()
+    """The first ``REPORTED_WARNINGS`` warnings, and a line counting the rest: what the
+    run keeps in the store and /status shows."""
+    all_warning_messages: tuple[str, ...] = field(default=(), repr=False, compare=False)
+    """Every warning the parsers kept (see ``feedsvc.listing.warnings``: at most
+    MAX_WARNINGS per document, then a line counting the rest), for ``feedsvc -v
+    refresh``; never stored."""
 
     @property
     def ok(self) -> bool:
@@ -137,6 +143,7 @@ class SourceReport:
 
     def to_json(self) -> dict[str, Any]:
         raw = asdict(self)
+        del raw["all_warning_messages"]
         raw["retry_at"] = self.retry_at.isoformat() if self.retry_at else None
         raw["warning_messages"] = list(self.warning_messages)
         raw["ok"] = self.ok
@@ -696,6 +703,7 @@ def _record(
             name=source.name, found=counts.found, new=counts.new, updated=counts.updated,
             warnings=count_warnings(warnings),
             warning_messages=_bounded_messages(warnings),
+            all_warning_messages=tuple(str(warning) for warning in warnings),
         )
     _log_source(report, source)
     return report
@@ -886,7 +894,7 @@ def _log_source(report: SourceReport, source: SourceSettings) -> None:
     else:
         logger.info("source=%s status=ok found=%d new=%d updated=%d warnings=%d",
                     report.name, report.found, report.new, report.updated, report.warnings)
-        for message in report.warning_messages:
+        for message in report.all_warning_messages or report.warning_messages:
             logger.debug("source=%s warning=%r", source.name, message)
 
 
