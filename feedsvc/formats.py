@@ -270,22 +270,23 @@ _MARKUP = re.compile(
 def choose_format(name: str, *, content_type: str | None, body: bytes) -> Format:
     """The format to read a document with: ``name`` itself unless it is ``auto``.
 
-    For ``auto``: a JSON media type (``application/json``, ``+json``) is json
-    and an HTML one html; otherwise the content decides. A document that
-    starts as JSON (``{`` or ``[``) and parses as JSON is json, one with HTML
-    markup near its top (a doctype, ``<html>``, ``<div>``...) html, anything
-    else text.
+    For ``auto``: a document that starts as JSON (``{`` or ``[``) and parses as
+    JSON is json whatever its media type (servers label JSON ``text/html``
+    often enough, and no HTML page or text listing parses as JSON); else a
+    JSON media type (``application/json``, ``+json``) is json and an HTML one
+    html; else a document with HTML markup near its top (a doctype,
+    ``<html>``, ``<div>``...) is html, anything else text.
     """
     if name != AUTO:
         return format_named(name)
+    head = _sniff_prefix(body)
+    if head[:1] in (b"{", b"[") and _is_json(body):
+        return FORMATS["json"]
     media = (content_type or "").split(";", 1)[0].strip().lower()
     for format in FORMATS.values():
         if media in format.content_types and media != "text/plain":
             return format
     if media.endswith("+json"):
-        return FORMATS["json"]
-    head = _sniff_prefix(body)
-    if head[:1] in (b"{", b"[") and _is_json(body):
         return FORMATS["json"]
     if _MARKUP.search(head):
         return FORMATS["html"]

@@ -21,6 +21,7 @@ DATA = Path(__file__).parent / "data"
 
 @pytest.mark.parametrize(("content_type", "body", "expected"), [
     ("text/html; charset=utf-8", b"News\n", "html"),
+    ("text/html; charset=utf-8", b'{"posts": [{"title": "a"}]}', "json"),
     ("application/xhtml+xml", b"", "html"),
     ("application/json", b"not even json", "json"),
     ("application/vnd.api+json", b"{}", "json"),
