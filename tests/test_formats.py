@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -67,3 +68,55 @@ def test_every_format_setting_is_a_source_option() -> None:
 def test_every_parser_is_found(name: str) -> None:
     result = FORMATS[name].parse(ParseRequest(text="", source="s"))
     assert result.items == ()
+
+
+def test_every_source_setting_that_changes_a_read_changes_the_fingerprint(
+    tmp_path: Path,
+) -> None:
+    from feedsvc.pipeline import config_fingerprint
+    from feedsvc.settings import settings_from_mapping
+
+    base = {"name": "s", "location": "https://example.org/news"}
+    variants = [
+        {}, {"format": "json"}, {"date_order": "mdy"}, {"render": "browser"},
+        {"paths": {"items": "data.news"}}, {"selectors": {"item": ".row"}}, {"max_pages": 2},
+        {"language": "fr"},
+    ]
+    sources = settings_from_mapping(
+        {"sources": [{**base, "name": f"s{n}", **v} for n, v in enumerate(variants)]},
+        config_path=tmp_path / "feedsvc.toml").sources
+    fingerprints = [config_fingerprint(source) for source in sources]
+    assert len(set(fingerprints)) == len(variants)
+    # Not the name, nor the order selectors are written in.
+    same = settings_from_mapping(
+        {"sources": [{**base, "name": "x", "selectors": {"title": "h2", "item": ".row"}},
+                     {**base, "name": "y", "selectors": {"item": ".row", "title": "h2"}}]},
+        config_path=tmp_path / "feedsvc.toml").sources
+    assert config_fingerprint(same[0]) == config_fingerprint(same[1])
+
+
+def test_a_refresh_reads_each_source_in_the_format_auto_chooses(
+    make_settings: Any, make_fetcher: Any,
+) -> None:
+    import datetime as dt
+
+    from feedsvc.pipeline import refresh
+    from feedsvc.sources import Fetched, Validators
+
+    settings = make_settings([
+        {"name": "text", "location": "https://example.org/news.txt"},
+        {"name": "html", "location": "https://example.org/news/"},
+        {"name": "json", "location": "https://example.org/api"},
+    ])
+    api = (DATA / "jsonapi" / "wordpress-posts.input.json").read_bytes()
+    fetcher = make_fetcher({
+        "https://example.org/news.txt": (DATA / "listings" / "seed-newsroom-2021-01.txt")
+        .read_bytes(),
+        "https://example.org/news/": (DATA / "preview" / "drupal-news.html").read_bytes(),
+        # Labelled as HTML, as some servers do: the content says JSON.
+        "https://example.org/api": Fetched(url="https://example.org/api", body=api,
+                                           validators=Validators(), content_type="text/html"),
+    })
+    report = refresh(settings, now=dt.datetime(2024, 6, 1, tzinfo=dt.UTC), fetcher=fetcher)
+    assert [(source.name, source.found) for source in report.sources] == [
+        ("text", 10), ("html", 2), ("json", 2)]
