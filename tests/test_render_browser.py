@@ -101,3 +101,17 @@ def test_only_http_addresses_go_to_the_browser(make_settings: Any) -> None:
     settings = _settings(make_settings, "http://127.0.0.1:9/news/")
     with pytest.raises(FetchError, match="only http"):
         BrowserFetcher(settings).fetch("scripted", "file:///etc/passwd", None)
+
+
+@pytest.mark.slow
+def test_parse_previews_a_scripted_page_with_render_browser(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    _needs_chromium()
+    from feedsvc.cli import main
+
+    with serve_pages({"/news/": ("text/html; charset=utf-8", PAGE)}) as server:
+        code = main(["parse", f"{server.base_url}/news/", "--render", "browser"])
+        out, err = capsys.readouterr()
+    assert code == 0, err
+    assert json.loads(out) == _expected(server.base_url)
