@@ -205,6 +205,10 @@ def _pages(value: Any, key: str) -> int:
 
 # --- the registry ----------------------------------------------------------------------
 
+# The text and html parsers are reached through feedsvc.listing.plugins, where the
+# request's today and date_order are handed on (see WIRE-DATES there); json's
+# parser takes the request's fields itself.
+
 FORMATS: Mapping[str, Format] = MappingProxyType({format.name: format for format in (
     Format(
         name="text",
