@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from feedsvc.collate import Category, feed_link, feed_spec, site_snapshot
-from feedsvc.errors import FeedsvcError, ListingError, PublishError, SourceError
+from feedsvc.errors import FeedsvcError, FetchError, ListingError, PublishError, SourceError
 from feedsvc.formats import Format, ParseRequest, choose_format
 from feedsvc.identity import item_key
 from feedsvc.listing.warnings import OmittedWarnings, count_warnings
@@ -519,7 +519,7 @@ class _NoBrowser:
     """The page fetcher of a browser-rendered source when no browser was given."""
 
     def fetch(self, source: str, location: str, validators: Validators | None) -> Fetched:
-        raise SourceError("render = \"browser\" but no browser to render with", source=source)
+        raise FetchError("render = \"browser\" but no browser to render with", source=source)
 
 
 def _page_fetcher(source: SourceSettings, fetcher: Fetcher, browser: Fetcher | None) -> Fetcher:
