@@ -191,6 +191,13 @@ def _parse_source(args: argparse.Namespace, settings: Settings) -> SourceSetting
     if args.source is not None:
         if args.location is not None:
             raise ConfigError("give either LOCATION or --source NAME, not both")
+        described = [option for option, given in (
+            ("--format", args.format != "auto"), ("--language", args.language is not None),
+            ("--date-order", args.date_order != "dmy"), ("--selector", bool(args.selector)),
+            ("--path", bool(args.path)), ("--render", args.render != "fetch")) if given]
+        if described:
+            raise ConfigError(f"{described[0]} describes a LOCATION; --source NAME reads the "
+                              "source as the settings file describes it")
         for source in settings.sources:
             if source.name == args.source:
                 return source

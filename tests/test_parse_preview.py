@@ -137,3 +137,15 @@ def test_an_unknown_source_or_no_location_is_one_error_line(
     assert err.startswith("feedsvc: error: no source named 'nope' (the sources are: ")
     code, _, err = parse(capsys)
     assert (code, err.count("\n")) == (1, 1)
+
+
+def test_source_is_read_as_configured_not_as_the_command_line_says(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, _, err = parse(capsys, "--source", "newsroom-2021-01", "--format", "html")
+    assert code == 1
+    assert err == ("feedsvc: error: --format describes a LOCATION; --source NAME reads the "
+                   "source as the settings file describes it\n")
+    code, out, err = parse(capsys, "--source", "newsroom-2021-01")
+    assert code == 0, err
+    assert len(json.loads(out)) == 10
