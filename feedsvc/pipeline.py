@@ -45,6 +45,7 @@ from feedsvc.publication import (
     LATEST_ITEMS,
     OPML_CONTENT_TYPE,
     OPML_PATH,
+    VIEW_CONTENT_TYPE,
     Document,
     FeedLink,
     Publication,
@@ -53,6 +54,7 @@ from feedsvc.publication import (
     item_record,
     open_publication,
     publish,
+    view_path,
 )
 from feedsvc.settings import Settings, SourceSettings
 from feedsvc.sources import Fetched, Fetcher, RoutingFetcher, Validators, read_within
@@ -68,6 +70,8 @@ class Renderer(Protocol):
     def render_feed(self, spec: FeedSpec, fmt: str) -> bytes: ...
 
     def render_opml(self, title: str, feeds: Sequence[FeedLink], base_url: str) -> bytes: ...
+
+    def render_view(self, spec: FeedSpec, site_title: str) -> bytes: ...
 
 
 class DefaultRenderer:
@@ -91,6 +95,11 @@ class DefaultRenderer:
         from feedsvc.render import render_opml
 
         return render_opml(title, feeds, base_url)
+
+    def render_view(self, spec: FeedSpec, site_title: str) -> bytes:
+        from feedsvc.render import render_view
+
+        return render_view(spec, site_title)
 
 
 @dataclass(frozen=True)
@@ -806,14 +815,20 @@ def _publish(
             documents[feed_path(spec.key, fmt)] = Document(
                 content=renderer.render_feed(spec, fmt), content_type=content_type,
                 last_modified=spec.updated)
+        # The feed's page for people, served to browsers (see feedsvc.render.html_view).
+        documents[view_path(spec.key)] = Document(
+            content=renderer.render_view(spec, settings.site.title),
+            content_type=VIEW_CONTENT_TYPE, last_modified=spec.updated)
     feed_links = [links[ALL], *(links[category_key(slug)] for slug in slugs)]
     documents[OPML_PATH] = Document(
         content=renderer.render_opml(settings.site.title, feed_links, settings.site.base_url),
         content_type=OPML_CONTENT_TYPE,
         last_modified=max(dt.datetime.fromisoformat(link.updated) for link in feed_links),
     )
-    carried = [feed_path(link.key, fmt) for link in feed_links for fmt in FEED_FORMATS
-               if feed_path(link.key, fmt) not in documents]
+    carried = [path for link in feed_links
+               for path in (*(feed_path(link.key, fmt) for fmt in FEED_FORMATS),
+                            view_path(link.key))
+               if path not in documents]
     site = site_snapshot(
         settings.site, feeds=feed_links,
         latest=[item_record(item, labels) for item in store.newest_items(None, LATEST_ITEMS)],

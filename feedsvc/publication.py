@@ -67,6 +67,15 @@ def feed_path(key: str, fmt: str) -> str:
     return f"feeds/{key}.{fmt}"
 
 
+VIEW_CONTENT_TYPE = "text/html; charset=utf-8"
+
+
+def view_path(key: str) -> str:
+    """Path of a feed's page for people (what a browser opening the feed is shown):
+    ``feeds/all.html``, ``feeds/category/x.html``."""
+    return f"feeds/{key}.html"
+
+
 @dataclass(frozen=True)
 class FeedLink:
     """One feed of the site, as listed on the home page and in the OPML file.

@@ -214,6 +214,12 @@ class Store:
         with self._db.read() as conn:
             return _items.keys_listed_by(conn, source, sorted(keys))
 
+    def items_page(self, slug: str | None, offset: int, limit: int) -> list[StoredItem]:
+        """One page of category ``slug``'s items (None: of all items), newest first, from
+        the ``offset``-th, at most ``limit``; read off an index."""
+        with self._db.read() as conn:
+            return _items.items_page(conn, slug, offset, limit)
+
     def item_by_id(self, item_id: str) -> StoredItem | None:
         with self._db.read() as conn:
             return _items.item_by_id(conn, item_id)
