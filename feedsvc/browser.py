@@ -187,8 +187,12 @@ class BrowserFetcher:
             fmt = format_named(configured.format)
         options = fmt.options(configured.options if configured is not None else {})
         deadline = self._clock() + self._settings.fetch.read_timeout
+        limit = self._settings.fetch.max_bytes
         while True:
             html = str(driver.page_source)
+            if len(html) > limit:  # characters: at least as many bytes once encoded
+                raise FetchError(f"page {driver.current_url} is more than fetch.max_bytes "
+                                 f"({limit}) bytes once rendered", source=source)
             request = ParseRequest(text=html, source=source, page_url=str(driver.current_url),
                                    language=configured.language if configured else None,
                                    options=options)

@@ -115,3 +115,16 @@ def test_parse_previews_a_scripted_page_with_render_browser(
         out, err = capsys.readouterr()
     assert code == 0, err
     assert json.loads(out) == _expected(server.base_url)
+
+
+@pytest.mark.slow
+def test_a_rendered_page_over_max_bytes_fails_the_source(make_settings: Any) -> None:
+    _needs_chromium()
+    with serve_pages({"/news/": ("text/html; charset=utf-8", PAGE)}) as server:
+        location = f"{server.base_url}/news/"
+        settings = make_settings(
+            [{"name": "scripted", "location": location, "render": "browser"}],
+            fetch={"read_timeout": 20, "total_timeout": 60, "max_bytes": 1000})
+        with pytest.raises(FetchError, match=r"is more than fetch\.max_bytes \(1000\) bytes "
+                                             r"once rendered$"):
+            BrowserFetcher(settings).fetch("scripted", location, None)
