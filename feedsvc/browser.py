@@ -9,12 +9,12 @@ until the HTML reader finds items in the page's DOM (at most
 ``fetch.total_timeout``), and hands over the DOM as an HTML document.
 
 The address rules of ``feedsvc.http`` hold before the browser is given a
-URL: only http(s), and an internal address (loopback, private, link-local...)
-only for the host and port the source's own ``location`` names, or with
-``fetch.allow_private_addresses``. While the page loads, requests to
-addresses written as internal IP literals (and ``localhost``) are blocked
-unless the source's own host is one; host names that the browser resolves
-to internal addresses are not checked (see the README).
+URL (only http(s), and an internal address, such as loopback, private or
+link-local, only for the host and port the source's own ``location``
+names, or with ``fetch.allow_private_addresses``) and for every request the
+page makes while it loads: the browser sends them all through a
+``feedsvc.guard_proxy.GuardProxy``, which resolves, checks and connects
+itself.
 
 Without selenium, chromium or chromedriver, every fetch fails with one line
 naming what to install.
@@ -34,6 +34,7 @@ from urllib.parse import urlsplit
 from feedsvc.addresses import IPAddress, literal_address, refusal, refusal_message
 from feedsvc.errors import FetchError
 from feedsvc.formats import AUTO, FORMATS, ParseRequest, format_named
+from feedsvc.guard_proxy import GuardProxy
 from feedsvc.settings import Settings, SourceSettings
 from feedsvc.sources import Fetched, Validators
 
@@ -47,20 +48,14 @@ CHROMIUM_FLAGS = (
     "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
     "--no-first-run", "--no-default-browser-check", "--disable-extensions",
-    "--window-size=1280,1024",
+    "--force-webrtc-ip-handling-policy=disable_non_proxied_udp", "--window-size=1280,1024",
 )
-"""How Chromium is started: headless, as root in a container (no sandbox), and
-without the background services that would reach out to the network."""
+"""How Chromium is started: headless, as root in a container (no sandbox), without
+the background services that would reach out to the network, and with no
+traffic around the proxy (WebRTC's UDP included)."""
 
 POLL_SECONDS = 0.25
 """How often the DOM is read again while waiting for the listing to appear."""
-
-_INTERNAL_LITERALS = (
-    "*://localhost*", "*://127.*", "*://10.*", "*://192.168.*", "*://169.254.*", "*://0.*",
-    *(f"*://172.{n}.*" for n in range(16, 32)), "*://[*",
-)
-"""URL patterns of internal addresses written as literals, blocked while a page loads."""
-
 
 class BrowserFetcher:
     """Loads pages in headless Chromium; thread-safe (one browser per fetch).
@@ -95,10 +90,15 @@ class BrowserFetcher:
         self._check_address(source, location, configured)
         webdriver = self._webdriver(source)
         fetch = self._settings.fetch
-        with tempfile.TemporaryDirectory(prefix="feedsvc-chromium-") as profile:
+        own = _origin(configured.location if configured is not None else location)
+        with tempfile.TemporaryDirectory(prefix="feedsvc-chromium-") as profile, GuardProxy(
+                trusted=own, allow_private=fetch.allow_private_addresses,
+                connect_timeout=fetch.connect_timeout, idle_timeout=fetch.read_timeout,
+        ) as proxy:
             options = webdriver.ChromeOptions()
             options.binary_location = str(self._chromium)
-            for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={profile}"):
+            for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={profile}",
+                         f"--proxy-server={proxy.url}", "--proxy-bypass-list=<-loopback>"):
                 options.add_argument(flag)
             try:
                 driver = webdriver.Chrome(
@@ -110,10 +110,6 @@ class BrowserFetcher:
             try:
                 driver.set_page_load_timeout(fetch.total_timeout)
                 driver.set_script_timeout(fetch.read_timeout)
-                if not self._own_host_is_internal(configured, location):
-                    driver.execute_cdp_cmd("Network.enable", {})
-                    driver.execute_cdp_cmd("Network.setBlockedURLs",
-                                           {"urls": list(_INTERNAL_LITERALS)})
                 driver.get(location)
                 html = self._wait_for_listing(driver, source, configured)
                 url = str(driver.current_url)
@@ -167,17 +163,6 @@ class BrowserFetcher:
                 raise FetchError(f"refused {location}: "
                                  f"{refusal_message(address, kind, host=host)}", source=source)
 
-    def _own_host_is_internal(self, configured: SourceSettings | None, location: str) -> bool:
-        if self._settings.fetch.allow_private_addresses:
-            return True
-        host = urlsplit(configured.location if configured is not None else location).hostname
-        if host is None:
-            return False
-        if host.lower() == "localhost":
-            return True
-        address = literal_address(host)
-        return address is not None and refusal(address) is not None
-
     def _wait_for_listing(self, driver: Any, source: str,
                           configured: SourceSettings | None) -> str:
         """The DOM as HTML once the HTML reader finds an item in it, or when
@@ -201,7 +186,8 @@ class BrowserFetcher:
             self._sleep(POLL_SECONDS)
 
 
-def _origin(url: str) -> tuple[str, int | None] | None:
+def _origin(url: str) -> tuple[str, int] | None:
+    """The host (as written, lower case) and port ``url`` goes to."""
     try:
         parts = urlsplit(url)
         return (parts.hostname or "").lower(), parts.port or _default_port(parts.scheme)

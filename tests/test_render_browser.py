@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -128,3 +129,20 @@ def test_a_rendered_page_over_max_bytes_fails_the_source(make_settings: Any) -> 
         with pytest.raises(FetchError, match=r"is more than fetch\.max_bytes \(1000\) bytes "
                                              r"once rendered$"):
             BrowserFetcher(settings).fetch("scripted", location, None)
+
+
+@pytest.mark.slow
+def test_requests_the_page_makes_to_internal_addresses_are_refused(make_settings: Any) -> None:
+    _needs_chromium()
+    page = (DATA / "reaches-inside.html").read_bytes()
+    with serve_pages({"/secret": ("text/plain", b"s3cret"), "/pixel.png": ("image/png", b"")}) \
+            as inside, serve_pages({"/news/": ("text/html; charset=utf-8", page)}) as server:
+        port = inside.server_address[1]
+        location = f"{server.base_url}/news/?inside={port}"
+        settings = _settings(make_settings, location)
+        fetched = BrowserFetcher(settings).fetch("scripted", location, None)
+        assert fetched.body is not None and b"Only item" in fetched.body
+        # Let any request still on its way arrive before looking.
+        time.sleep(1)
+    # The source's own origin (loopback) was read; the other internal one never asked.
+    assert inside.requests == []
