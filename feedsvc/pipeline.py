@@ -52,10 +52,9 @@ from feedsvc.publication import (
     category_key,
     feed_path,
     item_record,
-    open_publication,
-    publish,
     view_path,
 )
+from feedsvc.publishing import Publisher, publisher_for
 from feedsvc.settings import Settings, SourceSettings
 from feedsvc.sources import Fetched, Fetcher, RoutingFetcher, Validators, read_within
 from feedsvc.status import is_stale, redact_credentials, retry_after
@@ -774,7 +773,8 @@ def _publish(
     rendered again and the others are carried over as they are.
     """
     key = render_key(settings, renderer)
-    previous = _live_publication(settings)
+    publisher = publisher_for(settings, store.database)
+    previous = _live_publication(publisher)
     incremental = previous is not None and previous.render_key == key and not rerender_all
     if incremental and previous is not None and not changes.touched:
         return False, len(previous.site.feeds), previous.site.item_count, None
@@ -835,8 +835,8 @@ def _publish(
         item_count=item_count,
     )
     try:
-        went_live = publish(settings.storage.publish_dir, documents, site, now=now,
-                            carried=carried, render_key=key)
+        went_live = publisher.publish(documents, site, now=now, carried=carried,
+                                      render_key=key)
     except PublishError as exc:
         return False, len(feed_links), item_count, str(exc)
     return went_live, len(feed_links), item_count, None
@@ -855,11 +855,11 @@ def _build_feed(
     return spec, feed_link(spec, category, count, newest[0].date if newest else None)
 
 
-def _live_publication(settings: Settings) -> Publication | None:
+def _live_publication(publisher: Publisher) -> Publication | None:
     """The live publication, or None when there is none or it cannot be read (then
     everything is rendered anew)."""
     try:
-        return open_publication(settings.storage.publish_dir)
+        return publisher.live()
     except PublishError:
         return None
 

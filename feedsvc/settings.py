@@ -36,6 +36,7 @@ LANGUAGES = ("en", "fr", "es")
 RENDERS = ("fetch", "browser")
 """How a source's pages are had: fetched as the server sends them, or loaded in a
 headless browser that runs their scripts first."""
+PUBLICATIONS = ("directory", "database")
 
 DEFAULT_MAX_BYTES = 5_000_000
 """``fetch.max_bytes`` when not set: the most bytes read from any source, local
@@ -334,6 +335,12 @@ OPTIONS: tuple[Option, ...] = (
     Option("storage", "publish_dir", "../var/public",
            "Directory the published feeds are written to, relative to the config file.",
            _nonempty_str),
+    Option("storage", "publication", "directory",
+           "Where feeds are published: \"directory\" (publish_dir) or \"database\" (the "
+           "store, for web nodes on several machines).", _choice(PUBLICATIONS)),
+    Option("storage", "publication_poll_seconds", 2,
+           "With publication = \"database\": how often a web worker asks for a new "
+           "generation (PostgreSQL also notifies at once).", _int_range(1, 3600)),
     Option("storage", "keep_runs", 500,
            "Refresh runs kept in the store for /status and the metrics; older ones are deleted.",
            _int_range(1, 1_000_000)),
@@ -428,6 +435,8 @@ class StorageSettings:
     database: str
     publish_dir: Path
     keep_runs: int = 500
+    publication: str = "directory"
+    publication_poll_seconds: int = 2
 
 
 @dataclass(frozen=True)
@@ -573,6 +582,8 @@ def settings_from_mapping(
             database=_resolve_database_url(storage["database"], base_dir),
             publish_dir=(base_dir / storage["publish_dir"]).resolve(),
             keep_runs=storage["keep_runs"],
+            publication=storage["publication"],
+            publication_poll_seconds=storage["publication_poll_seconds"],
         ),
         server=ServerSettings(**values["server"]),
         schedule=ScheduleSettings(**values["schedule"]),

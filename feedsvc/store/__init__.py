@@ -60,6 +60,11 @@ class Store:
         """Connect to ``url``, create missing tables and upgrade an older store."""
         return cls(open_database(url))
 
+    @property
+    def database(self) -> Database:
+        """The database the store is in (the publication may be kept there too)."""
+        return self._db
+
     def close(self) -> None:
         self._db.dispose()
 

@@ -22,7 +22,6 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from flask import Flask, Response, render_template, request
@@ -39,13 +38,12 @@ from feedsvc.publication import (
     Publication,
     SiteSnapshot,
     category_key,
-    current_generation,
     etag_of,
     feed_path,
     item_record,
-    open_publication,
     view_path,
 )
+from feedsvc.publishing import Publisher, publisher_for
 from feedsvc.settings import Settings
 from feedsvc.status import admin_status, public_status
 from feedsvc.web import pages
@@ -139,16 +137,16 @@ class LiveSite:
 
 
 class PublicationCache:
-    """The live publication of ``publish_dir``, opened once per generation."""
+    """The live publication of ``publisher``, opened once per generation."""
 
-    def __init__(self, publish_dir: Path) -> None:
-        self.publish_dir = publish_dir
+    def __init__(self, publisher: Publisher) -> None:
+        self.publisher = publisher
         self._live: LiveSite | None = None
         self._lock = threading.Lock()
 
     def get(self) -> LiveSite | None:
         """The live site, or None when nothing is published. Raises PublishError."""
-        generation = current_generation(self.publish_dir)
+        generation = self.publisher.live_generation()
         if generation is None:
             return None
         live = self._live
@@ -157,7 +155,7 @@ class PublicationCache:
         with self._lock:
             live = self._live
             if live is None or live.publication.generation != generation:
-                publication = open_publication(self.publish_dir)
+                publication = self.publisher.live()
                 if publication is None:
                     return None
                 live = LiveSite(publication)
@@ -167,7 +165,12 @@ class PublicationCache:
 
     @property
     def generation(self) -> str | None:
-        return current_generation(self.publish_dir)
+        """The live generation's name; None when nothing is published or it cannot be
+        told (the error is logged where the site was opened)."""
+        try:
+            return self.publisher.live_generation()
+        except PublishError:
+            return None
 
 
 def create_app(
@@ -186,7 +189,8 @@ def create_app(
     """
     app = Flask("feedsvc.web")
     app.config["FEEDSVC_SETTINGS"] = settings
-    cache = PublicationCache(settings.storage.publish_dir)
+    cache = PublicationCache(publisher_for(
+        settings, poll_seconds=settings.storage.publication_poll_seconds))
     store = LazyStore(settings.storage.database)
     provider = status_provider or StoreStatus(settings, store)
     finder = item_finder or functools.partial(find_item, store)
@@ -208,7 +212,7 @@ def create_app(
         try:
             return cache.get()
         except PublishError:
-            log.exception("cannot open the publication in %s", cache.publish_dir)
+            log.exception("cannot open the publication in %s", cache.publisher.describe())
             return None
 
     def not_live(message: str | None = None) -> Response:
