@@ -473,10 +473,22 @@ def _inferred_selectors(
         selector = _summary_selector(sample)
         if selector is not None:
             inferred["summary"] = selector
-    for key, default in (("link", "a[href]"), ("image", "img[src]")):
-        if key not in configured and any(_field_node(f, key) is not None for f in sample):
-            inferred[key] = default
+    for key, candidates in _LINK_AND_IMAGE:
+        if key in configured or all(_field_node(f, key) is None for f in sample):
+            continue
+        for candidate in candidates:
+            if key == "link" or all(
+                _picks(f.node, candidate, f.image) for f in sample
+            ):
+                inferred[key] = candidate
+                break
     return inferred
+
+
+_LINK_AND_IMAGE = (
+    ("link", ("a[href]",)),
+    ("image", ("img[src]", "img[src], img[data-src]")),
+)
 
 
 def _field_node(fields: _Fields, key: str) -> LexborNode | None:
@@ -491,7 +503,8 @@ def _candidates(node: LexborNode, item: LexborNode) -> list[str]:
         return []
     tag = node.tag
     stable = [name for name in classes(node) if not any(char.isdigit() for char in name)]
-    found = [f"{tag}.{name}" for name in stable]
+    # The longest class is the most specific: views-field-title before views-field.
+    found = [f"{tag}.{name}" for name in sorted(stable, key=len, reverse=True)]
     found.append(tag)
     parent = node.parent
     if parent is not None and parent.mem_id != item.mem_id and parent.tag:
@@ -512,7 +525,7 @@ def _single_selector(chosen: Sequence[tuple[LexborNode, LexborNode | None]]) -> 
 
 
 def _picks(item: LexborNode, selector: str, node: LexborNode | None) -> bool:
-    match = first(item, [selector])
+    match = first(item, split_selector_list(selector))
     if node is None:
         return match is None
     return match is not None and match.mem_id == node.mem_id

@@ -79,11 +79,13 @@ _HEADING_TAGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
 _CATEGORY_WORDS = frozenset({
     "category", "categories", "cat", "label", "kicker", "eyebrow", "tag", "tags", "topic",
     "topics", "rubrique", "rubric", "overline", "badge", "seccion", "theme", "type",
+    "surtitre", "etiqueta",
 })
 _CATEGORY_CANDIDATES = (
     "[class*=categor], [class*=cat-], [class*=label], [class*=kicker], [class*=eyebrow], "
     "[class*=tag], [class*=topic], [class*=rubri], [class*=overline], [class*=badge], "
-    "[class*=seccion], [class*=theme], [class*=type], a[rel~=tag]"
+    "[class*=seccion], [class*=theme], [class*=type], [class*=surtitre], [class*=etiqueta], "
+    "a[rel~=tag]"
 )
 _TITLE_WORDS = frozenset({"title", "headline", "heading", "titre", "titulo", "titular"})
 _TITLE_CANDIDATES = (
@@ -340,8 +342,9 @@ def _doubts(
                        "news listing; set the source's selectors if it is not"))
     if undated:
         doubts.append((element_path(undated[0], siblings),
-                       f"{len(undated)} entry(ies) shaped like the items but without a date "
-                       "were passed over"))
+                       f"passed over {_entries(len(undated))} shaped like the items but "
+                       "without a date (the first is named here); set the source's selectors "
+                       "if they are news"))
     chosen_ids = {node.mem_id for node in members}
     around = _ancestry(members)
     for other in others:
@@ -354,6 +357,10 @@ def _doubts(
                        "set the source's selectors if it holds the news"))
         break
     return tuple(doubts)
+
+
+def _entries(count: int) -> str:
+    return "1 entry" if count == 1 else f"{count} entries"
 
 
 def _near(node: LexborNode, chosen: set[int], around: set[int]) -> bool:
@@ -483,7 +490,7 @@ def detect_date(item: LexborNode, read: DateReader, iso: DateReader) -> FoundDat
         found = find_date_text(text, read)
         if found is not None:
             return FoundDate(node, found, attribute)
-    hits: list[tuple[int, int, FoundDate]] = []
+    hits: list[tuple[tuple[bool, bool, bool], int, FoundDate]] = []
     for index, node in enumerate(item.traverse(include_text=True)):
         if not node.is_text_node or node.parent is None:
             continue
@@ -491,9 +498,11 @@ def detect_date(item: LexborNode, read: DateReader, iso: DateReader) -> FoundDat
         if found is None:
             continue
         holder = _date_holder(node.parent, item)
+        classed = bool(class_words(holder) & _DATE_WORDS)
+        # A date in a link is more often part of a title ("Report of 3 May 2021").
+        linked = holder.tag == "a" or _inside_tag(holder, "a", item)
         whole = found == clean(node.text_content or "")
-        preference = 0 if class_words(holder) & _DATE_WORDS else 1 if whole else 2
-        hits.append((preference, index, FoundDate(holder, found, None)))
+        hits.append(((not classed, linked, not whole), index, FoundDate(holder, found, None)))
     if hits:
         return min(hits, key=lambda hit: (hit[0], hit[1]))[2]
     for node in item.css(_DATE_CANDIDATES):
@@ -530,8 +539,9 @@ def detect_category(item: LexborNode, taken: Sequence[LexborNode]) -> LexborNode
             continue
         if node.css_first(_HEADINGS) is not None and node.tag not in _HEADING_TAGS:
             continue
-        parts = node.css("li") or node.css("a")
-        chosen = parts[0] if len(parts) >= 2 else node
+        # "Posted in <a>Harvest</a>, <a>Energy</a>": the first label, not the words around it.
+        parts = [part for part in (node.css("li") or node.css("a")) if part.mem_id != node.mem_id]
+        chosen = parts[0] if parts else node
         text = inline_text(chosen)
         if text and len(text) <= 80 and not text.endswith(":"):
             return chosen
