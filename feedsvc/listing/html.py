@@ -51,7 +51,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 from feedsvc.errors import ListingError
 from feedsvc.listing import html_detect
 from feedsvc.listing.dates import detect_language, read_date
-from feedsvc.listing.html_detect import DateReader, FoundDate, find_date_text
+from feedsvc.listing.html_detect import DateFinder, DateReader, FoundDate
 from feedsvc.listing.html_text import (
     absolute_http_url,
     classes,
@@ -197,7 +197,7 @@ def _parse_page(
     tree = LexborHTMLParser(text)
     tree.strip_tags(list(_IGNORED_TAGS))
     page_url = _base_url(tree, page_url)
-    read_any = dating.reader(language)
+    any_dates = DateFinder(dating.reader(language))
     warnings = WarningLog(source)
     used: dict[str, str] = {}
     if "item" in configured:
@@ -209,7 +209,7 @@ def _parse_page(
                 "the page layout may have changed",
             ),), selectors_used=dict(configured))
     else:
-        detection = html_detect.detect_items(tree, read_any)
+        detection = html_detect.detect_items(tree, any_dates)
         containers = list(detection.containers)
         if not containers:
             return ParseResult(items=(), warnings=(ParseWarning(
@@ -227,11 +227,11 @@ def _parse_page(
     # Shared by the items: each ancestor is looked at once for a link around a title.
     links: dict[int, LexborNode | None] = {}
     found = [
-        _find_fields(node, alternatives, read_any, links) for node in containers
+        _find_fields(node, alternatives, any_dates, links) for node in containers
     ]
     raws = [_raw_item(fields, ordinal) for ordinal, fields in enumerate(found, 1)]
     date_language = language or detect_language(raw.date_text for raw in raws)
-    read = dating.reader(date_language)
+    read = DateFinder(dating.reader(date_language))
     items: list[ListingItem] = []
     siblings: dict[int, dict[int, int]] = {}
     for raw in raws:
@@ -279,48 +279,56 @@ class _Fields:
 def _find_fields(
     node: LexborNode,
     selectors: Mapping[str, Sequence[str]],
-    read: DateReader,
+    dates: DateFinder,
     links: dict[int, LexborNode | None],
 ) -> _Fields:
     """Each field's element in item ``node``: the configured selector's first
     match (``selectors`` maps keys to alternatives), else what detection finds.
     ``links`` is the memory of ``_enclosing_link``."""
+    detected = any(key not in selectors for key in _FIELDS)
+    index = html_detect.ItemIndex(node) if detected else None
     if "date" in selectors:
         date_node = first(node, selectors["date"])
-        date = _found_date(date_node, read) if date_node is not None else None
+        date = _found_date(date_node, dates) if date_node is not None else None
     else:
-        date = html_detect.detect_date(node, read, _iso_attribute)
+        date = html_detect.detect_date(_index(index), dates, _iso_attribute)
     dated = [date.node] if date is not None else []
     category = (first(node, selectors["category"]) if "category" in selectors
-                else html_detect.detect_category(node, dated))
+                else html_detect.detect_category(_index(index), dated))
     labels = [*dated, *([category] if category is not None else [])]
     credit = (first(node, selectors["credit"]) if "credit" in selectors
-              else html_detect.detect_credit(node, labels))
+              else html_detect.detect_credit(_index(index), labels))
     marks = [*labels, *([credit] if credit is not None else [])]
     title = (first(node, selectors["title"]) if "title" in selectors
-             else html_detect.detect_title(node, marks))
+             else html_detect.detect_title(_index(index), marks))
     taken = tuple(n for n in (title, *marks) if n is not None)
     summary = (every(node, selectors["summary"], avoid=taken) if "summary" in selectors
-               else html_detect.detect_summary(node, taken))
+               else html_detect.detect_summary(_index(index), taken))
     if "link" in selectors:
         link = (first(title, selectors["link"]) if title is not None else None) or (
             _enclosing_link(title, links) if title is not None else None
         ) or first(node, selectors["link"])
     else:
         link = html_detect.detect_link(
-            node, title, [n for n in (category, credit) if n is not None],
+            _index(index), title, [n for n in (category, credit) if n is not None],
             lambda inner: _enclosing_link(inner, links),
         )
     image = (first(node, selectors["image"]) if "image" in selectors
-             else html_detect.detect_image(node))
+             else html_detect.detect_image(_index(index)))
     return _Fields(node, title, date, category, credit, tuple(summary), link, image, taken)
 
 
-def _found_date(node: LexborNode, read: DateReader) -> FoundDate:
+def _index(index: html_detect.ItemIndex | None) -> html_detect.ItemIndex:
+    if index is None:  # only made when some field is detected
+        raise AssertionError("no item index")
+    return index
+
+
+def _found_date(node: LexborNode, dates: DateFinder) -> FoundDate:
     """A configured date element: the date text in it (or all its text, for the warning)."""
     whole = inline_text(node)
     for candidate in (whole, *text_parts(node)):
-        found = find_date_text(candidate, read)
+        found = dates.find(candidate)
         if found is not None:
             return FoundDate(node, found, node.attributes.get("datetime"))
     return FoundDate(node, whole, node.attributes.get("datetime"))
@@ -378,7 +386,7 @@ def _summary_text(nodes: Sequence[LexborNode]) -> str:
     return "\n\n".join(piece for piece in pieces if piece)
 
 
-def _to_item(raw: _RawItem, read: DateReader, page_url: str | None) -> ListingItem | str:
+def _to_item(raw: _RawItem, read: DateFinder, page_url: str | None) -> ListingItem | str:
     """The item, or a one-line reason why it is skipped."""
     if not raw.title:
         return f"item {raw.ordinal} has no title (nothing matches the title selector); skipped"
@@ -400,16 +408,16 @@ def _to_item(raw: _RawItem, read: DateReader, page_url: str | None) -> ListingIt
     )
 
 
-def _item_date(raw: _RawItem, read: DateReader) -> dt.date | None:
+def _item_date(raw: _RawItem, dates: DateFinder) -> dt.date | None:
     if raw.date_attribute is not None:
         date = _iso_date(raw.date_attribute)
         if date is not None:
             return date
     # A date element may hold a label beside the date ("Published: <span>...</span>").
     for candidate in (raw.date_text, *raw.date_parts):
-        found = find_date_text(candidate, read)
+        found = dates.find(candidate)
         if found is not None:
-            return read(found)
+            return dates.read(found)
     return None
 
 

@@ -28,7 +28,6 @@ from feedsvc.listing.html_text import (
     classes,
     clean,
     element_path,
-    every,
     inline_text,
     innermost,
     is_inside,
@@ -40,9 +39,11 @@ __all__ = [
     "ANCESTOR_LEVELS",
     "NEXT_SELECTORS",
     "SEMANTIC_ITEMS",
+    "DateFinder",
     "DateReader",
     "Detection",
     "FoundDate",
+    "ItemIndex",
     "detect_category",
     "detect_credit",
     "detect_date",
@@ -67,6 +68,7 @@ ANCESTOR_LEVELS = 10
 MAX_DATE_TEXT = 120
 """Longest text (characters) looked into for a date."""
 _WINDOW_WORDS = 5
+_PUNCTUATION = " ,;:|()[]\u00b7\u2022\u2013\u2014-"
 
 _FURNITURE_TAGS = frozenset({"aside", "nav", "header", "footer"})
 _FURNITURE_ROLES = frozenset({"navigation", "complementary", "banner", "contentinfo", "search"})
@@ -81,28 +83,15 @@ _CATEGORY_WORDS = frozenset({
     "topics", "rubrique", "rubric", "overline", "badge", "seccion", "theme", "type",
     "surtitre", "etiqueta",
 })
-_CATEGORY_CANDIDATES = (
-    "[class*=categor], [class*=cat-], [class*=label], [class*=kicker], [class*=eyebrow], "
-    "[class*=tag], [class*=topic], [class*=rubri], [class*=overline], [class*=badge], "
-    "[class*=seccion], [class*=theme], [class*=type], [class*=surtitre], [class*=etiqueta], "
-    "a[rel~=tag]"
-)
 _TITLE_WORDS = frozenset({"title", "headline", "heading", "titre", "titulo", "titular"})
-_TITLE_CANDIDATES = (
-    "[class*=title], [class*=headline], [class*=heading], [class*=titre], [class*=titul]"
-)
 _SUMMARY_WORDS = frozenset({
     "summary", "teaser", "excerpt", "description", "desc", "abstract", "lead", "intro",
     "standfirst", "chapo", "chapeau", "dek", "resume", "resumen", "body", "text", "content",
 })
-_SUMMARY_CANDIDATES = ", ".join(
-    f"[class*={word}]" for word in sorted(_SUMMARY_WORDS - {"desc"})
-)
 _DATE_WORDS = frozenset({
     "date", "time", "datetime", "published", "pubdate", "created", "posted", "fecha",
     "timestamp",
 })
-_DATE_CANDIDATES = ", ".join(f"[class*={word}]" for word in sorted(_DATE_WORDS))
 _CREDIT_MARK = re.compile(r"^(?:©|\(c\)|copyright\b)", re.IGNORECASE)
 _READ_MORE = re.compile(
     r"^(?:read more|more|continue reading|read the (?:story|article)|en savoir plus|"
@@ -208,13 +197,13 @@ def _own_region(node: LexborNode) -> str | None:
     return None
 
 
-def detect_items(tree: LexborHTMLParser, read: DateReader) -> Detection:
+def detect_items(tree: LexborHTMLParser, dates: DateFinder) -> Detection:
     """The page's news items (see the module's docstring), or none."""
     top = tree.body or tree.root
     if top is None:
         return Detection((), None)
     regions = _Regions()
-    counts = _count(top, read)
+    counts = _count(top, dates)
     has_main = tree.css_first("main, [role=main]") is not None
     groups = _groups(counts, regions, has_main)
     semantic = [
@@ -236,7 +225,7 @@ def detect_items(tree: LexborHTMLParser, read: DateReader) -> Detection:
     return Detection(tuple(dated), selector_for(tree, members, None), doubts)
 
 
-def _count(top: LexborNode, read: DateReader) -> _Counts:
+def _count(top: LexborNode, dates: DateFinder) -> _Counts:
     counts = _Counts()
     stop = top.mem_id
     for node in top.css("time"):
@@ -248,7 +237,7 @@ def _count(top: LexborNode, read: DateReader) -> _Counts:
         parent = node.parent
         if parent is None or parent.tag == "time":
             continue
-        if find_date_text(node.text_content or "", read) is not None:
+        if dates.find(node.text_content or "") is not None:
             counts.add(counts.dates, parent, stop)
     for node in top.css(_HEADINGS):
         counts.add(counts.headings, node, stop)
@@ -283,6 +272,8 @@ def _groups(counts: _Counts, regions: _Regions, has_main: bool) -> list[_Group]:
         parent = node.parent
         if not weight or parent is None or node.tag in ("html", "body"):
             continue
+        if _own_region(node) == "main":
+            continue  # the main content holds the items; it is none of them
         region = regions.of(node)
         if region == "furniture" or (has_main and region != "main"):
             continue
@@ -430,11 +421,11 @@ def _selector_candidates(
     grandparent = parent.parent if parent is not None else None
     grand_shape = _selector_step(grandparent) if grandparent is not None else None
     for scope in scopes:
-        yield f"{scope}{own}".strip()
         if parent_shape:
             yield f"{scope}{parent_shape} > {own}".strip()
-            if grand_shape:
-                yield f"{scope}{grand_shape} > {parent_shape} > {own}".strip()
+        yield f"{scope}{own}".strip()
+        if parent_shape and grand_shape:
+            yield f"{scope}{grand_shape} > {parent_shape} > {own}".strip()
 
 
 def _selector_step(node: LexborNode) -> str | None:
@@ -446,6 +437,45 @@ def _selector_step(node: LexborNode) -> str | None:
 
 
 # --- the fields of one item ---
+
+
+class ItemIndex:
+    """One item's elements and text nodes in page order (the item first), and
+    their class words: read once per item, so that finding each field is a
+    pass over lists rather than a CSS query per field and per item."""
+
+    __slots__ = ("_words", "elements", "node", "texts")
+
+    def __init__(self, node: LexborNode) -> None:
+        self.node = node
+        self.elements: list[LexborNode] = []
+        self.texts: list[LexborNode] = []
+        for child in node.traverse(include_text=True):
+            if child.is_text_node:
+                self.texts.append(child)
+            elif child.is_element_node:
+                self.elements.append(child)
+        self._words: dict[int, set[str]] = {}
+
+    def words(self, node: LexborNode) -> set[str]:
+        """``class_words`` of ``node``, remembered."""
+        found = self._words.get(node.mem_id)
+        if found is None:
+            found = class_words(node)
+            self._words[node.mem_id] = found
+        return found
+
+    def tagged(self, *tags: str) -> list[LexborNode]:
+        """The elements (the item included) with one of ``tags``, in page order."""
+        return [node for node in self.elements if node.tag in tags]
+
+    def worded(self, words: frozenset[str]) -> list[LexborNode]:
+        """The elements inside the item whose class or id words meet ``words``."""
+        return [
+            node for node in self.elements[1:]
+            if (node.attributes.get("class") or node.attributes.get("id"))
+            and self.words(node) & words
+        ]
 
 
 @dataclass(frozen=True)
@@ -468,33 +498,58 @@ def find_date_text(text: str, read: DateReader) -> str | None:
         return None
     if read(cleaned) is not None:
         return cleaned
-    words = cleaned.split()
+    words = [word.strip(_PUNCTUATION) for word in cleaned.split()]
+    numeric = [any(char.isdigit() for char in word) for word in words]
     for size in range(min(_WINDOW_WORDS, len(words)), 0, -1):
         for start in range(len(words) - size + 1):
-            window = " ".join(words[start:start + size]).strip(" ,;:|()[]\u00b7\u2022\u2013\u2014-")
-            if window and any(char.isdigit() for char in window) and read(window) is not None:
+            end = start + size - 1
+            # Every date shape starts or ends with a number (day, year, ISO date).
+            if not (numeric[start] or numeric[end]):
+                continue
+            window = " ".join(words[start:end + 1]).strip(_PUNCTUATION)
+            if window and read(window) is not None:
                 return window
     return None
 
 
-def detect_date(item: LexborNode, read: DateReader, iso: DateReader) -> FoundDate | None:
+class DateFinder:
+    """``find_date_text`` and ``read`` with one page's answers remembered: a page
+    repeats its date texts, and detection looks at each text twice."""
+
+    def __init__(self, read: DateReader, memory: int = 50_000) -> None:
+        self.read = read
+        self._found: dict[str, str | None] = {}
+        self._memory = memory
+
+    def find(self, text: str) -> str | None:
+        """The part of ``text`` that is a date (see ``find_date_text``), or None."""
+        if text in self._found:
+            return self._found[text]
+        found = find_date_text(text, self.read)
+        if len(self._found) < self._memory:
+            self._found[text] = found
+        return found
+
+
+def detect_date(index: ItemIndex, dates: DateFinder, iso: DateReader) -> FoundDate | None:
     """The item's date: a ``time`` element (its ``datetime`` or its text), else
     the first element whose text is or holds a date (one whose class says
     "date" first), else an element whose class says "date" even if it cannot
     be read (for the warning)."""
-    for node in item.css("time"):
+    item = index.node
+    for node in index.tagged("time"):
         attribute = node.attributes.get("datetime")
         text = inline_text(node)
         if attribute and iso(attribute) is not None:
             return FoundDate(node, text, attribute)
-        found = find_date_text(text, read)
+        found = dates.find(text)
         if found is not None:
             return FoundDate(node, found, attribute)
     hits: list[tuple[tuple[bool, bool, bool], int, FoundDate]] = []
-    for index, node in enumerate(item.traverse(include_text=True)):
-        if not node.is_text_node or node.parent is None:
+    for position, node in enumerate(index.texts):
+        if node.parent is None:
             continue
-        found = find_date_text(node.text_content or "", read)
+        found = dates.find(node.text_content or "")
         if found is None:
             continue
         holder = _date_holder(node.parent, item)
@@ -502,11 +557,11 @@ def detect_date(item: LexborNode, read: DateReader, iso: DateReader) -> FoundDat
         # A date in a link is more often part of a title ("Report of 3 May 2021").
         linked = holder.tag == "a" or _inside_tag(holder, "a", item)
         whole = found == clean(node.text_content or "")
-        hits.append(((not classed, linked, not whole), index, FoundDate(holder, found, None)))
+        hits.append(((not classed, linked, not whole), position, FoundDate(holder, found, None)))
     if hits:
         return min(hits, key=lambda hit: (hit[0], hit[1]))[2]
-    for node in item.css(_DATE_CANDIDATES):
-        if class_words(node) & _DATE_WORDS and inline_text(node):
+    for node in index.worded(_DATE_WORDS):
+        if inline_text(node):
             return FoundDate(node, inline_text(node), None)
     return None
 
@@ -526,14 +581,13 @@ def _date_holder(node: LexborNode, item: LexborNode) -> LexborNode:
     return holder
 
 
-def detect_category(item: LexborNode, taken: Sequence[LexborNode]) -> LexborNode | None:
+def detect_category(index: ItemIndex, taken: Sequence[LexborNode]) -> LexborNode | None:
     """A short label (kicker, tag, ``.category``, ``.label``...) that is not a
     field label ("Posted:"), holds no heading and is none of ``taken``."""
-    for node in item.css(_CATEGORY_CANDIDATES):
-        if node.mem_id == item.mem_id:
-            continue
+    item = index.node
+    for node in index.elements[1:]:
         rel_tag = "tag" in (node.attributes.get("rel") or "").split()
-        if not (rel_tag or class_words(node) & _CATEGORY_WORDS):
+        if not (rel_tag or (node.attributes.get("class") and index.words(node) & _CATEGORY_WORDS)):
             continue
         if any(related(node, other, item) for other in taken):
             continue
@@ -548,16 +602,17 @@ def detect_category(item: LexborNode, taken: Sequence[LexborNode]) -> LexborNode
     return None
 
 
-def detect_credit(item: LexborNode, taken: Sequence[LexborNode]) -> LexborNode | None:
+def detect_credit(index: ItemIndex, taken: Sequence[LexborNode]) -> LexborNode | None:
     """An element the page marks as a credit: a class naming one, or text
     starting with ©, (c) or "copyright". A caption without either is none."""
-    for node in item.css("[class*=credit]"):
-        if any("credit" in word for word in class_words(node)) and inline_text(node):
+    item = index.node
+    for node in index.elements[1:]:
+        if "credit" in (node.attributes.get("class") or "").lower() and any(
+            "credit" in word for word in index.words(node)
+        ) and inline_text(node):
             return node
-    for text_node in item.traverse(include_text=True):
-        if not text_node.is_text_node or not _CREDIT_MARK.match(
-            (text_node.text_content or "").strip()
-        ):
+    for text_node in index.texts:
+        if not _CREDIT_MARK.match((text_node.text_content or "").strip()):
             continue
         holder: LexborNode | None = text_node.parent
         # "<span>©</span> Name": the mark alone is not the credit, its parent is.
@@ -572,10 +627,12 @@ def detect_credit(item: LexborNode, taken: Sequence[LexborNode]) -> LexborNode |
     return None
 
 
-def detect_title(item: LexborNode, taken: Sequence[LexborNode]) -> LexborNode | None:
+def detect_title(index: ItemIndex, taken: Sequence[LexborNode]) -> LexborNode | None:
     """The first heading, else an element whose class names a title, else the
     item's main link; never one of ``taken`` nor inside one (a kicker inside
     the heading is left out of its text by the caller)."""
+
+    item = index.node
 
     def usable(node: LexborNode) -> bool:
         for other in taken:
@@ -584,15 +641,15 @@ def detect_title(item: LexborNode, taken: Sequence[LexborNode]) -> LexborNode | 
         leave_out = {other.mem_id for other in taken}
         return bool(inline_text(node, leave_out=leave_out))
 
-    for node in item.css(_HEADINGS):
+    for node in index.tagged(*_HEADING_TAGS):
         if usable(node):
             return node
-    for node in item.css(_TITLE_CANDIDATES):
-        if class_words(node) & _TITLE_WORDS and usable(node):
+    for node in index.worded(_TITLE_WORDS):
+        if usable(node):
             return node
     links = [
-        node for node in item.css("a[href]")
-        if usable(node) and not is_read_more(inline_text(node))
+        node for node in index.tagged("a")
+        if node.attributes.get("href") and usable(node) and not is_read_more(inline_text(node))
         and not any(is_inside(node, other, item) for other in taken)
     ]
     for node in links:
@@ -607,10 +664,12 @@ def is_read_more(text: str) -> bool:
     return bool(stripped) and len(stripped) <= 40 and bool(_READ_MORE.match(stripped))
 
 
-def detect_summary(item: LexborNode, taken: Sequence[LexborNode]) -> list[LexborNode]:
+def detect_summary(index: ItemIndex, taken: Sequence[LexborNode]) -> list[LexborNode]:
     """The teaser: the elements whose class names a summary, else every
     paragraph of the item; none of them related to ``taken``, inside a
     ``figure`` or only a "Read more" link."""
+
+    item = index.node
 
     def usable(node: LexborNode) -> bool:
         if any(related(node, other, item) for other in taken):
@@ -620,14 +679,11 @@ def detect_summary(item: LexborNode, taken: Sequence[LexborNode]) -> list[Lexbor
         text = inline_text(node)
         return bool(text) and not is_read_more(text)
 
-    classed = [
-        node for node in item.css(_SUMMARY_CANDIDATES)
-        if node.mem_id != item.mem_id and class_words(node) & _SUMMARY_WORDS and usable(node)
-    ]
+    classed = [node for node in index.worded(_SUMMARY_WORDS) if usable(node)]
     chosen = _outermost(classed, item)
     if chosen:
         return chosen
-    return _outermost([node for node in item.css("p") if usable(node)], item)
+    return _outermost([node for node in index.tagged("p") if usable(node)], item)
 
 
 def _outermost(nodes: Sequence[LexborNode], within: LexborNode) -> list[LexborNode]:
@@ -648,7 +704,7 @@ def _inside_tag(node: LexborNode, tag: str, within: LexborNode) -> bool:
 
 
 def detect_link(
-    item: LexborNode,
+    index: ItemIndex,
     title: LexborNode | None,
     avoid: Sequence[LexborNode],
     enclosing: Callable[[LexborNode], LexborNode | None],
@@ -662,13 +718,16 @@ def detect_link(
         around = enclosing(title)
         if around is not None:
             return around
-    found = every(item, ["a[href]"], avoid=avoid, limit=1)
-    return found[0] if found else None
+    item = index.node
+    for node in index.tagged("a"):
+        if node.attributes.get("href") and not any(related(node, o, item) for o in avoid):
+            return node
+    return None
 
 
-def detect_image(item: LexborNode) -> LexborNode | None:
+def detect_image(index: ItemIndex) -> LexborNode | None:
     """The item's first image with an address (``src``, else ``data-src``)."""
-    for node in item.css("img"):
+    for node in index.tagged("img"):
         if url_of(node) is not None:
             return node
     return None
