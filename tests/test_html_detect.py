@@ -54,6 +54,11 @@ def test_the_main_content_is_read_and_a_dated_list_beside_it_is_not() -> None:
     assert [item.title for item in _read(html).items] == ["News 4", "News 3", "News 2"]
 
 
+def test_items_outside_a_main_element_without_any_are_read() -> None:
+    html = f'<main><h1>News</h1></main><div class="list">{NEWS}</div><aside>{NEWS}</aside>'
+    assert [item.title for item in _read(html).items] == ["News 4", "News 3", "News 2"]
+
+
 def test_a_second_dated_list_in_the_main_content_is_named_in_a_warning() -> None:
     events = "".join(
         f'<li class="event"><a href="/e{n}">Event {n}</a> <span>{n} June 2021</span></li>'

@@ -205,7 +205,8 @@ def detect_items(tree: LexborHTMLParser, dates: DateFinder) -> Detection:
     regions = _Regions()
     counts = _count(top, dates)
     has_main = tree.css_first("main, [role=main]") is not None
-    groups = _groups(counts, regions, has_main)
+    # A main element that holds no dated items (a heading only) does not hide the page's.
+    groups = _groups(counts, regions, has_main) or _groups(counts, regions, False)
     semantic = [
         node for node in innermost(top.css(SEMANTIC_ITEMS))
         if regions.of(node) != "furniture"
