@@ -141,3 +141,15 @@ def test_many_detected_items_are_all_read() -> None:
     assert result.warnings == ()
     assert result.selectors_used is not None
     assert result.selectors_used["item"] == "ul.news > li"
+
+
+def test_deep_dated_markup_is_read_without_hanging() -> None:
+    # Selectors with a descendant combinator cost the CSS engine the elements
+    # times their depth: detection does without them on such pages.
+    for html in (
+        '<span><a href="/x">T</a> 1 May 2021' * 20_000,
+        '<div><h3><a href="/x">T</a></h3> 1 May 2021' * 9_000,
+        '<ul><li><a href="/x">T</a> 1 May 2021' * 9_000,
+    ):
+        result = _read(html)
+        assert len(result.items) <= 1

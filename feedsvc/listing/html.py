@@ -90,8 +90,12 @@ _SCOPE_CHECKING_TAGS = _BLOCK_TAGS | {
     "menu", "nav", "summary", "xmp", "button",
 }
 """Start tags at which the parser looks down the stack of open elements."""
+_SHALLOW_LEVELS = 200
+"""Deepest nesting at which detection tries selectors with a descendant combinator
+(``main article``): the CSS engine's work for one grows with the elements times
+their depth, seconds on a page of 20,000 nested elements."""
 _MAX_NESTING_WORK = 100_000_000
-"""Most estimated parser steps (see ``_too_deeply_nested``): well under a second.
+"""Most estimated parser steps (see ``_nesting``): well under a second.
 Real pages need a few million at most; 14,000 nested ``<div>``s need this many."""
 _ISO_DATE = re.compile(r"\s*(\d{4}-\d{2}-\d{2})")
 _CREDIT_MARK = re.compile(r"^(?:©|\(c\)|copyright\b)\s*", re.IGNORECASE)
@@ -134,10 +138,10 @@ def parse_html_listing(
     reading relative and numeric dates (the fetch day, "dmy" or "mdy").
 
     Raises ListingError (naming ``source``) for markup nested so deeply that
-    parsing it would take minutes (see ``_too_deeply_nested``); deep markup
+    parsing it would take minutes (see ``_nesting``); deep markup
     elsewhere (20,000 ``<span>``s in a title) is read.
     """
-    deepest = _too_deeply_nested(text)
+    deepest, levels = _nesting(text)
     if deepest:
         raise ListingError(
             f"markup nested too deeply to read (block elements {deepest} levels deep)",
@@ -145,7 +149,7 @@ def parse_html_listing(
         )
     try:
         return _parse_page(text, source, language, page_url, selectors,
-                           _Dating(language, today, date_order))
+                           _Dating(language, today, date_order), levels <= _SHALLOW_LEVELS)
     except RecursionError:
         # A safety net: no step here recurses with the depth of the markup.
         raise ListingError("markup nested too deeply to read", source=source) from None
@@ -192,6 +196,7 @@ def _parse_page(
     page_url: str | None,
     selectors: Mapping[str, str] | None,
     dating: _Dating,
+    shallow: bool,
 ) -> ParseResult:
     configured = {key: value for key, value in (selectors or {}).items() if value}
     tree = LexborHTMLParser(text)
@@ -209,7 +214,7 @@ def _parse_page(
                 "the page layout may have changed",
             ),), selectors_used=dict(configured))
     else:
-        detection = html_detect.detect_items(tree, any_dates)
+        detection = html_detect.detect_items(tree, any_dates, shallow=shallow)
         containers = list(detection.containers)
         if not containers:
             return ParseResult(items=(), warnings=(ParseWarning(
@@ -249,7 +254,7 @@ def _parse_page(
         return ParseResult(items=(), warnings=(*warnings.warnings(), ParseWarning(
             source, 0, f"none of the {len(raws)} items found has both a title and a date"
         )), selectors_used=used)
-    next_page = _next_page(tree, alternatives.get("next"), page_url)
+    next_page = _next_page(tree, alternatives.get("next"), page_url, shallow=shallow)
     if next_page is not None and next_page[1]:
         used.setdefault("next", next_page[1])
     return ParseResult(
@@ -422,13 +427,19 @@ def _item_date(raw: _RawItem, dates: DateFinder) -> dt.date | None:
 
 
 def _next_page(
-    tree: LexborHTMLParser, alternatives: Sequence[str] | None, page_url: str | None
+    tree: LexborHTMLParser,
+    alternatives: Sequence[str] | None,
+    page_url: str | None,
+    *,
+    shallow: bool,
 ) -> tuple[str, str] | None:
     """The next page's URL and the selector that found it ("" when a pager
-    link's text did): the configured ``alternatives``, else detection's."""
-    candidates = alternatives if alternatives is not None else split_selector_list(
-        html_detect.NEXT_SELECTORS
-    )
+    link's text did): the configured ``alternatives``, else detection's (on a
+    deep page, those without a descendant combinator)."""
+    candidates = alternatives if alternatives is not None else [
+        alternative for alternative in split_selector_list(html_detect.NEXT_SELECTORS)
+        if shallow or " " not in alternative
+    ]
     for alternative in candidates:
         for node in tree.css(alternative):
             url = _next_url(node, page_url)
@@ -523,13 +534,30 @@ def _candidates(node: LexborNode, item: LexborNode) -> list[str]:
 
 
 def _single_selector(chosen: Sequence[tuple[LexborNode, LexborNode | None]]) -> str | None:
-    example = next(((item, node) for item, node in chosen if node is not None), None)
-    if example is None:
+    """A selector (or a list of two alternatives, when items differ: ``time``
+    in some, ``div.date`` in others) that picks each item's chosen node."""
+    examples = [(item, node) for item, node in chosen if node is not None]
+    if not examples:
         return None
-    for candidate in _candidates(example[1], example[0]):
+    first_candidates = _candidates(examples[0][1], examples[0][0])
+    for candidate in first_candidates:
         if all(_picks(item, candidate, node) for item, node in chosen):
             return candidate
+    # The first item a candidate of the first example misses gives the second alternative.
+    for candidate in first_candidates[:_PAIRED_CANDIDATES]:
+        missed = next(
+            ((item, node) for item, node in examples if not _picks(item, candidate, node)), None
+        )
+        if missed is None:
+            continue
+        for other in _candidates(missed[1], missed[0])[:_PAIRED_CANDIDATES]:
+            pair = f"{candidate}, {other}"
+            if all(_picks(item, pair, node) for item, node in chosen):
+                return pair
     return None
+
+
+_PAIRED_CANDIDATES = 3
 
 
 def _picks(item: LexborNode, selector: str, node: LexborNode | None) -> bool:
@@ -556,8 +584,9 @@ def _summary_selector(sample: Sequence[_Fields]) -> str | None:
 # --- nesting ---
 
 
-def _too_deeply_nested(text: str) -> int:
-    """The nesting depth at which ``text`` becomes too costly to parse, or 0.
+def _nesting(text: str) -> tuple[int, int]:
+    """The nesting depth at which ``text`` becomes too costly to parse, or 0;
+    and the deepest nesting of elements with content seen.
 
     The HTML parser, like the standard's tree builder, looks down the stack of
     open elements at the start of each block element (is a ``<p>`` open to
@@ -569,7 +598,7 @@ def _too_deeply_nested(text: str) -> int:
     and stops at _MAX_NESTING_WORK. Deep inline markup
     without blocks inside (spans) costs the parser nothing and passes.
     """
-    depth = work = 0
+    depth = work = deepest = 0
     for match in _TAG.finditer(text):
         name = match[2].lower()
         if match[1]:
@@ -579,10 +608,11 @@ def _too_deeply_nested(text: str) -> int:
         if name in _SCOPE_CHECKING_TAGS:
             work += depth
             if work > _MAX_NESTING_WORK:
-                return depth
+                return depth, deepest
         if name not in _FLAT_TAGS:
             depth += 1
-    return 0
+            deepest = max(deepest, depth)
+    return 0, deepest
 
 
 # --- selection ---

@@ -197,8 +197,10 @@ def _own_region(node: LexborNode) -> str | None:
     return None
 
 
-def detect_items(tree: LexborHTMLParser, dates: DateFinder) -> Detection:
-    """The page's news items (see the module's docstring), or none."""
+def detect_items(tree: LexborHTMLParser, dates: DateFinder, *, shallow: bool = True) -> Detection:
+    """The page's news items (see the module's docstring), or none. On a deep
+    page (``shallow`` False) the selector written for them uses no descendant
+    combinator, which would cost the CSS engine the elements times their depth."""
     top = tree.body or tree.root
     if top is None:
         return Detection((), None)
@@ -217,13 +219,14 @@ def detect_items(tree: LexborHTMLParser, dates: DateFinder) -> Detection:
     ranked = sorted(groups, key=lambda group: (-group.score, group.depth))
     best = ranked[0] if ranked else None
     if semantic and (best is None or semantic_score >= best.score):
-        return Detection(tuple(semantic), selector_for(tree, semantic, SEMANTIC_ITEMS))
+        return Detection(tuple(semantic),
+                         selector_for(tree, semantic, SEMANTIC_ITEMS, shallow=shallow))
     if best is None:
         return Detection((), None)
     members = _members(best, counts, regions)
     doubts = _doubts(best, members, ranked[1:], counts)
     dated = [node for node in members if counts.dates.get(node.mem_id)]
-    return Detection(tuple(dated), selector_for(tree, members, None), doubts)
+    return Detection(tuple(dated), selector_for(tree, members, None, shallow=shallow), doubts)
 
 
 def _count(top: LexborNode, dates: DateFinder) -> _Counts:
@@ -318,7 +321,8 @@ def _members(group: _Group, counts: _Counts, regions: _Regions) -> list[LexborNo
             if regions.of(child) != "furniture":
                 members.append(child)
     members.sort(key=lambda node: counts.order.get(node.mem_id, 0))
-    return members
+    # Nested members (lists in lists) are one item: read one, not each subtree again.
+    return innermost(members)
 
 
 def _doubts(
@@ -383,7 +387,7 @@ def _ancestry(nodes: Iterable[LexborNode]) -> set[int]:
 
 
 def selector_for(
-    tree: LexborHTMLParser, nodes: Sequence[LexborNode], known: str | None
+    tree: LexborHTMLParser, nodes: Sequence[LexborNode], known: str | None, *, shallow: bool
 ) -> str | None:
     """A CSS selector that finds exactly ``nodes`` in ``tree`` (innermost matches
     only, as the reader takes them), for ``selectors_used``; ``known`` is tried
@@ -392,6 +396,8 @@ def selector_for(
         return None
     wanted = [node.mem_id for node in nodes]
     for candidate in _selector_candidates(tree, nodes, known):
+        if not shallow and " " in candidate.replace(" > ", ">").replace(", ", ","):
+            continue
         try:
             found = innermost(tree.css(candidate))
         except SelectolaxError:  # a selector the parser refuses is just not used
