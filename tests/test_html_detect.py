@@ -153,3 +153,22 @@ def test_deep_dated_markup_is_read_without_hanging() -> None:
     ):
         result = _read(html)
         assert len(result.items) <= 1
+
+
+def test_a_title_starting_with_more_is_a_title_and_read_more_links_are_not() -> None:
+    html = (
+        '<main><div class="n"><a href="/more">More than 100 climbers rescued</a> '
+        '<span>3 May 2021</span><p>Teaser. <a href="/more">Read more</a></p></div></main>'
+    )
+    item = _read(html).items[0]
+    assert (item.title, item.summary) == ("More than 100 climbers rescued", "Teaser.")
+
+
+def test_text_a_browser_hides_is_left_out() -> None:
+    html = (
+        '<main><article><h2><a href="/a">Shown<span class="screen-reader-text"> hidden'
+        '</span></a></h2><time datetime="2021-05-03">3 May</time>'
+        '<p hidden>Not shown.</p><p>Shown too.</p></article></main>'
+    )
+    item = _read(html).items[0]
+    assert (item.title, item.summary) == ("Shown", "Shown too.")

@@ -94,10 +94,12 @@ _DATE_WORDS = frozenset({
 })
 _CREDIT_MARK = re.compile(r"^(?:©|\(c\)|copyright\b)", re.IGNORECASE)
 _READ_MORE = re.compile(
-    r"^(?:read more|more|continue reading|read the (?:story|article)|en savoir plus|"
-    r"lire la suite|lire plus|suite|leer m[aá]s|seguir leyendo|ver m[aá]s|m[aá]s)\b",
-    re.IGNORECASE,
+    r"(?:read more|continue reading)\b.*|more|read the (?:story|article)|en savoir plus|"
+    r"lire la suite|lire plus|suite|leer m[aá]s|seguir leyendo|ver m[aá]s|m[aá]s",
+    re.IGNORECASE | re.DOTALL,
 )
+"""Link texts that only lead to the article: the whole text, or its start for
+"Read more ..." and "Continue reading ..." ("More than 100 rescued" is a title)."""
 _ARROWS = " \t\u00bb\u203a\u2192>\u2026.:|-\u2013\u2014"
 NEXT_SELECTORS = (
     "a[rel~=next], link[rel~=next], .pager-next a, li.next a, .pager__item--next a, "
@@ -105,7 +107,7 @@ NEXT_SELECTORS = (
 )
 _NEXT_WORDS = frozenset({
     "next", "next page", "older posts", "older entries", "older", "suivant", "page suivante",
-    "siguiente", "página siguiente", "pagina siguiente", "more news",
+    "siguiente", "página siguiente", "pagina siguiente",
 })
 _MAX_NEXT_LINKS = 5_000
 
@@ -668,7 +670,7 @@ def detect_title(index: ItemIndex, taken: Sequence[LexborNode]) -> LexborNode | 
 def is_read_more(text: str) -> bool:
     """Whether ``text`` is a "Read more" / "En savoir plus" / "Leer más" link text."""
     stripped = text.strip(_ARROWS).strip()
-    return bool(stripped) and len(stripped) <= 40 and bool(_READ_MORE.match(stripped))
+    return bool(stripped) and bool(_READ_MORE.fullmatch(stripped))
 
 
 def detect_summary(index: ItemIndex, taken: Sequence[LexborNode]) -> list[LexborNode]:

@@ -226,8 +226,9 @@ def text_parts(node: LexborNode | None) -> tuple[str, ...]:
 
 
 def paragraphs(node: LexborNode | None, *, leave_out: Collection[int] = ()) -> list[str]:
-    """The text in ``node`` cut at block boundaries, each piece whitespace-collapsed."""
-    if node is None:
+    """The text in ``node`` cut at block boundaries, each piece whitespace-collapsed
+    (none for an element a browser hides, see ``walk_text``)."""
+    if node is None or (node.is_element_node and _hidden(node)):
         return []
     pieces: list[list[str]] = [[]]
     for text, starts_block in walk_text(node, leave_out=leave_out):
@@ -264,7 +265,8 @@ def walk_text(node: LexborNode, *, leave_out: Collection[int] = ()) -> Iterator[
     the first text after one, so that "<p>a</p><p>b</p>" is two paragraphs
     while "a<b>b</b>" stays one word. A ``<br>`` yields a space. Elements
     whose ``mem_id`` is in ``leave_out`` are passed over as if they were a
-    block (a kicker taken out of a title leaves a space, not glued words).
+    block (a kicker taken out of a title leaves a space, not glued words), and
+    so are elements a browser hides (``hidden``, ``screen-reader-text``...).
 
     Iterative, with the open elements on a list: markup nested however deep
     (a hostile page's 20,000 ``<span>``s) cannot exhaust the call stack.
@@ -296,13 +298,29 @@ def walk_text(node: LexborNode, *, leave_out: Collection[int] = ()) -> Iterator[
             carry = False
             texts += 1
         elif child.is_element_node:
-            if child.mem_id in leave_out:
+            if child.mem_id in leave_out or _hidden(child):
                 current.pending = True
                 continue
             block = child.tag in BLOCK_TAGS
             stack.append(_Open(child.iter(include_text=True), block=block, carried=carry,
                                texts_before=texts))
             carry = carry or block or current.pending
+
+
+_HIDDEN_CLASSES = re.compile(
+    r"(?:^|\s)(?:screen-reader-text|sr-only|visually-hidden|visuallyhidden|"
+    r"element-invisible|hidden)(?:\s|$)"
+)
+
+
+def _hidden(node: LexborNode) -> bool:
+    """Whether a browser shows ``node`` to nobody but screen readers, or to no one:
+    the ``hidden`` attribute or a class that says so (``screen-reader-text``)."""
+    attributes = node.attributes
+    if "hidden" in attributes:
+        return True
+    names = attributes.get("class")
+    return bool(names) and bool(_HIDDEN_CLASSES.search(names or ""))
 
 
 # --- addresses ---
