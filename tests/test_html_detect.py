@@ -73,6 +73,20 @@ def test_a_second_dated_list_in_the_main_content_is_named_in_a_warning() -> None
     ]
 
 
+def test_a_dated_list_beside_articles_is_named_in_a_warning() -> None:
+    articles = "".join(
+        f'<article><h2>Story {n}</h2><time datetime="2021-05-0{n}">{n} May</time></article>'
+        for n in (1, 2, 3)
+    )
+    links = "".join(f'<li><a href="/l{n}">Link {n}</a> {n} April 2021</li>' for n in (1, 2))
+    result = _read(f'<main>{articles}<ul class="briefs">{links}</ul></main>')
+    assert [item.title for item in result.items] == ["Story 1", "Story 2", "Story 3"]
+    assert [w.message for w in result.warnings] == [
+        "another list of 2 dated entries was not read; set the source's selectors if it "
+        "holds the news"
+    ]
+
+
 def test_a_lone_dated_entry_is_read_with_a_doubt() -> None:
     result = _read(f"<main>{_row('Only one', '3 May 2021')}</main>")
     assert [item.title for item in result.items] == ["Only one"]

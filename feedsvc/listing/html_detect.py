@@ -221,12 +221,14 @@ def detect_items(tree: LexborHTMLParser, dates: DateFinder, *, shallow: bool = T
     ranked = sorted(groups, key=lambda group: (-group.score, group.depth))
     best = ranked[0] if ranked else None
     if semantic and (best is None or semantic_score >= best.score):
+        # Single articles (a page of one story) are no doubt; a rival list is.
+        doubts = _rival_lists(semantic, ranked, counts, {})
         return Detection(tuple(semantic),
-                         selector_for(tree, semantic, SEMANTIC_ITEMS, shallow=shallow))
+                         selector_for(tree, semantic, SEMANTIC_ITEMS, shallow=shallow), doubts)
     if best is None:
         return Detection((), None)
     members = _members(best, counts, regions)
-    doubts = _doubts(best, members, ranked[1:], counts)
+    doubts = _doubts(members, ranked[1:], counts)
     dated = [node for node in members if counts.dates.get(node.mem_id)]
     return Detection(tuple(dated), selector_for(tree, members, None, shallow=shallow), doubts)
 
@@ -328,8 +330,10 @@ def _members(group: _Group, counts: _Counts, regions: _Regions) -> list[LexborNo
 
 
 def _doubts(
-    chosen: _Group, members: Sequence[LexborNode], others: Sequence[_Group], counts: _Counts
+    members: Sequence[LexborNode], others: Sequence[_Group], counts: _Counts
 ) -> tuple[tuple[str, str], ...]:
+    """What detection is unsure of about the chosen ``members``: a lone dated
+    entry, entries without a date passed over, a rival list (see _rival_lists)."""
     doubts: list[tuple[str, str]] = []
     siblings: dict[int, dict[int, int]] = {}
     dated = [node for node in members if counts.dates.get(node.mem_id)]
@@ -343,18 +347,30 @@ def _doubts(
                        f"passed over {_entries(len(undated))} shaped like the items but "
                        "without a date (the first is named here); set the source's selectors "
                        "if they are news"))
+    return (*doubts, *_rival_lists(members, others, counts, siblings))
+
+
+def _rival_lists(
+    members: Sequence[LexborNode],
+    others: Sequence[_Group],
+    counts: _Counts,
+    siblings: dict[int, dict[int, int]],
+) -> tuple[tuple[str, str], ...]:
+    """The first of ``others`` with at least two dated entries and half as many as
+    the chosen ``members``, none of them in, around or among the members: a list
+    that may hold the news instead."""
+    dated = sum(1 for node in members if counts.dates.get(node.mem_id))
     chosen_ids = {node.mem_id for node in members}
     around = _ancestry(members)
     for other in others:
-        if len(other.qualified) < max(2, len(dated) // 2):
+        if len(other.qualified) < max(2, dated // 2):
             continue
         if any(_near(node, chosen_ids, around) for node in other.qualified):
             continue
-        doubts.append((element_path(other.qualified[0], siblings),
-                       f"another list of {len(other.qualified)} dated entries was not read; "
-                       "set the source's selectors if it holds the news"))
-        break
-    return tuple(doubts)
+        return ((element_path(other.qualified[0], siblings),
+                 f"another list of {len(other.qualified)} dated entries was not read; "
+                 "set the source's selectors if it holds the news"),)
+    return ()
 
 
 def _entries(count: int) -> str:
