@@ -48,6 +48,11 @@ def test_navigation_sidebars_page_headers_and_footers_are_never_items() -> None:
     assert result.warnings[0].message.startswith("no news items found")
 
 
+def test_classes_of_the_body_do_not_make_the_page_furniture() -> None:
+    html = f'<html class="nav-open"><body class="menu-open sidebar-left">{NEWS}</body></html>'
+    assert len(_read(html).items) == 3
+
+
 def test_the_main_content_is_read_and_a_dated_list_beside_it_is_not() -> None:
     beside = "".join(_row(f"Other {n}", f"{n} April 2021") for n in range(1, 6))
     html = f'<div class="related">{beside}</div><div role="main">{NEWS}</div>'

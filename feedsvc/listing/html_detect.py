@@ -191,6 +191,8 @@ class _Regions:
 
 def _own_region(node: LexborNode) -> str | None:
     tag = node.tag or ""
+    if tag in ("html", "body"):
+        return None  # <body class="menu-open"> says nothing of its parts
     role = (node.attributes.get("role") or "").lower()
     if tag in _FURNITURE_TAGS or role in _FURNITURE_ROLES or class_words(node) & _FURNITURE_WORDS:
         return "furniture"
