@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 from feedsvc.listing.html import ElementWarning, parse_html_listing
+from feedsvc.listing.html_detect import find_date_text
 from feedsvc.models import ParseResult
 
 PAGE_URL = "https://news.example.org/news/"
@@ -191,3 +192,15 @@ def test_text_a_browser_hides_is_left_out() -> None:
     )
     item = _read(html).items[0]
     assert (item.title, item.summary) == ("Shown", "Shown too.")
+
+
+def test_date_texts_are_found_whole_or_as_a_run_of_words() -> None:
+    def read(text: str) -> dt.date | None:
+        known = {"yesterday": dt.date(2021, 5, 2), "26 November 2015": dt.date(2015, 11, 26)}
+        return known.get(text)
+
+    assert find_date_text("  yesterday ", read) == "yesterday"
+    assert find_date_text("Posted on 26 November 2015 by admin", read) == "26 November 2015"
+    # Runs of words are tried only around a number; long texts are no date.
+    assert find_date_text("Posted yesterday by admin", read) is None
+    assert find_date_text("26 November 2015 " + "x" * 200, read) is None

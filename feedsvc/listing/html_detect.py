@@ -68,6 +68,8 @@ ANCESTOR_LEVELS = 10
 MAX_DATE_TEXT = 120
 """Longest text (characters) looked into for a date."""
 _WINDOW_WORDS = 5
+_SHORT_TEXT = 24
+"""Longest text without a digit read as a date ("il y a une semaine")."""
 _PUNCTUATION = " ,;:|()[]\u00b7\u2022\u2013\u2014-"
 
 _FURNITURE_TAGS = frozenset({"aside", "nav", "header", "footer"})
@@ -517,14 +519,21 @@ class FoundDate:
 def find_date_text(text: str, read: DateReader) -> str | None:
     """The part of ``text`` (at most MAX_DATE_TEXT characters) that ``read``
     takes for a date: the whole text, else the longest run of up to five
-    words ("Posted on 26 November 2015 by" gives "26 November 2015")."""
-    if len(text) > MAX_DATE_TEXT * 4 or not any(char.isdigit() for char in text):
+    words ("Posted on 26 November 2015 by" gives "26 November 2015") that
+    starts or ends with a number. A short text without a digit is read whole
+    only ("yesterday", when ``read`` knows relative dates)."""
+    if len(text) > MAX_DATE_TEXT * 4:
+        return None
+    has_digit = any(char.isdigit() for char in text)
+    if not has_digit and len(text) > _SHORT_TEXT * 4:
         return None
     cleaned = clean(text)
     if not cleaned or len(cleaned) > MAX_DATE_TEXT:
         return None
-    if read(cleaned) is not None:
+    if (has_digit or len(cleaned) <= _SHORT_TEXT) and read(cleaned) is not None:
         return cleaned
+    if not has_digit:
+        return None
     words = [word.strip(_PUNCTUATION) for word in cleaned.split()]
     numeric = [any(char.isdigit() for char in word) for word in words]
     for size in range(min(_WINDOW_WORDS, len(words)), 0, -1):
