@@ -1,17 +1,23 @@
 """Finding the news items of an HTML page that has no selectors. Pure.
 
 ``detect_items`` looks for the repeated structure that holds the items:
-elements of one shape (same tag, same parent and grandparent shape) each
-holding a date and a heading or link, inside the page's main content and
-never inside ``aside``, ``nav``, a page ``header`` or ``footer``, an element
-whose role is navigation (or banner, complementary, contentinfo, search) or
-whose class or id names a sidebar, menu, breadcrumb or pager. The elements
-the old default item selector names (``article``, ``li.news-item``,
-``.views-row``) are one more candidate, preferred on a tie. The ``detect_*``
-functions then pick each field's element inside one item.
+elements of one shape (same tag, same parent and grandparent shape) that
+each hold one to three dates and a heading or link, scored by how many there
+are (a heading counts double), inside the page's main content (``main``,
+``[role=main]``, else the page) and never inside ``aside``, ``nav``, a page
+``header`` or ``footer``, an element whose role is navigation (or banner,
+complementary, contentinfo, search) or whose class or id names a sidebar,
+menu, breadcrumb or pager. Of two shapes scoring alike the outer one wins (a
+wrapper holding one item reads the same item, with its image and teaser).
+The elements the old default item selector names (``article``,
+``li.news-item``, ``.views-row``) are one more candidate, preferred on a tie.
+What detection is unsure of (a lone entry, entries without a date, a rival
+dated list) comes back as doubts for warnings. The ``detect_*`` functions
+then pick each field's element inside one item (see the README's table).
 
 Work is bounded: each date and each heading or link is looked at with at
-most ``ANCESTOR_LEVELS`` of its ancestors, and each text node once.
+most ``ANCESTOR_LEVELS`` of its ancestors, each text node once per page and
+once per item, each item's elements once (``ItemIndex``).
 """
 
 from __future__ import annotations
