@@ -52,8 +52,9 @@ def test_a_url_is_read_over_http_and_printed_in_page_order(
     }
     assert items[1]["date"] == "2024-02-05"
     # The warning says where, on stderr.
-    assert err == (f"feedsvc: warning: {server.base_url}/news/: line 3: item 3 "
-                   "('Item without a date') has no date; skipped\n")
+    assert err == (f"feedsvc: warning: {server.base_url}/news/: "
+                   "main > div.view-content > div.views-row:nth-of-type(3) > article: "
+                   "item 3 ('Item without a date') has no date; skipped\n")
     assert server.requests == ["/news/"]
 
 
