@@ -229,7 +229,9 @@ def publish(
     generation as they are, and ``site`` as the live generation.
 
     Returns True when a new generation went live, False when the same content
-    was already live (nothing is written then). Raises PublishError.
+    was already live (what was written is removed then). Raises PublishError.
+    Each document of ``documents`` is read once and written at once, so a mapping
+    that renders documents when read is never held in memory whole.
     ``render_key`` (what the documents were rendered under) is kept in the
     manifest, for the next refresh to tell whether carrying files over is right.
 
@@ -249,40 +251,38 @@ def publish(
     if missing:
         raise PublishError(f"cannot carry over {missing[0]!r}: not in the live publication")
     manifest: dict[str, Any] = {path: previous[path].to_json() for path in carried}
-    gzipped: dict[str, bytes] = {}
-    for path, doc in sorted(documents.items()):
-        packed = gzip.compress(doc.content, compresslevel=GZIP_LEVEL, mtime=0)
-        gzipped[path] = packed
-        etag = etag_of(doc.content)
-        manifest[path] = PublishedFile(
-            path=path,
-            content_type=doc.content_type,
-            etag=etag,
-            gzip_etag=etag_of(packed),
-            last_modified=_last_modified(
-                _http_time(doc.last_modified), previous.get(path), etag, now
-            ),
-            size=len(doc.content),
-            gzip_size=len(packed),
-        ).to_json()
-    manifest_bytes = json.dumps({"files": manifest, "render_key": render_key},
-                                sort_keys=True, indent=1).encode()
-    site_bytes = site.to_json()
-    generation = hashlib.sha256(manifest_bytes + b"\0" + site_bytes).hexdigest()[:24]
-
-    if current_generation(publish_dir) == generation:
-        return False
     generations = publish_dir / GENERATIONS
     staging: Path | None = None
     try:
         generations.mkdir(parents=True, exist_ok=True)
         _sweep_leftovers(publish_dir, generations)
+        staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=generations))
+        # One document at a time, written at once: a publication of every archive
+        # page never holds them all (``documents`` may render each when read).
+        for path, doc in documents.items():
+            packed = gzip.compress(doc.content, compresslevel=GZIP_LEVEL, mtime=0)
+            _write(staging / path, doc.content)
+            _write(staging / (path + ".gz"), packed)
+            etag = etag_of(doc.content)
+            manifest[path] = PublishedFile(
+                path=path,
+                content_type=doc.content_type,
+                etag=etag,
+                gzip_etag=etag_of(packed),
+                last_modified=_last_modified(
+                    _http_time(doc.last_modified), previous.get(path), etag, now
+                ),
+                size=len(doc.content),
+                gzip_size=len(packed),
+            ).to_json()
+        manifest_bytes = json.dumps({"files": manifest, "render_key": render_key},
+                                    sort_keys=True, indent=1).encode()
+        site_bytes = site.to_json()
+        generation = hashlib.sha256(manifest_bytes + b"\0" + site_bytes).hexdigest()[:24]
+        if current_generation(publish_dir) == generation:
+            return False  # the staging copy goes below
         final = generations / generation
         if not final.is_dir():
-            staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=generations))
-            for path, doc in documents.items():
-                _write(staging / path, doc.content)
-                _write(staging / (path + ".gz"), gzipped[path])
             for path in carried:
                 for name in (path, path + ".gz"):
                     _link(generations / str(live) / name, staging / name)
@@ -300,10 +300,12 @@ def publish(
         os.replace(link_tmp, publish_dir / CURRENT)
         _fsync_dir(publish_dir)
     except OSError as exc:
-        # A full disk must not stay full of our half-written copies.
+        raise PublishError(f"cannot publish to {publish_dir}: {exc}") from exc
+    finally:
+        # A full disk must not stay full of our half-written copies, nor a publication
+        # of what is live already of a copy nobody needs.
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
-        raise PublishError(f"cannot publish to {publish_dir}: {exc}") from exc
     _prune(generations, keep=generation)
     return True
 
