@@ -22,6 +22,9 @@ import bisect
 import re
 from collections.abc import Collection, Sequence
 
+ARCHIVE_MAX_AGE = 365 * 24 * 3600
+"""Cache-Control max-age of an archive document (with ``immutable``): a year, since
+its content never changes (see the module's docstring for the exceptions)."""
 ARCHIVE_PATH = re.compile(r"feeds/(?:all|category/[^/]+)/archive/[1-9][0-9]*\.[a-z]+")
 """The publication paths of archive documents (see ``is_archive_path``)."""
 

@@ -147,6 +147,10 @@ class FeedSpec:
     current_urls: dict[str, str] | None = None
     """Set on an archive document only: each format's URL of the feed's subscription
     document (RFC 5005 ``current``)."""
+    next_archive_urls: dict[str, str] | None = None
+    """Set on an archive document only: each format's URL of the archive page that comes
+    after it (RFC 5005 ``next-archive``), known before that page exists, so that the
+    document never changes."""
 
     @property
     def is_archive(self) -> bool:

@@ -831,8 +831,10 @@ def _with_archives(
     if page is None:
         return dataclasses.replace(spec, prev_archive_urls=prev)
     own = archive_key(key, page)
+    # The next page's address is known before it exists: the page never changes.
     return dataclasses.replace(spec, key=own, self_urls=urls(own), prev_archive_urls=prev,
-                               current_urls=urls(key))
+                               current_urls=urls(key),
+                               next_archive_urls=urls(archive_key(key, page + 1)))
 
 
 class RenderedDocuments(Mapping[str, Document]):

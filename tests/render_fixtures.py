@@ -334,5 +334,5 @@ def extras_spec() -> FeedSpec:
     spec = make_spec(entries, key="all/archive/2")
     return dataclasses.replace(
         spec, feed_id="tag:127.0.0.1,2021:feeds/all", language="fr",
-        current_urls=archive_urls("all"),
+        current_urls=archive_urls("all"), next_archive_urls=archive_urls("all/archive/3"),
         prev_archive_urls=archive_urls("all/archive/1"))

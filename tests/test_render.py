@@ -423,6 +423,7 @@ def test_archive_documents_link_current_and_prev_archive() -> None:
     assert links["current"] == BASE_URL + "feeds/all.atom"
     assert links["prev-archive"] == BASE_URL + "feeds/all/archive/1.atom"
     assert links["self"] == BASE_URL + "feeds/all/archive/2.atom"
+    assert links["next-archive"] == BASE_URL + "feeds/all/archive/3.atom"
     assert atom.find(f"{HISTORY}archive") is not None
     channel = _xml(spec, "rss").find("channel")
     rss_links = {link.get("rel"): link.get("href") for link in channel.findall(f"{ATOM}link")}

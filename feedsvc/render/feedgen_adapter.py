@@ -13,7 +13,8 @@ valid is fixed here, on the lxml tree it produced, and then checked:
   an RSS date: those elements are added here, formatted by ``dates.rfc822``;
 - its generator element carries feedgen's version, which would change the
   bytes on an upgrade, so the generator is named without a version;
-- it knows neither RFC 5005 (``prev-archive`` and ``current`` links, ``fh:archive``)
+- it knows neither RFC 5005 (``prev-archive``, ``next-archive`` and ``current``
+  links, ``fh:archive``)
   nor Media RSS, nor entry languages, nor an RSS enclosure of unknown length:
   those are added here (``_add_atom_extras``, ``_add_rss_extras``).
 
@@ -298,13 +299,15 @@ def _with_namespaces(root: etree._Element) -> etree._Element:
 
 
 def _archive_links(spec: FeedSpec, fmt: str) -> list[tuple[str, str]]:
-    """(rel, href) of the RFC 5005 links of ``spec`` in ``fmt``: ``current`` on an
-    archive document, ``prev-archive`` when older entries exist."""
+    """(rel, href) of the RFC 5005 links of ``spec`` in ``fmt``: ``current`` and
+    ``next-archive`` on an archive document, ``prev-archive`` when older entries exist."""
     links = []
     if spec.current_urls is not None:
         links.append(("current", spec.current_urls[fmt]))
     if spec.prev_archive_urls is not None:
         links.append(("prev-archive", spec.prev_archive_urls[fmt]))
+    if spec.next_archive_urls is not None:
+        links.append(("next-archive", spec.next_archive_urls[fmt]))
     return links
 
 

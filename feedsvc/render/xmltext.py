@@ -60,6 +60,7 @@ def spec_with_uris(spec: FeedSpec) -> FeedSpec:
         self_urls=_uris(spec.self_urls),
         prev_archive_urls=_uris(spec.prev_archive_urls) if spec.prev_archive_urls else None,
         current_urls=_uris(spec.current_urls) if spec.current_urls else None,
+        next_archive_urls=_uris(spec.next_archive_urls) if spec.next_archive_urls else None,
         entries=entries,
     )
 

@@ -10,6 +10,7 @@ scan of an index, so its cost follows the page, not the history.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -32,7 +33,7 @@ def add_pages(conn: Connection, feed_key: str, first_page: int, last_seqs: Seque
             for offset, seq in enumerate(last_seqs)])
 
 
-def _of_feed(query: sa.Select[tuple[object, ...]], slug: str | None) -> sa.Select[tuple[object, ...]]:
+def _of_feed(query: Any, slug: str | None) -> Any:
     return query if slug is None else query.where(items.c.category_slug == slug)
 
 

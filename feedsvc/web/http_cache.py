@@ -66,6 +66,8 @@ class Representation:
     max_age: int
     gzip_etag: str | None = None
     last_modified: dt.datetime | None = None
+    immutable: bool = False
+    """The bytes at this address never change (an archive page): said to caches."""
 
 
 @dataclass(frozen=True)
@@ -89,7 +91,8 @@ def decide(request: RequestConditions, rep: Representation) -> Decision:
     """Choose the encoding, then answer 304 when the client's copy is current."""
     gzipped = rep.gzip_etag is not None and prefers_gzip(request.accept_encoding)
     etag = rep.gzip_etag if gzipped and rep.gzip_etag is not None else rep.etag
-    common = [("ETag", etag), ("Cache-Control", cache_control(rep.max_age))]
+    common = [("ETag", etag), ("Cache-Control", cache_control(rep.max_age,
+                                                              immutable=rep.immutable))]
     if rep.gzip_etag is not None:
         common.append(("Vary", "Accept-Encoding"))
     if is_not_modified(request, etag=etag, last_modified=rep.last_modified):
@@ -102,9 +105,10 @@ def decide(request: RequestConditions, rep: Representation) -> Decision:
     return Decision(status=200, gzipped=gzipped, headers=tuple(headers))
 
 
-def cache_control(max_age: int) -> str:
-    """``public, max-age=N``: feeds and pages are the same for every client."""
-    return f"public, max-age={max_age}"
+def cache_control(max_age: int, *, immutable: bool = False) -> str:
+    """``public, max-age=N``: feeds and pages are the same for every client; with
+    ``immutable`` (RFC 8246), caches need not revalidate within that age."""
+    return f"public, max-age={max_age}" + (", immutable" if immutable else "")
 
 
 def is_not_modified(
