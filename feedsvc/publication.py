@@ -179,7 +179,11 @@ class PublishedFile:
     gzip_size: int
 
     def to_json(self) -> dict[str, Any]:
-        return {**asdict(self), "last_modified": self.last_modified.isoformat()}
+        # Field by field, not ``asdict`` (which deep-copies): a publication carries
+        # every archive page's entry over, so this runs once per page per refresh.
+        return {"path": self.path, "content_type": self.content_type, "etag": self.etag,
+                "gzip_etag": self.gzip_etag, "last_modified": self.last_modified.isoformat(),
+                "size": self.size, "gzip_size": self.gzip_size}
 
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> PublishedFile:
