@@ -27,7 +27,7 @@ import json
 import logging
 import time
 import zoneinfo
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
@@ -45,15 +45,16 @@ from feedsvc.publication import (
     LATEST_ITEMS,
     OPML_CONTENT_TYPE,
     OPML_PATH,
+    VIEW_CONTENT_TYPE,
     Document,
     FeedLink,
     Publication,
     category_key,
     feed_path,
     item_record,
-    open_publication,
-    publish,
+    view_path,
 )
+from feedsvc.publishing import Publisher, publisher_for
 from feedsvc.settings import Settings, SourceSettings
 from feedsvc.sources import Fetched, Fetcher, RoutingFetcher, Validators, read_within
 from feedsvc.status import is_stale, redact_credentials, retry_after
@@ -68,6 +69,8 @@ class Renderer(Protocol):
     def render_feed(self, spec: FeedSpec, fmt: str) -> bytes: ...
 
     def render_opml(self, title: str, feeds: Sequence[FeedLink], base_url: str) -> bytes: ...
+
+    def render_view(self, spec: FeedSpec, site_title: str) -> bytes: ...
 
 
 class DefaultRenderer:
@@ -91,6 +94,11 @@ class DefaultRenderer:
         from feedsvc.render import render_opml
 
         return render_opml(title, feeds, base_url)
+
+    def render_view(self, spec: FeedSpec, site_title: str) -> bytes:
+        from feedsvc.render import render_view
+
+        return render_view(spec, site_title)
 
 
 @dataclass(frozen=True)
@@ -711,7 +719,8 @@ def _publish(
     rendered again and the others are carried over as they are.
     """
     key = render_key(settings, renderer)
-    previous = _live_publication(settings)
+    publisher = publisher_for(settings, store.database)
+    previous = _live_publication(publisher)
     incremental = previous is not None and previous.render_key == key and not rerender_all
     if incremental and previous is not None and not changes.touched:
         return False, len(previous.site.feeds), previous.site.item_count, None
@@ -738,7 +747,7 @@ def _publish(
     # no feed to keep alive.
     wanted = [slug for slug in wanted if slug in labels]
     slugs = [slug for slug in slugs if slug in labels]
-    documents = RenderedDocuments(renderer)
+    documents = FeedDocuments(renderer, settings.site.title)
     # Archive pages holding an item this refresh changed are rendered again.
     changed = [] if not incremental else store.arrival_numbers(sorted(changes.changed_keys))
     built = [_build_feed(store, settings, None, labels, item_count, documents,
@@ -758,8 +767,10 @@ def _publish(
         content_type=OPML_CONTENT_TYPE,
         last_modified=max(dt.datetime.fromisoformat(link.updated) for link in feed_links),
     )
-    carried = [feed_path(link.key, fmt) for link in feed_links for fmt in FEED_FORMATS
-               if feed_path(link.key, fmt) not in documents]
+    carried = [path for link in feed_links
+               for path in (*(feed_path(link.key, fmt) for fmt in FEED_FORMATS),
+                            view_path(link.key))
+               if path not in documents]
     if incremental and previous is not None:
         # Archive pages nothing changed: as they are (a full render renders them all).
         carried += [path for path in previous.files
@@ -770,8 +781,8 @@ def _publish(
         item_count=item_count,
     )
     try:
-        went_live = publish(settings.storage.publish_dir, documents, site, now=now,
-                            carried=carried, render_key=key)
+        went_live = publisher.publish(documents, site, now=now, carried=carried,
+                                      render_key=key)
     except PublishError as exc:
         return False, len(feed_links), item_count, str(exc)
     return went_live, len(feed_links), item_count, None
@@ -779,7 +790,7 @@ def _publish(
 
 def _build_feed(
     store: Store, settings: Settings, category: Category | None, labels: dict[str, str],
-    item_count: int | None, documents: RenderedDocuments, changed: Sequence[int], *,
+    item_count: int | None, documents: FeedDocuments, changed: Sequence[int], *,
     everything: bool,
 ) -> FeedLink:
     """One feed (``category`` None: all items) added to ``documents``: its subscription
@@ -807,13 +818,9 @@ def _build_feed(
     documents.add_feed(spec)
     for page in sorted(pages):
         after, upto = page_run(bounds, page)
-
-        def page_spec(page: int = page, after: int = after, upto: int = upto) -> FeedSpec:
-            items = store.items_arrived(slug, after, upto)
-            return _with_archives(feed_spec(category, items, site, labels),
-                                  site.base_url, key, page, page - 1)
-
-        documents.add_lazy_feed(archive_key(key, page), page_spec)
+        documents.add_feed(_with_archives(
+            feed_spec(category, store.items_arrived(slug, after, upto), site, labels),
+            site.base_url, key, page, page - 1))
     newest = store.newest_items(slug, 1)
     count = item_count if item_count is not None else store.item_count(slug)
     return feed_link(spec, category, count, newest[0].date if newest else None)
@@ -837,55 +844,33 @@ def _with_archives(
                                next_archive_urls=urls(archive_key(key, page + 1)))
 
 
-class RenderedDocuments(Mapping[str, Document]):
-    """The documents of one publication, each rendered when it is read and then let go,
-    so that rendering every archive page never holds them all in memory. ``publish``
-    reads each one once."""
+class FeedDocuments(dict[str, Document]):
+    """The documents of one publication, by path, feeds added whole: every format, and
+    for a subscription document its page for people (see feedsvc.render.html_view)."""
 
-    def __init__(self, renderer: Renderer) -> None:
+    def __init__(self, renderer: Renderer, site_title: str) -> None:
+        super().__init__()
         self._renderer = renderer
-        self._makers: dict[str, Callable[[], Document]] = {}
-        self._spec: tuple[str, FeedSpec] | None = None
-
-    def __setitem__(self, path: str, document: Document) -> None:
-        self._makers[path] = lambda: document
+        self._site_title = site_title
 
     def add_feed(self, spec: FeedSpec) -> None:
-        self.add_lazy_feed(spec.key, lambda: spec)
-
-    def add_lazy_feed(self, key: str, build: Callable[[], FeedSpec]) -> None:
-        """The feed ``key`` in every format, its spec built (once) when first read."""
+        """The feed ``spec`` in every format; its page for people unless it is an
+        archive page (served as it is to browsers too)."""
         for fmt, content_type in FEED_FORMATS.items():
-            self._makers[feed_path(key, fmt)] = partial(
-                self._render, key, build, fmt, content_type)
-
-    def _render(
-        self, key: str, build: Callable[[], FeedSpec], fmt: str, content_type: str,
-    ) -> Document:
-        if self._spec is None or self._spec[0] != key:
-            self._spec = (key, build())
-        spec = self._spec[1]
-        return Document(content=self._renderer.render_feed(spec, fmt),
-                        content_type=content_type, last_modified=spec.updated)
-
-    def __getitem__(self, path: str) -> Document:
-        return self._makers[path]()
-
-    def __contains__(self, path: object) -> bool:
-        return path in self._makers  # without rendering it
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._makers)
-
-    def __len__(self) -> int:
-        return len(self._makers)
+            self[feed_path(spec.key, fmt)] = Document(
+                content=self._renderer.render_feed(spec, fmt), content_type=content_type,
+                last_modified=spec.updated)
+        if not spec.is_archive:
+            self[view_path(spec.key)] = Document(
+                content=self._renderer.render_view(spec, self._site_title),
+                content_type=VIEW_CONTENT_TYPE, last_modified=spec.updated)
 
 
-def _live_publication(settings: Settings) -> Publication | None:
+def _live_publication(publisher: Publisher) -> Publication | None:
     """The live publication, or None when there is none or it cannot be read (then
     everything is rendered anew)."""
     try:
-        return open_publication(settings.storage.publish_dir)
+        return publisher.live()
     except PublishError:
         return None
 
