@@ -27,6 +27,7 @@ from feedsvc.listing import render_numbered
 from feedsvc.models import FeedSpec, ListingItem
 from feedsvc.pipeline import DefaultRenderer, refresh
 from feedsvc.publication import FeedLink, open_publication
+from feedsvc.publishing import publisher_for
 from feedsvc.settings import Settings
 from feedsvc.store import Store
 from feedsvc.web.app import create_app
@@ -95,7 +96,7 @@ def write(settings: Settings, listing: Sequence[ListingItem]) -> None:
 
 
 def files(settings: Settings) -> dict[str, bytes]:
-    publication = open_publication(settings.storage.publish_dir)
+    publication = publisher_for(settings).live()
     assert publication is not None
     return {path: publication.read(path) for path in publication.files}
 
@@ -152,7 +153,9 @@ def check_every_chain(settings: Settings, *, removed: bool = False) -> dict[str,
     """Walk every feed in every format; each stored item is met exactly once. Pages
     hold ``page_size`` items each, fewer only after a removal (``removed``)."""
     documents = files(settings)
-    feeds = [link.key for link in open_publication(settings.storage.publish_dir).site.feeds]
+    live = publisher_for(settings).live()
+    assert live is not None
+    feeds = [link.key for link in live.site.feeds]
     assert "all" in feeds and len(feeds) == 1 + len(CATEGORIES)
     with Store.open(settings.storage.database) as store:
         for key in feeds:
@@ -291,3 +294,19 @@ def test_a_removed_item_leaves_its_page(site: Settings) -> None:
     refresh(site, now=T0 + 30 * MINUTE)
     documents = check_every_chain(site, removed=True)
     assert guid.encode() not in documents["feeds/all/archive/1.atom"]
+
+
+def test_the_database_publication_holds_the_same_chain(
+    make_settings: Callable[..., Settings], tmp_path: Path,
+) -> None:
+    (tmp_path / "listings").mkdir()
+    settings = make_settings([{"name": "news", "location": "listings/news.txt"}],
+                             site={"feed_size": FEED_SIZE, "base_url": BASE},
+                             storage={"publication": "database"})
+    write(settings, listing_items(23))
+    refresh(settings, now=T0)
+    check_every_chain(settings)
+    write(settings, [*listing_items(5, first=50, newest=dt.date(2021, 12, 20)),
+                     *listing_items(23)])
+    refresh(settings, now=T0 + 30 * MINUTE)
+    check_every_chain(settings)
