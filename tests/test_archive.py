@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -310,3 +311,16 @@ def test_the_database_publication_holds_the_same_chain(
                      *listing_items(23)])
     refresh(settings, now=T0 + 30 * MINUTE)
     check_every_chain(settings)
+
+
+def test_an_upgraded_store_numbers_its_items_in_arrival_order(tmp_path: Path) -> None:
+    """A store from before archive pages (release 0.1.0's): every item gets an arrival
+    number, first seen first, a listing's oldest first; none is left out."""
+    release = Path(__file__).resolve().parent / "data" / "stores" / "release-0.1.0"
+    shutil.copy(release / "feedsvc.sqlite3", tmp_path / "old.sqlite3")
+    with Store.open(f"sqlite:///{tmp_path / 'old.sqlite3'}") as store:
+        items = store.all_items()
+    by_arrival = sorted(items, key=lambda item: item.archive_seq)
+    assert [item.archive_seq for item in by_arrival] == list(range(1, len(items) + 1))
+    assert by_arrival == sorted(items, key=lambda item: (
+        item.first_seen, item.date, -item.listing_rank))

@@ -10,9 +10,11 @@ from pathlib import Path
 
 from lxml import etree
 
+from feedsvc.models import ListingItem
 from feedsvc.pipeline import refresh
 from feedsvc.publication import open_publication
 from feedsvc.settings import Settings
+from feedsvc.store import Store
 
 LISTINGS = Path(__file__).resolve().parent / "data" / "listings"
 T0 = dt.datetime(2026, 11, 22, 6, 0, tzinfo=dt.UTC)
@@ -59,3 +61,22 @@ def test_a_mixed_site_says_each_entrys_language(
     # Sources that do not share a language: the feed says the site's, each entry its own.
     assert atom.get(XML_LANG) == "en"
     assert {entry.get(XML_LANG) for entry in atom.iter(f"{ATOM}entry")} == {"fr", "es"}
+
+
+def test_items_stored_without_a_language_take_their_sources_next_time(tmp_path: Path) -> None:
+    """A store from before languages: the next merge of a listing fills them in, without
+    touching the items' times."""
+    listing = [ListingItem(title="Un atelier", date=dt.date(2020, 4, 2), category=None,
+                           credit=None, summary=None)]
+    with Store.open(f"sqlite:///{tmp_path / 'db.sqlite3'}") as store:
+        store.merge("a", listing, T0)
+        before = store.all_items()
+        assert [item.language for item in before] == [None]
+        counts = store.merge("a", listing, T0 + dt.timedelta(hours=1), language="fr")
+        assert (counts.new, counts.updated) == (0, 0)
+        after = store.all_items()
+        assert [item.language for item in after] == ["fr"]
+        assert [item.updated for item in after] == [item.updated for item in before]
+        # The first source's language stays.
+        store.merge("b", listing, T0 + dt.timedelta(hours=2), language="es")
+        assert [item.language for item in store.all_items()] == ["fr"]
