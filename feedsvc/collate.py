@@ -170,18 +170,36 @@ def feed_spec(
         subtitle=subtitle,
         home_url=home,
         self_urls={fmt: site.base_url + feed_path(key, fmt) for fmt in FEED_FORMATS},
-        language=site.language,
+        language=feed_language(entries, site),
         author=site.author or site.title,
         updated=updated,
         entries=entries,
     )
 
 
+DATE_ONLY_TIME = dt.time(11, 30, tzinfo=dt.UTC)
+"""When a listed day is published: 11:30 UTC, the middle of the one hour (11:00 to
+12:00 UTC) that is that day on every clock from UTC-11 to UTC+12, so every reader
+there shows the listed day."""
+
+
+def published_at(day: dt.date, zone: dt.tzinfo) -> dt.datetime:
+    """The publication time of an item listed on ``day``: ``DATE_ONLY_TIME`` on that
+    day, written in ``zone`` (the site's) when that is still the same day there,
+    else in UTC (a site at UTC+13 or UTC-12)."""
+    moment = dt.datetime.combine(day, DATE_ONLY_TIME)
+    try:
+        local = moment.astimezone(zone)
+    except OverflowError:  # the ends of the calendar: UTC is the same instant
+        return moment
+    return local if local.date() == day else moment
+
+
 def _entry(
     item: StoredItem, site: SiteSettings, zone: zoneinfo.ZoneInfo, labels: Mapping[str, str],
 ) -> Entry:
     slug = slugify(item.category) if item.category is not None else None
-    published = dt.datetime.combine(item.date, dt.time(0, 0), tzinfo=zone)
+    published = published_at(item.date, zone)
     # The store makes ``updated`` unique per item and changes it only when the
     # item changes; used as is, no two entries share it and edits move only
     # the edited entry. It may precede ``published`` for a listing dated ahead.
@@ -198,7 +216,14 @@ def _entry(
         summary=item.summary,
         link=item.link or f"{site.base_url}items/{item.item_id}",
         image=item.image,
+        language=item.language or site.language,
     )
+
+
+def feed_language(entries: Sequence[Entry], site: SiteSettings) -> str:
+    """The language all of ``entries`` share (their sources'), else the site's."""
+    languages = {entry.language or site.language for entry in entries}
+    return languages.pop() if len(languages) == 1 else site.language
 
 
 def feed_link(

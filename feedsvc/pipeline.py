@@ -33,6 +33,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
+from feedsvc.archive import archive_key, is_archive_path, new_page_bounds, page_run, pages_holding
 from feedsvc.collate import Category, feed_link, feed_spec, site_snapshot
 from feedsvc.errors import FeedsvcError, FetchError, ListingError, PublishError, SourceError
 from feedsvc.formats import Format, ParseRequest, choose_format
@@ -234,6 +235,8 @@ class _Read:
     """The format the source was read as (``auto`` decided)."""
     selectors_used: Mapping[str, str] | None = None
     """The CSS selectors the first page was read with (HTML), for ``feedsvc parse --explain``."""
+    language: str | None = None
+    """The language the listing is in (configured, or detected for text listings)."""
 
 
 def refresh(
@@ -520,7 +523,8 @@ def read_source(
                            source=source.name)
     return _Read(items=kept, validators=_unless(future, first.validators),
                  warnings=(*warnings, *future), digest=None if future else body_digest,
-                 format=fmt.name, selectors_used=explained[0] if explained else None)
+                 format=fmt.name, selectors_used=explained[0] if explained else None,
+                 language=source.language)
 
 
 class _NoBrowser:
@@ -610,7 +614,8 @@ def _read_text(
             return _Read(items=kept, validators=_unless(future, page.validators),
                          warnings=(*decode_warnings, *top.warnings, *future),
                          digest=None if future else digest,
-                         listed_below=top.listed_below, snapshot=snapshot)
+                         listed_below=top.listed_below, snapshot=snapshot,
+                         language=top.language)
     language = source.language or detect_language(io.StringIO(text.removeprefix("\ufeff")))
     result = fmt.parse(dataclasses.replace(
         parse_request(source, fmt, text, page_url=page.url, today=today), language=language))
@@ -628,7 +633,7 @@ def _read_text(
     return _Read(items=kept, validators=_unless(future, page.validators),
                  warnings=(*decode_warnings, *result.warnings, *future),
                  digest=None if future else digest, snapshot=snapshot, keys=keys,
-                 format=fmt.name)
+                 format=fmt.name, language=language)
 
 
 def _no_items_message(state: SourceState | None, parser_warnings: Sequence[ParseWarning]) -> str:
@@ -697,7 +702,7 @@ def _record(
             source.name, outcome.items, now, validators=outcome.validators,
             warnings=count_warnings(outcome.warnings), fingerprint=fingerprint,
             body_digest=outcome.digest, listed_beyond=outcome.listed_below, keys=outcome.keys,
-            snapshot=outcome.snapshot,
+            snapshot=outcome.snapshot, language=outcome.language,
         )
         changes.add(counts)
         # One key, two different items: the identity rule merges them, but the
@@ -753,11 +758,13 @@ class Changes:
     touched: bool = False
     new_items: int = 0
     slugs: set[str] = field(default_factory=set)
+    changed_keys: set[str] = field(default_factory=set)
 
     def add(self, counts: MergeCounts) -> None:
         self.touched |= counts.touched
         self.new_items += counts.new
         self.slugs |= counts.touched_slugs
+        self.changed_keys.update(counts.changed_keys)
 
 
 def _publish(
@@ -801,24 +808,20 @@ def _publish(
     # no feed to keep alive.
     wanted = [slug for slug in wanted if slug in labels]
     slugs = [slug for slug in slugs if slug in labels]
-    built = [_build_feed(store, settings, None, labels, item_count), *(
-        _build_feed(store, settings, Category(slug, labels[slug]), labels, None)
+    documents = FeedDocuments(renderer, settings.site.title)
+    # Archive pages holding an item this refresh changed are rendered again.
+    changed = [] if not incremental else store.arrival_numbers(sorted(changes.changed_keys))
+    built = [_build_feed(store, settings, None, labels, item_count, documents,
+                         changed, everything=not incremental), *(
+        _build_feed(store, settings, Category(slug, labels[slug]), labels, None, documents,
+                    changed, everything=not incremental)
         for slug in wanted)]
     # Remembered before publishing, so that no category feed is ever live
     # without the store knowing to keep publishing it.
     store.remember_categories({slug: labels[slug] for slug in slugs}, now)
     links = {} if previous is None else {link.key: link for link in previous.site.feeds}
-    documents: dict[str, Document] = {}
-    for spec, link in built:
-        links[spec.key] = link
-        for fmt, content_type in FEED_FORMATS.items():
-            documents[feed_path(spec.key, fmt)] = Document(
-                content=renderer.render_feed(spec, fmt), content_type=content_type,
-                last_modified=spec.updated)
-        # The feed's page for people, served to browsers (see feedsvc.render.html_view).
-        documents[view_path(spec.key)] = Document(
-            content=renderer.render_view(spec, settings.site.title),
-            content_type=VIEW_CONTENT_TYPE, last_modified=spec.updated)
+    for link in built:
+        links[link.key] = link
     feed_links = [links[ALL], *(links[category_key(slug)] for slug in slugs)]
     documents[OPML_PATH] = Document(
         content=renderer.render_opml(settings.site.title, feed_links, settings.site.base_url),
@@ -829,6 +832,10 @@ def _publish(
                for path in (*(feed_path(link.key, fmt) for fmt in FEED_FORMATS),
                             view_path(link.key))
                if path not in documents]
+    if incremental and previous is not None:
+        # Archive pages nothing changed: as they are (a full render renders them all).
+        carried += [path for path in previous.files
+                    if is_archive_path(path) and path not in documents]
     site = site_snapshot(
         settings.site, feeds=feed_links,
         latest=[item_record(item, labels) for item in store.newest_items(None, LATEST_ITEMS)],
@@ -844,15 +851,80 @@ def _publish(
 
 def _build_feed(
     store: Store, settings: Settings, category: Category | None, labels: dict[str, str],
-    item_count: int | None,
-) -> tuple[FeedSpec, FeedLink]:
-    """One feed (``category`` None: all items) from its newest items in the store, and
-    how the site lists it. ``item_count`` is the feed's count when known."""
+    item_count: int | None, documents: FeedDocuments, changed: Sequence[int], *,
+    everything: bool,
+) -> FeedLink:
+    """One feed (``category`` None: all items) added to ``documents``: its subscription
+    document and the archive pages that need rendering, and how the site lists it.
+    ``item_count`` is the feed's count when known.
+
+    Pages fill first (see ``feedsvc.archive``) and are recorded in the store. Then
+    the pages rendered are the new ones, those holding an arrival number in
+    ``changed``, or with ``everything`` all of them; the others stay as published.
+    """
     slug = None if category is None else category.slug
-    newest = store.newest_items(slug, settings.site.feed_size)
-    spec = feed_spec(category, newest, settings.site, labels)
+    key = ALL if category is None else category.key
+    site = settings.site
+    bounds = store.archive_bounds(key)
+    fresh = new_page_bounds(store.arrivals_after(slug, bounds[-1] if bounds else 0),
+                            site.feed_size)
+    if fresh:
+        store.add_archive_pages(key, len(bounds) + 1, fresh)
+    pages = set(range(1, len(bounds) + 1)) if everything else pages_holding(changed, bounds)
+    bounds = [*bounds, *fresh]
+    pages |= set(range(len(bounds) - len(fresh) + 1, len(bounds) + 1))
+    spec = _with_archives(feed_spec(
+        category, store.items_arrived(slug, bounds[-1] if bounds else 0, None), site, labels),
+        site.base_url, key, None, len(bounds))
+    documents.add_feed(spec)
+    for page in sorted(pages):
+        after, upto = page_run(bounds, page)
+        documents.add_feed(_with_archives(
+            feed_spec(category, store.items_arrived(slug, after, upto), site, labels),
+            site.base_url, key, page, page - 1))
+    newest = store.newest_items(slug, 1)
     count = item_count if item_count is not None else store.item_count(slug)
-    return spec, feed_link(spec, category, count, newest[0].date if newest else None)
+    return feed_link(spec, category, count, newest[0].date if newest else None)
+
+
+def _with_archives(
+    spec: FeedSpec, base_url: str, key: str, page: int | None, older: int,
+) -> FeedSpec:
+    """``spec`` as the subscription document of feed ``key`` (``page`` None) or as its
+    archive page ``page``, linking to archive page ``older`` (0: none)."""
+    def urls(of: str) -> dict[str, str]:
+        return {fmt: base_url + feed_path(of, fmt) for fmt in FEED_FORMATS}
+
+    prev = urls(archive_key(key, older)) if older else None
+    if page is None:
+        return dataclasses.replace(spec, prev_archive_urls=prev)
+    own = archive_key(key, page)
+    # The next page's address is known before it exists: the page never changes.
+    return dataclasses.replace(spec, key=own, self_urls=urls(own), prev_archive_urls=prev,
+                               current_urls=urls(key),
+                               next_archive_urls=urls(archive_key(key, page + 1)))
+
+
+class FeedDocuments(dict[str, Document]):
+    """The documents of one publication, by path, feeds added whole: every format, and
+    for a subscription document its page for people (see feedsvc.render.html_view)."""
+
+    def __init__(self, renderer: Renderer, site_title: str) -> None:
+        super().__init__()
+        self._renderer = renderer
+        self._site_title = site_title
+
+    def add_feed(self, spec: FeedSpec) -> None:
+        """The feed ``spec`` in every format; its page for people unless it is an
+        archive page (served as it is to browsers too)."""
+        for fmt, content_type in FEED_FORMATS.items():
+            self[feed_path(spec.key, fmt)] = Document(
+                content=self._renderer.render_feed(spec, fmt), content_type=content_type,
+                last_modified=spec.updated)
+        if not spec.is_archive:
+            self[view_path(spec.key)] = Document(
+                content=self._renderer.render_view(spec, self._site_title),
+                content_type=VIEW_CONTENT_TYPE, last_modified=spec.updated)
 
 
 def _live_publication(publisher: Publisher) -> Publication | None:

@@ -129,7 +129,7 @@ def test_feed_dates_come_from_items_never_from_the_clock(settings: Settings) -> 
     refresh(settings, now=T0)
     atom = published(settings)["feeds/all.atom"].decode()
     assert "<updated>2026-11-22T07:00:00+01:00</updated>" in atom
-    assert "2024-03-12T00:00:00+01:00" in atom
+    assert "2024-03-12T12:30:00+01:00" in atom
 
 
 # --- identity and history ------------------------------------------------------------
@@ -170,7 +170,7 @@ def test_ids_survive_reordering_edits_and_moving_to_another_source(
 
 def _entry_updated_times(settings: Settings) -> dict[str, str]:
     atom = published(settings)["feeds/all.atom"].decode()
-    pairs = re.findall(r"<entry>\s*<id>([^<]+)</id>.*?<updated>([^<]+)</updated>", atom, re.S)
+    pairs = re.findall(r"<entry[^>]*>\s*<id>([^<]+)</id>.*?<updated>([^<]+)</updated>", atom, re.S)
     return dict(pairs)
 
 
@@ -534,7 +534,7 @@ def test_a_category_whose_last_item_moved_keeps_an_empty_feed(
     files = published(settings)
     for fmt in ("atom", "rss", "json"):
         assert f"feeds/category/statement.{fmt}" in files
-    assert b"<entry>" not in files["feeds/category/statement.atom"]
+    assert b"<entry" not in files["feeds/category/statement.atom"]
     assert json.loads(files["feeds/category/statement.json"])["items"] == []
     assert b"http://feeds.test/feeds/category/statement.atom" in files["feeds.opml"]
     links = {link.key: link for link in site_snapshot(settings).feeds}

@@ -8,6 +8,7 @@ this test; without them it is skipped with that reason.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 import shutil
@@ -35,6 +36,28 @@ def test_published_feeds_have_no_errors_or_warnings(tmp_path: Path) -> None:
     current = settings.storage.publish_dir / "current"
     files = sorted(str(p) for p in current.rglob("*") if p.suffix in (".atom", ".rss", ".opml"))
     assert len(files) == 14 * 2 + 1
+    result = subprocess.run(
+        [python, str(ROOT / "scripts" / "validate_feeds.py"), *files],
+        env={**os.environ, "FV_HOME": home}, capture_output=True, text=True, check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.slow
+def test_archive_documents_have_no_errors_or_warnings(tmp_path: Path) -> None:
+    """The bundled site with feeds of 4 entries: every feed has archive pages (RFC 5005),
+    which must validate, as must the subscription documents linking to them."""
+    home, python = os.environ.get("FV_HOME"), os.environ.get("FV_PYTHON")
+    if not home or not python:
+        pytest.skip("set FV_HOME (a w3c/feedvalidator checkout) and FV_PYTHON to run it")
+    shutil.copytree(ROOT / "config", tmp_path / "config")
+    settings = load_settings(tmp_path / "config" / "feedsvc.toml", environ={})
+    settings = dataclasses.replace(settings, site=dataclasses.replace(settings.site, feed_size=4))
+    assert refresh(settings, now=NOW).published
+    current = settings.storage.publish_dir / "current"
+    files = sorted(str(p) for p in current.rglob("*") if p.suffix in (".atom", ".rss"))
+    archives = [name for name in files if "/archive/" in name]
+    assert len(archives) >= 2 * 6, "the bundled site's 20 items should fill pages"
     result = subprocess.run(
         [python, str(ROOT / "scripts" / "validate_feeds.py"), *files],
         env={**os.environ, "FV_HOME": home}, capture_output=True, text=True, check=False,

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 
 from feedsvc.models import ListingItem, StoredItem
 from feedsvc.sources import Validators
+from feedsvc.store import archives as _archives
 from feedsvc.store import categories as _categories
 from feedsvc.store import health as _health
 from feedsvc.store import items as _items
@@ -89,6 +90,7 @@ class Store:
         snapshot: SourceSnapshot | None = None,
         listed_beyond: int = 0,
         keys: Sequence[str] | None = None,
+        language: str | None = None,
     ) -> MergeCounts:
         """Merge one source's listing into the store and record the source's success.
 
@@ -109,7 +111,8 @@ class Store:
         (None forgets it). ``listed_beyond`` counts items the listing holds
         below ``listing`` that are known unchanged (an incremental read): they
         count as found and are not touched. ``keys`` are the items' keys when the
-        caller made them already.
+        caller made them already. ``language`` is the source's (RFC 5646), kept with
+        the items it lists first.
         """
         # Whole seconds: these times end up in HTTP dates and feeds, which say no more.
         now = now.replace(microsecond=0)
@@ -118,11 +121,12 @@ class Store:
             # First: the driver's copy of a long text is gone before the merge's own data.
             _health.write_snapshot(conn, source, snapshot)
             plan, lowest = _items.merge_listing(conn, source, listing, now, highest=below[1],
-                                                keys=keys)
+                                                keys=keys, language=language)
             counts = MergeCounts(
                 found=plan.found + listed_beyond, new=len(plan.new),
                 updated=plan.updated_count, duplicates=plan.duplicates,
                 touched=plan.touched, touched_slugs=plan.touched_slugs,
+                changed_keys=tuple(change.key for change in plan.changes),
             )
             _health.record_success(
                 conn, source, now, validators or Validators(), counts,
@@ -228,6 +232,35 @@ class Store:
     def item_by_id(self, item_id: str) -> StoredItem | None:
         with self._db.read() as conn:
             return _items.item_by_id(conn, item_id)
+
+    # --- archive pages (see feedsvc.archive) --------------------------------------
+
+    def archive_bounds(self, feed_key: str) -> list[int]:
+        """The ``last_seq`` of each archive page of the feed ``feed_key``, page 1 first."""
+        with self._db.read() as conn:
+            return _archives.bounds(conn, feed_key)
+
+    def add_archive_pages(self, feed_key: str, first_page: int, bounds: Sequence[int]) -> None:
+        """Record new archive pages of ``feed_key``, numbered from ``first_page``."""
+        with self._db.write() as conn:
+            _archives.add_pages(conn, feed_key, first_page, bounds)
+
+    def arrivals_after(self, slug: str | None, after: int) -> list[int]:
+        """The arrival numbers above ``after`` of the items of category ``slug`` (None:
+        of all items), in order; off an index."""
+        with self._db.read() as conn:
+            return _archives.arrivals_after(conn, slug, after)
+
+    def items_arrived(self, slug: str | None, after: int, upto: int | None) -> list[StoredItem]:
+        """The items of category ``slug`` (None: all) whose arrival number is above
+        ``after`` and at most ``upto`` (None: no bound), in feed order; off an index."""
+        with self._db.read() as conn:
+            return _archives.items_arrived(conn, slug, after, upto)
+
+    def arrival_numbers(self, keys: Sequence[str]) -> list[int]:
+        """The arrival numbers of the items ``keys`` (those still stored)."""
+        with self._db.read() as conn:
+            return _archives.arrival_numbers(conn, keys)
 
     # --- sources ----------------------------------------------------------------
 

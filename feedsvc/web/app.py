@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, cast
 from flask import Flask, Response, render_template, request
 from werkzeug.exceptions import HTTPException
 
+from feedsvc.archive import ARCHIVE_MAX_AGE, is_archive_path
 from feedsvc.errors import FeedsvcError, PublishError
 from feedsvc.metrics import LazyStore, StoreStats
 from feedsvc.publication import (
@@ -229,9 +230,11 @@ def create_app(
 
     def serve_file(live: LiveSite, path: str, *, vary: tuple[str, ...] = ()) -> Response:
         file = live.publication.files[path]
+        archived = is_archive_path(path)  # RFC 5005 archive pages never change
         rep = Representation(
             content_type=file.content_type, etag=file.etag, gzip_etag=file.gzip_etag,
-            last_modified=file.last_modified, max_age=settings.feed_max_age, vary=vary,
+            last_modified=file.last_modified, vary=vary,
+            max_age=ARCHIVE_MAX_AGE if archived else settings.feed_max_age, immutable=archived,
         )
         decision = decide(RequestConditions.from_headers(request.method, request.headers), rep)
         try:
