@@ -122,6 +122,7 @@ class FeedSpec:
     ``key`` is ``"all"`` or ``"category/<slug>"``; ``self_urls`` maps each
     format ("atom", "rss", "json") to the feed's own absolute URL; ``updated``
     is the newest entry's ``updated`` (never the clock). Entries newest first.
+    ``hubs`` are the WebSub hubs the feed names (``rel="hub"``).
     """
 
     key: str
@@ -134,3 +135,4 @@ class FeedSpec:
     author: str
     updated: dt.datetime
     entries: tuple[Entry, ...]
+    hubs: tuple[str, ...] = ()

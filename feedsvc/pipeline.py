@@ -34,10 +34,11 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from feedsvc.collate import Category, feed_link, feed_spec, site_snapshot
+from feedsvc.curation import CategoryRules, FeedFilter
 from feedsvc.errors import FeedsvcError, ListingError, PublishError, SourceError
-from feedsvc.identity import item_key
+from feedsvc.identity import item_key, slugify
 from feedsvc.listing.warnings import OmittedWarnings, count_warnings
-from feedsvc.models import FeedSpec, ListingItem, ParseWarning
+from feedsvc.models import FeedSpec, ListingItem, ParseWarning, StoredItem
 from feedsvc.publication import (
     ALL,
     FEED_FORMATS,
@@ -48,6 +49,7 @@ from feedsvc.publication import (
     FeedLink,
     Publication,
     category_key,
+    etag_of,
     feed_path,
     item_record,
     open_publication,
@@ -57,6 +59,7 @@ from feedsvc.settings import Settings, SourceSettings
 from feedsvc.sources import Fetched, Fetcher, RoutingFetcher, Validators, read_within
 from feedsvc.status import is_stale, redact_credentials, retry_after
 from feedsvc.store import MergeCounts, RefreshLock, SourceSnapshot, SourceState, Store
+from feedsvc.websub import Notifier, default_notifier
 
 logger = logging.getLogger("feedsvc.pipeline")
 
@@ -227,6 +230,7 @@ def refresh(
     owner: str | None = None,
     only: Collection[str] | None = None,
     force: bool = False,
+    notifier: Notifier | None = None,
 ) -> RefreshReport:
     """Refresh every source in ``settings`` (or the sources named in ``only``) once
     and publish the feeds.
@@ -244,6 +248,10 @@ def refresh(
     read nor recorded; their items stay published); an unknown name is a
     ValueError. ``force`` reads each source in full now: no back-off, no
     validators, no digest or snapshot to build on.
+
+    With ``websub.hubs`` set, the feeds whose bytes a new publication changed
+    are handed to ``notifier`` (default: ``websub.default_notifier``), which
+    tells the hubs in the background: the refresh does not wait for them.
     """
     if only is not None:
         unknown = sorted(set(only) - {source.name for source in settings.sources})
@@ -262,10 +270,13 @@ def refresh(
     active_fetcher = fetcher if fetcher is not None else RoutingFetcher(settings)
     try:
         with active_store.refresh_lock(who, wait=lock_wait) as lock:
-            return _refresh_locked(
+            report, changed = _refresh_locked(
                 settings, active_store, lock, active_fetcher, renderer or DefaultRenderer(),
                 started, force=force,
             )
+        if changed and settings.websub.hubs:
+            (notifier or default_notifier(settings)).submit(changed)
+        return report
     finally:
         if own_fetcher and isinstance(active_fetcher, RoutingFetcher):
             active_fetcher.close()
@@ -276,7 +287,8 @@ def refresh(
 def _refresh_locked(
     settings: Settings, store: Store, lock: RefreshLock, fetcher: Fetcher, renderer: Renderer,
     started: dt.datetime, *, force: bool = False,
-) -> RefreshReport:
+) -> tuple[RefreshReport, list[str]]:
+    """The refresh, and the addresses of the feeds whose bytes it changed."""
     clock_start = time.monotonic()
     run_id = store.start_run(started)
     try:
@@ -309,7 +321,7 @@ def _refresh_locked(
     store.finish_run(run_id, finished, ok=report.ok, published=published,
                      summary=report.to_json(), keep=settings.storage.keep_runs)
     _log_refresh(report)
-    return report
+    return report, changes.changed_feeds
 
 
 def _abandon_run(
@@ -683,6 +695,8 @@ class Changes:
     touched: bool = False
     new_items: int = 0
     slugs: set[str] = field(default_factory=set)
+    changed_feeds: list[str] = field(default_factory=list)
+    """Set by publishing: the address of each feed file whose bytes it changed."""
 
     def add(self, counts: MergeCounts) -> None:
         self.touched |= counts.touched
@@ -707,32 +721,42 @@ def _publish(
     incremental = previous is not None and previous.render_key == key and not rerender_all
     if incremental and previous is not None and not changes.touched:
         return False, len(previous.site.feeds), previous.site.item_count, None
+    rules = CategoryRules.from_settings(settings.categories)
     known = {c.slug: c.label for c in store.known_categories()}
-    slugs = sorted(set(known) | changes.slugs)
+    # Stored slugs are published under the category [categories] maps them to.
+    touched = rules.publishable(changes.slugs)
+    slugs = sorted(rules.publishable(known) | touched)
     if not incremental:
         # Categories the items have that no publication remembered (a refresh
         # that stopped between merging and publishing) get their feeds now.
-        slugs = sorted(set(slugs) | store.category_slugs())
+        slugs = sorted(set(slugs) | rules.publishable(store.category_slugs()))
     published = set() if previous is None else {link.key for link in previous.site.feeds}
     # Every feed the live publication lacks is rendered (a safety net: the
     # render-pending flag already covers a refresh that did not publish).
     missing = {slug for slug in slugs if category_key(slug) not in published}
     if incremental and previous is not None:
-        wanted = sorted(changes.slugs | missing)
+        wanted = sorted(touched | missing)
         item_count = previous.site.item_count + changes.new_items
     else:
         wanted, item_count = slugs, store.item_count()
     if item_count == 0:
         return False, 0, 0, "the store holds no items yet"
     labels = {**known, **{slug: label for slug, label in store.first_labels(wanted).items()
-                          if label is not None}}
+                          if label is not None}, **rules.labels}
     # A touched category that no item has any more and no publication showed has
-    # no feed to keep alive.
-    wanted = [slug for slug in wanted if slug in labels]
-    slugs = [slug for slug in slugs if slug in labels]
-    built = [_build_feed(store, settings, None, labels, item_count), *(
-        _build_feed(store, settings, Category(slug, labels[slug]), labels, None)
+    # no feed to keep alive; nor has a new one with fewer than min_items items.
+    too_small = _below_minimum(store, rules, [s for s in missing if s not in known])
+    wanted = [slug for slug in wanted if slug in labels and slug not in too_small]
+    slugs = [slug for slug in slugs if slug in labels and slug not in too_small]
+    built = [_build_feed(store, settings, None, labels, item_count, rules), *(
+        _build_feed(store, settings, Category(slug, labels[slug]), labels, None, rules)
         for slug in wanted)]
+    customs = [FeedFilter(feed, rules) for feed in settings.feeds]
+    built.extend(_build_custom(store, settings, custom, labels, rules) for custom in customs
+                 if not incremental or custom.key not in published
+                 or _custom_touched(custom, changes))
+    if not incremental:
+        _warn_unknown_categories(customs, store.category_slugs())
     # Remembered before publishing, so that no category feed is ever live
     # without the store knowing to keep publishing it.
     store.remember_categories({slug: labels[slug] for slug in slugs}, now)
@@ -744,7 +768,8 @@ def _publish(
             documents[feed_path(spec.key, fmt)] = Document(
                 content=renderer.render_feed(spec, fmt), content_type=content_type,
                 last_modified=spec.updated)
-    feed_links = [links[ALL], *(links[category_key(slug)] for slug in slugs)]
+    feed_links = [links[ALL], *(links[category_key(slug)] for slug in slugs),
+                  *(links[custom.key] for custom in customs)]
     documents[OPML_PATH] = Document(
         content=renderer.render_opml(settings.site.title, feed_links, settings.site.base_url),
         content_type=OPML_CONTENT_TYPE,
@@ -754,7 +779,8 @@ def _publish(
                if feed_path(link.key, fmt) not in documents]
     site = site_snapshot(
         settings.site, feeds=feed_links,
-        latest=[item_record(item, labels) for item in store.newest_items(None, LATEST_ITEMS)],
+        latest=[item_record(_as_published(item, rules, labels), labels)
+                for item in store.newest_items(None, LATEST_ITEMS)],
         item_count=item_count,
     )
     try:
@@ -762,20 +788,118 @@ def _publish(
                             carried=carried, render_key=key)
     except PublishError as exc:
         return False, len(feed_links), item_count, str(exc)
+    if went_live:
+        changes.changed_feeds = _changed_feeds(settings, documents, previous)
     return went_live, len(feed_links), item_count, None
+
+
+def _changed_feeds(
+    settings: Settings, documents: Mapping[str, Document], previous: Publication | None,
+) -> list[str]:
+    """The address of every feed file among ``documents`` whose bytes differ from the
+    previous publication's (carried files are unchanged by definition)."""
+    before = {} if previous is None else previous.files
+    return [
+        settings.site.base_url + path for path, doc in sorted(documents.items())
+        if path != OPML_PATH and (path not in before or before[path].etag != etag_of(doc.content))
+    ]
 
 
 def _build_feed(
     store: Store, settings: Settings, category: Category | None, labels: dict[str, str],
-    item_count: int | None,
+    item_count: int | None, rules: CategoryRules,
 ) -> tuple[FeedSpec, FeedLink]:
     """One feed (``category`` None: all items) from its newest items in the store, and
-    how the site lists it. ``item_count`` is the feed's count when known."""
-    slug = None if category is None else category.slug
-    newest = store.newest_items(slug, settings.site.feed_size)
-    spec = feed_spec(category, newest, settings.site, labels)
-    count = item_count if item_count is not None else store.item_count(slug)
+    how the site lists it. ``item_count`` is the feed's count when known. A
+    category's items are those of its own label and the labels merged into it."""
+    size = settings.site.feed_size
+    members = None if category is None else rules.members(category.slug)
+    if members is None or len(members) == 1:
+        slug = None if category is None else category.slug
+        newest = store.newest_items(slug, size)
+        count = item_count if item_count is not None else store.item_count(slug)
+    else:
+        newest = store.newest_selected(members, None, size)
+        count = store.count_selected(members, None)
+    spec = feed_spec(category, newest, settings.site, labels, rules=rules,
+                     hubs=settings.websub.hubs)
     return spec, feed_link(spec, category, count, newest[0].date if newest else None)
+
+
+SCAN_BATCH = 500
+"""Candidates a filtered custom feed reads from the store at a time."""
+
+
+def _build_custom(
+    store: Store, settings: Settings, custom: FeedFilter, labels: dict[str, str],
+    rules: CategoryRules,
+) -> tuple[FeedSpec, FeedLink]:
+    """A custom feed (``[[feeds]]``) and how the site lists it.
+
+    Without include/exclude filters its entries and count come straight off
+    the store's indexes, as a category's do. With filters, the newest
+    candidates (of its categories and sources) are read ``SCAN_BATCH`` at a
+    time and tested, at most ``scan`` of them: the cost of rendering it is
+    bounded by ``scan``, whatever the history; its count is the matches among
+    those candidates.
+    """
+    slugs, sources = custom.category_slugs(), custom.settings.sources or None
+    size = settings.site.feed_size
+    if not custom.filtered:
+        newest = store.newest_selected(slugs, sources, size)
+        count = store.count_selected(slugs, sources)
+    else:
+        matched: list[StoredItem] = []
+        offset = 0
+        while offset < custom.settings.scan:
+            want = min(SCAN_BATCH, custom.settings.scan - offset)
+            batch = store.newest_selected(slugs, sources, want, offset)
+            matched.extend(item for item in batch if custom.matches(item))
+            offset += len(batch)
+            if len(batch) < want:
+                break
+        newest, count = matched[:size], len(matched)
+    spec = feed_spec(None, newest, settings.site, labels, rules=rules,
+                     hubs=settings.websub.hubs, custom=custom)
+    return spec, feed_link(spec, None, count, newest[0].date if newest else None)
+
+
+def _custom_touched(custom: FeedFilter, changes: Changes) -> bool:
+    """Whether this refresh's merges may have changed the custom feed: an item was
+    touched in one of its categories (old or new category), or anywhere when it
+    takes any category. Its source restriction is not checked (an item touched
+    through one source may be listed by another too)."""
+    slugs = custom.category_slugs()
+    return changes.touched and (slugs is None or bool(set(slugs) & changes.slugs))
+
+
+def _below_minimum(store: Store, rules: CategoryRules, slugs: Sequence[str]) -> set[str]:
+    """Of the categories ``slugs`` (never published), those with fewer items than
+    ``categories.min_items``."""
+    if rules.min_items <= 1:
+        return set()
+    return {slug for slug in slugs
+            if store.count_selected(rules.members(slug), None) < rules.min_items}
+
+
+def _warn_unknown_categories(customs: Sequence[FeedFilter], present: set[str]) -> None:
+    """Log each custom feed category that no item has (a typo, or one yet to come)."""
+    for index, custom in enumerate(customs):
+        for label in custom.settings.categories:
+            target = custom.rules.merged.get(slugify(label), slugify(label))
+            if not set(custom.rules.members(target)) & present:
+                logger.warning("feeds[%d].categories: no item has the category %r (yet)",
+                               index, label)
+
+
+def _as_published(item: StoredItem, rules: CategoryRules, labels: Mapping[str, str]
+                  ) -> StoredItem:
+    """``item`` with the category it is published under (merged, or none when hidden)."""
+    if item.category is None:
+        return item
+    slug = rules.canonical(slugify(item.category))
+    label = None if slug is None else labels.get(slug, rules.labels.get(slug, item.category))
+    return item if label == item.category else dataclasses.replace(item, category=label)
 
 
 def _live_publication(settings: Settings) -> Publication | None:
@@ -793,6 +917,10 @@ def render_key(settings: Settings, renderer: Renderer) -> str:
     rendered again rather than carried over."""
     data = json.dumps(
         {"site": dataclasses.asdict(settings.site),
+         "websub": settings.websub.hubs,
+         "categories": [dict(settings.categories.merge), settings.categories.hide,
+                        settings.categories.min_items],
+         "feeds": [dataclasses.asdict(feed) for feed in settings.feeds],
          "renderer": f"{type(renderer).__module__}.{type(renderer).__qualname__}",
          "code": _code_fingerprint()},
         sort_keys=True, default=str,

@@ -25,6 +25,8 @@ def json_document(spec: FeedSpec) -> bytes:
         "home_page_url": spec.home_url,
         "feed_url": spec.self_urls["json"],
     }
+    if spec.hubs:
+        feed["hubs"] = [{"type": "WebSub", "url": hub} for hub in spec.hubs]
     if spec.subtitle:
         feed["description"] = spec.subtitle
     feed["language"] = spec.language

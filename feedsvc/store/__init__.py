@@ -23,11 +23,13 @@ from feedsvc.models import ListingItem, StoredItem
 from feedsvc.sources import Validators
 from feedsvc.store import categories as _categories
 from feedsvc.store import health as _health
+from feedsvc.store import hubs as _hubs
 from feedsvc.store import items as _items
 from feedsvc.store import removals as _removals
 from feedsvc.store import runs as _runs
 from feedsvc.store.categories import CategoryRecord
 from feedsvc.store.health import MergeCounts, SourceSnapshot, SourceState
+from feedsvc.store.hubs import HubState
 from feedsvc.store.lock import LockHolder, RefreshLock, hold_refresh_lock, lock_holder
 from feedsvc.store.removals import Removed
 from feedsvc.store.runs import RunRecord
@@ -41,7 +43,7 @@ from feedsvc.store.schema import (
 from feedsvc.store.schema import items as items_table
 
 __all__ = [
-    "SCHEMA_VERSION", "CategoryRecord", "LockHolder", "MergeCounts", "RefreshLock",
+    "SCHEMA_VERSION", "CategoryRecord", "HubState", "LockHolder", "MergeCounts", "RefreshLock",
     "Removed", "RunRecord", "SourceSnapshot", "SourceState", "Store", "StoredItem",
 ]
 
@@ -199,6 +201,20 @@ class Store:
         with self._db.read() as conn:
             return _items.item_count(conn, slug)
 
+    def newest_selected(
+        self, slugs: Sequence[str] | None, sources: Sequence[str] | None, limit: int,
+        offset: int = 0,
+    ) -> list[StoredItem]:
+        """The newest items of the categories ``slugs`` (None: any) listed by one of
+        ``sources`` (None or empty: any), skipping the ``offset`` newest, off the
+        category index (with ``sources``, joined to the source links)."""
+        with self._db.read() as conn:
+            return _items.newest_selected(conn, slugs, sources, limit, offset)
+
+    def count_selected(self, slugs: Sequence[str] | None, sources: Sequence[str] | None) -> int:
+        with self._db.read() as conn:
+            return _items.count_selected(conn, slugs, sources)
+
     def first_labels(self, slugs: Sequence[str]) -> dict[str, str | None]:
         """Each category's label as its first-seen item gives it (None: no item has it)."""
         with self._db.read() as conn:
@@ -317,6 +333,18 @@ class Store:
         """
         with self._db.write() as conn:
             _categories.remember_categories(conn, published, now.replace(microsecond=0))
+
+    # --- WebSub hubs ----------------------------------------------------------------
+
+    def record_notification(self, hub: str, now: dt.datetime, error: str | None) -> None:
+        """Count one notification to ``hub``: delivered (``error`` None) or failed."""
+        with self._db.write() as conn:
+            _hubs.record_notification(conn, hub, now.replace(microsecond=0), error)
+
+    def hub_states(self) -> dict[str, HubState]:
+        """Every hub ever notified, by address."""
+        with self._db.read() as conn:
+            return _hubs.hub_states(conn)
 
     # --- the refresh lock ------------------------------------------------------------
 

@@ -176,6 +176,19 @@ publication_state = sa.Table(
     sa.Column("render_pending", sa.Boolean, nullable=False),
 )
 
+# One row per WebSub hub ever notified: how its notifications went (see
+# feedsvc.websub). A new table: create_all adds it to an older store as it is.
+websub_hubs = sa.Table(
+    "websub_hubs", metadata,
+    sa.Column("hub", sa.String, primary_key=True),
+    sa.Column("notified_total", sa.Integer, nullable=False),
+    sa.Column("failures_total", sa.Integer, nullable=False),
+    sa.Column("consecutive_failures", sa.Integer, nullable=False),
+    sa.Column("last_success", UTCDateTime),
+    sa.Column("last_error", sa.String),
+    sa.Column("last_error_at", UTCDateTime),
+)
+
 refresh_lock = sa.Table(
     "refresh_lock", metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
