@@ -277,6 +277,11 @@ def _refresh(
         if not verbose and len(source.warning_messages) > len(shown):
             print(f"  ... {source.warnings - len(shown)} more warning(s): feedsvc -v refresh")
     print(report.summary_lines()[-1])
+    if settings.websub.hubs:
+        # The hubs are told in the background; a one-shot command lets them finish.
+        from feedsvc.websub import drain_all
+
+        drain_all(timeout=None)
     return EXIT_OK if report.ok else EXIT_SOURCE_FAILED
 
 

@@ -41,7 +41,7 @@ from feedsvc.models import StoredItem
 from feedsvc.settings import Settings
 
 if TYPE_CHECKING:
-    from feedsvc.store import RunRecord, SourceState
+    from feedsvc.store import HubState, RunRecord, SourceState
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -74,6 +74,18 @@ class RefreshStats:
     last_ok: bool | None
     durations: Sequence[float] | None
     sources: Sequence[SourceStats]
+    hubs: Sequence[HubStats] = ()
+
+
+@dataclass(frozen=True)
+class HubStats:
+    """One WebSub hub's notifications as the store records them."""
+
+    hub: str
+    notified_total: int
+    failures_total: int
+    consecutive_failures: int
+    last_success: dt.datetime | None
 
 
 StatsProvider = Callable[[], RefreshStats]
@@ -110,6 +122,8 @@ class StoreCollector(Collector):
         if stats is not None:
             yield from _run_metrics(stats)
             yield from _source_metrics(stats.sources)
+            if stats.hubs:
+                yield from _hub_metrics(stats.hubs)
 
     def describe(self) -> Iterator[Metric]:
         return iter(())
@@ -166,6 +180,30 @@ def _source_metrics(sources: Sequence[SourceStats]) -> Iterator[Metric]:
     yield from (items, failures, failures_total, stale, success)
 
 
+def _hub_metrics(hubs: Sequence[HubStats]) -> Iterator[Metric]:
+    notified = CounterMetricFamily(
+        "feedsvc_websub_notifications", "Feed changes a WebSub hub accepted, ever.",
+        labels=["hub"])
+    failed = CounterMetricFamily(
+        "feedsvc_websub_failures",
+        "Feed changes a WebSub hub could not be told of, after every retry, ever.",
+        labels=["hub"])
+    in_a_row = GaugeMetricFamily(
+        "feedsvc_websub_consecutive_failures",
+        "Failed notifications since the hub last accepted one (0 when healthy).",
+        labels=["hub"])
+    success = GaugeMetricFamily(
+        "feedsvc_websub_last_success_timestamp_seconds",
+        "Unix time the hub last accepted a notification.", labels=["hub"])
+    for hub in hubs:
+        notified.add_metric([hub.hub], hub.notified_total)
+        failed.add_metric([hub.hub], hub.failures_total)
+        in_a_row.add_metric([hub.hub], hub.consecutive_failures)
+        if hub.last_success is not None:
+            success.add_metric([hub.hub], hub.last_success.timestamp())
+    yield from (notified, failed, in_a_row, success)
+
+
 class StoreReader(Protocol):
     """What the web processes read of a store (``feedsvc.store.Store`` has it all)."""
 
@@ -178,6 +216,8 @@ class StoreReader(Protocol):
     def run_durations(self) -> Sequence[float]: ...
 
     def item_by_id(self, item_id: str) -> StoredItem | None: ...
+
+    def hub_states(self) -> Mapping[str, HubState]: ...
 
 
 class _NeverRefreshedStore:
@@ -197,6 +237,9 @@ class _NeverRefreshedStore:
 
     def item_by_id(self, item_id: str) -> None:
         return None
+
+    def hub_states(self) -> Mapping[str, HubState]:
+        return {}
 
 
 _SQLITE_URL = re.compile(r"sqlite(?:\+\w+)?:///(?P<path>[^?]*)")
@@ -285,7 +328,26 @@ def refresh_stats(store: StoreReader, settings: Settings, *, now: dt.datetime) -
         last_ok=None if last_run is None else last_run.ok,
         durations=tuple(store.run_durations()),
         sources=sources,
+        hubs=_hub_stats(store, settings),
     )
+
+
+def _hub_stats(store: StoreReader, settings: Settings) -> tuple[HubStats, ...]:
+    """Each configured hub's record (zeros for one never notified)."""
+    if not settings.websub.hubs:
+        return ()
+    states = store.hub_states()
+    stats = []
+    for hub in settings.websub.hubs:
+        state = states.get(hub)
+        stats.append(HubStats(
+            hub=hub,
+            notified_total=state.notified_total if state else 0,
+            failures_total=state.failures_total if state else 0,
+            consecutive_failures=state.consecutive_failures if state else 0,
+            last_success=state.last_success if state else None,
+        ))
+    return tuple(stats)
 
 
 # --- request metrics and the registry ---------------------------------------------

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from feedsvc.settings import Settings
-from feedsvc.store import RunRecord, SourceState, Store
+from feedsvc.store import HubState, RunRecord, SourceState, Store
 
 MAX_BACKOFF_SECONDS = 24 * 3600
 
@@ -49,9 +50,14 @@ def read_status(store: Store, settings: Settings, *, now: dt.datetime) -> dict[s
     why it was not (see ``run_error``). A source is ``stale`` when it has been
     failing for longer than ``schedule.stale_after``. Sources the configuration
     no longer names are left out.
+
+    With ``websub.hubs`` set, ``"websub"`` holds each configured hub's
+    notifications (``{hub: {notified_total, failures_total,
+    consecutive_failures, last_success, last_error, last_error_at}}``): the
+    admin view only, as an error may quote a hub's URL.
     """
     states = store.source_states()
-    return {
+    status = {
         "last_refresh": _run_json(store.last_run()),
         "sources": {
             source.name: _source_json(
@@ -60,6 +66,25 @@ def read_status(store: Store, settings: Settings, *, now: dt.datetime) -> dict[s
             for source in settings.sources
         },
     }
+    if settings.websub.hubs:
+        status["websub"] = websub_status(store.hub_states(), settings.websub.hubs)
+    return status
+
+
+def websub_status(states: Mapping[str, HubState], hubs: Sequence[str]) -> dict[str, Any]:
+    """How the notifications to each of ``hubs`` went (a hub never notified: zeros)."""
+    picture: dict[str, Any] = {}
+    for hub in hubs:
+        state = states.get(hub)
+        picture[hub] = {
+            "notified_total": state.notified_total if state else 0,
+            "failures_total": state.failures_total if state else 0,
+            "consecutive_failures": state.consecutive_failures if state else 0,
+            "last_success": _iso(state.last_success) if state else None,
+            "last_error": state.last_error if state else None,
+            "last_error_at": _iso(state.last_error_at) if state else None,
+        }
+    return picture
 
 
 def _iso(moment: dt.datetime | None) -> str | None:

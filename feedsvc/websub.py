@@ -195,18 +195,11 @@ def default_notifier(settings: Settings) -> Notifier:
         return _DEFAULT[key]
 
 
-def drain_all(timeout: float) -> bool:
-    """Wait (at most ``timeout`` seconds in all) for every notifier of this process."""
-    deadline = time.monotonic() + timeout
+def drain_all(timeout: float | None) -> bool:
+    """Wait for every notifier of this process (at most ``timeout`` seconds in all;
+    None: until done, which every attempt's timeouts bound)."""
+    deadline = None if timeout is None else time.monotonic() + timeout
     with _DEFAULT_LOCK:
         notifiers = list(_DEFAULT.values())
-    return all(n.drain(max(0.0, deadline - time.monotonic())) for n in notifiers)
-
-
-def drain_seconds(settings: Settings) -> float:
-    """The longest one hub's pings of one publication may take: every attempt timing
-    out and every back-off waited, for each feed (a bound, not an estimate)."""
-    attempts = settings.websub.retries + 1
-    per_attempt = settings.fetch.connect_timeout + settings.fetch.read_timeout
-    waits = BACKOFF_SECONDS * float(2 ** settings.websub.retries - 1)
-    return float(attempts * per_attempt) + waits
+    return all(n.drain(None if deadline is None else max(0.0, deadline - time.monotonic()))
+               for n in notifiers)
