@@ -861,7 +861,8 @@ def _build_custom(
         newest, count = matched[:size], len(matched)
     spec = feed_spec(None, newest, settings.site, labels, rules=rules,
                      hubs=settings.websub.hubs, custom=custom)
-    return spec, feed_link(spec, None, count, newest[0].date if newest else None)
+    link = feed_link(spec, None, count, newest[0].date if newest else None)
+    return spec, dataclasses.replace(link, label=custom.settings.title)
 
 
 def _custom_touched(custom: FeedFilter, changes: Changes) -> bool:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from babel.core import Locale, UnknownLocaleError
 from babel.dates import format_date
 
+from feedsvc.curation import CUSTOM_PREFIX
 from feedsvc.publication import (
     ALL,
     FEED_FORMATS,
@@ -77,6 +78,8 @@ class HomePage:
     all_feed: FeedView | None
     categories: tuple[FeedView, ...]
     latest: tuple[ItemView, ...]
+    custom: tuple[FeedView, ...] = ()
+    """The operator's own feeds (``[[feeds]]``), in the settings' order."""
 
 
 @dataclass(frozen=True)
@@ -98,7 +101,7 @@ def home_page(site: SiteSnapshot, *, latest: int = LATEST_ITEMS) -> HomePage:
     """The home page's content; categories sorted by name, items newest first."""
     views = {link.key: feed_view(link, site.language) for link in site.feeds}
     categories = sorted(
-        (view for key, view in views.items() if key != ALL),
+        (view for key, view in views.items() if key != ALL and not key.startswith(CUSTOM_PREFIX)),
         key=lambda view: view.label.casefold(),
     )
     return HomePage(
@@ -109,6 +112,7 @@ def home_page(site: SiteSnapshot, *, latest: int = LATEST_ITEMS) -> HomePage:
         all_feed=views.get(ALL),
         categories=tuple(categories),
         latest=tuple(item_view(item, site.language) for item in site.latest[:latest]),
+        custom=tuple(view for key, view in views.items() if key.startswith(CUSTOM_PREFIX)),
     )
 
 
