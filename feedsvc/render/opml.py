@@ -33,8 +33,8 @@ def render_opml(title: str, feeds: Sequence[FeedLink], base_url: str) -> bytes:
         kind = feed.key.split("/", 1)[0] if "/" in feed.key else None
         if kind in _GROUPS:
             if kind not in groups:
-                groups[kind] = ET.SubElement(body, "outline", text=_GROUPS[kind],
-                                             title=_GROUPS[kind])
+                # Only "text": an outline with more needs a "type" (validators say).
+                groups[kind] = ET.SubElement(body, "outline", text=_GROUPS[kind])
             parent = groups[kind]
         name = _html_text(feed.title)
         ET.SubElement(
