@@ -10,6 +10,7 @@ same bytes.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import shutil
 import sqlite3
 from pathlib import Path
@@ -30,6 +31,10 @@ def _items(database: Path) -> list[tuple[object, ...]]:
             "SELECT key, guid, item_id, title, date, category, credit, summary, link, image, "
             "first_seen, updated FROM items ORDER BY key"
         ).fetchall()
+
+
+def _opml_urls(path: Path) -> list[str]:
+    return re.findall(r'xmlUrl="([^"]+)"', path.read_text("utf-8"))
 
 
 @pytest.fixture
@@ -61,6 +66,11 @@ def test_the_next_refresh_publishes_the_same_bytes(old_site: Path) -> None:
     for path in sorted(expected.rglob("*")):
         if path.is_file() and path.name != "README.md":
             relative = path.relative_to(expected)
-            assert (live / relative).read_bytes() == path.read_bytes(), relative
+            if relative == Path("feeds.opml"):
+                # Laid out anew since 0.1.0 (category feeds in an outline group of
+                # their own): the same feeds, in the same order.
+                assert _opml_urls(live / relative) == _opml_urls(path)
+            else:
+                assert (live / relative).read_bytes() == path.read_bytes(), relative
             compared += 1
     assert compared == 43
