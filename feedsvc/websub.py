@@ -6,9 +6,11 @@ addresses of exactly the feeds whose bytes changed to a ``Notifier``, and
 returns: a background thread POSTs ``hub.mode=publish`` and ``hub.url=<feed>``
 (form-encoded, one feed per request, as every hub reads it) to each hub, and
 retries a failure (no answer, or a status other than 2xx) ``websub.retries``
-times, waiting 1 s, 2 s, 4 s... between attempts. Each notification's outcome,
-after its retries, is counted in the store per hub, which ``/status`` (admin
-view) and ``/metrics`` show.
+times, waiting 1 s, 2 s, 4 s... between attempts. Hubs are told in parallel;
+a hub that still fails is not sent the rest of that publication's feeds (a
+dead hub costs one feed's retries per publication, not every feed's). Each
+notification's outcome is counted in the store per hub, which ``/status``
+(admin view) and ``/metrics`` show.
 
 A process has one notifier (``default_notifier``), whose thread lives as long
 as there is work. ``feedsvc refresh`` waits for it before exiting (``drain``);
@@ -24,7 +26,9 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from typing import Protocol
 
 from feedsvc.errors import FeedsvcError
@@ -131,11 +135,34 @@ class Notifier:
                 self._queue.task_done()
 
     def _deliver(self, batch: Sequence[Ping]) -> None:
+        """Deliver a publication's pings: each hub's on a thread of its own, so a slow
+        hub holds up no other; a hub that fails one ping (after its retries) is not
+        sent the rest of the batch, which are counted as failed with it."""
         poster = self._poster if self._poster is not None else _default_poster(self._settings)
-        outcomes = [(ping, self._send(poster, ping)) for ping in batch]
-        if self._poster is None:
-            poster.close()
-        self._record(outcomes)
+        by_hub: dict[str, list[Ping]] = {}
+        for ping in batch:
+            by_hub.setdefault(ping.hub, []).append(ping)
+        try:
+            with ThreadPoolExecutor(max_workers=len(by_hub),
+                                    thread_name_prefix="websub-hub") as pool:
+                results = list(pool.map(partial(self._deliver_to_hub, poster), by_hub.values()))
+        finally:
+            if self._poster is None:
+                poster.close()
+        self._record([outcome for outcomes in results for outcome in outcomes])
+
+    def _deliver_to_hub(self, poster: Poster, pings: Sequence[Ping]
+                        ) -> list[tuple[Ping, str | None]]:
+        outcomes: list[tuple[Ping, str | None]] = []
+        failed: str | None = None
+        for ping in pings:
+            if failed is not None:
+                outcomes.append((ping, f"not sent: {failed}"))
+                continue
+            error = self._send(poster, ping)
+            outcomes.append((ping, error))
+            failed = error
+        return outcomes
 
     def _send(self, poster: Poster, ping: Ping) -> str | None:
         """Deliver one ping with retries: None when a hub took it, else the last error."""

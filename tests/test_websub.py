@@ -13,6 +13,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
@@ -191,14 +192,17 @@ def test_failures_show_in_status_and_metrics(site: Settings, hub: Hub) -> None:
     refresh(site, now=T0, notifier=sender)
     assert sender.drain(30)
     assert hub.pings == []
-    assert hub.requests == 6 * 3  # each feed file: the first attempt and 2 retries
+    # The first feed file: the first attempt and 2 retries; the hub failing, the
+    # other five are not sent, and all six count as failed.
+    assert hub.requests == 3
 
     client = create_app(site).test_client()
     admin = client.get("/status", headers={"Authorization": f"Bearer {TOKEN}"}).get_json()
     record = admin["websub"][hub.url]
     assert record["failures_total"] == 6 and record["consecutive_failures"] == 6
     assert record["notified_total"] == 0 and record["last_success"] is None
-    assert "answered 503" in record["last_error"] and "3 attempts" in record["last_error"]
+    assert record["last_error"].startswith(f"not sent: {hub.url} answered 503")
+    assert "3 attempts" in record["last_error"]
     # The anonymous view has no hub addresses or errors.
     assert "websub" not in client.get("/status").get_json()
 
@@ -229,6 +233,30 @@ def test_the_refresh_does_not_wait_for_the_hub(site: Settings, hub: Hub) -> None
     hub.hold.set()
     assert sender.drain(30)
     assert sorted(hub.pings) == urls(site, "all", "category/press-release")
+
+
+def test_a_dead_hub_holds_up_no_other(site: Settings, hub: Hub) -> None:
+    dead = Hub()
+    dead.hold = threading.Event()  # never answers within the read timeout
+    try:
+        settings = replace(site, websub=replace(site.websub, hubs=(dead.url, hub.url)),
+                           fetch=replace(site.fetch, read_timeout=1))
+        sender = notifier(settings)
+        write(settings, listing("One"))
+        refresh(settings, now=T0, notifier=sender)
+        deadline = time.monotonic() + 20
+        while len(hub.pings) < 6 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        # The live hub heard of every feed while the dead one was still timing out.
+        assert sorted(hub.pings) == urls(settings, "all", "category/press-release")
+        assert sender.drain(30)
+        with Store.open(settings.storage.database) as store:
+            states = store.hub_states()
+        assert states[dead.url].failures_total == 6
+        assert "timed out" in (states[dead.url].last_error or "").lower()
+        assert states[hub.url].notified_total == 6
+    finally:
+        dead.close()
 
 
 def test_no_hub_no_links_and_no_pings(make_settings: Callable[..., Settings],
