@@ -9,6 +9,7 @@ a label merged or hidden is every label that slugifies alike. No I/O, no clock.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -119,16 +120,11 @@ def _exclude(settings: CustomFeedSettings) -> re.Pattern[str]:
     return _compiled(settings.exclude, settings.regex)
 
 
-_PATTERNS: dict[tuple[tuple[str, ...], bool], re.Pattern[str]] = {}
-
-
+@functools.lru_cache(maxsize=256)
 def _compiled(patterns: tuple[str, ...], regex: bool) -> re.Pattern[str]:
     """One case-insensitive pattern matching any of ``patterns`` (compiled once)."""
-    cache_key = (patterns, regex)
-    if cache_key not in _PATTERNS:
-        parts = [f"(?:{p})" if regex else _word(p) for p in patterns]
-        _PATTERNS[cache_key] = re.compile("|".join(parts), re.IGNORECASE)
-    return _PATTERNS[cache_key]
+    parts = [f"(?:{p})" if regex else _word(p) for p in patterns]
+    return re.compile("|".join(parts), re.IGNORECASE)
 
 
 def _word(phrase: str) -> str:
