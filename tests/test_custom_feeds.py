@@ -280,6 +280,8 @@ def test_category_rules_are_pure() -> None:
 @pytest.mark.parametrize(("feeds", "categories", "message"), [
     ([{**CHILD_LABOUR, "regex": True, "include": ["(unclosed"]}], None,
      r"feeds\[0\]\.include\[0\]: is not a regular expression"),
+    ([{**CHILD_LABOUR, "regex": True, "include": ["(?i)ok"]}], None,
+     r"feeds\[0\]\.include\[0\]: is not a regular expression"),
     ([{"slug": "x", "title": "X", "sources": ["nowhere"]}], None,
      r"feeds\[0\]\.sources\[0\]: no \[\[sources\]\] entry is named 'nowhere'"),
     ([CHILD_LABOUR, CHILD_LABOUR], None, r"feeds\[1\]\.slug: duplicate feed slug"),
