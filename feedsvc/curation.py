@@ -107,24 +107,21 @@ class FeedFilter:
     def matches(self, item: StoredItem) -> bool:
         """Whether the text filters let ``item`` (a candidate) in."""
         text = f"{item.title}\n{item.summary or ''}"
-        if self.settings.include and not _include(self.settings).search(text):
+        settings = self.settings
+        if settings.include and not _any_match(settings.include, settings.regex, text):
             return False
-        return not (self.settings.exclude and _exclude(self.settings).search(text))
+        return not (settings.exclude and _any_match(settings.exclude, settings.regex, text))
 
 
-def _include(settings: CustomFeedSettings) -> re.Pattern[str]:
-    return _compiled(settings.include, settings.regex)
-
-
-def _exclude(settings: CustomFeedSettings) -> re.Pattern[str]:
-    return _compiled(settings.exclude, settings.regex)
+def _any_match(patterns: tuple[str, ...], regex: bool, text: str) -> bool:
+    return any(pattern.search(text) for pattern in _compiled(patterns, regex))
 
 
 @functools.lru_cache(maxsize=256)
-def _compiled(patterns: tuple[str, ...], regex: bool) -> re.Pattern[str]:
-    """One case-insensitive pattern matching any of ``patterns`` (compiled once)."""
-    parts = [f"(?:{p})" if regex else _word(p) for p in patterns]
-    return re.compile("|".join(parts), re.IGNORECASE)
+def _compiled(patterns: tuple[str, ...], regex: bool) -> tuple[re.Pattern[str], ...]:
+    """``patterns`` compiled once, case-insensitive; each on its own, so that group
+    numbers and flags in one do not reach another."""
+    return tuple(re.compile(p if regex else _word(p), re.IGNORECASE) for p in patterns)
 
 
 def _word(phrase: str) -> str:

@@ -754,9 +754,7 @@ def _check_pattern(text: str, *, regex: bool, key: str) -> None:
     if not regex:
         return
     try:
-        # As feedsvc.curation joins the patterns: each one in a group of its own
-        # (so a global flag such as "(?i)" inside one is refused here, not later).
-        re.compile(f"(?:{text})", re.IGNORECASE)
+        re.compile(text, re.IGNORECASE)
     except re.error as exc:
         raise ConfigError(f"is not a regular expression: {exc}", key=key) from None
 
