@@ -86,6 +86,7 @@ class HubStats:
     failures_total: int
     consecutive_failures: int
     last_success: dt.datetime | None
+    pending: int = 0
 
 
 StatsProvider = Callable[[], RefreshStats]
@@ -195,13 +196,17 @@ def _hub_metrics(hubs: Sequence[HubStats]) -> Iterator[Metric]:
     success = GaugeMetricFamily(
         "feedsvc_websub_last_success_timestamp_seconds",
         "Unix time the hub last accepted a notification.", labels=["hub"])
+    pending = GaugeMetricFamily(
+        "feedsvc_websub_pending", "Changed feeds the hub is yet to be told of.",
+        labels=["hub"])
     for hub in hubs:
+        pending.add_metric([hub.hub], hub.pending)
         notified.add_metric([hub.hub], hub.notified_total)
         failed.add_metric([hub.hub], hub.failures_total)
         in_a_row.add_metric([hub.hub], hub.consecutive_failures)
         if hub.last_success is not None:
             success.add_metric([hub.hub], hub.last_success.timestamp())
-    yield from (notified, failed, in_a_row, success)
+    yield from (notified, failed, in_a_row, success, pending)
 
 
 class StoreReader(Protocol):
@@ -346,6 +351,7 @@ def _hub_stats(store: StoreReader, settings: Settings) -> tuple[HubStats, ...]:
             failures_total=state.failures_total if state else 0,
             consecutive_failures=state.consecutive_failures if state else 0,
             last_success=state.last_success if state else None,
+            pending=state.pending if state else 0,
         ))
     return tuple(stats)
 

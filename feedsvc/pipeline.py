@@ -250,8 +250,9 @@ def refresh(
     validators, no digest or snapshot to build on.
 
     With ``websub.hubs`` set, the feeds whose bytes a new publication changed
-    are handed to ``notifier`` (default: ``websub.default_notifier``), which
-    tells the hubs in the background: the refresh does not wait for them.
+    are put in the hubs' outbox in the store, and ``notifier`` (default:
+    ``websub.default_notifier``) is woken to tell the hubs in the background:
+    the refresh does not wait for them.
     """
     if only is not None:
         unknown = sorted(set(only) - {source.name for source in settings.sources})
@@ -270,12 +271,13 @@ def refresh(
     active_fetcher = fetcher if fetcher is not None else RoutingFetcher(settings)
     try:
         with active_store.refresh_lock(who, wait=lock_wait) as lock:
-            report, changed = _refresh_locked(
+            report = _refresh_locked(
                 settings, active_store, lock, active_fetcher, renderer or DefaultRenderer(),
                 started, force=force,
             )
-        if changed and settings.websub.hubs:
-            (notifier or default_notifier(settings)).submit(changed)
+        if settings.websub.hubs:
+            # Also sends what hubs did not take before (the outbox is in the store).
+            (notifier or default_notifier(settings)).wake()
         return report
     finally:
         if own_fetcher and isinstance(active_fetcher, RoutingFetcher):
@@ -287,8 +289,7 @@ def refresh(
 def _refresh_locked(
     settings: Settings, store: Store, lock: RefreshLock, fetcher: Fetcher, renderer: Renderer,
     started: dt.datetime, *, force: bool = False,
-) -> tuple[RefreshReport, list[str]]:
-    """The refresh, and the addresses of the feeds whose bytes it changed."""
+) -> RefreshReport:
     clock_start = time.monotonic()
     run_id = store.start_run(started)
     try:
@@ -321,7 +322,7 @@ def _refresh_locked(
     store.finish_run(run_id, finished, ok=report.ok, published=published,
                      summary=report.to_json(), keep=settings.storage.keep_runs)
     _log_refresh(report)
-    return report, changes.changed_feeds
+    return report
 
 
 def _abandon_run(
@@ -695,8 +696,6 @@ class Changes:
     touched: bool = False
     new_items: int = 0
     slugs: set[str] = field(default_factory=set)
-    changed_feeds: list[str] = field(default_factory=list)
-    """Set by publishing: the address of each feed file whose bytes it changed."""
 
     def add(self, counts: MergeCounts) -> None:
         self.touched |= counts.touched
@@ -789,8 +788,19 @@ def _publish(
     except PublishError as exc:
         return False, len(feed_links), item_count, str(exc)
     if went_live:
-        changes.changed_feeds = _changed_feeds(settings, documents, previous)
+        _queue_pings(settings, store, _changed_feeds(settings, documents, previous), now)
     return went_live, len(feed_links), item_count, None
+
+
+def _queue_pings(settings: Settings, store: Store, urls: Sequence[str], now: dt.datetime) -> None:
+    """Put the changed feeds in the hubs' outbox (``feedsvc.websub``). The publication
+    is live already: a store that cannot take them is logged, not a failed refresh."""
+    if not settings.websub.hubs or not urls:
+        return
+    try:
+        store.queue_pings(settings.websub.hubs, urls, now)
+    except FeedsvcError as exc:
+        logger.warning("websub: changed feeds not queued for the hubs: %s", exc)
 
 
 def _changed_feeds(

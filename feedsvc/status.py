@@ -52,9 +52,10 @@ def read_status(store: Store, settings: Settings, *, now: dt.datetime) -> dict[s
     no longer names are left out.
 
     With ``websub.hubs`` set, ``"websub"`` holds each configured hub's
-    notifications (``{hub: {notified_total, failures_total,
-    consecutive_failures, last_success, last_error, last_error_at}}``): the
-    admin view only, as an error may quote a hub's URL.
+    notifications (``{hub: {pending, notified_total, failures_total,
+    consecutive_failures, last_success, last_error, last_error_at}}``;
+    ``pending`` counts the feeds it is yet to be told of): the admin view
+    only, as an error may quote a hub's URL.
     """
     states = store.source_states()
     status = {
@@ -77,6 +78,7 @@ def websub_status(states: Mapping[str, HubState], hubs: Sequence[str]) -> dict[s
     for hub in hubs:
         state = states.get(hub)
         picture[hub] = {
+            "pending": state.pending if state else 0,
             "notified_total": state.notified_total if state else 0,
             "failures_total": state.failures_total if state else 0,
             "consecutive_failures": state.consecutive_failures if state else 0,

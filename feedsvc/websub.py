@@ -1,38 +1,38 @@
 """WebSub publishing (W3C Recommendation, 2018): telling hubs which feeds changed.
 
 Every feed names the hubs of ``websub.hubs`` (``rel="hub"``) beside its own
-address (``rel="self"``). After a publication goes live, the refresh hands the
-addresses of exactly the feeds whose bytes changed to a ``Notifier``, and
-returns: a background thread POSTs ``hub.mode=publish`` and ``hub.url=<feed>``
-(form-encoded, one feed per request, as every hub reads it) to each hub, and
-retries a failure (no answer, or a status other than 2xx) ``websub.retries``
-times, waiting 1 s, 2 s, 4 s... between attempts. Hubs are told in parallel;
-a hub that still fails is not sent the rest of that publication's feeds (a
-dead hub costs one feed's retries per publication, not every feed's). Each
-notification's outcome is counted in the store per hub, which ``/status``
-(admin view) and ``/metrics`` show.
+address (``rel="self"``). When a publication goes live, the refresh puts the
+address of exactly each feed file whose bytes changed in the store's outbox,
+for every hub (``Store.queue_pings``), and wakes this process's ``Notifier``;
+then it returns. The notifier's thread POSTs ``hub.mode=publish`` and
+``hub.url=<feed>`` (form-encoded, one feed per request, as every hub reads
+it) and retries a failure (no answer, or a status other than 2xx)
+``websub.retries`` times, waiting 1 s, 2 s, 4 s... between attempts.
 
-A process has one notifier (``default_notifier``), whose thread lives as long
-as there is work. ``feedsvc refresh`` waits for it before exiting (``drain``);
-pings still waiting when a process is killed are lost, and the feed's next
-change pings again.
+Hubs are told in parallel. A hub that still fails is sent nothing more this
+round: what it has not taken stays in the outbox and goes out at the next
+publication (a dead hub costs one feed's retries per publication, and it is
+caught up once it answers). A feed that changes again while waiting waits
+once, for its newest change. Each attempt's outcome is counted in the store
+per hub, which ``/status`` (admin view) and ``/metrics`` show. Since the
+outbox is in the store, a process killed before telling the hubs loses
+nothing: the next one to publish sends it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from functools import partial
 from typing import Protocol
 
 from feedsvc.errors import FeedsvcError
 from feedsvc.settings import Settings
+from feedsvc.store.hubs import PendingPing
 
 logger = logging.getLogger("feedsvc.websub")
 
@@ -48,18 +48,14 @@ class Poster(Protocol):
     def close(self) -> None: ...
 
 
-class Recorder(Protocol):
-    """Where outcomes go; ``feedsvc.store.Store`` has it."""
+class Outbox(Protocol):
+    """The store's outbox and hub records (``feedsvc.store.Store`` has them)."""
 
-    def record_notification(self, hub: str, now: dt.datetime, error: str | None) -> None: ...
+    def pending_pings(self, hubs: Sequence[str]) -> list[PendingPing]: ...
 
+    def finish_ping(self, ping: PendingPing, now: dt.datetime, error: str | None) -> None: ...
 
-@dataclass(frozen=True)
-class Ping:
-    """Tell ``hub`` that the feed at ``url`` changed."""
-
-    hub: str
-    url: str
+    def close(self) -> None: ...
 
 
 def publish_fields(url: str) -> list[tuple[str, str]]:
@@ -68,104 +64,100 @@ def publish_fields(url: str) -> list[tuple[str, str]]:
 
 
 class Notifier:
-    """Delivers ``Ping``s on a thread of its own, in the order submitted.
+    """Empties the outbox for ``settings.websub.hubs`` on a thread of its own.
 
-    ``poster`` sends the forms (default: a ``FormPoster`` made on first use),
-    ``recorder`` keeps the outcomes (default: the store at
-    ``settings.storage.database``, opened for each batch), ``sleep`` waits
-    between retries and ``backoff`` is the first wait in seconds.
+    ``wake()`` returns at once; the thread then sends what the outbox holds,
+    again if woken meanwhile, and ends when there is nothing more to do.
+    ``poster`` sends the forms (default: a ``FormPoster`` per round),
+    ``outbox`` opens the store (default: the one at
+    ``settings.storage.database``, per round), ``sleep`` waits between
+    retries and ``backoff`` is the first wait in seconds.
     """
 
     def __init__(
         self, settings: Settings, *, poster: Poster | None = None,
-        recorder: Callable[[], Recorder] | None = None,
+        outbox: Callable[[], Outbox] | None = None,
         sleep: Callable[[float], None] = time.sleep, backoff: float = BACKOFF_SECONDS,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
     ) -> None:
         self._settings = settings
         self._poster = poster
-        self._recorder = recorder
+        self._outbox = outbox or partial(_open_store, settings.storage.database)
         self._sleep = sleep
         self._backoff = backoff
         self._clock = clock
-        self._queue: queue.Queue[list[Ping]] = queue.Queue()
         self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        self._woken = False
         self._thread: threading.Thread | None = None
 
-    def submit(self, feed_urls: Sequence[str]) -> int:
-        """Queue a notification of each of ``feed_urls`` to every hub; return at once
-        the number of pings queued."""
-        pings = [Ping(hub, url) for hub in self._settings.websub.hubs for url in feed_urls]
-        if not pings:
-            return 0
-        self._queue.put(pings)
+    def wake(self) -> None:
+        """Have the outbox sent, in the background; returns at once."""
+        if not self._settings.websub.hubs:
+            return
         with self._lock:
-            if self._thread is None or not self._thread.is_alive():
+            self._woken = True
+            if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="websub", daemon=True)
                 self._thread.start()
-        logger.info("websub queued=%d feeds=%d hubs=%d", len(pings), len(feed_urls),
-                    len(self._settings.websub.hubs))
-        return len(pings)
 
     def drain(self, timeout: float | None = None) -> bool:
-        """Wait until every ping submitted so far is delivered or given up on (at most
-        ``timeout`` seconds); whether it was."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while self._queue.unfinished_tasks:
-            if deadline is not None and time.monotonic() >= deadline:
-                return False
-            time.sleep(0.02)
-        return True
+        """Wait until the thread has nothing left to do (at most ``timeout`` seconds);
+        whether it has. What hubs refused stays in the outbox all the same."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._thread is None, timeout)
 
     def _run(self) -> None:
         while True:
+            with self._lock:
+                if not self._woken:
+                    self._thread = None
+                    self._idle.notify_all()
+                    return
+                self._woken = False
             try:
-                batch = self._queue.get(timeout=1.0)
-            except queue.Empty:
-                with self._lock:
-                    if self._queue.empty():
-                        self._thread = None
-                        return
-                continue
-            try:
-                self._deliver(batch)
+                self._send_outbox()
             except Exception:
-                logger.exception("websub batch failed")
-            finally:
-                self._queue.task_done()
+                logger.exception("websub round failed")
 
-    def _deliver(self, batch: Sequence[Ping]) -> None:
-        """Deliver a publication's pings: each hub's on a thread of its own, so a slow
-        hub holds up no other; a hub that fails one ping (after its retries) is not
-        sent the rest of the batch, which are counted as failed with it."""
-        poster = self._poster if self._poster is not None else _default_poster(self._settings)
-        by_hub: dict[str, list[Ping]] = {}
-        for ping in batch:
-            by_hub.setdefault(ping.hub, []).append(ping)
+    def _send_outbox(self) -> None:
+        hubs = self._settings.websub.hubs
         try:
-            with ThreadPoolExecutor(max_workers=len(by_hub),
-                                    thread_name_prefix="websub-hub") as pool:
-                results = list(pool.map(partial(self._deliver_to_hub, poster), by_hub.values()))
+            outbox = self._outbox()
+        except FeedsvcError as exc:
+            logger.warning("websub: cannot read the outbox: %s", exc)
+            return
+        try:
+            by_hub: dict[str, list[PendingPing]] = {}
+            for ping in outbox.pending_pings(hubs):
+                by_hub.setdefault(ping.hub, []).append(ping)
+            if not by_hub:
+                return
+            poster = self._poster if self._poster is not None else _default_poster(
+                self._settings)
+            try:
+                with ThreadPoolExecutor(max_workers=len(by_hub),
+                                        thread_name_prefix="websub-hub") as pool:
+                    list(pool.map(partial(self._send_to_hub, poster, outbox), by_hub.values()))
+            finally:
+                if self._poster is None:
+                    poster.close()
         finally:
-            if self._poster is None:
-                poster.close()
-        self._record([outcome for outcomes in results for outcome in outcomes])
+            outbox.close()
 
-    def _deliver_to_hub(self, poster: Poster, pings: Sequence[Ping]
-                        ) -> list[tuple[Ping, str | None]]:
-        outcomes: list[tuple[Ping, str | None]] = []
-        failed: str | None = None
+    def _send_to_hub(self, poster: Poster, outbox: Outbox, pings: Sequence[PendingPing]) -> None:
+        """Send one hub its pings in turn, until one fails after its retries."""
         for ping in pings:
-            if failed is not None:
-                outcomes.append((ping, f"not sent: {failed}"))
-                continue
             error = self._send(poster, ping)
-            outcomes.append((ping, error))
-            failed = error
-        return outcomes
+            try:
+                outbox.finish_ping(ping, self._clock(), error)
+            except FeedsvcError as exc:
+                logger.warning("websub: outcome not recorded: %s", exc)
+            if error is not None:
+                return
 
-    def _send(self, poster: Poster, ping: Ping) -> str | None:
-        """Deliver one ping with retries: None when a hub took it, else the last error."""
+    def _send(self, poster: Poster, ping: PendingPing) -> str | None:
+        """Deliver one ping with retries: None when the hub took it, else the last error."""
         attempts = self._settings.websub.retries + 1
         error: str | None = None
         for attempt in range(attempts):
@@ -186,21 +178,11 @@ class Notifier:
                        ping.hub, ping.url, attempts, error)
         return f"{error} (notifying {ping.url}, {attempts} attempts)"
 
-    def _record(self, outcomes: Sequence[tuple[Ping, str | None]]) -> None:
-        now = self._clock()
-        try:
-            if self._recorder is not None:
-                recorder = self._recorder()
-                for ping, error in outcomes:
-                    recorder.record_notification(ping.hub, now, error)
-                return
-            from feedsvc.store import Store
 
-            with Store.open(self._settings.storage.database) as store:
-                for ping, error in outcomes:
-                    store.record_notification(ping.hub, now, error)
-        except FeedsvcError as exc:
-            logger.warning("websub outcomes not recorded: %s", exc)
+def _open_store(database: str) -> Outbox:
+    from feedsvc.store import Store
+
+    return Store.open(database)
 
 
 def _default_poster(settings: Settings) -> Poster:

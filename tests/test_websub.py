@@ -185,39 +185,66 @@ def test_a_5xx_is_retried_and_the_delivery_recorded(site: Settings, hub: Hub) ->
     assert (state.notified_total, state.failures_total, state.consecutive_failures) == (6, 0, 0)
 
 
-def test_failures_show_in_status_and_metrics(site: Settings, hub: Hub) -> None:
+def test_failures_show_in_status_and_metrics_and_are_caught_up_later(
+    site: Settings, hub: Hub
+) -> None:
     sender = notifier(site)
     write(site, listing("One"))
     hub.fail = 1000
     refresh(site, now=T0, notifier=sender)
     assert sender.drain(30)
     assert hub.pings == []
-    # The first feed file: the first attempt and 2 retries; the hub failing, the
-    # other five are not sent, and all six count as failed.
+    # The first feed file: the first attempt and 2 retries; the hub failing, it is
+    # sent nothing more this time, and all six feeds wait in the outbox.
     assert hub.requests == 3
 
     client = create_app(site).test_client()
     admin = client.get("/status", headers={"Authorization": f"Bearer {TOKEN}"}).get_json()
     record = admin["websub"][hub.url]
-    assert record["failures_total"] == 6 and record["consecutive_failures"] == 6
+    assert record["pending"] == 6
+    assert record["failures_total"] == 1 and record["consecutive_failures"] == 1
     assert record["notified_total"] == 0 and record["last_success"] is None
-    assert record["last_error"].startswith(f"not sent: {hub.url} answered 503")
+    assert record["last_error"].startswith(f"{hub.url} answered 503")
     assert "3 attempts" in record["last_error"]
     # The anonymous view has no hub addresses or errors.
     assert "websub" not in client.get("/status").get_json()
 
     metrics = client.get("/metrics").get_data(as_text=True)
-    assert f'feedsvc_websub_failures_total{{hub="{hub.url}"}} 6.0' in metrics
-    assert f'feedsvc_websub_consecutive_failures{{hub="{hub.url}"}} 6.0' in metrics
+    assert f'feedsvc_websub_failures_total{{hub="{hub.url}"}} 1.0' in metrics
+    assert f'feedsvc_websub_consecutive_failures{{hub="{hub.url}"}} 1.0' in metrics
+    assert f'feedsvc_websub_pending{{hub="{hub.url}"}} 6.0' in metrics
     assert f'feedsvc_websub_notifications_total{{hub="{hub.url}"}} 0.0' in metrics
 
+    # Back up: the next publication tells it of its own changes and of those it missed.
     hub.fail = 0
-    write(site, listing("One", "Two"))
+    write(site, [*listing("One"), ListingItem(title="Two", date=dt.date(2021, 10, 1),
+                                              category="Video", credit=None, summary=None)])
     refresh(site, now=T0 + dt.timedelta(minutes=30), notifier=sender)
     assert sender.drain(30)
+    assert sorted(hub.pings) == urls(site, "all", "category/press-release", "category/video")
     metrics = client.get("/metrics").get_data(as_text=True)
     assert f'feedsvc_websub_consecutive_failures{{hub="{hub.url}"}} 0.0' in metrics
-    assert f'feedsvc_websub_notifications_total{{hub="{hub.url}"}} 6.0' in metrics
+    assert f'feedsvc_websub_notifications_total{{hub="{hub.url}"}} 9.0' in metrics
+    assert f'feedsvc_websub_pending{{hub="{hub.url}"}} 0.0' in metrics
+
+
+class Asleep(Notifier):
+    """A notifier in a process killed before it could send anything."""
+
+    def wake(self) -> None:
+        pass
+
+
+def test_what_a_killed_process_did_not_send_is_sent_by_the_next(
+    site: Settings, hub: Hub
+) -> None:
+    write(site, listing("One"))
+    refresh(site, now=T0, notifier=Asleep(site))
+    assert hub.requests == 0
+    sender = notifier(site)
+    sender.wake()
+    assert sender.drain(30)
+    assert sorted(hub.pings) == urls(site, "all", "category/press-release")
 
 
 @pytest.mark.slow
@@ -252,9 +279,10 @@ def test_a_dead_hub_holds_up_no_other(site: Settings, hub: Hub) -> None:
         assert sender.drain(30)
         with Store.open(settings.storage.database) as store:
             states = store.hub_states()
-        assert states[dead.url].failures_total == 6
+        assert states[dead.url].failures_total == 1
+        assert states[dead.url].pending == 6
         assert "timed out" in (states[dead.url].last_error or "").lower()
-        assert states[hub.url].notified_total == 6
+        assert (states[hub.url].notified_total, states[hub.url].pending) == (6, 0)
     finally:
         dead.close()
 

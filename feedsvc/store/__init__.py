@@ -29,7 +29,7 @@ from feedsvc.store import removals as _removals
 from feedsvc.store import runs as _runs
 from feedsvc.store.categories import CategoryRecord
 from feedsvc.store.health import MergeCounts, SourceSnapshot, SourceState
-from feedsvc.store.hubs import HubState
+from feedsvc.store.hubs import HubState, PendingPing
 from feedsvc.store.lock import LockHolder, RefreshLock, hold_refresh_lock, lock_holder
 from feedsvc.store.removals import Removed
 from feedsvc.store.runs import RunRecord
@@ -43,8 +43,8 @@ from feedsvc.store.schema import (
 from feedsvc.store.schema import items as items_table
 
 __all__ = [
-    "SCHEMA_VERSION", "CategoryRecord", "HubState", "LockHolder", "MergeCounts", "RefreshLock",
-    "Removed", "RunRecord", "SourceSnapshot", "SourceState", "Store", "StoredItem",
+    "SCHEMA_VERSION", "CategoryRecord", "HubState", "LockHolder", "MergeCounts", "PendingPing",
+    "RefreshLock", "Removed", "RunRecord", "SourceSnapshot", "SourceState", "Store", "StoredItem",
 ]
 
 
@@ -336,10 +336,19 @@ class Store:
 
     # --- WebSub hubs ----------------------------------------------------------------
 
-    def record_notification(self, hub: str, now: dt.datetime, error: str | None) -> None:
-        """Count one notification to ``hub``: delivered (``error`` None) or failed."""
+    def queue_pings(self, hubs: Sequence[str], urls: Sequence[str], now: dt.datetime) -> None:
+        """Put each feed of ``urls`` in every hub's outbox (see ``feedsvc.store.hubs``)."""
         with self._db.write() as conn:
-            _hubs.record_notification(conn, hub, now.replace(microsecond=0), error)
+            _hubs.queue_pings(conn, hubs, urls, now.replace(microsecond=0))
+
+    def pending_pings(self, hubs: Sequence[str]) -> list[PendingPing]:
+        with self._db.read() as conn:
+            return _hubs.pending_pings(conn, hubs)
+
+    def finish_ping(self, ping: PendingPing, now: dt.datetime, error: str | None) -> None:
+        """Record an attempt to deliver ``ping``: accepted (``error`` None) or failed."""
+        with self._db.write() as conn:
+            _hubs.finish_ping(conn, ping, now.replace(microsecond=0), error)
 
     def hub_states(self) -> dict[str, HubState]:
         """Every hub ever notified, by address."""

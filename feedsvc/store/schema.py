@@ -189,6 +189,16 @@ websub_hubs = sa.Table(
     sa.Column("last_error_at", UTCDateTime),
 )
 
+# The outbox: each feed a hub is yet to be told of, since its bytes changed at
+# ``queued``. Written by the refresh that published, emptied as hubs take them,
+# so a hub that was down, or a process killed before telling it, is caught up.
+websub_pending = sa.Table(
+    "websub_pending", metadata,
+    sa.Column("hub", sa.String, primary_key=True),
+    sa.Column("url", sa.String, primary_key=True),
+    sa.Column("queued", UTCDateTime, nullable=False),
+)
+
 refresh_lock = sa.Table(
     "refresh_lock", metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
