@@ -311,3 +311,32 @@ def test_hubs_are_validated(make_settings: Callable[..., Settings], hubs: Any,
     with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("(", r"\(")
                        .replace(")", r"\)")):
         make_settings([], websub={"hubs": hubs})
+
+
+def test_feedsvc_refresh_tells_the_hubs_before_it_exits(
+    tmp_path: Path, hub: Hub, capsys: pytest.CaptureFixture[str],
+) -> None:
+    from feedsvc import cli
+
+    (tmp_path / "listings").mkdir()
+    config = tmp_path / "feedsvc.toml"
+    config.write_text(f"""
+[site]
+base_url = "http://feeds.test/"
+[storage]
+database = "sqlite:///var/feedsvc.sqlite3"
+publish_dir = "var/public"
+[websub]
+hubs = ["{hub.url}"]
+[[sources]]
+name = "news"
+location = "listings/news.txt"
+language = "en"
+""", "utf-8")
+    (tmp_path / "listings" / "news.txt").write_text(render_numbered(listing("One")), "utf-8")
+    assert cli.main(["--config", str(config), "refresh"]) == 0
+    # No waiting here: the command returned only once the hub had been told.
+    assert sorted(hub.pings) == sorted(f"http://feeds.test/feeds/{key}.{fmt}"
+                                       for key in ("all", "category/press-release")
+                                       for fmt in FEED_FILES)
+    assert "published" in capsys.readouterr().out

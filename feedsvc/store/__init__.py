@@ -3,11 +3,12 @@ every category ever published, and the refresh lock.
 
 One ``Store`` over any SQLAlchemy database URL (SQLite by default), made of
 modules named after their job: ``schema`` (tables, upgrades), ``decide``
-(what a merge changes: pure), ``items``, ``health``, ``runs``, ``categories``
-and ``lock``. Merging is idempotent and never forgets: items absent from a
-listing stay, an item's key, guid and id never change, and each source's
-merge is one transaction, so a refresh that dies midway leaves the store as
-it was after the last source it finished.
+(what a merge changes: pure), ``items``, ``health``, ``runs``, ``categories``,
+``hubs`` (the WebSub outbox and hub records) and ``lock``. Merging is
+idempotent and never forgets: items absent from a listing stay, an item's
+key, guid and id never change, and each source's merge is one transaction,
+so a refresh that dies midway leaves the store as it was after the last
+source it finished.
 """
 
 from __future__ import annotations
