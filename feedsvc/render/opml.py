@@ -18,8 +18,9 @@ def render_opml(title: str, feeds: Sequence[FeedLink], base_url: str) -> bytes:
     (``category/<slug>``) are grouped in an outline "Categories", custom feeds
     (``custom/<slug>``) in one "Custom feeds" (each group only when it has
     feeds). Each feed's outline subscribes to the feed's Atom file
-    (``<base_url>feeds/<key>.atom``) and points at the site's home page, ``base_url``, which must end with "/".
-    Carries no dates, so the same feeds always give the same bytes. Titles are
+    (``<base_url>feeds/<key>.atom``) and points at the site's home page,
+    ``base_url``, which must end with "/". Carries no dates, so the same feeds
+    always give the same bytes. Titles are
     HTML, as OPML readers and validators read them: "<" and "&" are escaped
     ("R&D" is written ``R&amp;amp;D``); every URL is written as a URI.
     """
