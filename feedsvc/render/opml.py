@@ -20,9 +20,9 @@ def render_opml(title: str, feeds: Sequence[FeedLink], base_url: str) -> bytes:
     feeds). Each feed's outline subscribes to the feed's Atom file
     (``<base_url>feeds/<key>.atom``) and points at the site's home page,
     ``base_url``, which must end with "/". Carries no dates, so the same feeds
-    always give the same bytes. Titles are
-    HTML, as OPML readers and validators read them: "<" and "&" are escaped
-    ("R&D" is written ``R&amp;amp;D``); every URL is written as a URI.
+    always give the same bytes. Titles are HTML, as OPML readers and
+    validators read them: "<" and "&" are escaped ("R&D" is written
+    ``R&amp;amp;D``); every URL is written as a URI.
     """
     root = ET.Element("opml", version="2.0")
     head = ET.SubElement(root, "head")
