@@ -224,6 +224,8 @@ class StoreReader(Protocol):
 
     def hub_states(self) -> Mapping[str, HubState]: ...
 
+    def items_page(self, slug: str | None, offset: int, limit: int) -> Sequence[StoredItem]: ...
+
 
 class _NeverRefreshedStore:
     """Stands in for a store whose database does not exist yet: no runs, no source states."""
@@ -245,6 +247,9 @@ class _NeverRefreshedStore:
 
     def hub_states(self) -> Mapping[str, HubState]:
         return {}
+
+    def items_page(self, slug: str | None, offset: int, limit: int) -> Sequence[StoredItem]:
+        return []
 
 
 _SQLITE_URL = re.compile(r"sqlite(?:\+\w+)?:///(?P<path>[^?]*)")

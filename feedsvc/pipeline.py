@@ -45,6 +45,7 @@ from feedsvc.publication import (
     LATEST_ITEMS,
     OPML_CONTENT_TYPE,
     OPML_PATH,
+    VIEW_CONTENT_TYPE,
     Document,
     FeedLink,
     Publication,
@@ -52,9 +53,9 @@ from feedsvc.publication import (
     etag_of,
     feed_path,
     item_record,
-    open_publication,
-    publish,
+    view_path,
 )
+from feedsvc.publishing import Publisher, publisher_for
 from feedsvc.settings import Settings, SourceSettings
 from feedsvc.sources import Fetched, Fetcher, RoutingFetcher, Validators, read_within
 from feedsvc.status import is_stale, redact_credentials, retry_after
@@ -70,6 +71,8 @@ class Renderer(Protocol):
     def render_feed(self, spec: FeedSpec, fmt: str) -> bytes: ...
 
     def render_opml(self, title: str, feeds: Sequence[FeedLink], base_url: str) -> bytes: ...
+
+    def render_view(self, spec: FeedSpec, site_title: str) -> bytes: ...
 
 
 class DefaultRenderer:
@@ -93,6 +96,11 @@ class DefaultRenderer:
         from feedsvc.render import render_opml
 
         return render_opml(title, feeds, base_url)
+
+    def render_view(self, spec: FeedSpec, site_title: str) -> bytes:
+        from feedsvc.render import render_view
+
+        return render_view(spec, site_title)
 
 
 @dataclass(frozen=True)
@@ -716,7 +724,8 @@ def _publish(
     rendered again and the others are carried over as they are.
     """
     key = render_key(settings, renderer)
-    previous = _live_publication(settings)
+    publisher = publisher_for(settings, store.database)
+    previous = _live_publication(publisher)
     incremental = previous is not None and previous.render_key == key and not rerender_all
     if incremental and previous is not None and not changes.touched:
         return False, len(previous.site.feeds), previous.site.item_count, None
@@ -767,6 +776,10 @@ def _publish(
             documents[feed_path(spec.key, fmt)] = Document(
                 content=renderer.render_feed(spec, fmt), content_type=content_type,
                 last_modified=spec.updated)
+        # The feed's page for people, served to browsers (see feedsvc.render.html_view).
+        documents[view_path(spec.key)] = Document(
+            content=renderer.render_view(spec, settings.site.title),
+            content_type=VIEW_CONTENT_TYPE, last_modified=spec.updated)
     feed_links = [links[ALL], *(links[category_key(slug)] for slug in slugs),
                   *(links[custom.key] for custom in customs)]
     documents[OPML_PATH] = Document(
@@ -774,8 +787,10 @@ def _publish(
         content_type=OPML_CONTENT_TYPE,
         last_modified=max(dt.datetime.fromisoformat(link.updated) for link in feed_links),
     )
-    carried = [feed_path(link.key, fmt) for link in feed_links for fmt in FEED_FORMATS
-               if feed_path(link.key, fmt) not in documents]
+    carried = [path for link in feed_links
+               for path in (*(feed_path(link.key, fmt) for fmt in FEED_FORMATS),
+                            view_path(link.key))
+               if path not in documents]
     site = site_snapshot(
         settings.site, feeds=feed_links,
         latest=[item_record(_as_published(item, rules, labels), labels)
@@ -783,8 +798,8 @@ def _publish(
         item_count=item_count,
     )
     try:
-        went_live = publish(settings.storage.publish_dir, documents, site, now=now,
-                            carried=carried, render_key=key)
+        went_live = publisher.publish(documents, site, now=now, carried=carried,
+                                      render_key=key)
     except PublishError as exc:
         return False, len(feed_links), item_count, str(exc)
     if went_live:
@@ -806,12 +821,14 @@ def _queue_pings(settings: Settings, store: Store, urls: Sequence[str], now: dt.
 def _changed_feeds(
     settings: Settings, documents: Mapping[str, Document], previous: Publication | None,
 ) -> list[str]:
-    """The address of every feed file among ``documents`` whose bytes differ from the
+    """The address of every feed file (Atom, RSS, JSON Feed: not the OPML list nor the
+    feeds' pages for people) among ``documents`` whose bytes differ from the
     previous publication's (carried files are unchanged by definition)."""
     before = {} if previous is None else previous.files
     return [
         settings.site.base_url + path for path, doc in sorted(documents.items())
-        if path != OPML_PATH and (path not in before or before[path].etag != etag_of(doc.content))
+        if path.startswith("feeds/") and path.rpartition(".")[2] in FEED_FORMATS
+        and (path not in before or before[path].etag != etag_of(doc.content))
     ]
 
 
@@ -913,11 +930,11 @@ def _as_published(item: StoredItem, rules: CategoryRules, labels: Mapping[str, s
     return item if label == item.category else dataclasses.replace(item, category=label)
 
 
-def _live_publication(settings: Settings) -> Publication | None:
+def _live_publication(publisher: Publisher) -> Publication | None:
     """The live publication, or None when there is none or it cannot be read (then
     everything is rendered anew)."""
     try:
-        return open_publication(settings.storage.publish_dir)
+        return publisher.live()
     except PublishError:
         return None
 

@@ -340,3 +340,23 @@ language = "en"
                                        for key in ("all", "category/press-release")
                                        for fmt in FEED_FILES)
     assert "published" in capsys.readouterr().out
+
+
+def test_a_publication_kept_in_the_database_tells_the_hub_too(
+    make_settings: Callable[..., Settings], tmp_path: Path, hub: Hub,
+) -> None:
+    (tmp_path / "listings").mkdir()
+    settings = make_settings(
+        [{"name": "news", "location": "listings/news.txt", "language": "en"}],
+        websub={"hubs": [hub.url], "retries": 0}, storage={"publication": "database"})
+    sender = notifier(settings)
+    write(settings, listing("One"))
+    refresh(settings, now=T0, notifier=sender)
+    assert sender.drain(30)
+    assert sorted(hub.pings) == urls(settings, "all", "category/press-release")
+    hub.pings.clear()
+    write(settings, [*listing("One"), ListingItem(title="Two", date=dt.date(2021, 10, 1),
+                                                  category="Video", credit=None, summary=None)])
+    refresh(settings, now=T0 + dt.timedelta(minutes=30), notifier=sender)
+    assert sender.drain(30)
+    assert sorted(hub.pings) == urls(settings, "all", "category/video")
