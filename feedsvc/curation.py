@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from feedsvc.identity import slugify
 from feedsvc.models import StoredItem
@@ -66,6 +66,17 @@ class CategoryRules:
 
 
 NO_RULES = CategoryRules()
+
+
+def as_published(item: StoredItem, rules: CategoryRules, labels: Mapping[str, str]
+                 ) -> StoredItem:
+    """``item`` with the label it is published under: its merge target's (``labels``
+    first, then the one written in the settings), or none when hidden."""
+    if item.category is None:
+        return item
+    slug = rules.canonical(slugify(item.category))
+    label = None if slug is None else labels.get(slug, rules.labels.get(slug, item.category))
+    return item if label == item.category else replace(item, category=label)
 
 
 @dataclass(frozen=True)

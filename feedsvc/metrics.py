@@ -224,7 +224,9 @@ class StoreReader(Protocol):
 
     def hub_states(self) -> Mapping[str, HubState]: ...
 
-    def items_page(self, slug: str | None, offset: int, limit: int) -> Sequence[StoredItem]: ...
+    def items_page(
+        self, slug: str | Sequence[str] | None, offset: int, limit: int,
+    ) -> Sequence[StoredItem]: ...
 
 
 class _NeverRefreshedStore:
@@ -248,7 +250,9 @@ class _NeverRefreshedStore:
     def hub_states(self) -> Mapping[str, HubState]:
         return {}
 
-    def items_page(self, slug: str | None, offset: int, limit: int) -> Sequence[StoredItem]:
+    def items_page(
+        self, slug: str | Sequence[str] | None, offset: int, limit: int,
+    ) -> Sequence[StoredItem]:
         return []
 
 

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from feedsvc.collate import Category, feed_link, feed_spec, site_snapshot
-from feedsvc.curation import CategoryRules, FeedFilter
+from feedsvc.curation import CategoryRules, FeedFilter, as_published
 from feedsvc.errors import FeedsvcError, ListingError, PublishError, SourceError
 from feedsvc.identity import item_key, slugify
 from feedsvc.listing.warnings import OmittedWarnings, count_warnings
@@ -793,7 +793,7 @@ def _publish(
                if path not in documents]
     site = site_snapshot(
         settings.site, feeds=feed_links,
-        latest=[item_record(_as_published(item, rules, labels), labels)
+        latest=[item_record(as_published(item, rules, labels), labels)
                 for item in store.newest_items(None, LATEST_ITEMS)],
         item_count=item_count,
     )
@@ -918,16 +918,6 @@ def _warn_unknown_categories(customs: Sequence[FeedFilter], present: set[str]) -
             if not set(custom.rules.members(target)) & present:
                 logger.warning("feeds[%d].categories: no item has the category %r (yet)",
                                index, label)
-
-
-def _as_published(item: StoredItem, rules: CategoryRules, labels: Mapping[str, str]
-                  ) -> StoredItem:
-    """``item`` with the category it is published under (merged, or none when hidden)."""
-    if item.category is None:
-        return item
-    slug = rules.canonical(slugify(item.category))
-    label = None if slug is None else labels.get(slug, rules.labels.get(slug, item.category))
-    return item if label == item.category else dataclasses.replace(item, category=label)
 
 
 def _live_publication(publisher: Publisher) -> Publication | None:

@@ -244,6 +244,26 @@ def test_merged_labels_publish_under_one_category(tmp_path: Path) -> None:
     assert link.item_count == 3
 
 
+def test_pages_show_merged_and_hidden_labels_as_the_feeds_do(tmp_path: Path) -> None:
+    settings = build(tmp_path, categories={"merge": {"Press releases": "Press release"},
+                                           "hide": ["Statement"]})
+    write(settings, [item("Alpha item", 30, "Press releases"),
+                     item("Beta item", 29, "Press release"), item("Gamma item", 28, "Statement")])
+    refresh(settings, now=T0)
+    client = create_app(settings).test_client()
+    page = client.get("/categories/press-release").get_data(as_text=True)
+    assert "Alpha item" in page and "Beta item" in page and "Gamma item" not in page
+    publication = open_publication(settings.storage.publish_dir)
+    assert publication is not None
+    ids = {record.title: record.id for record in publication.site.latest}
+    assert {record.title: record.category for record in publication.site.latest} == {
+        "Alpha item": "Press release", "Beta item": "Press release", "Gamma item": None}
+    one = client.get(f"/items/{ids['Alpha item']}").get_data(as_text=True)
+    assert "Press release" in one and "Press releases" not in one
+    three = client.get(f"/items/{ids['Gamma item']}").get_data(as_text=True)
+    assert "Statement" not in three
+
+
 def test_a_merge_target_that_no_item_has_gets_the_label_as_written(tmp_path: Path) -> None:
     settings = build(tmp_path, categories={"merge": {"PR": "Press release"}})
     write(settings, [item("One", 30, "PR")])

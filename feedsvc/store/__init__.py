@@ -236,7 +236,9 @@ class Store:
         with self._db.read() as conn:
             return _items.keys_listed_by(conn, source, sorted(keys))
 
-    def items_page(self, slug: str | None, offset: int, limit: int) -> list[StoredItem]:
+    def items_page(
+        self, slug: str | Sequence[str] | None, offset: int, limit: int,
+    ) -> list[StoredItem]:
         """One page of category ``slug``'s items (None: of all items), newest first, from
         the ``offset``-th, at most ``limit``; read off an index."""
         with self._db.read() as conn:

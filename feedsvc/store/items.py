@@ -242,13 +242,18 @@ def category_slugs(conn: Connection) -> set[str]:
     return set(conn.execute(query).scalars())
 
 
-def items_page(conn: Connection, slug: str | None, offset: int, limit: int) -> list[StoredItem]:
+def items_page(
+    conn: Connection, slug: str | Sequence[str] | None, offset: int, limit: int,
+) -> list[StoredItem]:
     """The items of the category ``slug`` (None: all items) from the ``offset``-th, newest
     first, at most ``limit``: one page of a browsable list. Read off the same indexes as
-    ``newest_items``; the database walks ``offset`` index entries, never the rows."""
+    ``newest_items``; the database walks ``offset`` index entries, never the rows.
+    ``slug`` may be several slugs (a category and the labels merged into it)."""
     query = sa.select(*_ITEM_COLUMNS).order_by(*NEWEST_FIRST).offset(offset).limit(limit)
-    if slug is not None:
+    if isinstance(slug, str):
         query = query.where(items.c.category_slug == slug)
+    elif slug is not None:
+        query = query.where(items.c.category_slug.in_(list(slug)))
     return [_stored_item(row) for row in conn.execute(query)]
 
 
