@@ -149,6 +149,22 @@ def test_every_feed_names_the_hub_and_itself(site: Settings, hub: Hub) -> None:
         assert feed["feed_url"] == f"{site.site.base_url}feeds/{key}.json"
 
 
+def test_a_feed_answers_with_link_headers_to_the_hub_and_itself(site: Settings, hub: Hub) -> None:
+    write(site, listing("One"))
+    refresh(site, now=T0, notifier=notifier(site))
+    client = create_app(site).test_client()
+    for path in ("feeds/all.atom", "feeds/category/press-release.json"):
+        for accept in ("application/atom+xml", "text/html"):
+            response = client.get(f"/{path}", headers={"Accept": accept})
+            assert response.status_code == 200
+            assert response.headers["Link"] == (
+                f'<{hub.url}>; rel="hub", <{site.site.base_url}{path}>; rel="self"')
+            again = client.get(f"/{path}", headers={
+                "Accept": accept, "If-None-Match": response.headers["ETag"]})
+            assert again.status_code == 304 and "Link" in again.headers
+    assert "Link" not in client.get("/").headers
+
+
 def test_the_hub_hears_of_exactly_the_feeds_whose_bytes_changed(
     site: Settings, hub: Hub
 ) -> None:
@@ -297,6 +313,7 @@ def test_no_hub_no_links_and_no_pings(make_settings: Callable[..., Settings],
     assert publication is not None
     assert b'rel="hub"' not in publication.read("feeds/all.atom")
     assert b'"hubs"' not in publication.read("feeds/all.json")
+    assert "Link" not in create_app(plain).test_client().get("/feeds/all.atom").headers
     time.sleep(0.2)
     assert hub.requests == 0
 

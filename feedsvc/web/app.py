@@ -247,6 +247,15 @@ def create_app(
             response.headers["Content-Security-Policy"] = PAGE_POLICY
         return response
 
+    def with_hub_links(response: Response, path: str) -> Response:
+        """WebSub discovery (W3C WebSub, section 4): a feed's address answers with a
+        ``Link`` to each hub (``rel="hub"``) and to itself (``rel="self"``)."""
+        if settings.websub.hubs:
+            response.headers["Link"] = ", ".join(
+                [*(f'<{hub}>; rel="hub"' for hub in settings.websub.hubs),
+                 f'<{settings.site.base_url}{path}>; rel="self"'])
+        return response
+
     def serve_page(live: LiveSite, key: str, render: Callable[[], str]) -> Response:
         page = live.page(request.script_root + key, render)
         rep = Representation(content_type=HTML, etag=page.etag, max_age=page_max_age)
@@ -371,9 +380,9 @@ def create_app(
             # Publications from before those pages existed serve the feed to all.
             view = view_path(key)
             if view not in files:
-                return serve_file(live, path)
+                return with_hub_links(serve_file(live, path), path)
             chosen = view if prefers_html(request.headers.get("Accept")) else path
-            return serve_file(live, chosen, vary=("Accept",))
+            return with_hub_links(serve_file(live, chosen, vary=("Accept",)), path)
         if fmt == "html" and view_path(key) in files:
             return serve_file(live, view_path(key))
         return feed_not_found(key, fmt)
