@@ -20,6 +20,7 @@ from feedsvc.models import FeedSpec, ListingItem, StoredItem
 from feedsvc.pipeline import DefaultRenderer, refresh
 from feedsvc.publication import FeedLink, open_publication
 from feedsvc.settings import CustomFeedSettings, Settings, settings_from_mapping
+from feedsvc.store import Store
 from feedsvc.web import create_app
 
 T0 = dt.datetime(2026, 11, 22, 6, 0, tzinfo=dt.UTC)
@@ -175,6 +176,27 @@ def test_a_filtered_feed_reads_at_most_scan_candidates(tmp_path: Path) -> None:
     # The third newest item matches too, but lies beyond the two newest read.
     assert feed_titles(settings, "custom/child-labour") == [
         "Child labour falls in Asia", "Ending child labour by 2025"]
+
+
+def test_a_filtered_feed_reads_no_more_than_scan_rows_however_long_the_history(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings = build(tmp_path, feeds=[{"slug": "rare", "title": "Rare", "include": ["zebra"],
+                                       "scan": 40}])
+    write(settings, [item(f"Item {n}", 1 + n % 30) for n in range(300)])
+    read: list[int] = []
+    original = Store.newest_selected
+
+    def counting(self: Store, *args: Any, **kwargs: Any) -> list[StoredItem]:
+        rows = original(self, *args, **kwargs)
+        read.append(len(rows))
+        return rows
+
+    monkeypatch.setattr(Store, "newest_selected", counting)
+    refresh(settings, now=T0)
+    # Nothing matches: the feed looked at its 40 newest candidates, not at 300.
+    assert sum(read) == 40
+    assert feed_titles(settings, "custom/rare") == []
 
 
 def test_whole_words_and_phrases() -> None:
