@@ -64,7 +64,8 @@ RETRY_AFTER_CAP = 300.0
 """Longest Retry-After waited for, in seconds; a longer one fails this refresh."""
 BACKOFF_BASE = 1.0
 BACKOFF_MAX = 60.0
-ACCEPT = "text/html, application/xhtml+xml, text/plain;q=0.9, */*;q=0.5"
+ACCEPT = ("text/html, application/xhtml+xml, application/json;q=0.9, text/plain;q=0.9, "
+          "*/*;q=0.5")
 # Only encodings decoded here under the size limit are offered.
 ACCEPT_ENCODING = "gzip, deflate"
 _DECOMPRESS_STEP = 64 * 1024
@@ -442,6 +443,8 @@ class HttpFetcher:
                 last_modified=response.headers.get("Last-Modified"),
             ),
             charset=response.charset_encoding,
+            content_type=response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+            or None,
         ))
 
     def _read_body(

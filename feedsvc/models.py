@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 
@@ -49,6 +50,7 @@ class ParseResult:
     warnings: tuple[ParseWarning, ...]
     next_page: str | None = None
     """HTML listings: absolute URL of the listing's next page, if it has one."""
+    selectors_used: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)

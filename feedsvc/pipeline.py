@@ -35,7 +35,8 @@ from typing import Any, Protocol
 
 from feedsvc.collate import Category, feed_link, feed_spec, site_snapshot
 from feedsvc.curation import CategoryRules, FeedFilter, as_published
-from feedsvc.errors import FeedsvcError, ListingError, PublishError, SourceError
+from feedsvc.errors import FeedsvcError, FetchError, ListingError, PublishError, SourceError
+from feedsvc.formats import Format, ParseRequest, choose_format
 from feedsvc.identity import item_key, slugify
 from feedsvc.listing.warnings import OmittedWarnings, count_warnings
 from feedsvc.models import FeedSpec, ListingItem, ParseWarning, StoredItem
@@ -127,6 +128,12 @@ class SourceReport:
     retry_at: dt.datetime | None = None
     stale: bool = False
     warning_messages: tuple[str, ...] = ()
+    """The first ``REPORTED_WARNINGS`` warnings, and a line counting the rest: what the
+    run keeps in the store and /status shows."""
+    all_warning_messages: tuple[str, ...] = field(default=(), repr=False, compare=False)
+    """Every warning the parsers kept (see ``feedsvc.listing.warnings``: at most
+    MAX_WARNINGS per document, then a line counting the rest), for ``feedsvc -v
+    refresh``; never stored."""
 
     @property
     def ok(self) -> bool:
@@ -147,6 +154,7 @@ class SourceReport:
 
     def to_json(self) -> dict[str, Any]:
         raw = asdict(self)
+        del raw["all_warning_messages"]
         raw["retry_at"] = self.retry_at.isoformat() if self.retry_at else None
         raw["warning_messages"] = list(self.warning_messages)
         raw["ok"] = self.ok
@@ -225,6 +233,10 @@ class _Read:
     snapshot: SourceSnapshot | None = None
     keys: tuple[str, ...] | None = None
     """The items' keys, when the read made them already."""
+    format: str | None = None
+    """The format the source was read as (``auto`` decided)."""
+    selectors_used: Mapping[str, str] | None = None
+    """The CSS selectors the first page was read with (HTML), for ``feedsvc parse --explain``."""
 
 
 def refresh(
@@ -238,6 +250,7 @@ def refresh(
     owner: str | None = None,
     only: Collection[str] | None = None,
     force: bool = False,
+    browser: Fetcher | None = None,
     notifier: Notifier | None = None,
 ) -> RefreshReport:
     """Refresh every source in ``settings`` (or the sources named in ``only``) once
@@ -255,7 +268,9 @@ def refresh(
     ``only`` restricts the refresh to those sources (the others are neither
     read nor recorded; their items stay published); an unknown name is a
     ValueError. ``force`` reads each source in full now: no back-off, no
-    validators, no digest or snapshot to build on.
+    validators, no digest or snapshot to build on. ``browser`` reads the pages
+    of sources with ``render = "browser"`` (default: ``feedsvc.browser.BrowserFetcher``,
+    made only when a source needs it).
 
     With ``websub.hubs`` set, the feeds whose bytes a new publication changed
     are put in the hubs' outbox in the store, and ``notifier`` (default:
@@ -277,11 +292,15 @@ def refresh(
     active_store = store if store is not None else Store.open(settings.storage.database)
     own_fetcher = fetcher is None
     active_fetcher = fetcher if fetcher is not None else RoutingFetcher(settings)
+    if browser is None and any(source.render == "browser" for source in settings.sources):
+        from feedsvc.browser import BrowserFetcher
+
+        browser = BrowserFetcher(settings)
     try:
         with active_store.refresh_lock(who, wait=lock_wait) as lock:
             report = _refresh_locked(
                 settings, active_store, lock, active_fetcher, renderer or DefaultRenderer(),
-                started, force=force,
+                started, force=force, browser=browser,
             )
         if settings.websub.hubs:
             # Also sends what hubs did not take before (the outbox is in the store).
@@ -296,14 +315,15 @@ def refresh(
 
 def _refresh_locked(
     settings: Settings, store: Store, lock: RefreshLock, fetcher: Fetcher, renderer: Renderer,
-    started: dt.datetime, *, force: bool = False,
+    started: dt.datetime, *, force: bool = False, browser: Fetcher | None = None,
 ) -> RefreshReport:
     clock_start = time.monotonic()
     run_id = store.start_run(started)
     try:
         states = store.source_states()
         # Forced, every source is read as if for the first time (its record is kept).
-        outcomes = _read_all(settings, fetcher, {} if force else states, started, store)
+        outcomes = _read_all(settings, fetcher, {} if force else states, started, store,
+                             browser=browser)
         changes = Changes()
         # A refresh that merged and then failed to publish left feeds behind the store.
         rerender_all = store.render_pending()
@@ -356,8 +376,9 @@ DUPLICATE_WARNING = "duplicate of an item above (same date and title); kept the 
 
 def config_fingerprint(source: SourceSettings) -> str:
     """A stable hash of what decides how ``source`` is read: its location, format,
-    language, selectors (in any order), max_pages and the code that reads it.
-    Not its name, which is the key the store keeps it under.
+    language, date order, rendering, its format's settings (selectors in any
+    order, max_pages...) and the code that reads it. Not its name, which is the
+    key the store keeps it under.
 
     The store keeps it beside the source's validators, digest, snapshot and
     failure count: when it differs, those belong to another configuration (or
@@ -369,8 +390,10 @@ def config_fingerprint(source: SourceSettings) -> str:
             "location": source.location,
             "format": source.format,
             "language": source.language,
-            "selectors": dict(source.selectors or {}),
-            "max_pages": source.max_pages,
+            "date_order": source.date_order,
+            "render": source.render,
+            "options": {key: dict(value) if isinstance(value, Mapping) else value
+                        for key, value in source.options.items()},
             "code": _code_fingerprint(),
         },
         sort_keys=True, ensure_ascii=False, separators=(",", ":"),
@@ -400,7 +423,7 @@ def _due_at(source: SourceSettings, state: SourceState | None, interval: int,
 
 def _read_all(
     settings: Settings, fetcher: Fetcher, states: dict[str, SourceState], now: dt.datetime,
-    store: Store | None = None,
+    store: Store | None = None, *, browser: Fetcher | None = None,
 ) -> list[_Read | FeedsvcError | dt.datetime]:
     """Each source's outcome, in settings order: a read, its error, or when it is due.
 
@@ -416,7 +439,8 @@ def _read_all(
     today = now.astimezone(zoneinfo.ZoneInfo(settings.site.timezone)).date()
     reads = read_within(
         [(source.name,
-          partial(_read_guarded, source, fetcher, states.get(source.name), store, today))
+          partial(_read_guarded, source, fetcher, states.get(source.name), store, today,
+                  browser))
          for source, due_at in zip(settings.sources, due, strict=True) if due_at is None],
         concurrency=settings.fetch.concurrency,
         seconds=settings.fetch.total_timeout,
@@ -427,10 +451,10 @@ def _read_all(
 
 def _read_guarded(
     source: SourceSettings, fetcher: Fetcher, state: SourceState | None, store: Store | None,
-    today: dt.date,
+    today: dt.date, browser: Fetcher | None = None,
 ) -> _Read | FeedsvcError:
     try:
-        return read_source(source, fetcher, state, store, today=today)
+        return read_source(source, fetcher, state, store, today=today, browser=browser)
     except FeedsvcError as exc:
         return exc
     except Exception as exc:
@@ -441,8 +465,12 @@ def _read_guarded(
 def read_source(
     source: SourceSettings, fetcher: Fetcher, state: SourceState | None,
     store: Store | None = None, *, today: dt.date | None = None,
+    browser: Fetcher | None = None,
 ) -> _Read:
-    """Fetch, decode and parse one source, following "next" pages of HTML listings.
+    """Fetch, decode and parse one source, following "next" pages of the formats that
+    paginate (see ``feedsvc.formats``; ``auto`` is decided on the first page).
+    A source with ``render = "browser"`` has its pages read by ``browser``
+    (a FetchError when there is none).
 
     The stored validators are sent only when they were stored under the
     source's current configuration (``config_fingerprint``). A source whose
@@ -463,19 +491,23 @@ def read_source(
     """
     same_config = state is not None and _same_config(source, state)
     validators = state.validators if state is not None and same_config else None
-    first = fetcher.fetch(source.name, source.location, validators)
+    pages_from = _page_fetcher(source, fetcher, browser)
+    first = pages_from.fetch(source.name, source.location, validators)
     if first.not_modified:
         return _Read(items=(), validators=first.validators, not_modified=True)
-    if source.format == "text":
-        return _read_text(source, first, state if same_config else None, store, today)
+    fmt = choose_format(source.format, content_type=first.content_type, body=first.body or b"")
+    if fmt.incremental:
+        return _read_text(source, fmt, first, state if same_config else None, store, today)
     items: list[ListingItem] = []
     warnings: list[ParseWarning] = []
     parser_warnings: list[ParseWarning] = []
     digest = hashlib.sha256()
     seen_urls = {first.url}
     pages = 1
-    next_url = _parse_page(source, first, items, warnings, parser_warnings, digest)
-    while next_url and source.format == "html" and pages < source.max_pages:
+    parse = partial(_parse_page, source, fmt, today=today)
+    explained: list[Mapping[str, str] | None] = []
+    next_url = parse(first, items, warnings, parser_warnings, digest, explained=explained)
+    while next_url and fmt.paginates and pages < source.max_pages:
         if next_url in seen_urls:
             warnings.append(ParseWarning(source.name, 0,
                                          f"next page loops to {redact_credentials(next_url)}"))
@@ -483,8 +515,8 @@ def read_source(
         seen_urls.add(next_url)
         pages += 1
         try:
-            page = fetcher.fetch(source.name, next_url, None)
-            next_url = _parse_page(source, page, items, warnings, parser_warnings, digest)
+            page = pages_from.fetch(source.name, next_url, None)
+            next_url = parse(page, items, warnings, parser_warnings, digest)
         except SourceError as exc:
             # A listing whose page 3 is down still has pages 1 and 2 right.
             warnings.append(ParseWarning(
@@ -500,7 +532,34 @@ def read_source(
         raise ListingError(_no_items_message(state, [*parser_warnings, *future]),
                            source=source.name)
     return _Read(items=kept, validators=_unless(future, first.validators),
-                 warnings=(*warnings, *future), digest=None if future else body_digest)
+                 warnings=(*warnings, *future), digest=None if future else body_digest,
+                 format=fmt.name, selectors_used=explained[0] if explained else None)
+
+
+class _NoBrowser:
+    """The page fetcher of a browser-rendered source when no browser was given."""
+
+    def fetch(self, source: str, location: str, validators: Validators | None) -> Fetched:
+        raise FetchError("render = \"browser\" but no browser to render with", source=source)
+
+
+def _page_fetcher(source: SourceSettings, fetcher: Fetcher, browser: Fetcher | None) -> Fetcher:
+    """What reads ``source``'s pages: the browser for ``render = "browser"``."""
+    if source.render != "browser":
+        return fetcher
+    return browser if browser is not None else _NoBrowser()
+
+
+def parse_request(
+    source: SourceSettings, fmt: Format, text: str, *, page_url: str | None,
+    today: dt.date | None,
+) -> ParseRequest:
+    """What ``fmt``'s parser is given for one page of ``source``: the same for a
+    refresh and for ``feedsvc parse --source``."""
+    return ParseRequest(
+        text=text, source=source.name, language=source.language, page_url=page_url,
+        options=fmt.options(source.options), today=today, date_order=source.date_order,
+    )
 
 
 def _unless(skipped: Sequence[ParseWarning], validators: Validators) -> Validators:
@@ -528,12 +587,12 @@ def _digest(page: Fetched) -> Any:
 
 
 def _read_text(
-    source: SourceSettings, page: Fetched, state: SourceState | None, store: Store | None,
-    today: dt.date | None,
+    source: SourceSettings, fmt: Format, page: Fetched, state: SourceState | None,
+    store: Store | None, today: dt.date | None,
 ) -> _Read:
     """A text listing: skipped when its bytes are those last merged, read from the top
     down to where it stopped changing when it can be, else read in full."""
-    from feedsvc.listing import decode_document, parse_text_listing
+    from feedsvc.listing import decode_document
     from feedsvc.listing.dates import detect_language
     from feedsvc.listing.incremental import is_plain, read_changed_top
 
@@ -566,7 +625,8 @@ def _read_text(
                          digest=None if future else digest,
                          listed_below=top.listed_below, snapshot=snapshot)
     language = source.language or detect_language(io.StringIO(text.removeprefix("\ufeff")))
-    result = parse_text_listing(text, source=source.name, language=language)
+    result = fmt.parse(dataclasses.replace(
+        parse_request(source, fmt, text, page_url=page.url, today=today), language=language))
     kept, future = _drop_future(result.items, today, source.name)
     if not kept:
         raise ListingError(_no_items_message(state, [*result.warnings, *future]),
@@ -580,7 +640,8 @@ def _read_text(
         plain=not future and is_plain(text), repeats=distinct != len(kept))
     return _Read(items=kept, validators=_unless(future, page.validators),
                  warnings=(*decode_warnings, *result.warnings, *future),
-                 digest=None if future else digest, snapshot=snapshot, keys=keys)
+                 digest=None if future else digest, snapshot=snapshot, keys=keys,
+                 format=fmt.name)
 
 
 def _no_items_message(state: SourceState | None, parser_warnings: Sequence[ParseWarning]) -> str:
@@ -596,15 +657,16 @@ def _no_items_message(state: SourceState | None, parser_warnings: Sequence[Parse
 
 
 def _parse_page(
-    source: SourceSettings, page: Fetched, items: list[ListingItem],
+    source: SourceSettings, fmt: Format, page: Fetched, items: list[ListingItem],
     warnings: list[ParseWarning], parser_warnings: list[ParseWarning],
-    digest: Any,
+    digest: Any, *, today: dt.date | None = None,
+    explained: list[Mapping[str, str] | None] | None = None,
 ) -> str | None:
-    """Parse one fetched page into ``items`` and ``warnings`` (the parser's own go to
-    ``parser_warnings`` too), and its bytes into ``digest``; return its next
-    page's URL. Raises ListingError (and changes nothing) when the page cannot
-    be decoded."""
-    from feedsvc.listing import decode_document, parse_listing
+    """Parse one fetched page with ``fmt`` into ``items`` and ``warnings`` (the parser's
+    own go to ``parser_warnings`` too), and its bytes into ``digest``; return its
+    next page's URL. Raises ListingError (and changes nothing) when the page
+    cannot be decoded."""
+    from feedsvc.listing import decode_document
 
     if page.body is None:
         raise ListingError("the server sent no body", source=source.name)
@@ -612,14 +674,13 @@ def _parse_page(
     text, decode_warnings = decode_document(
         page.body, declared_charset=page.charset, source=source.name
     )
-    result = parse_listing(
-        text, fmt=source.format, source=source.name, language=source.language,
-        page_url=page.url if source.format == "html" else None, selectors=source.selectors,
-    )
+    result = fmt.parse(parse_request(source, fmt, text, page_url=page.url, today=today))
     items.extend(result.items)
     warnings.extend(decode_warnings)
     warnings.extend(result.warnings)
     parser_warnings.extend(result.warnings)
+    if explained is not None:
+        explained.append(result.selectors_used)
     return result.next_page
 
 
@@ -663,6 +724,7 @@ def _record(
             name=source.name, found=counts.found, new=counts.new, updated=counts.updated,
             warnings=count_warnings(warnings),
             warning_messages=_bounded_messages(warnings),
+            all_warning_messages=tuple(str(warning) for warning in warnings),
         )
     _log_source(report, source)
     return report
@@ -978,7 +1040,7 @@ def _log_source(report: SourceReport, source: SourceSettings) -> None:
     else:
         logger.info("source=%s status=ok found=%d new=%d updated=%d warnings=%d",
                     report.name, report.found, report.new, report.updated, report.warnings)
-        for message in report.warning_messages:
+        for message in report.all_warning_messages or report.warning_messages:
             logger.debug("source=%s warning=%r", source.name, message)
 
 

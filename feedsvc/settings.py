@@ -22,6 +22,10 @@ from typing import Any, Final
 from urllib.parse import SplitResult, urlsplit
 
 from feedsvc.errors import ConfigError
+from feedsvc.formats import AUTO, DATE_ORDERS, FORMAT_NAMES, FORMATS
+from feedsvc.formats import (  # re-exported: declared with the html format
+    HTML_SELECTOR_DEFAULTS as HTML_SELECTOR_DEFAULTS,
+)
 from feedsvc.uris import to_uri
 
 CONFIG_ENV = "FEEDSVC_CONFIG"
@@ -29,7 +33,9 @@ ADMIN_TOKEN_ENV = "FEEDSVC_ADMIN_TOKEN"
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "feedsvc.toml"
 
 LANGUAGES = ("en", "fr", "es")
-FORMATS = ("text", "html")
+RENDERS = ("fetch", "browser")
+"""How a source's pages are had: fetched as the server sends them, or loaded in a
+headless browser that runs their scripts first."""
 PUBLICATIONS = ("directory", "database")
 
 DEFAULT_MAX_BYTES = 5_000_000
@@ -310,46 +316,6 @@ def _label_map(value: Any, key: str) -> Mapping[str, str]:
     return MappingProxyType(merged)
 
 
-def _selectors(value: Any, key: str) -> Mapping[str, str]:
-    if not isinstance(value, dict):
-        raise ConfigError("must be a table of CSS selectors", key=key)
-    allowed = set(HTML_SELECTOR_DEFAULTS)
-    for name, selector in value.items():
-        if name not in allowed:
-            raise ConfigError(
-                f"unknown selector {name!r}; known: {', '.join(sorted(allowed))}",
-                key=f"{key}.{name}",
-            )
-        _check_css_selector(_nonempty_str(selector, f"{key}.{name}"), f"{key}.{name}")
-    return MappingProxyType({**HTML_SELECTOR_DEFAULTS, **value})
-
-
-def _check_css_selector(selector: str, key: str) -> None:
-    """Refuse a selector the HTML parser cannot read, now rather than at every refresh."""
-    from selectolax.lexbor import LexborHTMLParser, SelectolaxError
-
-    try:
-        LexborHTMLParser("<p></p>").css(selector)
-    except SelectolaxError as exc:
-        raise ConfigError(f"is not a CSS selector the parser can read: {exc}", key=key) from None
-
-
-# Defaults that fit a newsroom listing page like the bundled samples' own pages.
-HTML_SELECTOR_DEFAULTS: Mapping[str, str] = MappingProxyType(
-    {
-        "item": "article, li.news-item, .views-row",
-        "title": "h2, h3, .title",
-        "date": "time, .date",
-        "category": ".category, .label",
-        "summary": "p.summary, .summary, .teaser, p",
-        "credit": ".credit, figcaption",
-        "link": "a[href]",
-        "image": "img[src]",
-        "next": "a[rel~=next], .pager-next a, li.next a",
-    }
-)
-
-
 @dataclass(frozen=True)
 class WebReader:
     """A web feed reader the pages offer to subscribe in: its name, and the address that
@@ -486,18 +452,26 @@ SOURCE_OPTIONS: tuple[Option, ...] = (
            "characters.", _one_line_name),
     Option("sources", "location", REQUIRED,
            "Path (relative to the config file) or http(s) URL of the listing.", _nonempty_str),
-    Option("sources", "format", "text", "Listing format: \"text\" or \"html\".",
-           _choice(FORMATS)),
+    Option("sources", "format", AUTO,
+           "Listing format: \"auto\" (by content type and content), "
+           + ", ".join(f"\"{name}\"" for name in FORMATS) + ".", _choice(FORMAT_NAMES)),
     Option("sources", "language", None,
            "Language of dates and month names (en, fr, es); detected when unset.",
            _optional(_choice(LANGUAGES))),
-    Option("sources", "selectors", None,
-           "HTML format only: CSS selectors (item, title, date, category, summary, credit, "
-           "link, image, next) overriding the defaults.", _optional(_selectors)),
-    Option("sources", "max_pages", 1,
-           "HTML format only: most listing pages followed through \"next\" links.",
-           _int_range(1, 100)),
+    Option("sources", "date_order", "dmy",
+           "How numeric dates such as 03/04/2021 are read: \"dmy\", \"mdy\" or \"ymd\".",
+           _choice(DATE_ORDERS)),
+    Option("sources", "render", "fetch",
+           "\"browser\": load the page in headless Chromium and read the page its scripts "
+           "build (needs the browser extra); \"fetch\": read what the server sends.",
+           _choice(RENDERS)),
+    # Each format's own settings, from the format registry.
+    *(Option("sources", setting.key, setting.default, setting.help, setting.check)
+      for format in FORMATS.values() for setting in format.settings),
 )
+FORMAT_OPTION_KEYS = frozenset(setting.key for format in FORMATS.values()
+                               for setting in format.settings)
+"""The source settings that belong to a format; SourceSettings keeps them in ``options``."""
 
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
@@ -633,16 +607,32 @@ class WebSettings:
 
 @dataclass(frozen=True)
 class SourceSettings:
+    """One ``[[sources]]`` entry. The settings that belong to a format (see
+    ``feedsvc.formats``: ``selectors``, ``max_pages``, ``paths``...) are in
+    ``options`` by key, unset ones left out."""
+
     name: str
     location: str
-    format: str = "text"
+    format: str = AUTO
     language: str | None = None
-    selectors: Mapping[str, str] | None = None
-    max_pages: int = 1
+    date_order: str = "dmy"
+    render: str = "fetch"
+    options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def is_remote(self) -> bool:
         return is_http_url(self.location)
+
+    @property
+    def selectors(self) -> Mapping[str, str] | None:
+        """The CSS selectors the source sets (HTML), None when it sets none."""
+        selectors: Mapping[str, str] | None = self.options.get("selectors")
+        return selectors
+
+    @property
+    def max_pages(self) -> int:
+        """Most pages followed through "next" links (formats that paginate)."""
+        return int(self.options.get("max_pages") or 1)
 
 
 @dataclass(frozen=True)
@@ -779,8 +769,9 @@ def _read_sources(raw: Any, base_dir: Path) -> tuple[SourceSettings, ...]:
             raise ConfigError(f"duplicate source name {values['name']!r}", key=f"{prefix}.name")
         seen.add(values["name"])
         values["location"] = _resolve_location(values["location"], base_dir, f"{prefix}.location")
-        if values["format"] == "html" and values["selectors"] is None:
-            values["selectors"] = HTML_SELECTOR_DEFAULTS
+        options = {key: values.pop(key) for key in FORMAT_OPTION_KEYS}
+        values["options"] = MappingProxyType(
+            {key: value for key, value in options.items() if value is not None})
         sources.append(SourceSettings(**values))
     return tuple(sources)
 

@@ -150,6 +150,7 @@ def _parse_page(
         items=tuple(items),
         warnings=warnings.warnings(),
         next_page=_next_page(tree, alternatives["next"], page_url),
+        selectors_used=chosen,
     )
 
 
