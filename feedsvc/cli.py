@@ -360,8 +360,17 @@ def _refresh(
         if not verbose and len(source.warning_messages) > len(shown):
             print(f"  ... {source.warnings - len(shown)} more warning(s): feedsvc -v refresh")
     print(report.summary_lines()[-1])
+    if settings.websub.hubs:
+        # The hubs are told in the background; a one-shot command gives them a while.
+        # What is not sent by then stays in the outbox for the next refresh.
+        from feedsvc.websub import drain_all
+
+        drain_all(timeout=HUB_WAIT_SECONDS)
     return EXIT_OK if report.ok else EXIT_SOURCE_FAILED
 
+
+HUB_WAIT_SECONDS = 60
+"""Longest ``feedsvc refresh`` waits, after publishing, for the WebSub hubs to be told."""
 
 REMOVE_LOCK_WAIT = 120
 """Seconds a removal waits for a running refresh to end."""

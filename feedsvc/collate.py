@@ -23,6 +23,7 @@ import zoneinfo
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from feedsvc.curation import NO_RULES, CategoryRules, FeedFilter
 from feedsvc.identity import feed_guid, slugify
 from feedsvc.models import Entry, FeedSpec, StoredItem
 from feedsvc.publication import (
@@ -146,14 +147,17 @@ def _newest_first(item: StoredItem) -> tuple[int, int, str]:
 
 def feed_spec(
     category: Category | None, entries_of: Sequence[StoredItem], site: SiteSettings,
-    labels: Mapping[str, str],
+    labels: Mapping[str, str], *, rules: CategoryRules = NO_RULES,
+    hubs: Sequence[str] = (), custom: FeedFilter | None = None,
 ) -> FeedSpec:
     """The all-items feed (``category`` None) or a category's feed, holding the items
     ``entries_of`` (its newest, newest first, at most ``site.feed_size``).
-    ``labels`` gives the label shown for each category slug of those items."""
+    ``labels`` gives the label shown for each category slug of those items;
+    ``rules`` the category each item is published under. ``hubs`` are the
+    WebSub hubs the feed names. With ``custom``, the custom feed it defines."""
     zone = zoneinfo.ZoneInfo(site.timezone)
     key = ALL if category is None else category.key
-    entries = tuple(_entry(item, site, zone, labels) for item in entries_of)
+    entries = tuple(_entry(item, site, zone, labels, rules) for item in entries_of)
     updated = max((e.updated for e in entries), default=EMPTY_FEED_UPDATED.astimezone(zone))
     if category is None:
         title = site.title
@@ -163,6 +167,10 @@ def feed_spec(
         title = f"{site.title}: {category.label}"
         subtitle = f"{site.title}, items in the category {category.label}"
         home = f"{site.base_url}categories/{category.slug}"
+    if custom is not None:
+        key, title = custom.key, f"{site.title}: {custom.settings.title}"
+        subtitle = f"{site.title}, {custom.settings.title}"
+        home = f"{site.base_url}#custom-{custom.settings.slug}"
     return FeedSpec(
         key=key,
         feed_id=feed_guid(site.base_url, key),
@@ -174,6 +182,7 @@ def feed_spec(
         author=site.author or site.title,
         updated=updated,
         entries=entries,
+        hubs=tuple(hubs),
     )
 
 
@@ -197,8 +206,9 @@ def published_at(day: dt.date, zone: dt.tzinfo) -> dt.datetime:
 
 def _entry(
     item: StoredItem, site: SiteSettings, zone: zoneinfo.ZoneInfo, labels: Mapping[str, str],
+    rules: CategoryRules = NO_RULES,
 ) -> Entry:
-    slug = slugify(item.category) if item.category is not None else None
+    slug = rules.canonical(slugify(item.category) if item.category is not None else None)
     published = published_at(item.date, zone)
     # The store makes ``updated`` unique per item and changes it only when the
     # item changes; used as is, no two entries share it and edits move only
@@ -210,7 +220,8 @@ def _entry(
         title=item.title,
         published=published,
         updated=updated,
-        category=labels.get(slug, item.category) if slug is not None else None,
+        category=labels.get(slug, rules.labels.get(slug, item.category))
+        if slug is not None else None,
         category_slug=slug,
         credit=item.credit,
         summary=item.summary,

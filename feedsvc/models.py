@@ -131,6 +131,7 @@ class FeedSpec:
     ``key`` is ``"all"`` or ``"category/<slug>"``; ``self_urls`` maps each
     format ("atom", "rss", "json") to the feed's own absolute URL; ``updated``
     is the newest entry's ``updated`` (never the clock). Entries newest first.
+    ``hubs`` are the WebSub hubs the feed names (``rel="hub"``).
     """
 
     key: str
@@ -143,6 +144,7 @@ class FeedSpec:
     author: str
     updated: dt.datetime
     entries: tuple[Entry, ...]
+    hubs: tuple[str, ...] = ()
     prev_archive_urls: dict[str, str] | None = None
     """Each format's URL of the archive document holding the entries just older than
     these (RFC 5005 ``prev-archive``; JSON Feed ``next_url``); None: there are none."""

@@ -35,11 +35,12 @@ from typing import Any, Protocol
 
 from feedsvc.archive import archive_key, is_archive_path, new_page_bounds, page_run, pages_holding
 from feedsvc.collate import Category, feed_link, feed_spec, site_snapshot
+from feedsvc.curation import CategoryRules, FeedFilter, as_published
 from feedsvc.errors import FeedsvcError, FetchError, ListingError, PublishError, SourceError
 from feedsvc.formats import Format, ParseRequest, choose_format
-from feedsvc.identity import item_key
+from feedsvc.identity import item_key, slugify
 from feedsvc.listing.warnings import OmittedWarnings, count_warnings
-from feedsvc.models import FeedSpec, ListingItem, ParseWarning
+from feedsvc.models import FeedSpec, ListingItem, ParseWarning, StoredItem
 from feedsvc.publication import (
     ALL,
     FEED_FORMATS,
@@ -51,6 +52,7 @@ from feedsvc.publication import (
     FeedLink,
     Publication,
     category_key,
+    etag_of,
     feed_path,
     item_record,
     view_path,
@@ -60,6 +62,7 @@ from feedsvc.settings import Settings, SourceSettings
 from feedsvc.sources import Fetched, Fetcher, RoutingFetcher, Validators, read_within
 from feedsvc.status import is_stale, redact_credentials, retry_after
 from feedsvc.store import MergeCounts, RefreshLock, SourceSnapshot, SourceState, Store
+from feedsvc.websub import Notifier, default_notifier
 
 logger = logging.getLogger("feedsvc.pipeline")
 
@@ -251,6 +254,7 @@ def refresh(
     only: Collection[str] | None = None,
     force: bool = False,
     browser: Fetcher | None = None,
+    notifier: Notifier | None = None,
 ) -> RefreshReport:
     """Refresh every source in ``settings`` (or the sources named in ``only``) once
     and publish the feeds.
@@ -270,6 +274,11 @@ def refresh(
     validators, no digest or snapshot to build on. ``browser`` reads the pages
     of sources with ``render = "browser"`` (default: ``feedsvc.browser.BrowserFetcher``,
     made only when a source needs it).
+
+    With ``websub.hubs`` set, the feeds whose bytes a new publication changed
+    are put in the hubs' outbox in the store, and ``notifier`` (default:
+    ``websub.default_notifier``) is woken to tell the hubs in the background:
+    the refresh does not wait for them.
     """
     if only is not None:
         unknown = sorted(set(only) - {source.name for source in settings.sources})
@@ -292,10 +301,14 @@ def refresh(
         browser = BrowserFetcher(settings)
     try:
         with active_store.refresh_lock(who, wait=lock_wait) as lock:
-            return _refresh_locked(
+            report = _refresh_locked(
                 settings, active_store, lock, active_fetcher, renderer or DefaultRenderer(),
                 started, force=force, browser=browser,
             )
+        if settings.websub.hubs:
+            # Also sends what hubs did not take before (the outbox is in the store).
+            (notifier or default_notifier(settings)).wake()
+        return report
     finally:
         if own_fetcher and isinstance(active_fetcher, RoutingFetcher):
             active_fetcher.close()
@@ -785,44 +798,55 @@ def _publish(
     incremental = previous is not None and previous.render_key == key and not rerender_all
     if incremental and previous is not None and not changes.touched:
         return False, len(previous.site.feeds), previous.site.item_count, None
+    rules = CategoryRules.from_settings(settings.categories)
     known = {c.slug: c.label for c in store.known_categories()}
-    slugs = sorted(set(known) | changes.slugs)
+    # Stored slugs are published under the category [categories] maps them to.
+    touched = rules.publishable(changes.slugs)
+    slugs = sorted(rules.publishable(known) | touched)
     if not incremental:
         # Categories the items have that no publication remembered (a refresh
         # that stopped between merging and publishing) get their feeds now.
-        slugs = sorted(set(slugs) | store.category_slugs())
+        slugs = sorted(set(slugs) | rules.publishable(store.category_slugs()))
     published = set() if previous is None else {link.key for link in previous.site.feeds}
     # Every feed the live publication lacks is rendered (a safety net: the
     # render-pending flag already covers a refresh that did not publish).
     missing = {slug for slug in slugs if category_key(slug) not in published}
     if incremental and previous is not None:
-        wanted = sorted(changes.slugs | missing)
+        wanted = sorted(touched | missing)
         item_count = previous.site.item_count + changes.new_items
     else:
         wanted, item_count = slugs, store.item_count()
     if item_count == 0:
         return False, 0, 0, "the store holds no items yet"
     labels = {**known, **{slug: label for slug, label in store.first_labels(wanted).items()
-                          if label is not None}}
+                          if label is not None}, **rules.labels}
     # A touched category that no item has any more and no publication showed has
-    # no feed to keep alive.
-    wanted = [slug for slug in wanted if slug in labels]
-    slugs = [slug for slug in slugs if slug in labels]
+    # no feed to keep alive; nor has a new one with fewer than min_items items.
+    too_small = _below_minimum(store, rules, [s for s in missing if s not in known])
+    wanted = [slug for slug in wanted if slug in labels and slug not in too_small]
+    slugs = [slug for slug in slugs if slug in labels and slug not in too_small]
     documents = FeedDocuments(renderer, settings.site.title)
     # Archive pages holding an item this refresh changed are rendered again.
     changed = [] if not incremental else store.arrival_numbers(sorted(changes.changed_keys))
-    built = [_build_feed(store, settings, None, labels, item_count, documents,
-                         changed, everything=not incremental), *(
+    built = [_build_feed(store, settings, None, labels, item_count, documents, changed, rules,
+                         everything=not incremental), *(
         _build_feed(store, settings, Category(slug, labels[slug]), labels, None, documents,
-                    changed, everything=not incremental)
+                    changed, rules, everything=not incremental)
         for slug in wanted)]
+    customs = [FeedFilter(feed, rules) for feed in settings.feeds]
+    built.extend(_build_custom(store, settings, custom, labels, rules, documents)
+                 for custom in customs if not incremental or custom.key not in published
+                 or _custom_touched(custom, changes))
+    if not incremental:
+        _warn_unknown_categories(customs, store.category_slugs())
     # Remembered before publishing, so that no category feed is ever live
     # without the store knowing to keep publishing it.
     store.remember_categories({slug: labels[slug] for slug in slugs}, now)
     links = {} if previous is None else {link.key: link for link in previous.site.feeds}
     for link in built:
         links[link.key] = link
-    feed_links = [links[ALL], *(links[category_key(slug)] for slug in slugs)]
+    feed_links = [links[ALL], *(links[category_key(slug)] for slug in slugs),
+                  *(links[custom.key] for custom in customs)]
     documents[OPML_PATH] = Document(
         content=renderer.render_opml(settings.site.title, feed_links, settings.site.base_url),
         content_type=OPML_CONTENT_TYPE,
@@ -838,7 +862,8 @@ def _publish(
                     if is_archive_path(path) and path not in documents]
     site = site_snapshot(
         settings.site, feeds=feed_links,
-        latest=[item_record(item, labels) for item in store.newest_items(None, LATEST_ITEMS)],
+        latest=[item_record(as_published(item, rules, labels), labels)
+                for item in store.newest_items(None, LATEST_ITEMS)],
         item_count=item_count,
     )
     try:
@@ -846,27 +871,58 @@ def _publish(
                                       render_key=key)
     except PublishError as exc:
         return False, len(feed_links), item_count, str(exc)
+    if went_live:
+        _queue_pings(settings, store, _changed_feeds(settings, documents, previous), now)
     return went_live, len(feed_links), item_count, None
+
+
+def _queue_pings(settings: Settings, store: Store, urls: Sequence[str], now: dt.datetime) -> None:
+    """Put the changed feeds in the hubs' outbox (``feedsvc.websub``). The publication
+    is live already: a store that cannot take them is logged, not a failed refresh."""
+    if not settings.websub.hubs or not urls:
+        return
+    try:
+        store.queue_pings(settings.websub.hubs, urls, now)
+    except FeedsvcError as exc:
+        logger.warning("websub: changed feeds not queued for the hubs: %s", exc)
+
+
+def _changed_feeds(
+    settings: Settings, documents: Mapping[str, Document], previous: Publication | None,
+) -> list[str]:
+    """The address of every feed file (Atom, RSS, JSON Feed: not the OPML list nor the
+    feeds' pages for people) among ``documents`` whose bytes differ from the
+    previous publication's (carried files are unchanged by definition)."""
+    before = {} if previous is None else previous.files
+    return [
+        settings.site.base_url + path for path, doc in sorted(documents.items())
+        if path.startswith("feeds/") and path.rpartition(".")[2] in FEED_FORMATS
+        and (path not in before or before[path].etag != etag_of(doc.content))
+    ]
 
 
 def _build_feed(
     store: Store, settings: Settings, category: Category | None, labels: dict[str, str],
-    item_count: int | None, documents: FeedDocuments, changed: Sequence[int], *,
-    everything: bool,
+    item_count: int | None, documents: FeedDocuments, changed: Sequence[int],
+    rules: CategoryRules, *, everything: bool,
 ) -> FeedLink:
     """One feed (``category`` None: all items) added to ``documents``: its subscription
     document and the archive pages that need rendering, and how the site lists it.
-    ``item_count`` is the feed's count when known.
+    ``item_count`` is the feed's count when known. A category's items are those of
+    its own label and of the labels ``rules`` merge into it.
 
     Pages fill first (see ``feedsvc.archive``) and are recorded in the store. Then
     the pages rendered are the new ones, those holding an arrival number in
     ``changed``, or with ``everything`` all of them; the others stay as published.
     """
-    slug = None if category is None else category.slug
+    members = None if category is None else rules.members(category.slug)
+    selection: str | Sequence[str] | None = (
+        None if category is None else category.slug if members is None or len(members) == 1
+        else members)
     key = ALL if category is None else category.key
     site = settings.site
     bounds = store.archive_bounds(key)
-    fresh = new_page_bounds(store.arrivals_after(slug, bounds[-1] if bounds else 0),
+    fresh = new_page_bounds(store.arrivals_after(selection, bounds[-1] if bounds else 0),
                             site.feed_size)
     if fresh:
         store.add_archive_pages(key, len(bounds) + 1, fresh)
@@ -874,16 +930,22 @@ def _build_feed(
     bounds = [*bounds, *fresh]
     pages |= set(range(len(bounds) - len(fresh) + 1, len(bounds) + 1))
     spec = _with_archives(feed_spec(
-        category, store.items_arrived(slug, bounds[-1] if bounds else 0, None), site, labels),
-        site.base_url, key, None, len(bounds))
+        category, store.items_arrived(selection, bounds[-1] if bounds else 0, None), site,
+        labels, rules=rules, hubs=settings.websub.hubs), site.base_url, key, None, len(bounds))
     documents.add_feed(spec)
     for page in sorted(pages):
         after, upto = page_run(bounds, page)
         documents.add_feed(_with_archives(
-            feed_spec(category, store.items_arrived(slug, after, upto), site, labels),
+            # No hubs: an archive page never changes, so no one need be told of it.
+            feed_spec(category, store.items_arrived(selection, after, upto), site, labels,
+                      rules=rules),
             site.base_url, key, page, page - 1))
-    newest = store.newest_items(slug, 1)
-    count = item_count if item_count is not None else store.item_count(slug)
+    if selection is None or isinstance(selection, str):
+        newest = store.newest_items(selection, 1)
+        count = item_count if item_count is not None else store.item_count(selection)
+    else:
+        newest = store.newest_selected(selection, None, 1)
+        count = store.count_selected(selection, None)
     return feed_link(spec, category, count, newest[0].date if newest else None)
 
 
@@ -927,6 +989,75 @@ class FeedDocuments(dict[str, Document]):
                 content_type=VIEW_CONTENT_TYPE, last_modified=spec.updated)
 
 
+SCAN_BATCH = 500
+"""Candidates a filtered custom feed reads from the store at a time."""
+
+
+def _build_custom(
+    store: Store, settings: Settings, custom: FeedFilter, labels: dict[str, str],
+    rules: CategoryRules, documents: FeedDocuments,
+) -> FeedLink:
+    """A custom feed (``[[feeds]]``) added to ``documents``, and how the site lists it.
+    It has no archive pages: its filters may change what it holds at any time.
+
+    Without include/exclude filters its entries and count come straight off
+    the store's indexes, as a category's do. With filters, the newest
+    candidates (of its categories and sources) are read ``SCAN_BATCH`` at a
+    time and tested, at most ``scan`` of them: the cost of rendering it is
+    bounded by ``scan``, whatever the history; its count is the matches among
+    those candidates.
+    """
+    slugs, sources = custom.category_slugs(), custom.settings.sources or None
+    size = settings.site.feed_size
+    if not custom.filtered:
+        newest = store.newest_selected(slugs, sources, size)
+        count = store.count_selected(slugs, sources)
+    else:
+        matched: list[StoredItem] = []
+        offset = 0
+        while offset < custom.settings.scan:
+            want = min(SCAN_BATCH, custom.settings.scan - offset)
+            batch = store.newest_selected(slugs, sources, want, offset)
+            matched.extend(item for item in batch if custom.matches(item))
+            offset += len(batch)
+            if len(batch) < want:
+                break
+        newest, count = matched[:size], len(matched)
+    spec = feed_spec(None, newest, settings.site, labels, rules=rules,
+                     hubs=settings.websub.hubs, custom=custom)
+    documents.add_feed(spec)
+    link = feed_link(spec, None, count, newest[0].date if newest else None)
+    return dataclasses.replace(link, label=custom.settings.title)
+
+
+def _custom_touched(custom: FeedFilter, changes: Changes) -> bool:
+    """Whether this refresh's merges may have changed the custom feed: an item was
+    touched in one of its categories (old or new category), or anywhere when it
+    takes any category. Its source restriction is not checked (an item touched
+    through one source may be listed by another too)."""
+    slugs = custom.category_slugs()
+    return changes.touched and (slugs is None or bool(set(slugs) & changes.slugs))
+
+
+def _below_minimum(store: Store, rules: CategoryRules, slugs: Sequence[str]) -> set[str]:
+    """Of the categories ``slugs`` (never published), those with fewer items than
+    ``categories.min_items``."""
+    if rules.min_items <= 1:
+        return set()
+    return {slug for slug in slugs
+            if store.count_selected(rules.members(slug), None) < rules.min_items}
+
+
+def _warn_unknown_categories(customs: Sequence[FeedFilter], present: set[str]) -> None:
+    """Log each custom feed category that no item has (a typo, or one yet to come)."""
+    for index, custom in enumerate(customs):
+        for label in custom.settings.categories:
+            target = custom.rules.merged.get(slugify(label), slugify(label))
+            if not set(custom.rules.members(target)) & present:
+                logger.warning("feeds[%d].categories: no item has the category %r (yet)",
+                               index, label)
+
+
 def _live_publication(publisher: Publisher) -> Publication | None:
     """The live publication, or None when there is none or it cannot be read (then
     everything is rendered anew)."""
@@ -942,6 +1073,10 @@ def render_key(settings: Settings, renderer: Renderer) -> str:
     rendered again rather than carried over."""
     data = json.dumps(
         {"site": dataclasses.asdict(settings.site),
+         "websub": settings.websub.hubs,
+         "categories": [dict(settings.categories.merge), settings.categories.hide,
+                        settings.categories.min_items],
+         "feeds": [dataclasses.asdict(feed) for feed in settings.feeds],
          "renderer": f"{type(renderer).__module__}.{type(renderer).__qualname__}",
          "code": _code_fingerprint()},
         sort_keys=True, default=str,

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from feedsvc.settings import Settings
-from feedsvc.store import RunRecord, SourceState, Store
+from feedsvc.store import HubState, RunRecord, SourceState, Store
 
 MAX_BACKOFF_SECONDS = 24 * 3600
 
@@ -53,11 +54,17 @@ def read_status(store: Store, settings: Settings, *, now: dt.datetime) -> dict[s
     source's last parse; ``warning_messages`` are the first of them word for
     word (bounded as a run keeps them, see ``feedsvc.pipeline.REPORTED_WARNINGS``)
     when the last refresh parsed the source, else None.
+
+    With ``websub.hubs`` set, ``"websub"`` holds each configured hub's
+    notifications (``{hub: {pending, notified_total, failures_total,
+    consecutive_failures, last_success, last_error, last_error_at}}``;
+    ``pending`` counts the feeds it is yet to be told of): the admin view
+    only, as an error may quote a hub's URL.
     """
     states = store.source_states()
     last = store.last_run()
     messages = _warning_messages(last)
-    return {
+    status = {
         "last_refresh": _run_json(last),
         "sources": {
             source.name: {
@@ -68,6 +75,26 @@ def read_status(store: Store, settings: Settings, *, now: dt.datetime) -> dict[s
             for source in settings.sources
         },
     }
+    if settings.websub.hubs:
+        status["websub"] = websub_status(store.hub_states(), settings.websub.hubs)
+    return status
+
+
+def websub_status(states: Mapping[str, HubState], hubs: Sequence[str]) -> dict[str, Any]:
+    """How the notifications to each of ``hubs`` went (a hub never notified: zeros)."""
+    picture: dict[str, Any] = {}
+    for hub in hubs:
+        state = states.get(hub)
+        picture[hub] = {
+            "pending": state.pending if state else 0,
+            "notified_total": state.notified_total if state else 0,
+            "failures_total": state.failures_total if state else 0,
+            "consecutive_failures": state.consecutive_failures if state else 0,
+            "last_success": _iso(state.last_success) if state else None,
+            "last_error": state.last_error if state else None,
+            "last_error_at": _iso(state.last_error_at) if state else None,
+        }
+    return picture
 
 
 def _warning_messages(run: RunRecord | None) -> dict[str, list[str]]:

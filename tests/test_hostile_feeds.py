@@ -66,7 +66,8 @@ def links_in(document: bytes, fmt: str) -> list[str]:
     root = etree.fromstring(document)
     found = [link.get("href") for link in root.iter(f"{ATOM}link")]
     found += [link.text for link in root.iter("link")]
-    found += [value for outline in root.iter("outline")
+    # Group outlines (categories, custom feeds) have no URLs.
+    found += [value for outline in root.iter("outline") if outline.get("xmlUrl")
               for value in (outline.get("xmlUrl"), outline.get("htmlUrl"))]
     return found
 

@@ -510,7 +510,7 @@ def test_opml_lists_every_feed_by_its_atom_url() -> None:
     root = etree.fromstring(render_opml("ILO Newsroom", SITE_FEEDS, BASE_URL))
     assert root.get("version") == "2.0"
     assert root.findtext("head/title") == "ILO Newsroom"
-    outlines = root.findall("body/outline")
+    outlines = root.findall(".//outline[@xmlUrl]")
     assert [o.get("xmlUrl") for o in outlines] == [
         BASE_URL + "feeds/all.atom",
         BASE_URL + "feeds/category/press-release.atom",
@@ -519,6 +519,22 @@ def test_opml_lists_every_feed_by_its_atom_url() -> None:
     assert {o.get("htmlUrl") for o in outlines} == {BASE_URL}
     assert [o.get("text") for o in outlines] == [f.title for f in SITE_FEEDS]
     assert {o.get("type") for o in outlines} == {"rss"}
+
+
+def test_opml_lists_all_items_once_then_categories_and_custom_feeds_in_groups() -> None:
+    custom = FeedLink("custom/child-labour", "ILO Newsroom: Child labour", None, None, 3,
+                      None, "")
+    root = etree.fromstring(render_opml("ILO Newsroom", (*SITE_FEEDS, custom), BASE_URL))
+    top = root.findall("body/outline")
+    assert [o.get("xmlUrl") for o in top] == [BASE_URL + "feeds/all.atom", None, None]
+    assert [o.get("text") for o in top[1:]] == ["Categories", "Custom feeds"]
+    assert [o.get("xmlUrl") for o in top[1]] == [
+        BASE_URL + "feeds/category/press-release.atom",
+        BASE_URL + "feeds/category/social-protection.atom",
+    ]
+    assert [o.get("xmlUrl") for o in top[2]] == [BASE_URL + "feeds/custom/child-labour.atom"]
+    all_urls = [o.get("xmlUrl") for o in root.iter("outline") if o.get("xmlUrl")]
+    assert all_urls.count(BASE_URL + "feeds/all.atom") == 1
 
 
 def test_opml_is_deterministic_and_clean() -> None:

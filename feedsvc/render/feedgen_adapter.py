@@ -88,6 +88,8 @@ def atom_document(spec: FeedSpec) -> bytes:
     generator.updated(spec.updated)
     generator.author(name=feed_author(spec))
     generator.link(href=spec.self_urls["atom"], rel="self", type="application/atom+xml")
+    for hub in spec.hubs:
+        generator.link(href=hub, rel="hub")
     generator.link(href=spec.home_url, rel="alternate", type="text/html")
     for entry in spec.entries:
         _add_atom_entry(generator, entry)
@@ -113,6 +115,7 @@ def rss_document(spec: FeedSpec) -> bytes:
         _add_rss_item(generator, entry)
     root = _with_namespaces(_parse(generator.rss_str(pretty=False)))
     _finish_rss(root, spec)
+    _add_rss_hubs(root, spec.hubs)
     _defuse_rss_plain_text(root)
     _add_rss_extras(root, spec)
     channel, items_start, items = _serialise(root).partition(b"<item>")
@@ -260,6 +263,18 @@ def _set_child_text(parent: etree._Element, name: str, text: str) -> None:
     if child is None:
         raise FeedgenOutputError(f"Atom element {name} is missing")
     child.text = text
+
+
+def _add_rss_hubs(root: etree._Element, hubs: tuple[str, ...]) -> None:
+    """WebSub hubs as ``atom:link rel="hub"``, after the channel's ``rel="self"`` link
+    (feedgen writes only that one)."""
+    self_link = root.find(f"channel/{_ATOM}link[@rel='self']")
+    if self_link is None:
+        if hubs:
+            raise FeedgenOutputError("RSS channel has no atom:link rel=self")
+        return
+    for hub in reversed(hubs):
+        self_link.addnext(etree.Element(f"{_ATOM}link", href=hub, rel="hub"))
 
 
 def _finish_rss(root: etree._Element, spec: FeedSpec) -> None:

@@ -30,6 +30,8 @@ def json_document(spec: FeedSpec) -> bytes:
     }
     if spec.prev_archive_urls is not None:
         feed["next_url"] = spec.prev_archive_urls["json"]
+    if spec.hubs:
+        feed["hubs"] = [{"type": "WebSub", "url": hub} for hub in spec.hubs]
     if spec.subtitle:
         feed["description"] = spec.subtitle
     feed["language"] = spec.language

@@ -3,11 +3,12 @@ every category ever published, and the refresh lock.
 
 One ``Store`` over any SQLAlchemy database URL (SQLite by default), made of
 modules named after their job: ``schema`` (tables, upgrades), ``decide``
-(what a merge changes: pure), ``items``, ``health``, ``runs``, ``categories``
-and ``lock``. Merging is idempotent and never forgets: items absent from a
-listing stay, an item's key, guid and id never change, and each source's
-merge is one transaction, so a refresh that dies midway leaves the store as
-it was after the last source it finished.
+(what a merge changes: pure), ``items``, ``health``, ``runs``, ``categories``,
+``hubs`` (the WebSub outbox and hub records) and ``lock``. Merging is
+idempotent and never forgets: items absent from a listing stay, an item's
+key, guid and id never change, and each source's merge is one transaction,
+so a refresh that dies midway leaves the store as it was after the last
+source it finished.
 """
 
 from __future__ import annotations
@@ -24,11 +25,13 @@ from feedsvc.sources import Validators
 from feedsvc.store import archives as _archives
 from feedsvc.store import categories as _categories
 from feedsvc.store import health as _health
+from feedsvc.store import hubs as _hubs
 from feedsvc.store import items as _items
 from feedsvc.store import removals as _removals
 from feedsvc.store import runs as _runs
 from feedsvc.store.categories import CategoryRecord
 from feedsvc.store.health import MergeCounts, SourceSnapshot, SourceState
+from feedsvc.store.hubs import HubState, PendingPing
 from feedsvc.store.lock import LockHolder, RefreshLock, hold_refresh_lock, lock_holder
 from feedsvc.store.removals import Removed
 from feedsvc.store.runs import RunRecord
@@ -42,8 +45,8 @@ from feedsvc.store.schema import (
 from feedsvc.store.schema import items as items_table
 
 __all__ = [
-    "SCHEMA_VERSION", "CategoryRecord", "LockHolder", "MergeCounts", "RefreshLock",
-    "Removed", "RunRecord", "SourceSnapshot", "SourceState", "Store", "StoredItem",
+    "SCHEMA_VERSION", "CategoryRecord", "HubState", "LockHolder", "MergeCounts", "PendingPing",
+    "RefreshLock", "Removed", "RunRecord", "SourceSnapshot", "SourceState", "Store", "StoredItem",
 ]
 
 
@@ -208,6 +211,20 @@ class Store:
         with self._db.read() as conn:
             return _items.item_count(conn, slug)
 
+    def newest_selected(
+        self, slugs: Sequence[str] | None, sources: Sequence[str] | None, limit: int,
+        offset: int = 0,
+    ) -> list[StoredItem]:
+        """The newest items of the categories ``slugs`` (None: any) listed by one of
+        ``sources`` (None or empty: any), skipping the ``offset`` newest, off the
+        category index (with ``sources``, joined to the source links)."""
+        with self._db.read() as conn:
+            return _items.newest_selected(conn, slugs, sources, limit, offset)
+
+    def count_selected(self, slugs: Sequence[str] | None, sources: Sequence[str] | None) -> int:
+        with self._db.read() as conn:
+            return _items.count_selected(conn, slugs, sources)
+
     def first_labels(self, slugs: Sequence[str]) -> dict[str, str | None]:
         """Each category's label as its first-seen item gives it (None: no item has it)."""
         with self._db.read() as conn:
@@ -223,7 +240,9 @@ class Store:
         with self._db.read() as conn:
             return _items.keys_listed_by(conn, source, sorted(keys))
 
-    def items_page(self, slug: str | None, offset: int, limit: int) -> list[StoredItem]:
+    def items_page(
+        self, slug: str | Sequence[str] | None, offset: int, limit: int,
+    ) -> list[StoredItem]:
         """One page of category ``slug``'s items (None: of all items), newest first, from
         the ``offset``-th, at most ``limit``; read off an index."""
         with self._db.read() as conn:
@@ -245,13 +264,15 @@ class Store:
         with self._db.write() as conn:
             _archives.add_pages(conn, feed_key, first_page, bounds)
 
-    def arrivals_after(self, slug: str | None, after: int) -> list[int]:
+    def arrivals_after(self, slug: str | Sequence[str] | None, after: int) -> list[int]:
         """The arrival numbers above ``after`` of the items of category ``slug`` (None:
         of all items), in order; off an index."""
         with self._db.read() as conn:
             return _archives.arrivals_after(conn, slug, after)
 
-    def items_arrived(self, slug: str | None, after: int, upto: int | None) -> list[StoredItem]:
+    def items_arrived(
+        self, slug: str | Sequence[str] | None, after: int, upto: int | None,
+    ) -> list[StoredItem]:
         """The items of category ``slug`` (None: all) whose arrival number is above
         ``after`` and at most ``upto`` (None: no bound), in feed order; off an index."""
         with self._db.read() as conn:
@@ -361,6 +382,27 @@ class Store:
         """
         with self._db.write() as conn:
             _categories.remember_categories(conn, published, now.replace(microsecond=0))
+
+    # --- WebSub hubs ----------------------------------------------------------------
+
+    def queue_pings(self, hubs: Sequence[str], urls: Sequence[str], now: dt.datetime) -> None:
+        """Put each feed of ``urls`` in every hub's outbox (see ``feedsvc.store.hubs``)."""
+        with self._db.write() as conn:
+            _hubs.queue_pings(conn, hubs, urls, now.replace(microsecond=0))
+
+    def pending_pings(self, hubs: Sequence[str]) -> list[PendingPing]:
+        with self._db.read() as conn:
+            return _hubs.pending_pings(conn, hubs)
+
+    def finish_ping(self, ping: PendingPing, now: dt.datetime, error: str | None) -> None:
+        """Record an attempt to deliver ``ping``: accepted (``error`` None) or failed."""
+        with self._db.write() as conn:
+            _hubs.finish_ping(conn, ping, now.replace(microsecond=0), error)
+
+    def hub_states(self) -> dict[str, HubState]:
+        """Every hub ever notified, by address."""
+        with self._db.read() as conn:
+            return _hubs.hub_states(conn)
 
     # --- the refresh lock ------------------------------------------------------------
 

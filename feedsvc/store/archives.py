@@ -38,17 +38,22 @@ def add_pages(conn: Connection, feed_key: str, first_page: int, last_seqs: Seque
             for offset, seq in enumerate(last_seqs)])
 
 
-def _of_feed(query: Any, slug: str | None) -> Any:
-    return query if slug is None else query.where(items.c.category_slug == slug)
+def _of_feed(query: Any, slug: str | Sequence[str] | None) -> Any:
+    """``query`` narrowed to the category ``slug``, or to any of several (merged ones)."""
+    if slug is None:
+        return query
+    if isinstance(slug, str):
+        return query.where(items.c.category_slug == slug)
+    return query.where(items.c.category_slug.in_(list(slug)))
 
 
-def arrivals_after(conn: Connection, slug: str | None, after: int) -> list[int]:
+def arrivals_after(conn: Connection, slug: str | Sequence[str] | None, after: int) -> list[int]:
     query = _of_feed(sa.select(items.c.archive_seq).where(items.c.archive_seq > after), slug)
     return [int(seq) for seq in conn.execute(query.order_by(items.c.archive_seq)).scalars()]
 
 
 def items_arrived(
-    conn: Connection, slug: str | None, after: int, upto: int | None,
+    conn: Connection, slug: str | Sequence[str] | None, after: int, upto: int | None,
 ) -> list[StoredItem]:
     query = sa.select(*_ITEM_COLUMNS).where(items.c.archive_seq > after)
     if upto is not None:

@@ -227,6 +227,36 @@ def item_count(conn: Connection, slug: str | None) -> int:
     return int(conn.execute(query).scalar_one())
 
 
+def _selection(
+    query: Any, slugs: Sequence[str] | None, sources: Sequence[str] | None,
+) -> Any:
+    if slugs is not None:
+        query = query.where(items.c.category_slug.in_(list(slugs)))
+    if sources:
+        listed = sa.select(item_sources.c.item_key).where(item_sources.c.source.in_(list(sources)))
+        query = query.where(items.c.key.in_(listed))
+    return query
+
+
+def newest_selected(
+    conn: Connection, slugs: Sequence[str] | None, sources: Sequence[str] | None,
+    limit: int, offset: int = 0,
+) -> list[StoredItem]:
+    """The newest items (skipping ``offset``) whose category slug is one of ``slugs``
+    (None: any, or none) and that one of ``sources`` listed (None or empty: any)."""
+    query = _selection(sa.select(*_ITEM_COLUMNS), slugs, sources)
+    query = query.order_by(*NEWEST_FIRST).limit(limit).offset(offset)
+    return [_stored_item(row) for row in conn.execute(query)]
+
+
+def count_selected(
+    conn: Connection, slugs: Sequence[str] | None, sources: Sequence[str] | None,
+) -> int:
+    """How many items ``newest_selected`` chooses from."""
+    query = _selection(sa.select(sa.func.count()).select_from(items), slugs, sources)
+    return int(conn.execute(query).scalar_one())
+
+
 def first_label(conn: Connection, slug: str) -> str | None:
     """The category label of the first item seen in ``slug`` (first seen, then date,
     rank and key), or None when no item has that category any more."""
@@ -241,13 +271,18 @@ def category_slugs(conn: Connection) -> set[str]:
     return set(conn.execute(query).scalars())
 
 
-def items_page(conn: Connection, slug: str | None, offset: int, limit: int) -> list[StoredItem]:
+def items_page(
+    conn: Connection, slug: str | Sequence[str] | None, offset: int, limit: int,
+) -> list[StoredItem]:
     """The items of the category ``slug`` (None: all items) from the ``offset``-th, newest
     first, at most ``limit``: one page of a browsable list. Read off the same indexes as
-    ``newest_items``; the database walks ``offset`` index entries, never the rows."""
+    ``newest_items``; the database walks ``offset`` index entries, never the rows.
+    ``slug`` may be several slugs (a category and the labels merged into it)."""
     query = sa.select(*_ITEM_COLUMNS).order_by(*NEWEST_FIRST).offset(offset).limit(limit)
-    if slug is not None:
+    if isinstance(slug, str):
         query = query.where(items.c.category_slug == slug)
+    elif slug is not None:
+        query = query.where(items.c.category_slug.in_(list(slug)))
     return [_stored_item(row) for row in conn.execute(query)]
 
 

@@ -197,6 +197,29 @@ publication_state = sa.Table(
     sa.Column("render_pending", sa.Boolean, nullable=False),
 )
 
+# One row per WebSub hub ever notified: how its notifications went (see
+# feedsvc.websub). A new table: create_all adds it to an older store as it is.
+websub_hubs = sa.Table(
+    "websub_hubs", metadata,
+    sa.Column("hub", sa.String, primary_key=True),
+    sa.Column("notified_total", sa.Integer, nullable=False),
+    sa.Column("failures_total", sa.Integer, nullable=False),
+    sa.Column("consecutive_failures", sa.Integer, nullable=False),
+    sa.Column("last_success", UTCDateTime),
+    sa.Column("last_error", sa.String),
+    sa.Column("last_error_at", UTCDateTime),
+)
+
+# The outbox: each feed a hub is yet to be told of, since its bytes changed at
+# ``queued``. Written by the refresh that published, emptied as hubs take them,
+# so a hub that was down, or a process killed before telling it, is caught up.
+websub_pending = sa.Table(
+    "websub_pending", metadata,
+    sa.Column("hub", sa.String, primary_key=True),
+    sa.Column("url", sa.String, primary_key=True),
+    sa.Column("queued", UTCDateTime, nullable=False),
+)
+
 # The publication kept in the database (``storage.publication = "database"``): each
 # document once, by the ETag of its bytes; each generation's manifest and site; and
 # one row naming the live generation, switched in one transaction.
