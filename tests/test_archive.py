@@ -324,3 +324,24 @@ def test_an_upgraded_store_numbers_its_items_in_arrival_order(tmp_path: Path) ->
     assert [item.archive_seq for item in by_arrival] == list(range(1, len(items) + 1))
     assert by_arrival == sorted(items, key=lambda item: (
         item.first_seen, item.date, -item.listing_rank))
+
+
+def test_a_merged_categorys_chain_holds_the_items_of_every_merged_label(
+    make_settings: Callable[..., Settings], tmp_path: Path,
+) -> None:
+    (tmp_path / "listings").mkdir()
+    settings = make_settings([{"name": "news", "location": "listings/news.txt"}],
+                             site={"feed_size": FEED_SIZE, "base_url": BASE},
+                             categories={"merge": {"Statement": "Press release"}})
+    write(settings, listing_items(23))
+    assert refresh(settings, now=T0).published
+    documents = files(settings)
+    assert "feeds/category/statement.atom" not in documents
+    with Store.open(settings.storage.database) as store:
+        wanted = sorted(item.guid for item in store.all_items()
+                        if item.category in ("Press release", "Statement"))
+    for fmt in ("atom", "rss", "json"):
+        walked = walk(documents, "category/press-release", fmt)
+        met = Counter(i for _, _, ids in walked for i in ids)
+        assert sorted(met) == wanted and set(met.values()) == {1}, fmt
+        assert len(walked) > 2, "the merged category fills archive pages"
