@@ -1,14 +1,16 @@
-"""The item store against a real SQLite file: merging, history, source health, runs, the lock."""
+"""The item store against a real SQLite file and a real PostgreSQL database: merging,
+history, source health, runs, the lock."""
 
 from __future__ import annotations
 
 import datetime as dt
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from feedsvc.errors import RefreshInProgressError, StoreError
 from feedsvc.identity import item_guid
@@ -28,9 +30,17 @@ GAMMA = ListingItem(title="Gamma survey results", date=dt.date(2024, 3, 1),
                     category=None, credit=None, summary="Numbers.")
 
 
+pytestmark = pytest.mark.both_engines
+
+
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store.open(f"sqlite:///{tmp_path}/db/store.sqlite3") as opened:
+def store_url(database_url: Callable[..., str]) -> str:
+    return database_url()
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[Store]:
+    with Store.open(store_url) as opened:
         yield opened
 
 
@@ -38,13 +48,16 @@ def titles(store: Store) -> list[str]:
     return [item.title for item in store.all_items()]
 
 
-def sources_of(path: Path, key: str) -> tuple[str, ...]:
+def sources_of(url: str, key: str) -> tuple[str, ...]:
     """The sources that listed the item ``key``, by name, read from the database itself."""
-    with sqlite3.connect(path) as conn:
-        rows = conn.execute(
-            "SELECT source FROM item_sources WHERE item_key = ? ORDER BY source", (key,)
-        ).fetchall()
-    conn.close()
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(sa.text(
+                "SELECT source FROM item_sources WHERE item_key = :key ORDER BY source"),
+                {"key": key}).all()
+    finally:
+        engine.dispose()
     return tuple(source for (source,) in rows)
 
 
@@ -83,8 +96,8 @@ def test_a_version_1_store_is_upgraded_and_keeps_its_data(tmp_path: Path) -> Non
         assert version == (SCHEMA_VERSION,)
 
 
-def test_reopening_keeps_everything(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path}/store.sqlite3"
+def test_reopening_keeps_everything(store_url: str) -> None:
+    url = store_url
     with Store.open(url) as first:
         first.merge("a", [ALPHA], T0)
     with Store.open(url) as second:
@@ -126,13 +139,13 @@ def test_different_items_sharing_a_key_are_kept_once_and_reported(store: Store) 
     assert store.source_state("a").last_warnings == 2  # type: ignore[union-attr]
 
 
-def test_same_item_from_two_sources_is_one_item(store: Store, tmp_path: Path) -> None:
+def test_same_item_from_two_sources_is_one_item(store: Store, store_url: str) -> None:
     store.merge("all-news", [ALPHA, BETA], T0)
     assert store.merge("press", [ALPHA], T0) == MergeCounts(found=1, new=0, updated=0)
     items = store.all_items()
     assert len(items) == 2
     alpha = next(item for item in items if item.title == ALPHA.title)
-    assert sources_of(tmp_path / "db" / "store.sqlite3", alpha.key) == ("all-news", "press")
+    assert sources_of(store_url, alpha.key) == ("all-news", "press")
 
 
 def test_an_edit_updates_in_place_and_keeps_the_id(store: Store) -> None:
@@ -344,8 +357,8 @@ def test_the_refresh_lock_excludes_a_second_holder(store: Store) -> None:
         pass
 
 
-def test_a_second_store_on_the_same_file_sees_the_lock(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path}/store.sqlite3"
+def test_a_second_store_on_the_same_database_sees_the_lock(store_url: str) -> None:
+    url = store_url
     with (
         Store.open(url) as one,
         Store.open(url) as two,
