@@ -18,6 +18,7 @@ database (``CREATE DATABASE``, dropped when the test ends).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import shutil
@@ -115,12 +116,18 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+ROOT_PREFIX = "feedsvc-postgres-"
+OWNER_FILE = "owner.pid"
+"""Beside a throwaway server: the pid of the test session that started it."""
+
+
 class ThrowawayServer:
     """A PostgreSQL cluster in a temporary directory, on a free loopback port."""
 
     def __init__(self, binaries: Path) -> None:
         self.binaries = binaries
-        self.root = Path(tempfile.mkdtemp(prefix="feedsvc-postgres-"))
+        self.root = Path(tempfile.mkdtemp(prefix=ROOT_PREFIX))
+        (self.root / OWNER_FILE).write_text(str(os.getpid()))
         self.data = self.root / "data"
         self.port = _free_port()
         self.user: str | None = None
@@ -165,6 +172,31 @@ class ThrowawayServer:
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
 
+    def sweep_orphans(self) -> None:
+        """Stop the servers of test sessions that were killed before they could."""
+        for root in Path(tempfile.gettempdir()).glob(ROOT_PREFIX + "*"):
+            try:
+                owner = int((root / OWNER_FILE).read_text())
+            except (OSError, ValueError):
+                continue
+            if root == self.root or _alive(owner):
+                continue
+            orphan = ThrowawayServer.__new__(ThrowawayServer)
+            orphan.binaries, orphan.root, orphan.data = self.binaries, root, root / "data"
+            orphan.user = self.user
+            with contextlib.suppress(RuntimeError, OSError, subprocess.SubprocessError):
+                orphan.stop()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
 
 def _unavailable(reason: str) -> None:
     """Skip, or fail under CI, where the server must be there."""
@@ -189,6 +221,7 @@ def _postgres_session() -> Iterator[PostgresServer | str]:
         return
     try:
         throwaway = ThrowawayServer(binaries)
+        throwaway.sweep_orphans()
         url = throwaway.start()
     except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
         yield f"could not start a server from {binaries}: {exc}"

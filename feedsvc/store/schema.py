@@ -14,6 +14,7 @@ transaction that records it.
 from __future__ import annotations
 
 import datetime as dt
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,7 +22,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 
 from feedsvc.errors import StoreError
 from feedsvc.identity import slugify
@@ -192,10 +193,16 @@ STATE_ROW = 1
 
 
 class Database:
-    """An engine and the two kinds of transaction the store uses. Thread-safe."""
+    """An engine and the two kinds of transaction the store uses. Thread-safe.
+
+    A Database dropped without ``dispose()`` (a web app's store lives as long as
+    its process) still closes its pooled connections when it is collected,
+    rather than leaving them to the driver's finalizers.
+    """
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        weakref.finalize(self, engine.dispose)
 
     @contextmanager
     def write(self, *, bulk: bool = False) -> Iterator[Connection]:
@@ -254,29 +261,41 @@ def drop_indexes(conn: Connection) -> None:
         index.drop(conn, checkfirst=True)
 
 
+SCHEMA_LOCK_KEY = 0x66656564737663  # "feedsvc" in ASCII
+"""The PostgreSQL advisory lock that serializes creating and upgrading the schema."""
+
+
 def _create_schema(database: Database) -> None:
-    # One immediate transaction: another process creating the same tables
-    # waits for us, then finds them, instead of failing halfway.
+    """Create what is missing, upgrade an older store and check the version, in one
+    transaction that excludes every other process doing the same: on SQLite its
+    ``BEGIN IMMEDIATE`` does, on PostgreSQL a transaction-scoped advisory lock
+    (DDL is transactional there, so a failed upgrade leaves the store as it was)."""
     with database.write() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.select(sa.func.pg_advisory_xact_lock(SCHEMA_LOCK_KEY)))
+        version = _stored_version(conn)
+        if version is not None and version > SCHEMA_VERSION:
+            raise StoreError(f"store schema version {version} is newer than this feedsvc's "
+                             f"({SCHEMA_VERSION}): upgrade feedsvc")
         metadata.create_all(conn)
         _migrate(conn)
         ensure_indexes(conn)
-    for table, row in ((schema_version, {"version": SCHEMA_VERSION}),
-                       (refresh_lock, {"id": LOCK_ROW}),
-                       (publication_state, {"id": STATE_ROW, "render_pending": True})):
-        try:
-            with database.write() as conn:
-                if conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one():
-                    continue
+        for table, row in ((schema_version, {"version": SCHEMA_VERSION}),
+                           (refresh_lock, {"id": LOCK_ROW}),
+                           (publication_state, {"id": STATE_ROW, "render_pending": True})):
+            if conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one() == 0:
                 conn.execute(table.insert().values(**row))
-        except StoreError as exc:
-            # Another process created the row first: what we wanted.
-            if not isinstance(exc.__cause__, IntegrityError):
-                raise
-    with database.read() as conn:
-        version = conn.execute(sa.select(sa.func.max(schema_version.c.version))).scalar()
+        version = _stored_version(conn)
     if version != SCHEMA_VERSION:
         raise StoreError(f"store schema version {version}, expected {SCHEMA_VERSION}")
+
+
+def _stored_version(conn: Connection) -> int | None:
+    """The store's schema version; None for a new store (no table or no row yet)."""
+    if not sa.inspect(conn).has_table(schema_version.name):
+        return None
+    version = conn.execute(sa.select(sa.func.max(schema_version.c.version))).scalar()
+    return None if version is None else int(version)
 
 
 def _add_column(conn: Connection, table: str, column: str, ddl: str) -> None:
@@ -315,7 +334,7 @@ def _migrate(conn: Connection) -> None:
     """Bring a store made by an older feedsvc up to ``SCHEMA_VERSION``, in ``conn``'s
     transaction. A new store has no version yet and needs nothing: ``create_all``
     made every table and index as they are now."""
-    version = conn.execute(sa.select(sa.func.max(schema_version.c.version))).scalar()
+    version = _stored_version(conn)
     if version is None:
         return
     for target, step in MIGRATIONS:
