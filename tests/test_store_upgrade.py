@@ -4,13 +4,15 @@
 (one refresh of the bundled sample site) and the feeds that refresh
 published. Opening it with the current code migrates it; its next refresh,
 with the same listings, must keep every item's id and times and publish the
-same bytes. On PostgreSQL, the same store is first copied table by table as it
-is (the old schema, reflected) into a new database, which is then upgraded.
+same bytes (but for category feeds' home links, see ``moved_category_pages``). On
+PostgreSQL, the same store is first copied table by table as it is (the old
+schema, reflected) into a new database, which is then upgraded.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -92,6 +94,13 @@ def test_the_old_store_upgrades_and_keeps_every_item(old_site: Path) -> None:
     assert _items(url) == before
 
 
+def moved_category_pages(published: bytes) -> bytes:
+    """``published`` with its category feed's home link where it is now: 0.1.0 linked
+    a category feed to ``#category-<slug>`` of the home page, which had no such
+    anchor; category feeds now link to the category's own page."""
+    return re.sub(rb"/#category-([a-z0-9-]+)", rb"/categories/\1", published)
+
+
 def test_the_next_refresh_publishes_the_same_bytes(old_site: Path) -> None:
     settings = load_settings(old_site / "config" / "feedsvc.toml")
     before = _items(settings.storage.database)
@@ -105,6 +114,7 @@ def test_the_next_refresh_publishes_the_same_bytes(old_site: Path) -> None:
     for path in sorted(expected.rglob("*")):
         if path.is_file() and path.name != "README.md":
             relative = path.relative_to(expected)
-            assert (live / relative).read_bytes() == path.read_bytes(), relative
+            assert (live / relative).read_bytes() == moved_category_pages(path.read_bytes()), \
+                relative
             compared += 1
     assert compared == 43
