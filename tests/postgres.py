@@ -74,12 +74,14 @@ class PostgresServer:
                                             poolclass=sa.pool.NullPool)
         return self._engine
 
-    def create_database(self) -> str:
-        """A new empty database (UTF-8, C collation, whatever the server's locale); its URL."""
+    def create_database(self, *, icu_locale: str | None = None) -> str:
+        """A new empty database (UTF-8, C collation whatever the server's locale, or the
+        ICU collation of ``icu_locale``, e.g. ``en-US``); its URL."""
         name = f"feedsvc_test_{uuid.uuid4().hex[:16]}"
+        icu = f" LOCALE_PROVIDER icu ICU_LOCALE '{icu_locale}'" if icu_locale else ""
         with self.engine().connect() as conn:
             conn.exec_driver_sql(f"CREATE DATABASE {name} TEMPLATE template0 ENCODING 'UTF8' "
-                                 "LC_COLLATE 'C' LC_CTYPE 'C'")
+                                 f"LC_COLLATE 'C' LC_CTYPE 'C'{icu}")
         return self.admin_url.set(database=name).render_as_string(hide_password=False)
 
     def drop_database(self, url: str) -> None:
@@ -244,12 +246,13 @@ def postgres_server(_postgres_session: PostgresServer | str) -> PostgresServer:
 
 
 @pytest.fixture
-def postgres_database(postgres_server: PostgresServer) -> Iterator[Callable[[], str]]:
-    """``new()`` makes a new empty database and returns its URL; all are dropped after."""
+def postgres_database(postgres_server: PostgresServer) -> Iterator[Callable[..., str]]:
+    """``new(icu_locale=None)`` makes a new empty database (see
+    ``PostgresServer.create_database``) and returns its URL; all are dropped after."""
     made: list[str] = []
 
-    def new() -> str:
-        made.append(postgres_server.create_database())
+    def new(*, icu_locale: str | None = None) -> str:
+        made.append(postgres_server.create_database(icu_locale=icu_locale))
         return made[-1]
 
     yield new

@@ -399,3 +399,55 @@ def test_failures_total_only_ever_grows(store: Store) -> None:
     store.merge("a", [ALPHA], T2)
     state = store.record_failure("a", T2 + dt.timedelta(minutes=5), "third")
     assert (state.consecutive_failures, state.failures_total) == (1, 3)
+
+
+# --- PostgreSQL: whatever the database's collation --------------------------------------
+
+ECOLE = ListingItem(title="École ouverte", date=dt.date(2024, 3, 12), category="Étude",
+                    credit=None, summary=None)
+FORGE = ListingItem(title="Forge ouverte", date=dt.date(2024, 3, 12), category="Forge",
+                    credit=None, summary=None)
+
+
+def tied_items_and_categories(url: str) -> tuple[list[str], list[str]]:
+    """Merge two items of one date at the top of two listings (the same rank: only their
+    keys tell them apart) and publish their categories; the store's orders."""
+    with Store.open(url) as store:
+        store.merge("one", [ECOLE], T0)
+        store.merge("two", [FORGE], T0)
+        store.remember_categories({"etude": "Étude", "forge": "Forge", "e-tude": "E-tude"}, T0)
+        return titles(store), [c.slug for c in store.known_categories()]
+
+
+def test_a_language_collation_does_not_change_the_order_of_ties(
+    postgres_database: Callable[..., str], tmp_path: Path,
+) -> None:
+    on_sqlite = tied_items_and_categories(f"sqlite:///{tmp_path}/store.sqlite3")
+    # Code point order: "f" (U+0066) before "é" (U+00E9); "-" before "t".
+    assert on_sqlite == (["Forge ouverte", "École ouverte"], ["e-tude", "etude", "forge"])
+    assert tied_items_and_categories(postgres_database(icu_locale="en-US")) == on_sqlite
+
+
+def test_a_postgresql_store_of_version_4_is_upgraded_to_code_point_order(
+    postgres_database: Callable[..., str],
+) -> None:
+    url = postgres_database(icu_locale="en-US")
+    Store.open(url).close()
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:  # as version 4 made it: the database's collation
+        for table, column in (("items", "key"), ("item_sources", "item_key"),
+                              ("categories", "slug")):
+            conn.execute(sa.text(f"ALTER TABLE {table} ALTER COLUMN {column} TYPE VARCHAR "
+                                 'COLLATE "default"'))
+        conn.execute(sa.text("DELETE FROM schema_version"))
+        conn.execute(sa.text("INSERT INTO schema_version VALUES (4)"))
+    engine.dispose()
+    assert tied_items_and_categories(url) == (
+        ["Forge ouverte", "École ouverte"], ["e-tude", "etude", "forge"])
+    with Store.open(url) as store:
+        assert store.item_count() == 2
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT max(version) FROM schema_version")).scalar() == (
+            SCHEMA_VERSION)
+    engine.dispose()

@@ -27,11 +27,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from feedsvc.errors import StoreError
 from feedsvc.identity import slugify
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 """1: the first schema. 2: ``sources.config_fingerprint`` and the ``categories`` table.
 3: ``sources.failures_total``. 4: ``items.category_slug`` and the indexes each feed's
 newest entries are read from, ``sources.body_digest``, the ``source_snapshots`` and
-``publication_state`` and ``removals`` tables."""
+``publication_state`` and ``removals`` tables. 5: on PostgreSQL, the ``SORTED_COLUMNS``
+compared in code point order (collation ``C``)."""
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_MERGE_CACHE_KIB = 4_096
 """Page cache of an SQLite connection that has merged (a merge touches every index of
@@ -57,6 +58,14 @@ class UTCDateTime(sa.types.TypeDecorator[dt.datetime]):
         return None if value is None else value.replace(tzinfo=dt.UTC)
 
 
+SortedText = sa.String().with_variant(sa.String(collation="C"), "postgresql")
+"""Text the store sorts by (item keys, category slugs, source names): compared byte by
+byte (code point order), as SQLite does, whatever collation a PostgreSQL database
+was created with, so feeds list tied items in the same order on every engine."""
+SORTED_COLUMNS = (("items", "key"), ("items", "category_slug"), ("item_sources", "item_key"),
+                  ("item_sources", "source"), ("sources", "name"), ("categories", "slug"))
+"""The ``SortedText`` columns, as (table, column)."""
+
 metadata = sa.MetaData()
 
 schema_version = sa.Table(
@@ -66,7 +75,7 @@ schema_version = sa.Table(
 
 items = sa.Table(
     "items", metadata,
-    sa.Column("key", sa.String, primary_key=True),
+    sa.Column("key", SortedText, primary_key=True),
     # Both derive from the key: unique as it is. item_id is looked up by item pages.
     sa.Column("guid", sa.String, nullable=False),
     sa.Column("item_id", sa.String, nullable=False, unique=True),
@@ -74,7 +83,7 @@ items = sa.Table(
     sa.Column("date", sa.Date, nullable=False),
     sa.Column("category", sa.String),
     # slugify(category): the category feed the item belongs to, for indexed lookups.
-    sa.Column("category_slug", sa.String),
+    sa.Column("category_slug", SortedText),
     sa.Column("credit", sa.String),
     sa.Column("summary", sa.Text),
     sa.Column("link", sa.String),
@@ -99,8 +108,8 @@ category_newest_index = sa.Index(
 
 item_sources = sa.Table(
     "item_sources", metadata,
-    sa.Column("item_key", sa.String, sa.ForeignKey("items.key"), primary_key=True),
-    sa.Column("source", sa.String, primary_key=True),
+    sa.Column("item_key", SortedText, sa.ForeignKey("items.key"), primary_key=True),
+    sa.Column("source", SortedText, primary_key=True),
     # When the source first listed the item, or last listed it saying something new.
     sa.Column("last_seen", UTCDateTime, nullable=False),
     sa.Column("content_hash", sa.String, nullable=False),
@@ -108,7 +117,7 @@ item_sources = sa.Table(
 
 sources = sa.Table(
     "sources", metadata,
-    sa.Column("name", sa.String, primary_key=True),
+    sa.Column("name", SortedText, primary_key=True),
     sa.Column("etag", sa.String),
     sa.Column("last_modified", sa.String),
     # The configuration the validators and the failure count belong to (see merge).
@@ -154,7 +163,7 @@ refresh_runs = sa.Table(
 
 categories = sa.Table(
     "categories", metadata,
-    sa.Column("slug", sa.String, primary_key=True),
+    sa.Column("slug", SortedText, primary_key=True),
     sa.Column("label", sa.String, nullable=False),
     sa.Column("first_seen", UTCDateTime, nullable=False),
 )
@@ -353,8 +362,15 @@ def _to_4(conn: Connection) -> None:
     # The indexes themselves: see ensure_indexes.
 
 
+def _to_5(conn: Connection) -> None:
+    if conn.dialect.name != "postgresql":
+        return  # SQLite compares text byte by byte already
+    for table, column in SORTED_COLUMNS:
+        conn.execute(sa.text(f'ALTER TABLE {table} ALTER COLUMN {column} TYPE VARCHAR COLLATE "C"'))
+
+
 MIGRATIONS: tuple[tuple[int, Callable[[Connection], None]], ...] = (
-    (2, _to_2), (3, _to_3), (4, _to_4),
+    (2, _to_2), (3, _to_3), (4, _to_4), (5, _to_5),
 )
 """(version, step): each step upgrades a store of the version before it."""
 
