@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
+import subprocess
+import sys
+import textwrap
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -102,6 +105,55 @@ def test_reopening_keeps_everything(store_url: str) -> None:
         first.merge("a", [ALPHA], T0)
     with Store.open(url) as second:
         assert titles(second) == [ALPHA.title]
+
+
+def test_a_store_newer_than_the_code_is_refused(store_url: str) -> None:
+    Store.open(store_url).close()
+    engine = sa.create_engine(store_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO schema_version VALUES (:v)"), {"v": SCHEMA_VERSION + 1})
+    engine.dispose()
+    with pytest.raises(StoreError, match=f"version {SCHEMA_VERSION + 1} is newer"):
+        Store.open(store_url)
+
+
+OPEN_TOGETHER = """
+    import sys
+    from feedsvc.store import Store
+
+    sys.stdin.read()  # start together
+    with Store.open(sys.argv[1]) as store:
+        print(store.item_count(), flush=True)
+"""
+
+
+def open_together(url: str, count: int) -> list[tuple[int, str, str]]:
+    """Open the store at ``url`` from ``count`` processes at once; each one's exit status,
+    output (its item count) and errors."""
+    opening = [subprocess.Popen([sys.executable, "-c", textwrap.dedent(OPEN_TOGETHER), url],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True) for _ in range(count)]
+    for child in opening:
+        assert child.stdin is not None
+        child.stdin.close()
+    outcomes = []
+    for child in opening:
+        with child:
+            assert child.stdout is not None and child.stderr is not None
+            out, err = child.stdout.read(), child.stderr.read()
+            outcomes.append((child.wait(timeout=120), out, err))
+    return outcomes
+
+
+def test_processes_opening_a_new_store_at_once_create_it_once(store_url: str) -> None:
+    assert open_together(store_url, 4) == [(0, "0\n", "")] * 4
+    with Store.open(store_url) as store:
+        assert store.item_count() == 0
+    engine = sa.create_engine(store_url)
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT version FROM schema_version")).scalars().all() == [
+            SCHEMA_VERSION]
+    engine.dispose()
 
 
 def test_an_unopenable_store_is_a_store_error(tmp_path: Path) -> None:
@@ -441,6 +493,13 @@ def test_a_postgresql_store_of_version_4_is_upgraded_to_code_point_order(
                                  'COLLATE "default"'))
         conn.execute(sa.text("DELETE FROM schema_version"))
         conn.execute(sa.text("INSERT INTO schema_version VALUES (4)"))
+    engine.dispose()
+    # Processes starting together: one upgrades, the others wait and find it done.
+    assert open_together(url, 3) == [(0, "0\n", "")] * 3
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT version FROM schema_version ORDER BY version")
+                            ).scalars().all() == [4, 5]
     engine.dispose()
     assert tied_items_and_categories(url) == (
         ["Forge ouverte", "École ouverte"], ["e-tude", "etude", "forge"])
