@@ -510,3 +510,17 @@ def test_a_postgresql_store_of_version_4_is_upgraded_to_code_point_order(
         assert conn.execute(sa.text("SELECT max(version) FROM schema_version")).scalar() == (
             SCHEMA_VERSION)
     engine.dispose()
+
+
+@pytest.mark.slow
+def test_a_category_of_more_items_than_a_statement_may_name_is_removed(store: Store) -> None:
+    # More keys than SQLite (32,766) or PostgreSQL (65,535) take as parameters of one
+    # statement: the removal must not name them one by one.
+    many = [ListingItem(title=f"Item {n}", date=dt.date(2024, 1, 1) + dt.timedelta(days=n % 300),
+                        category="Everything", credit=None, summary=None) for n in range(70_000)]
+    with store.bulk_loading():
+        store.merge("big", many, T0)
+    (removed,) = store.remove_categories(["everything"], T1)
+    assert (removed.ident, removed.label, removed.items) == ("everything", "Everything", 70_000)
+    assert store.item_count("everything") == 0
+    assert store.source_state("big").body_digest is None  # type: ignore[union-attr]
