@@ -8,6 +8,8 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import time
+import types
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -524,3 +526,20 @@ def test_a_category_of_more_items_than_a_statement_may_name_is_removed(store: St
     assert (removed.ident, removed.label, removed.items) == ("everything", "Everything", 70_000)
     assert store.item_count("everything") == 0
     assert store.source_state("big").body_digest is None  # type: ignore[union-attr]
+
+
+def test_a_machine_whose_clock_runs_ahead_does_not_take_a_live_lock_over(
+    postgres_database: Callable[..., str], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import feedsvc.store.lock as lock
+
+    url = postgres_database()
+    with Store.open(url) as here, Store.open(url) as there, here.refresh_lock("here"):
+        # "there" is another machine, its clock two minutes ahead: past the lease.
+        ahead = types.SimpleNamespace(time=lambda: time.time() + 120,
+                                      monotonic=time.monotonic, sleep=time.sleep)
+        monkeypatch.setattr(lock, "time", ahead)
+        holder = there.lock_holder()
+        assert holder is not None and holder.owner == "here"
+        with pytest.raises(RefreshInProgressError, match="here"), there.refresh_lock("there"):
+            pass
