@@ -31,7 +31,7 @@ def fixed_now() -> dt.datetime:
 
 @pytest.fixture
 def make_settings(
-    tmp_path: Path, database_engine: str, database_url: Callable[..., str],
+    tmp_path: Path, engine_database: Callable[[str], str],
 ) -> Callable[..., Settings]:
     """Build validated Settings for a site living in ``tmp_path``.
 
@@ -44,10 +44,8 @@ def make_settings(
     made: list[str] = []
 
     def default_database() -> str:
-        if database_engine == "sqlite":
-            return "sqlite:///var/feedsvc.sqlite3"
         if not made:
-            made.append(database_url())
+            made.append(engine_database("sqlite:///var/feedsvc.sqlite3"))
         return made[0]
 
     def build(sources: Sequence[Mapping[str, Any]] = (), **sections: Mapping[str, Any]) -> Settings:

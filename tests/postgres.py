@@ -284,6 +284,17 @@ def database_url(
     return make
 
 
+@pytest.fixture
+def engine_database(database_engine: str, database_url: Callable[..., str]) -> Callable[[str], str]:
+    """``engine_database(sqlite_url)``: ``sqlite_url`` itself on SQLite, a new PostgreSQL
+    database's URL on PostgreSQL; for settings that name an SQLite file of their own."""
+
+    def pick(sqlite_url: str) -> str:
+        return sqlite_url if database_engine == "sqlite" else database_url()
+
+    return pick
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "both_engines: run the test once on SQLite and once on PostgreSQL")

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from feedsvc.errors import RefreshInProgressError, StoreError
 from feedsvc.identity import item_guid
 from feedsvc.models import ListingItem
+from feedsvc.settings import settings_from_mapping
 from feedsvc.sources import Validators
 from feedsvc.store import SCHEMA_VERSION, MergeCounts, Store
 
@@ -543,3 +544,12 @@ def test_a_machine_whose_clock_runs_ahead_does_not_take_a_live_lock_over(
         assert holder is not None and holder.owner == "here"
         with pytest.raises(RefreshInProgressError, match="here"), there.refresh_lock("there"):
             pass
+
+
+@pytest.mark.parametrize("written", ["postgresql://feedsvc:secret@db.test/feeds",
+                                     "postgres://feedsvc:secret@db.test/feeds"])
+def test_a_postgresql_url_naming_no_driver_uses_psycopg_3(tmp_path: Path, written: str) -> None:
+    settings = settings_from_mapping({"storage": {"database": written}},
+                                     config_path=tmp_path / "feedsvc.toml")
+    assert settings.storage.database == "postgresql+psycopg://feedsvc:secret@db.test/feeds"
+    sa.make_url(settings.storage.database).get_dialect().import_dbapi()  # installed
