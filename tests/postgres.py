@@ -39,6 +39,7 @@ ENGINES = ("sqlite", "postgres")
 DEBIAN_BINARIES = "/usr/lib/postgresql/*/bin"
 SERVER_USER = "postgres"
 START_TIMEOUT = 60
+PORT_ATTEMPTS = 3
 
 
 def in_ci() -> bool:
@@ -159,12 +160,21 @@ class ThrowawayServer:
     def start(self) -> sa.URL:
         self._run(str(self.binaries / "initdb"), "-D", str(self.data), "-U", "postgres",
                   "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync")
-        # The tests' data is thrown away: durability buys nothing, speed does.
-        options = (f"-c listen_addresses=127.0.0.1 -p {self.port} "
-                   f"-c unix_socket_directories={self.root} -c max_connections=300 "
-                   "-c fsync=off -c synchronous_commit=off -c full_page_writes=off")
-        self._run(str(self.binaries / "pg_ctl"), "start", "-w", "-t", str(START_TIMEOUT),
-                  "-D", str(self.data), "-l", str(self.root / "server.log"), "-o", options)
+        for attempt in range(PORT_ATTEMPTS):
+            # The tests' data is thrown away: durability buys nothing, speed does.
+            options = (f"-c listen_addresses=127.0.0.1 -p {self.port} "
+                       f"-c unix_socket_directories={self.root} -c max_connections=300 "
+                       "-c fsync=off -c synchronous_commit=off -c full_page_writes=off")
+            try:
+                self._run(str(self.binaries / "pg_ctl"), "start", "-w", "-t",
+                          str(START_TIMEOUT), "-D", str(self.data),
+                          "-l", str(self.root / "server.log"), "-o", options)
+                break
+            except RuntimeError:
+                # Another process may have taken the free port meanwhile: try another.
+                if attempt == PORT_ATTEMPTS - 1:
+                    raise
+                self.port = _free_port()
         return sa.URL.create("postgresql+psycopg", username="postgres", host="127.0.0.1",
                              port=self.port, database="postgres")
 
