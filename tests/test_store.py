@@ -483,26 +483,26 @@ def test_a_language_collation_does_not_change_the_order_of_ties(
     assert tied_items_and_categories(postgres_database(icu_locale="en-US")) == on_sqlite
 
 
-def test_a_postgresql_store_of_version_4_is_upgraded_to_code_point_order(
+def test_a_postgresql_store_of_version_5_is_upgraded_to_code_point_order(
     postgres_database: Callable[..., str],
 ) -> None:
     url = postgres_database(icu_locale="en-US")
     Store.open(url).close()
     engine = sa.create_engine(url)
-    with engine.begin() as conn:  # as version 4 made it: the database's collation
+    with engine.begin() as conn:  # as version 5 made it: the database's collation
         for table, column in (("items", "key"), ("item_sources", "item_key"),
                               ("categories", "slug")):
             conn.execute(sa.text(f"ALTER TABLE {table} ALTER COLUMN {column} TYPE VARCHAR "
                                  'COLLATE "default"'))
         conn.execute(sa.text("DELETE FROM schema_version"))
-        conn.execute(sa.text("INSERT INTO schema_version VALUES (4)"))
+        conn.execute(sa.text("INSERT INTO schema_version VALUES (5)"))
     engine.dispose()
     # Processes starting together: one upgrades, the others wait and find it done.
     assert open_together(url, 3) == [(0, "0\n", "")] * 3
     engine = sa.create_engine(url)
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT version FROM schema_version ORDER BY version")
-                            ).scalars().all() == [4, 5]
+                            ).scalars().all() == [5, 6]
     engine.dispose()
     assert tied_items_and_categories(url) == (
         ["Forge ouverte", "École ouverte"], ["e-tude", "etude", "forge"])

@@ -4,7 +4,9 @@
 (one refresh of the bundled sample site) and the feeds that refresh
 published. Opening it with the current code migrates it; its next refresh,
 with the same listings, must keep every item's id and times and publish the
-same bytes (but for category feeds' home links, see ``moved_category_pages``). On
+expected bytes: 0.1.0's own, but for category feeds' home links (see
+``moved_category_pages``) and for deliberate changes of the entries since, each
+one rewritten with ``FEEDSVC_REGENERATE_GOLDEN=1`` and its diff reviewed. On
 PostgreSQL, the same store is first copied table by table as it is (the old
 schema, reflected) into a new database, which is then upgraded.
 """
@@ -12,6 +14,7 @@ schema, reflected) into a new database, which is then upgraded.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 import shutil
 from collections.abc import Callable
@@ -66,6 +69,10 @@ def copy_old_store(old: str, new: str) -> None:
         target.dispose()
 
 
+def _opml_urls(path: Path) -> list[str]:
+    return re.findall(r'xmlUrl="([^"]+)"', path.read_text("utf-8"))
+
+
 @pytest.fixture
 def old_site(tmp_path: Path, database_engine: str, database_url: Callable[..., str]) -> Path:
     """The old site in tmp; on PostgreSQL its settings name a copy of its store there."""
@@ -114,7 +121,16 @@ def test_the_next_refresh_publishes_the_same_bytes(old_site: Path) -> None:
     for path in sorted(expected.rglob("*")):
         if path.is_file() and path.name != "README.md":
             relative = path.relative_to(expected)
-            assert (live / relative).read_bytes() == moved_category_pages(path.read_bytes()), \
-                relative
+            if os.environ.get("FEEDSVC_REGENERATE_GOLDEN") == "1":
+                # A deliberate change of the feeds: rewrite the expected bytes for review.
+                (RELEASE_0_1_0 / "published" / relative).write_bytes(
+                    (live / relative).read_bytes())
+            elif relative == Path("feeds.opml"):
+                # Laid out anew since 0.1.0 (category feeds in an outline group of
+                # their own): the same feeds, in the same order.
+                assert _opml_urls(live / relative) == _opml_urls(path)
+            else:
+                assert (live / relative).read_bytes() == moved_category_pages(
+                    path.read_bytes()), relative
             compared += 1
     assert compared == 43

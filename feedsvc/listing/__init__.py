@@ -50,21 +50,18 @@ def parse_listing(
     page_url: str | None = None,
     selectors: Mapping[str, str] | None = None,
 ) -> ParseResult:
-    """Parse ``text`` as a listing of format ``fmt`` ("text" or "html").
+    """Parse ``text`` as a listing of format ``fmt`` (a name in ``feedsvc.formats``;
+    "auto" picks one by the content).
 
     ``page_url`` and ``selectors`` matter to HTML listings only. Raises
     ValueError for an unknown format.
     """
-    if fmt == "text":
-        return parse_text_listing(text, source=source, language=language)
-    if fmt == "html":
-        # Imported here so that text-only use never loads the HTML parser.
-        from feedsvc.listing.html import parse_html_listing
+    from feedsvc.formats import ParseRequest, choose_format
 
-        return parse_html_listing(
-            text, source=source, language=language, page_url=page_url, selectors=selectors
-        )
-    raise ValueError(f"unknown listing format {fmt!r}; expected 'text' or 'html'")
+    chosen = choose_format(fmt, content_type=None, body=text.encode("utf-8"))
+    options = {} if selectors is None else {"selectors": selectors}
+    return chosen.parse(ParseRequest(text=text, source=source, language=language,
+                                     page_url=page_url, options=options))
 
 
 def read_listing_file(
