@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 import types
 from collections.abc import Callable, Iterator
@@ -23,6 +24,7 @@ from feedsvc.models import ListingItem
 from feedsvc.settings import settings_from_mapping
 from feedsvc.sources import Validators
 from feedsvc.store import SCHEMA_VERSION, MergeCounts, Store
+from feedsvc.store.schema import drop_indexes, ensure_indexes, open_database
 
 T0 = dt.datetime(2026, 11, 22, 6, 0, tzinfo=dt.UTC)
 T1 = T0 + dt.timedelta(minutes=30)
@@ -553,3 +555,31 @@ def test_a_postgresql_url_naming_no_driver_uses_psycopg_3(tmp_path: Path, writte
                                      config_path=tmp_path / "feedsvc.toml")
     assert settings.storage.database == "postgresql+psycopg://feedsvc:secret@db.test/feeds"
     sa.make_url(settings.storage.database).get_dialect().import_dbapi()  # installed
+
+
+def test_processes_rebuilding_the_indexes_at_once_build_them_once(
+    postgres_database: Callable[..., str],
+) -> None:
+    # As a store opened while another process ends a bulk load: both build the indexes.
+    url = postgres_database()
+    first, second = open_database(url), open_database(url)
+    with first.write() as conn:
+        drop_indexes(conn)
+    errors: list[BaseException] = []
+
+    def rebuild() -> None:
+        try:
+            with second.write() as conn:
+                ensure_indexes(conn)
+        except BaseException as exc:
+            errors.append(exc)
+
+    with first.write() as conn:
+        ensure_indexes(conn)
+        other = threading.Thread(target=rebuild)
+        other.start()
+        time.sleep(0.5)  # the other one is waiting on us by now
+    other.join(timeout=60)
+    first.dispose()
+    second.dispose()
+    assert errors == []

@@ -336,11 +336,13 @@ KEPT_INDEXES = (archive_index,)
 def ensure_indexes(conn: Connection) -> None:
     """Create any of ``SECONDARY_INDEXES`` and ``KEPT_INDEXES`` that is missing (an
     upgraded store, or a bulk load that died before rebuilding them)."""
+    lock_schema(conn)
     for index in (*KEPT_INDEXES, *SECONDARY_INDEXES):
         index.create(conn, checkfirst=True)
 
 
 def drop_indexes(conn: Connection) -> None:
+    lock_schema(conn)
     for index in SECONDARY_INDEXES:
         index.drop(conn, checkfirst=True)
 
@@ -349,14 +351,23 @@ SCHEMA_LOCK_KEY = 0x66656564737663  # "feedsvc" in ASCII
 """The PostgreSQL advisory lock that serializes creating and upgrading the schema."""
 
 
+def lock_schema(conn: Connection) -> None:
+    """Keep every other process from changing the schema until ``conn``'s transaction
+    ends: on PostgreSQL an advisory lock (taken again by the same transaction, it is
+    held once more), on SQLite the write lock every write transaction holds already.
+    Whoever creates or drops tables or indexes takes it first: two processes creating
+    one index at once would otherwise both try, and one fail."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(SCHEMA_LOCK_KEY)))
+
+
 def _create_schema(database: Database) -> None:
     """Create what is missing, upgrade an older store and check the version, in one
     transaction that excludes every other process doing the same: on SQLite its
     ``BEGIN IMMEDIATE`` does, on PostgreSQL a transaction-scoped advisory lock
     (DDL is transactional there, so a failed upgrade leaves the store as it was)."""
     with database.write() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(sa.select(sa.func.pg_advisory_xact_lock(SCHEMA_LOCK_KEY)))
+        lock_schema(conn)
         version = _stored_version(conn)
         if version is not None and version > SCHEMA_VERSION:
             raise StoreError(f"store schema version {version} is newer than this feedsvc's "
