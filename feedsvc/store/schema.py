@@ -1,14 +1,18 @@
 """The store's tables, its connection to the database, and the steps that upgrade it.
 
 SQLAlchemy Core only, so that the same statements run on SQLite (the default)
-and PostgreSQL. SQLite runs in WAL mode with a busy timeout so that web
-workers can read while a refresh writes, and its write transactions take the
-write lock up front (``BEGIN IMMEDIATE``). Times are stored as naive UTC and
-returned timezone-aware (UTC).
+and PostgreSQL (psycopg 3), and the tests run on both. SQLite runs in WAL
+mode with a busy timeout so that web workers can read while a refresh writes,
+and its write transactions take the write lock up front (``BEGIN
+IMMEDIATE``). Times are stored as naive UTC (``TIMESTAMP WITHOUT TIME ZONE``
+on PostgreSQL, whatever the session's time zone) and returned timezone-aware
+(UTC). Text the store sorts by is compared in code point order on both
+(``SortedText``), so both publish the same bytes.
 
 The schema is versioned: ``MIGRATIONS`` lists, in order, the steps that bring
-a store made by an older feedsvc up to ``SCHEMA_VERSION``, each run in the
-transaction that records it.
+a store made by an older feedsvc up to ``SCHEMA_VERSION``. Opening a store
+creates, upgrades and checks it in one transaction under ``lock_schema``
+(PostgreSQL's DDL is transactional: a failed step leaves the store as it was).
 """
 
 from __future__ import annotations
