@@ -183,6 +183,18 @@ def test_a_target_holding_data_is_refused_unless_replaced(
     assert dump(postgres) == dump(history.storage.database)
 
 
-def test_a_store_is_not_copied_onto_itself(history: Settings) -> None:
+def test_a_store_is_not_copied_onto_itself(
+    history: Settings, monkeypatch: pytest.MonkeyPatch,
+) -> None:
     with pytest.raises(StoreError, match="same database"):
         copy_store(history.storage.database, history.storage.database)
+    monkeypatch.chdir(history.config_path.parent)
+    with pytest.raises(StoreError, match="same database"):
+        copy_store(history.storage.database, "sqlite:///store.sqlite3")
+
+
+def test_a_postgresql_url_naming_no_driver_is_copied_to_with_psycopg_3(
+    history: Settings, postgres_database: Callable[..., str],
+) -> None:
+    bare = postgres_database().replace("postgresql+psycopg://", "postgresql://")
+    assert copy_store(history.storage.database, bare).rows["items"] == 5

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -76,7 +77,7 @@ def copy_store(source_url: str, target_url: str, *, replace: bool = False) -> Co
     when the target holds data and ``replace`` is false, or when the copy fails
     (the target is then left as it was).
     """
-    if sa.make_url(source_url) == sa.make_url(target_url):
+    if _same_database(source_url, target_url):
         raise StoreError("the source and the target are the same database")
     source = open_database(source_url)
     try:
@@ -91,6 +92,16 @@ def copy_store(source_url: str, target_url: str, *, replace: bool = False) -> Co
         source.dispose()
     return CopyReport(source=redacted_url(source_url), target=redacted_url(target_url),
                       rows=rows)
+
+
+def _same_database(one: str, other: str) -> bool:
+    first, second = sa.make_url(one), sa.make_url(other)
+    if first.get_backend_name() == second.get_backend_name() == "sqlite":
+        # One file under two spellings (relative, absolute, through a link) is one store.
+        return bool(first.database and second.database) and (
+            Path(str(first.database)).resolve() == Path(str(second.database)).resolve())
+    return (first.host, first.port, first.database) == (second.host, second.port,
+                                                         second.database)
 
 
 def _copy(source: Database, target: Database, *, replace: bool,

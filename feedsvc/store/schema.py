@@ -474,8 +474,12 @@ def _migrate(conn: Connection) -> None:
 
 def _create_engine(url: str) -> Engine:
     parsed = sa.engine.make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        # No driver named: psycopg 3, which feedsvc[postgres] installs (SQLAlchemy's
+        # default would be psycopg2).
+        parsed = parsed.set(drivername="postgresql+psycopg")
     if parsed.get_backend_name() != "sqlite":
-        return sa.create_engine(url, pool_pre_ping=True)
+        return sa.create_engine(parsed, pool_pre_ping=True)
     database = parsed.database
     if database and database != ":memory:" and not database.startswith("file:"):
         Path(database).parent.mkdir(parents=True, exist_ok=True)
