@@ -583,3 +583,28 @@ def test_processes_rebuilding_the_indexes_at_once_build_them_once(
     first.dispose()
     second.dispose()
     assert errors == []
+
+
+def test_a_server_in_another_time_zone_keeps_the_same_times(
+    postgres_database: Callable[..., str], tmp_path: Path,
+) -> None:
+    def history(url: str) -> tuple[object, ...]:
+        with Store.open(url) as store:
+            store.merge("a", [ALPHA, BETA], T0)
+            store.record_failure("a", T1, "boom")
+            run = store.start_run(T1)
+            store.finish_run(run, T2, ok=True, published=True, summary={})
+            state = store.source_state("a")
+            assert state is not None
+            return (tuple((i.first_seen, i.updated) for i in store.all_items()),
+                    state.last_success, state.failing_since, store.run_durations())
+
+    url = postgres_database()
+    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:  # 14 hours ahead of UTC, for every session
+        conn.execute(sa.text(f"ALTER DATABASE {sa.make_url(url).database} "
+                             "SET timezone TO 'Pacific/Kiritimati'"))
+    engine.dispose()
+    on_postgres = history(url)
+    assert on_postgres == history(f"sqlite:///{tmp_path}/store.sqlite3")
+    assert on_postgres[0][0][0] == T0
