@@ -90,8 +90,10 @@ class PostgresServer:
     def drop_database(self, url: str) -> None:
         name = sa.make_url(url).database
         with self.engine().connect() as conn:
-            # FORCE: a test that left a connection open must not keep its database.
-            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            # FORCE (13 and newer): a test that left a connection open must not keep its
+            # database.
+            force = " WITH (FORCE)" if conn.dialect.server_version_info >= (13,) else ""
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}{force}")
 
     def dispose(self) -> None:
         if self._engine is not None:
