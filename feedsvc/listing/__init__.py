@@ -109,4 +109,5 @@ def _no_items_message(result: ParseResult) -> str:
     first = result.warnings[0]
     more = count_warnings(result.warnings) - 1
     also = f" (and {more} more warning(s))" if more else ""
-    return f"no news items found; line {first.line}: {first.message}{also}"
+    where = f"line {first.line}: " if first.line else ""
+    return f"no news items found; {where}{first.message}{also}"

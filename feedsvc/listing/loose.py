@@ -192,14 +192,14 @@ def read_loose_listing(
     for raw in lines():
         kind = reader.kind(raw)
         kinds.append(kind)
-        layout.see(kind, reader.last_date, bullet_dated=reader.bullet_dated)
-        if kind == _TEXT:
+        layout.see(kind, reader.last_date, bullet_dated=reader.bullet_dated, indent=_indent(raw))
+        if kind != _BLANK:
             widest = max(widest, _width(raw.rstrip()))
     for number in reader.underlined:
         kinds[number - 1] = _HEAD
     builder = _Builder(
         reader, layout.decide(), warnings,
-        wrap_width=widest - _WIDTH_SLACK if widest >= _MIN_WRAP_WIDTH else None,
+        wrap_width=widest if widest >= _MIN_WRAP_WIDTH else None,
         bullets=layout.dated_bullets > 0,
     )
     for number, (raw, kind) in enumerate(zip(lines(), kinds, strict=False), 1):
@@ -331,10 +331,22 @@ class _Layout:
         self._previous = _BLANK
         self._text_since_anchor = False
         self._touching_date = False
+        self._gap = False
+        self._bullet_indent = 0
+        self._fields_deeper: bool | None = None
 
-    def see(self, kind: int, last_date: _DateLine | None, *, bullet_dated: bool) -> None:
+    def see(
+        self, kind: int, last_date: _DateLine | None, *, bullet_dated: bool, indent: int
+    ) -> None:
         """Take the next line's kind (``last_date``: the last date line read;
-        ``bullet_dated``: whether the last bullet line holds a date)."""
+        ``bullet_dated``: whether the last bullet line holds a date; ``indent``:
+        the line's indentation)."""
+        if self._in_bullet and kind not in (_BLANK, _BULLET):
+            if self._fields_deeper is None:
+                self._fields_deeper = indent > self._bullet_indent
+            if indent <= self._bullet_indent and (self._gap or self._fields_deeper):
+                self._in_bullet = False  # the line is outside the bulleted item
+        self._gap = kind == _BLANK
         if kind == _TEXT:
             self.has_text = True
             if not self._touching_date:
@@ -343,6 +355,8 @@ class _Layout:
             self._touching_date = False
         elif kind == _BULLET:
             self._in_bullet = not bullet_dated
+            self._bullet_indent = indent
+            self._fields_deeper = None
             if bullet_dated:
                 self.matched = True
                 self.dated_bullets += 1
@@ -409,7 +423,9 @@ class _Builder:
         if item is not None and item.kind == "bulleted" and kind != _BLANK:
             if kind == _BULLET and _indent(raw) <= item.marker_indent:
                 self.end_item()
-            elif kind in (_HEAD, _END) or not _belongs(item, raw):
+            elif kind in (_HEAD, _END) or not _belongs(item, raw) or (
+                self.gap and _indent(raw) <= item.marker_indent
+            ):
                 self.end_item()
             else:
                 self.add_to_bullet(item, number, raw, kind)
@@ -484,7 +500,7 @@ class _Builder:
             title = self.take_title_chunk()
         self.flush_chunk()
         self.end_item()
-        item = _Pending(number, "dated")
+        item = _Pending(title[0].number if title else number, "dated")
         item.before = title
         item.date = date
         item.date_line = number
@@ -588,18 +604,26 @@ class _Builder:
         return ListingItem(title, date.date, category, credit, summary, item.line)
 
     def logical_lines(self, lines: Sequence[_Line]) -> list[list[_Line]]:
-        """``lines`` grouped into logical lines: a line as wide as the page's widest
-        runs on into the next (no blank line between)."""
+        """``lines`` grouped into logical lines: a line runs on into the next (no
+        blank line between) when it is about as wide as the page's widest line
+        and the next line's first word would not have fitted after it: where a
+        renderer wrapping text at that width would have broken it."""
         groups: list[list[_Line]] = []
         wrap = self.wrap_width
         for line in lines:
-            if groups and not line.gap and wrap is not None and (
-                _width(" " * groups[-1][-1].indent + groups[-1][-1].text) >= wrap
+            if groups and not line.gap and wrap is not None and _wrapped(
+                groups[-1][-1], line, wrap
             ):
                 groups[-1].append(line)
             else:
                 groups.append([line])
         return groups
+
+
+def _wrapped(line: _Line, following: _Line, wrap_width: int) -> bool:
+    width = line.indent + _width(line.text)
+    first_word = following.text.split(" ", 1)[0]
+    return width >= wrap_width - _WIDTH_SLACK and width + 1 + _width(first_word) > wrap_width
 
 
 def _never() -> re.Match[str]:

@@ -1,0 +1,143 @@
+"""The text listing layouts beyond the numbered and compact renderings, driven by
+the cases in tests/data/text-layouts (see its README)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from feedsvc import errors
+from feedsvc.listing import decode_document, item_to_json, parse_text_listing, read_listing_file
+from feedsvc.listing.loose import TITLE_FROM_SUMMARY_CHARS, title_from_summary
+from feedsvc.listing.text import NO_LAYOUT_HINT
+
+CASES = Path(__file__).parent / "data" / "text-layouts"
+CASE_NAMES = sorted(path.stem for path in CASES.glob("*.txt"))
+
+
+def _load(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _options(name: str) -> dict[str, Any]:
+    path = CASES / f"{name}.options.json"
+    options: dict[str, Any] = _load(path) if path.exists() else {}
+    if "today" in options:
+        options["today"] = dt.date.fromisoformat(options["today"])
+    return options
+
+
+@pytest.mark.parametrize("name", CASE_NAMES)
+def test_layout_case(name: str) -> None:
+    listing = CASES / f"{name}.txt"
+    error_file = CASES / f"{name}.error.json"
+    if error_file.exists():
+        expected_error = _load(error_file)
+        with pytest.raises(getattr(errors, expected_error["error"]),
+                           match=expected_error["contains"]):
+            read_listing_file(listing)
+        return
+
+    text, _ = decode_document(listing.read_bytes(), source=str(listing))
+    result = parse_text_listing(text, source=str(listing), **_options(name))
+
+    assert [item_to_json(item) for item in result.items] == _load(CASES / f"{name}.json")
+    warnings_file = CASES / f"{name}.warnings.json"
+    expected_warnings = _load(warnings_file) if warnings_file.exists() else []
+    assert [w.line for w in result.warnings] == [w["line"] for w in expected_warnings]
+    for warning, expected in zip(result.warnings, expected_warnings, strict=True):
+        assert expected["contains"] in warning.message
+
+
+def test_every_case_has_an_expectation() -> None:
+    for name in CASE_NAMES:
+        assert (CASES / f"{name}.json").exists() != (CASES / f"{name}.error.json").exists(), name
+
+
+def test_items_start_at_their_bullet_or_title_line() -> None:
+    text = (CASES / "bulleted-en.txt").read_text(encoding="utf-8")
+    assert [item.line for item in parse_text_listing(text).items] == [6, 10, 21, 24]
+    text = (CASES / "blocks-more-en.txt").read_text(encoding="utf-8")
+    assert [item.line for item in parse_text_listing(text).items] == [6, 12, 18]
+
+
+def test_date_order_decides_ambiguous_numeric_dates() -> None:
+    text = "- Title\n  03/04/2015\n"
+    assert parse_text_listing(text).items[0].date == dt.date(2015, 4, 3)
+    assert parse_text_listing(text, date_order="mdy").items[0].date == dt.date(2015, 3, 4)
+
+
+def test_unknown_date_order_is_a_value_error() -> None:
+    with pytest.raises(ValueError, match="unknown date_order"):
+        parse_text_listing("x", date_order="myd")
+
+
+def test_no_layout_gives_a_hint_not_a_stray_line() -> None:
+    result = parse_text_listing("Intro text.\n\nMore prose here.\n", source="s")
+    assert result.items == ()
+    assert [(w.line, w.message) for w in result.warnings] == [(0, NO_LAYOUT_HINT)]
+
+
+def test_the_hint_comes_before_the_warnings_about_stray_lines() -> None:
+    result = parse_text_listing("Intro text.\n\nFebuary 2021\n", source="s")
+    assert [(w.line, w.message) for w in result.warnings] == [
+        (0, NO_LAYOUT_HINT),
+        (3, "unknown month name in heading: 'Febuary 2021' (February?)"),
+    ]
+
+
+def test_a_layout_that_matched_says_what_went_wrong_instead_of_the_hint() -> None:
+    result = parse_text_listing("Some title\n31/02/2015\n", source="s")
+    assert [(w.line, w.message) for w in result.warnings] == [
+        (2, "impossible date '31/02/2015', item skipped")
+    ]
+
+
+def test_text_of_furniture_only_has_no_hint() -> None:
+    result = parse_text_listing("Latest news\n\nHome > News\n\nJanuary 2021\n")
+    assert result == parse_text_listing("")
+
+
+def test_numbered_and_compact_renderings_win_when_they_hold_items() -> None:
+    # "- Title" lines would be bullets, but the compact item holds a date.
+    text = "-\nTitle\n3 May 2021\n- A dash line in the summary\n"
+    (item,) = parse_text_listing(text).items
+    assert item.summary == "- A dash line in the summary"
+
+
+def test_a_bulleted_menu_is_not_items() -> None:
+    text = ("- Home\n- About\n- News\n\nFederation opens an office\n26 November 2015\n"
+            "The office opens in March.\n")
+    result = parse_text_listing(text)
+    assert [(item.title, item.summary) for item in result.items] == [
+        ("Federation opens an office", "The office opens in March.")
+    ]
+    assert result.warnings == ()
+
+
+def test_an_endless_item_keeps_a_bounded_number_of_lines() -> None:
+    text = "• Title\n  26 November 2015\n" + "  more text\n" * 5000
+    result = parse_text_listing(text, source="s")
+    (item,) = result.items
+    assert item.summary is not None and item.summary.count("more text") < 1000
+    assert "line(s) dropped" in result.warnings[0].message
+
+
+@pytest.mark.parametrize(
+    ("summary", "title"),
+    [
+        ("One sentence. Another one.", "One sentence"),
+        ("A question? An answer.", "A question?"),
+        ("No full stop at all", "No full stop at all"),
+        ("Costs rose 3.5 per cent. Then fell.", "Costs rose 3.5 per cent"),
+        ("First paragraph\n\nSecond paragraph.", "First paragraph"),
+        ("word " * 40, ("word " * 24).strip() + "…"),
+    ],
+)
+def test_title_from_summary(summary: str, title: str) -> None:
+    assert title_from_summary(summary) == title
+    assert len(title_from_summary(summary)) <= TITLE_FROM_SUMMARY_CHARS
