@@ -3,8 +3,8 @@
 ``feedsvc.listing.text`` reads the numbered and compact renderings; when they
 give no item, this module reads the rest of the family:
 
-* bulleted: a line starting with ``•``, ``*``, ``·``, ``–``, ``—``, ``-`` (with
-  text after it, or alone), ``N.`` or ``N)`` starts an item, which runs until
+* bulleted: a line starting with a bullet (``•``, ``*``, ``·``, an en or em
+  dash, ``-`` with text after it or alone), ``N.`` or ``N)`` starts an item, which runs until
   the next such line, a heading, a "more" link, or a line indented no deeper
   than its bullet when its other lines are deeper. Bullets count as item
   starts only when at least one bulleted item holds a date: a bulleted menu
@@ -17,8 +17,8 @@ give no item, this module reads the rest of the family:
   once for the whole document from where its dates stand (see ``_Layout``).
 
 A date line is any form ``feedsvc.listing.dates.classify_listing_date`` reads,
-alone on its line, or followed by `` -- `` (or `` — ``, `` – ``, `` - ``, `` | ``)
-and text, which is the start of the summary ("26 November 2015 -- The
+alone on its line, or followed by `` -- `` (or an em or en dash, `` - ``, `` | ``
+between spaces) and text, which is the start of the summary ("26 November 2015 -- The
 ministers agreed..."), or preceded by the title and such a separator ("Title --
 26 November 2015") or ending the title in brackets ("Title (26 November 2015)").
 
@@ -108,19 +108,19 @@ _MIN_WRAP_WIDTH = 50
 # Line kinds (one byte each).
 _BLANK, _TEXT, _DATE, _BULLET, _HEAD, _END = range(6)
 
-_BULLET_LINE = re.compile(r"(?:[•*·▪◦‣–—-]|\d{1,3}[.)])(?:\s+(?P<text>.*))?")
+_BULLET_LINE = re.compile("(?:[•*·▪◦‣\u2013\u2014-]|\\d{1,3}[.)])(?:\\s+(?P<text>.*))?")
 _RULE = re.compile(r"(?:[-=_*~#•·.]\s*){3,}")
-_SEPARATORS = (" -- ", " — ", " – ", " - ", " | ")
+_SEPARATORS = (" -- ", " \u2014 ", " \u2013 ", " - ", " | ")
 _BRACKETED_DATE = re.compile(r"(?P<title>.*\S)\s*\((?P<date>[^()]{4,60})\)")
-_MORE_TRIM = str.maketrans("", "", "»«›‹>→…[]().:")
-_BREADCRUMB = re.compile(r"\s+[>›»/]\s+")
+_MORE_TRIM = str.maketrans("", "", "»«\u203a\u2039>→…[]().:")
+_BREADCRUMB = re.compile("\\s+[>\u203a»/]\\s+")
 _MENU = re.compile(r"\s+\|\s+")
 _PAGINATION_WORDS = frozenset((
     "previous", "prev", "next", "first", "last", "page", "of", "précédent",
     "précédente", "suivant", "suivante", "page", "sur", "anterior", "siguiente",
     "página", "de", "older", "newer", "posts", "entries",
 ))
-_PAGINATION_MARKS = frozenset("«»‹›<>…|")
+_PAGINATION_MARKS = frozenset("«»\u2039\u203a<>…|")
 _SENTENCE_END = re.compile(r"[.!?](?=\s+[^\s\w]*[A-ZÀ-ÖØ-Þ¿¡\d]|\s*$)")
 
 
@@ -421,10 +421,9 @@ class _Builder:
             kind = _TEXT
         item = self.item
         if item is not None and item.kind == "bulleted" and kind != _BLANK:
-            if kind == _BULLET and _indent(raw) <= item.marker_indent:
-                self.end_item()
-            elif kind in (_HEAD, _END) or not _belongs(item, raw) or (
-                self.gap and _indent(raw) <= item.marker_indent
+            outside = _indent(raw) <= item.marker_indent
+            if (kind == _BULLET and outside) or kind in (_HEAD, _END) or (
+                not _belongs(item, raw) or (self.gap and outside)
             ):
                 self.end_item()
             else:
