@@ -101,6 +101,9 @@ may make millions of lines one item)."""
 TITLE_FROM_SUMMARY_CHARS = 120
 """Longest title taken from a summary's first sentence."""
 
+_LONGEST_CACHED_LINE = 200
+"""Longer lines are read afresh each time: they seldom repeat."""
+
 _WIDTH_SLACK = 12
 """A line this close to the page's widest line (or closer) is taken as wrapped."""
 _MIN_WRAP_WIDTH = 50
@@ -135,7 +138,7 @@ class LooseResult:
     has_text: bool
 
 
-@dataclass
+@dataclass(frozen=True)
 class _DateLine:
     """A line holding a date: the date, the text before it (a title) and after it."""
 
@@ -192,9 +195,14 @@ def read_loose_listing(
     for raw in lines():
         kind = reader.kind(raw)
         kinds.append(kind)
-        layout.see(kind, reader.last_date, bullet_dated=reader.bullet_dated, indent=_indent(raw))
+        # Indentation matters to bulleted items only: spare measuring it elsewhere.
+        indent = _indent(raw) if kind == _BULLET or layout.in_bullet else 0
+        layout.see(kind, reader.last_date, bullet_dated=reader.bullet_dated, indent=indent)
         if kind != _BLANK:
             widest = max(widest, _width(raw.rstrip()))
+    if not layout.matched:
+        # No date anywhere: no item either, and the caller has other warnings.
+        return LooseResult((), matched=False, has_text=layout.has_text)
     for number in reader.underlined:
         kinds[number - 1] = _HEAD
     builder = _Builder(
@@ -224,11 +232,20 @@ class _LineReader:
         self.underlined: list[int] = []
         self._previous_text = 0
         self._number = 0
+        # Listings repeat lines (dates, furniture, junk): read each spelling once.
+        self._cached_kind = functools.lru_cache(maxsize=4096)(self._kind)
 
     def kind(self, raw: str) -> int:
         self._number += 1
         line = raw.strip()
-        kind = self._kind(line)
+        if len(line) <= _LONGEST_CACHED_LINE:
+            kind, date, bullet_dated = self._cached_kind(line)
+        else:
+            kind, date, bullet_dated = self._kind(line)
+        if kind == _DATE:
+            self.last_date = date
+        elif kind == _BULLET:
+            self.bullet_dated = bullet_dated
         if kind == _HEAD and _RULE.fullmatch(line) and self._previous_text == self._number - 1:
             self.underlined.append(self._number - 1)
         self._previous_text = self._number if kind == _TEXT else 0
@@ -238,26 +255,26 @@ class _LineReader:
         """The kind of the text after a bullet (a date, or text)."""
         return _DATE if self.date_line(line) is not None else _TEXT
 
-    def _kind(self, line: str) -> int:
+    def _kind(self, line: str) -> tuple[int, _DateLine | None, bool]:
+        """The kind of the stripped ``line``, the date it holds (date lines) and
+        whether its text after the bullet holds a date (bullet lines). Pure."""
         if not line:
-            return _BLANK
+            return _BLANK, None, False
         if _RULE.fullmatch(line):
-            return _HEAD
+            return _HEAD, None, False
         folded = line.casefold()
         if len(line) <= 40 and " ".join(folded.translate(_MORE_TRIM).split()) in MORE_LINKS:
-            return _END
+            return _END, None, False
         bullet = _BULLET_LINE.fullmatch(line)
         if bullet is not None:
             text = (bullet["text"] or "").strip()
-            self.bullet_dated = bool(text) and self.date_line(text) is not None
-            return _BULLET
+            return _BULLET, None, bool(text) and self.date_line(text) is not None
         date = self.date_line(line)
         if date is not None:
-            self.last_date = date
-            return _DATE
+            return _DATE, date, False
         if _is_heading(line, folded) or self.classify_heading(line) is not None:
-            return _HEAD
-        return _TEXT
+            return _HEAD, None, False
+        return _TEXT, None, False
 
     def date_line(self, line: str) -> _DateLine | None:
         """The date ``line`` holds, with the text before and after it, or None."""
@@ -327,7 +344,8 @@ class _Layout:
         self.matched = False
         self.has_text = False
         self._dates = 0
-        self._in_bullet = False
+        self.in_bullet = False
+        """Whether the lines being read are in a bulleted item (without a date yet)."""
         self._previous = _BLANK
         self._text_since_anchor = False
         self._touching_date = False
@@ -341,11 +359,11 @@ class _Layout:
         """Take the next line's kind (``last_date``: the last date line read;
         ``bullet_dated``: whether the last bullet line holds a date; ``indent``:
         the line's indentation)."""
-        if self._in_bullet and kind not in (_BLANK, _BULLET):
+        if self.in_bullet and kind not in (_BLANK, _BULLET):
             if self._fields_deeper is None:
                 self._fields_deeper = indent > self._bullet_indent
             if indent <= self._bullet_indent and (self._gap or self._fields_deeper):
-                self._in_bullet = False  # the line is outside the bulleted item
+                self.in_bullet = False  # the line is outside the bulleted item
         self._gap = kind == _BLANK
         if kind == _TEXT:
             self.has_text = True
@@ -354,7 +372,7 @@ class _Layout:
         elif kind == _BLANK:
             self._touching_date = False
         elif kind == _BULLET:
-            self._in_bullet = not bullet_dated
+            self.in_bullet = not bullet_dated
             self._bullet_indent = indent
             self._fields_deeper = None
             if bullet_dated:
@@ -364,15 +382,15 @@ class _Layout:
             self._touching_date = False
         elif kind == _DATE:
             self.matched = True
-            if self._in_bullet:
+            if self.in_bullet:
                 self.dated_bullets += 1
-                self._in_bullet = False
+                self.in_bullet = False
             elif last_date is not None:
                 self._vote(last_date, self._previous == _TEXT, self._text_since_anchor)
             self._text_since_anchor = False
             self._touching_date = True
         else:  # a heading or a "more" link
-            self._in_bullet = False
+            self.in_bullet = False
             self._text_since_anchor = False
             self._touching_date = False
         self._previous = kind
@@ -639,7 +657,8 @@ def _belongs(item: _Pending, raw: str) -> bool:
 
 
 def _indent(raw: str) -> int:
-    return _width(raw[: len(raw) - len(raw.lstrip())])
+    indent = len(raw) - len(raw.lstrip())
+    return len(raw[:indent].expandtabs(8)) if indent and "\t" in raw[:indent] else indent
 
 
 def _width(text: str) -> int:
