@@ -12,8 +12,10 @@ import pytest
 
 from feedsvc import errors
 from feedsvc.listing import decode_document, item_to_json, parse_text_listing, read_listing_file
+from feedsvc.listing.incremental import is_plain, read_changed_top
 from feedsvc.listing.loose import TITLE_FROM_SUMMARY_CHARS, title_from_summary
 from feedsvc.listing.text import NO_LAYOUT_HINT
+from feedsvc.models import ListingSnapshot
 
 CASES = Path(__file__).parent / "data" / "text-layouts"
 CASE_NAMES = sorted(path.stem for path in CASES.glob("*.txt"))
@@ -141,3 +143,21 @@ def test_an_endless_item_keeps_a_bounded_number_of_lines() -> None:
 def test_title_from_summary(summary: str, title: str) -> None:
     assert title_from_summary(summary) == title
     assert len(title_from_summary(summary)) <= TITLE_FROM_SUMMARY_CHARS
+
+
+def test_a_bulleted_listing_is_never_read_from_its_changed_top_only() -> None:
+    body = "".join(
+        f"November 2015\n\n  • Item {n}\n    {20 - n} November 2015 -- Summary {n}.\n\n"
+        for n in range(5)
+    )
+    old_text = body
+    new_text = "  • Fresh item\n    26 November 2015 -- New.\n\n" + body
+    full_old = parse_text_listing(old_text, source="s", language="en")
+    assert len(full_old.items) == 5
+    previous = ListingSnapshot(text=old_text, language="en", item_count=5,
+                               warnings=full_old.warnings, plain=is_plain(old_text),
+                               repeats=False)
+    read = read_changed_top(previous, new_text, source="s", language="en",
+                            listed_before=lambda keys: set())
+    assert read is None
+    assert len(parse_text_listing(new_text, source="s", language="en").items) == 6

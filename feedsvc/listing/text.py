@@ -51,7 +51,9 @@ from feedsvc.listing.warnings import WarningLog
 from feedsvc.models import ListingItem, ParseResult, ParseWarning
 from feedsvc.xmlchars import XML_FORBIDDEN, strip_xml_forbidden
 
-__all__ = ["FURNITURE", "NO_LAYOUT_HINT", "parse_text_listing", "render_numbered"]
+__all__ = [
+    "FURNITURE", "NO_LAYOUT_HINT", "parse_renderings", "parse_text_listing", "render_numbered",
+]
 
 FURNITURE: frozenset[str] = frozenset(
     phrase.casefold()
@@ -165,19 +167,39 @@ def parse_text_listing(
         raise ValueError(f"unsupported language {language!r}; expected one of {LANGUAGES}")
     if date_order not in DATE_ORDERS:
         raise ValueError(f"unknown date_order {date_order!r}; expected one of {DATE_ORDERS}")
+    text, reader, warnings, character_warnings = _read_renderings(text, source, language)
+    if reader.items:
+        return ParseResult(items=tuple(reader.items), warnings=warnings.warnings())
+    return _read_other_layouts(text, reader, warnings, character_warnings, language=language,
+                               today=today, date_order=date_order)
+
+
+def parse_renderings(
+    text: str, *, source: str = "<input>", language: str | None = None
+) -> ParseResult:
+    """Read ``text`` as ``parse_text_listing`` does, but in the numbered and compact
+    renderings only (no other layout, whatever they find): what a listing read
+    by them gives for a part of its text (see ``feedsvc.listing.incremental``)."""
+    if language is not None and language not in LANGUAGES:
+        raise ValueError(f"unsupported language {language!r}; expected one of {LANGUAGES}")
+    _, reader, warnings, _ = _read_renderings(text, source, language)
+    return ParseResult(items=tuple(reader.items), warnings=warnings.warnings())
+
+
+def _read_renderings(
+    text: str, source: str, language: str | None
+) -> tuple[str, _Reader, WarningLog, WarningLog]:
+    """The normalised text, the reader of the numbered and compact renderings
+    after reading it, its warnings and the character warnings alone."""
     character_warnings = WarningLog(source)
     text = _normalise_text(text, source, character_warnings)
-    wanted = language
     if language is None:
         language = detect_language(_lines(text))
     warnings = WarningLog(source)
     warnings.extend(character_warnings.warnings())
     reader = _Reader(language, warnings)
     reader.read(_lines(text))
-    if reader.items:
-        return ParseResult(items=tuple(reader.items), warnings=warnings.warnings())
-    return _read_other_layouts(text, reader, warnings, character_warnings, language=wanted,
-                               today=today, date_order=date_order)
+    return text, reader, warnings, character_warnings
 
 
 def _read_other_layouts(
