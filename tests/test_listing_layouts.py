@@ -9,15 +9,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from feedsvc import errors
 from feedsvc.listing import decode_document, item_to_json, parse_text_listing, read_listing_file
+from feedsvc.listing.dates import heading_classifier, listing_date_classifier
 from feedsvc.listing.incremental import is_plain, read_changed_top
-from feedsvc.listing.loose import TITLE_FROM_SUMMARY_CHARS, title_from_summary
+from feedsvc.listing.loose import _TEXT, TITLE_FROM_SUMMARY_CHARS, _LineReader, title_from_summary
 from feedsvc.listing.text import NO_LAYOUT_HINT
 from feedsvc.models import ListingSnapshot
 
 CASES = Path(__file__).parent / "data" / "text-layouts"
+MONTHS = ("", "January", "February", "March", "April", "May", "June", "July", "August",
+          "September", "October", "November", "December")
 CASE_NAMES = sorted(path.stem for path in CASES.glob("*.txt"))
 
 
@@ -161,3 +166,50 @@ def test_a_bulleted_listing_is_never_read_from_its_changed_top_only() -> None:
                             listed_before=lambda keys: set())
     assert read is None
     assert len(parse_text_listing(new_text, source="s", language="en").items) == 6
+
+
+# --- items written in each layout read back ---
+
+_READER = _LineReader(listing_date_classifier(None, today=dt.date(2020, 1, 1)),
+                      heading_classifier(None))
+
+
+def _plain(text: str) -> bool:
+    """A line that is text to the reader, alone or after another word: no date,
+    heading, navigation, bullet or "more" link."""
+    return bool(text) and all(_READER._kind(line)[0] == _TEXT for line in (text, f"x {text}"))
+
+
+_word = st.sampled_from([
+    "Labour", "news", "report", "May", "3", "2015", "more", "de", "jobs", "ago", "-",
+    "\u2022", "Read", ":", "(x)", "Home", ">", "|", "a.", "Yes!", "hier", "today",
+])
+_line = st.lists(_word, min_size=1, max_size=8).map(" ".join).filter(_plain)
+_item = st.tuples(_line, st.dates(min_value=dt.date(1990, 1, 1)), st.none() | _line)
+
+LAYOUTS = {
+    "bulleted": lambda t, d, s: f"  \u2022 {t}\n    {d}" + (f" -- {s}" if s else "") + "\n\n",
+    "blocks with more": lambda t, d, s: f"{t}\n{d}\n" + (f"{s}\n" if s else "") + "» more\n\n",
+    "blocks": lambda t, d, s: f"{t}\n{d}\n" + (f"{s}\n" if s else "") + "\n",
+    "spaced blocks": lambda t, d, s: f"{t}\n\n{d}\n\n" + (f"{s}\n\n" if s else "") + "\n",
+    "spaced with more": lambda t, d, s: f"{t}\n\n{d}\n\n" + (f"{s}\n\n" if s else "")
+    + "Read more\n\n",
+    "date first": lambda t, d, s: f"{d}\n{t}\n" + (f"{s}\n" if s else "") + "\n",
+    "spaced date first": lambda t, d, s: f"{d}\n\n{t}\n\n" + (f"{s}\n\n" if s else "")
+    + "» more\n\n",
+}
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_item, min_size=1, max_size=6), st.sampled_from(sorted(LAYOUTS)))
+def test_items_written_in_each_layout_read_back(
+    items: list[tuple[str, dt.date, str | None]], layout: str
+) -> None:
+    text = "".join(LAYOUTS[layout](title, f"{date.day} {MONTHS[date.month]} {date.year}",
+                                   summary) for title, date, summary in items)
+    result = parse_text_listing(text, language="en")
+    assert [(item.title, item.date, item.summary) for item in result.items] == [
+        (" ".join(title.split()), date, " ".join(summary.split()) if summary else None)
+        for title, date, summary in items
+    ]
+    assert result.warnings == ()
