@@ -147,7 +147,7 @@ class _DateLine:
     after: str | None
 
 
-@dataclass
+@dataclass(slots=True)
 class _Line:
     number: int
     text: str
@@ -195,6 +195,8 @@ def read_loose_listing(
     for raw in lines():
         kind = reader.kind(raw)
         kinds.append(kind)
+        if reader.underlines_previous:
+            kinds[-2] = _HEAD
         # Indentation matters to bulleted items only: spare measuring it elsewhere.
         indent = _indent(raw) if kind == _BULLET or layout.in_bullet else 0
         layout.see(kind, reader.last_date, bullet_dated=reader.bullet_dated, indent=indent)
@@ -203,8 +205,6 @@ def read_loose_listing(
     if not layout.matched:
         # No date anywhere: no item either, and the caller has other warnings.
         return LooseResult((), matched=False, has_text=layout.has_text)
-    for number in reader.underlined:
-        kinds[number - 1] = _HEAD
     builder = _Builder(
         reader, layout.decide(), warnings,
         wrap_width=widest if widest >= _MIN_WRAP_WIDTH else None,
@@ -229,14 +229,14 @@ class _LineReader:
         self.last_date: _DateLine | None = None
         self.bullet_dated = False
         """Whether the text of the last bullet line read holds a date."""
-        self.underlined: list[int] = []
-        self._previous_text = 0
-        self._number = 0
+        self.underlines_previous = False
+        """Whether the last line read underlines a text line just above it
+        (``===``, ``---``), which is then a heading."""
+        self._previous_text = False
         # Listings repeat lines (dates, furniture, junk): read each spelling once.
         self._cached_kind = functools.lru_cache(maxsize=4096)(self._kind)
 
     def kind(self, raw: str) -> int:
-        self._number += 1
         line = raw.strip()
         if len(line) <= _LONGEST_CACHED_LINE:
             kind, date, bullet_dated = self._cached_kind(line)
@@ -246,9 +246,10 @@ class _LineReader:
             self.last_date = date
         elif kind == _BULLET:
             self.bullet_dated = bullet_dated
-        if kind == _HEAD and _RULE.fullmatch(line) and self._previous_text == self._number - 1:
-            self.underlined.append(self._number - 1)
-        self._previous_text = self._number if kind == _TEXT else 0
+        self.underlines_previous = (
+            kind == _HEAD and self._previous_text and _RULE.fullmatch(line) is not None
+        )
+        self._previous_text = kind == _TEXT
         return kind
 
     def kind_of_field(self, line: str) -> int:
