@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_parse_bounds import assert_memory_in_step_with_input, repeated
 
 from feedsvc import errors
 from feedsvc.listing import decode_document, item_to_json, parse_text_listing, read_listing_file
@@ -213,3 +214,25 @@ def test_items_written_in_each_layout_read_back(
         for title, date, summary in items
     ]
     assert result.warnings == ()
+
+
+# --- memory in step with the text (see tests/test_parse_bounds.py) ---
+
+LOOSE_JUNK = {
+    # One bulleted item whose summary runs on for ever.
+    "endless bulleted summary": lambda size: repeated(b"  x\n", size, "\u2022 T\n  3 May 2021\n"
+                                                      .encode()),
+    # An item every two lines.
+    "dated bullets": lambda size: repeated("\u2022 T\n  3 May 2021\n".encode(), size),
+    # Blocks of title, numeric date and summary.
+    "blocks": lambda size: repeated(b"Title\n26/11/2015\nSummary\n\n", size),
+    # Underlined headings.
+    "underlined": lambda size: repeated(b"x\n---\n", size),
+    # Dates without a fetch date: a warning each.
+    "relative dates": lambda size: repeated(b"Title\nyesterday\n", size),
+}
+
+
+@pytest.mark.parametrize("kind", LOOSE_JUNK)
+def test_memory_of_the_other_layouts_grows_with_the_input_and_no_faster(kind: str) -> None:
+    assert_memory_in_step_with_input(LOOSE_JUNK[kind])
