@@ -70,7 +70,7 @@ def test_items_start_at_their_bullet_or_title_line() -> None:
     text = (CASES / "bulleted-en.txt").read_text(encoding="utf-8")
     assert [item.line for item in parse_text_listing(text).items] == [6, 10, 21, 24]
     text = (CASES / "blocks-more-en.txt").read_text(encoding="utf-8")
-    assert [item.line for item in parse_text_listing(text).items] == [6, 12, 18]
+    assert [item.line for item in parse_text_listing(text).items] == [6, 12, 18, 26]
 
 
 def test_date_order_decides_ambiguous_numeric_dates() -> None:

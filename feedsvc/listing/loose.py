@@ -550,7 +550,6 @@ class _Builder:
             return
         if item is None or item.kind != "dated":
             return  # text outside items: an introduction, a footer
-        chunk[0] = _Line(chunk[0].number, chunk[0].text, chunk[0].indent, True)
         room = MAX_ITEM_LINES - len(item.before) - len(item.after)
         item.after.extend(chunk[:max(room, 0)])
         item.dropped += max(len(chunk) - max(room, 0), 0)
