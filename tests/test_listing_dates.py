@@ -13,7 +13,9 @@ from feedsvc.listing.dates import (
     LANGUAGE_DATA,
     DateProblem,
     Language,
+    classify_date,
     classify_listing_date,
+    read_date,
     read_listing_date,
 )
 
@@ -66,3 +68,10 @@ def test_every_language_has_relative_words() -> None:
     for language in LANGUAGE_DATA:
         assert isinstance(language, Language)
         assert language.days_back and language.ago_patterns and language.units, language.code
+
+
+def test_read_date_reads_listing_forms_only_when_asked() -> None:
+    assert read_date("26/11/2015", "en") is None
+    assert read_date("26/11/2015", "en", date_order="dmy") == dt.date(2015, 11, 26)
+    assert read_date("yesterday", "en", today=dt.date(2015, 11, 26)) == dt.date(2015, 11, 25)
+    assert classify_date("11/26/2015", "en", date_order="mdy") == dt.date(2015, 11, 26)

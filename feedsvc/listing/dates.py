@@ -354,7 +354,10 @@ def classify_month_heading(
     return classify(text.strip())
 
 
-def classify_date(text: str, language: str | None) -> dt.date | DateProblem | None:
+def classify_date(
+    text: str, language: str | None, *, today: dt.date | None = None,
+    date_order: str | None = None,
+) -> dt.date | DateProblem | None:
     """Read ``text`` (one whole line, surrounding whitespace ignored) as a date.
 
     Returns the date; a ``DateProblem`` when the line has the shape of a date but
@@ -362,19 +365,29 @@ def classify_date(text: str, language: str | None) -> dt.date | DateProblem | No
     ("31 February 2021", "32 January 2021"); None when it is not a date at all.
     ``language`` None accepts the month names of every supported language.
     Raises ValueError for an unsupported language code.
+
+    With neither ``today`` nor ``date_order``, only the written forms with a year
+    are dates (what the numbered and compact renderings hold); with either,
+    every form ``classify_listing_date`` reads (``date_order`` defaulting to "dmy").
     """
+    if today is not None or date_order is not None:
+        return classify_listing_date(text, language, today=today, date_order=date_order or "dmy")
     classify = _CLASSIFIERS.get(language)
     if classify is None:
         raise _unsupported(language)
     return classify(text.strip())
 
 
-def read_date(text: str, language: str | None) -> dt.date | None:
+def read_date(
+    text: str, language: str | None, *, today: dt.date | None = None,
+    date_order: str | None = None,
+) -> dt.date | None:
     """The date the whole line ``text`` states, or None (not a date, or not a valid one).
 
-    Use ``classify_date`` to tell an invalid date from something that is no date.
+    ``today`` and ``date_order`` are as for ``classify_date``. Use
+    ``classify_date`` to tell an invalid date from something that is no date.
     """
-    result = classify_date(text, language)
+    result = classify_date(text, language, today=today, date_order=date_order)
     return result if isinstance(result, dt.date) else None
 
 
@@ -720,6 +733,13 @@ def listing_date_classifier(
     return classify
 
 
+@functools.lru_cache(maxsize=64)
+def _cached_listing_classifier(
+    language: str | None, today: dt.date | None, date_order: str
+) -> DateClassifier:
+    return listing_date_classifier(language, today=today, date_order=date_order)
+
+
 _LONGEST_LISTING_DATE = 80
 """Longer lines are never dates: spares reading every long line of a summary."""
 
@@ -742,7 +762,7 @@ def classify_listing_date(
     line for text). Returns None when the line is no date at all. Raises
     ValueError for an unsupported language or date order.
     """
-    return listing_date_classifier(language, today=today, date_order=date_order)(text.strip())
+    return _cached_listing_classifier(language, today, date_order)(text.strip())
 
 
 def read_listing_date(
