@@ -236,3 +236,11 @@ LOOSE_JUNK = {
 @pytest.mark.parametrize("kind", LOOSE_JUNK)
 def test_memory_of_the_other_layouts_grows_with_the_input_and_no_faster(kind: str) -> None:
     assert_memory_in_step_with_input(LOOSE_JUNK[kind])
+
+
+def test_a_list_of_references_after_the_items_is_no_item_and_no_warning() -> None:
+    text = ("  \u2022 Title\n    26 November 2015\n\nReferences\n\n"
+            "  1. https://example.org/news/1\n  2. https://example.org/news/2\n")
+    result = parse_text_listing(text)
+    assert [item.title for item in result.items] == ["Title"]
+    assert result.warnings == ()

@@ -83,7 +83,7 @@ SECTION_HEADINGS: frozenset[str] = frozenset(phrase.casefold() for phrase in (
     "Events", "Upcoming events", "Publications", "Features", "Stories", "Archive",
     "Announcements", "Related links", "Contact", "Contact us", "Share", "Print",
     "Home", "Menu", "Search", "Skip to content", "Skip to main content",
-    "Back to top", "Subscribe", "Follow us",
+    "Back to top", "Subscribe", "Follow us", "References", "Links",
     "Actualités", "Dernières actualités", "Communiqués de presse", "Contact presse",
     "Contacts presse", "Événements", "Discours", "Déclarations", "Accueil",
     "Aller au contenu", "Retour en haut", "Publications récentes",
@@ -118,6 +118,7 @@ _BRACKETED_DATE = re.compile(r"(?P<title>.*\S)\s*\((?P<date>[^()]{4,60})\)")
 _MORE_TRIM = str.maketrans("", "", "»«\u203a\u2039>→…[]().:")
 _BREADCRUMB = re.compile("\\s+[>\u203a»/]\\s+")
 _MENU = re.compile(r"\s+\|\s+")
+_URL = re.compile(r"(?:https?|ftp|mailto|file):\S*", re.IGNORECASE)
 _PAGINATION_WORDS = frozenset((
     "previous", "prev", "next", "first", "last", "page", "of", "précédent",
     "précédente", "suivant", "suivante", "page", "sur", "anterior", "siguiente",
@@ -578,7 +579,9 @@ class _Builder:
             self.warnings.warn(item.line, f"{label} item runs over {MAX_ITEM_LINES} lines; "
                                f"{item.dropped} line(s) dropped")
         if date is None:
-            if item.before:
+            if item.before and not _URL.fullmatch(item.before[0].text):
+                # (A bulleted address is a link list, such as a text browser's
+                # references, not a news item.)
                 self.warnings.warn(item.line, f"{label} item {_quote(item.before[0].text)} "
                                    "has no date, skipped")
             return None
