@@ -47,6 +47,7 @@ from feedsvc.listing.dates import (
     detect_language,
     heading_classifier,
 )
+from feedsvc.listing.loose import read_loose_listing
 from feedsvc.listing.warnings import WarningLog
 from feedsvc.models import ListingItem, ParseResult, ParseWarning
 from feedsvc.xmlchars import XML_FORBIDDEN, strip_xml_forbidden
@@ -208,9 +209,6 @@ def _read_other_layouts(
 ) -> ParseResult:
     """The items of the bulleted and block layouts, when the numbered and compact
     ones (read by ``reader``, which found no item) held none."""
-    # Imported here: loose uses this module's helpers.
-    from feedsvc.listing.loose import read_loose_listing
-
     loose_warnings = WarningLog(character_warnings.source)
     loose_warnings.extend(character_warnings.warnings())
     loose = read_loose_listing(lambda: _lines(text), loose_warnings, language=language,
