@@ -723,6 +723,11 @@ def listing_date_classifier(
         found = read_core(line)
         if found is not None:
             return found
+        if line[0] in "([" or line[-1] in ".)]" or "-" in line:
+            # "(26 November 2015)", "26 November 2015.", "26-Nov-2015"
+            bare = _HYPHENATED.sub(r"\1 \2 \3", line.strip("()[]").removesuffix("."))
+            if bare != line:
+                return classify(bare)
         timeless = _TIME_SUFFIX.sub("", line, count=1) if ":" in line or "h" in line else line
         lead = _LEAD.fullmatch(timeless)
         core = lead["rest"] if lead is not None else timeless
@@ -739,6 +744,8 @@ def _cached_listing_classifier(
 ) -> DateClassifier:
     return listing_date_classifier(language, today=today, date_order=date_order)
 
+
+_HYPHENATED = re.compile(r"^(\d{1,2})-([^\W\d_]+\.?)-(\d{4})$")
 
 _LONGEST_LISTING_DATE = 80
 """Longer lines are never dates: spares reading every long line of a summary."""
