@@ -6,6 +6,7 @@ Everything here is pure except ``read_listing_file``, which reads one file
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -49,14 +50,18 @@ def parse_listing(
     language: str | None,
     page_url: str | None = None,
     selectors: Mapping[str, str] | None = None,
+    today: dt.date | None = None,
+    date_order: str = "dmy",
 ) -> ParseResult:
     """Parse ``text`` as a listing of format ``fmt`` ("text" or "html").
 
-    ``page_url`` and ``selectors`` matter to HTML listings only. Raises
+    ``page_url`` and ``selectors`` matter to HTML listings only; ``today`` and
+    ``date_order`` to text listings only (see ``parse_text_listing``). Raises
     ValueError for an unknown format.
     """
     if fmt == "text":
-        return parse_text_listing(text, source=source, language=language)
+        return parse_text_listing(text, source=source, language=language, today=today,
+                                  date_order=date_order)
     if fmt == "html":
         # Imported here so that text-only use never loads the HTML parser.
         from feedsvc.listing.html import parse_html_listing
@@ -73,6 +78,8 @@ def read_listing_file(
     language: str | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
     read_timeout: float | None = None,
+    today: dt.date | None = None,
+    date_order: str = "dmy",
 ) -> ParseResult:
     """Read, decode and parse the text listing in ``path``.
 
@@ -81,6 +88,7 @@ def read_listing_file(
     ``feedsvc.files.read_at_most``). Raises FetchError when the file cannot be
     read or holds more than ``max_bytes``, ListingError when it is binary or
     holds no item (the message then quotes the first warning, which says why).
+    ``today`` and ``date_order`` are as for ``parse_text_listing``.
     """
     source = str(path)
     try:
@@ -94,7 +102,8 @@ def read_listing_file(
         raise ListingError("empty file, no news items found", source=source)
     text, decode_warnings = decode_document(body, source=source)
     del body  # the text is all that is needed now: do not hold both
-    result = parse_text_listing(text, source=source, language=language)
+    result = parse_text_listing(text, source=source, language=language, today=today,
+                                date_order=date_order)
     warnings = WarningLog(source)
     warnings.extend(decode_warnings)
     warnings.extend(result.warnings)
