@@ -10,7 +10,8 @@ items, so the same items (and known categories) always give the same feeds.
 Stable names, documented because readers keep them:
 - feed id: ``"urn:uuid:"`` + uuid5(``identity.FEEDSVC_NAMESPACE``, base_url + key);
 - feed address: base_url + ``"feeds/<key>.<fmt>"``;
-- home page: base_url (all items) or base_url + ``"#category-<slug>"``;
+- home page: base_url (all items) or base_url + ``"categories/<slug>"``, the
+  category's own page;
 - entry link: the article's address when the listing had one, else
   base_url + ``"items/<item_id>"``.
 """
@@ -161,7 +162,7 @@ def feed_spec(
     else:
         title = f"{site.title}: {category.label}"
         subtitle = f"{site.title}, items in the category {category.label}"
-        home = f"{site.base_url}#category-{category.slug}"
+        home = f"{site.base_url}categories/{category.slug}"
     return FeedSpec(
         key=key,
         feed_id=feed_guid(site.base_url, key),

@@ -179,6 +179,8 @@ class StoreReader(Protocol):
 
     def item_by_id(self, item_id: str) -> StoredItem | None: ...
 
+    def items_page(self, slug: str | None, offset: int, limit: int) -> Sequence[StoredItem]: ...
+
 
 class _NeverRefreshedStore:
     """Stands in for a store whose database does not exist yet: no runs, no source states."""
@@ -197,6 +199,9 @@ class _NeverRefreshedStore:
 
     def item_by_id(self, item_id: str) -> None:
         return None
+
+    def items_page(self, slug: str | None, offset: int, limit: int) -> Sequence[StoredItem]:
+        return []
 
 
 _SQLITE_URL = re.compile(r"sqlite(?:\+\w+)?:///(?P<path>[^?]*)")

@@ -44,15 +44,16 @@ from feedsvc.publication import (
     LATEST_ITEMS,
     OPML_CONTENT_TYPE,
     OPML_PATH,
+    VIEW_CONTENT_TYPE,
     Document,
     FeedLink,
     Publication,
     category_key,
     feed_path,
     item_record,
-    open_publication,
-    publish,
+    view_path,
 )
+from feedsvc.publishing import Publisher, publisher_for
 from feedsvc.settings import Settings, SourceSettings
 from feedsvc.sources import Fetched, Fetcher, RoutingFetcher, Validators, read_within
 from feedsvc.status import is_stale, redact_credentials, retry_after
@@ -67,6 +68,8 @@ class Renderer(Protocol):
     def render_feed(self, spec: FeedSpec, fmt: str) -> bytes: ...
 
     def render_opml(self, title: str, feeds: Sequence[FeedLink], base_url: str) -> bytes: ...
+
+    def render_view(self, spec: FeedSpec, site_title: str) -> bytes: ...
 
 
 class DefaultRenderer:
@@ -90,6 +93,11 @@ class DefaultRenderer:
         from feedsvc.render import render_opml
 
         return render_opml(title, feeds, base_url)
+
+    def render_view(self, spec: FeedSpec, site_title: str) -> bytes:
+        from feedsvc.render import render_view
+
+        return render_view(spec, site_title)
 
 
 @dataclass(frozen=True)
@@ -703,7 +711,8 @@ def _publish(
     rendered again and the others are carried over as they are.
     """
     key = render_key(settings, renderer)
-    previous = _live_publication(settings)
+    publisher = publisher_for(settings, store.database)
+    previous = _live_publication(publisher)
     incremental = previous is not None and previous.render_key == key and not rerender_all
     if incremental and previous is not None and not changes.touched:
         return False, len(previous.site.feeds), previous.site.item_count, None
@@ -744,22 +753,28 @@ def _publish(
             documents[feed_path(spec.key, fmt)] = Document(
                 content=renderer.render_feed(spec, fmt), content_type=content_type,
                 last_modified=spec.updated)
+        # The feed's page for people, served to browsers (see feedsvc.render.html_view).
+        documents[view_path(spec.key)] = Document(
+            content=renderer.render_view(spec, settings.site.title),
+            content_type=VIEW_CONTENT_TYPE, last_modified=spec.updated)
     feed_links = [links[ALL], *(links[category_key(slug)] for slug in slugs)]
     documents[OPML_PATH] = Document(
         content=renderer.render_opml(settings.site.title, feed_links, settings.site.base_url),
         content_type=OPML_CONTENT_TYPE,
         last_modified=max(dt.datetime.fromisoformat(link.updated) for link in feed_links),
     )
-    carried = [feed_path(link.key, fmt) for link in feed_links for fmt in FEED_FORMATS
-               if feed_path(link.key, fmt) not in documents]
+    carried = [path for link in feed_links
+               for path in (*(feed_path(link.key, fmt) for fmt in FEED_FORMATS),
+                            view_path(link.key))
+               if path not in documents]
     site = site_snapshot(
         settings.site, feeds=feed_links,
         latest=[item_record(item, labels) for item in store.newest_items(None, LATEST_ITEMS)],
         item_count=item_count,
     )
     try:
-        went_live = publish(settings.storage.publish_dir, documents, site, now=now,
-                            carried=carried, render_key=key)
+        went_live = publisher.publish(documents, site, now=now, carried=carried,
+                                      render_key=key)
     except PublishError as exc:
         return False, len(feed_links), item_count, str(exc)
     return went_live, len(feed_links), item_count, None
@@ -778,11 +793,11 @@ def _build_feed(
     return spec, feed_link(spec, category, count, newest[0].date if newest else None)
 
 
-def _live_publication(settings: Settings) -> Publication | None:
+def _live_publication(publisher: Publisher) -> Publication | None:
     """The live publication, or None when there is none or it cannot be read (then
     everything is rendered anew)."""
     try:
-        return open_publication(settings.storage.publish_dir)
+        return publisher.live()
     except PublishError:
         return None
 

@@ -27,7 +27,7 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from feedsvc.errors import PublishError
 from feedsvc.identity import slugify
@@ -65,6 +65,15 @@ def category_key(slug: str) -> str:
 def feed_path(key: str, fmt: str) -> str:
     """Path of a feed file inside a publication: ``feeds/all.atom``, ``feeds/category/x.rss``."""
     return f"feeds/{key}.{fmt}"
+
+
+VIEW_CONTENT_TYPE = "text/html; charset=utf-8"
+
+
+def view_path(key: str) -> str:
+    """Path of a feed's page for people (what a browser opening the feed is shown):
+    ``feeds/all.html``, ``feeds/category/x.html``."""
+    return f"feeds/{key}.html"
 
 
 @dataclass(frozen=True)
@@ -186,21 +195,38 @@ class PublishedFile:
         return cls(**{**raw, "last_modified": dt.datetime.fromisoformat(raw["last_modified"])})
 
 
+class DocumentReader(Protocol):
+    """Where a publication kept outside a directory reads its documents from."""
+
+    def read(self, etag: str, *, gzipped: bool) -> bytes:
+        """The bytes (or their gzip) of the document whose ETag is ``etag``. Raises
+        OSError when they cannot be read (as a missing file would)."""
+        ...
+
+
 @dataclass(frozen=True)
 class Publication:
-    """A live generation, opened for reading."""
+    """A live generation, opened for reading: from a directory (``directory``) or from
+    the database (``documents``)."""
 
-    directory: Path
+    directory: Path | None
     generation: str
     files: Mapping[str, PublishedFile]
     site: SiteSnapshot
     render_key: str | None = None
     """What the feeds were rendered under (see ``publish``); None for older publications."""
+    documents: DocumentReader | None = None
 
     def file_path(self, path: str, *, gzipped: bool = False) -> Path:
+        if self.directory is None:
+            raise PublishError(f"publication {self.generation} is not a directory")
         return self.directory / (path + ".gz" if gzipped else path)
 
     def read(self, path: str, *, gzipped: bool = False) -> bytes:
+        """The bytes of the published file ``path``. Raises OSError when they cannot
+        be read (the generation was pruned under us, say)."""
+        if self.documents is not None:
+            return self.documents.read(self.files[path].etag, gzipped=gzipped)
         return self.file_path(path, gzipped=gzipped).read_bytes()
 
 
@@ -216,22 +242,30 @@ def _http_time(moment: dt.datetime) -> dt.datetime:
     return moment.astimezone(dt.UTC).replace(microsecond=0)
 
 
-def publish(
-    publish_dir: Path,
+@dataclass(frozen=True)
+class PreparedGeneration:
+    """A generation ready to be written anywhere: its name, manifest, site and the
+    gzip of each new document. The same inputs always give the same generation."""
+
+    generation: str
+    manifest: bytes
+    site: bytes
+    files: Mapping[str, PublishedFile]
+    gzipped: Mapping[str, bytes]
+
+
+def prepare_generation(
     documents: Mapping[str, Document],
     site: SiteSnapshot,
+    previous: Mapping[str, PublishedFile],
     *,
     now: dt.datetime | None = None,
     carried: Sequence[str] = (),
     render_key: str | None = None,
-) -> bool:
-    """Publish ``documents`` (path → Document), the files ``carried`` over from the live
-    generation as they are, and ``site`` as the live generation.
-
-    Returns True when a new generation went live, False when the same content
-    was already live (nothing is written then). Raises PublishError.
-    ``render_key`` (what the documents were rendered under) is kept in the
-    manifest, for the next refresh to tell whether carrying files over is right.
+) -> PreparedGeneration:
+    """The generation that publishes ``documents``, the files ``carried`` over from
+    ``previous`` (the live generation's files) and ``site``. Pure. Raises PublishError
+    for a path that cannot be published or a carried file ``previous`` lacks.
 
     A file's Last-Modified is its document's ``last_modified``, except that
     it never moves backwards while the bytes change: a feed that lost an
@@ -243,18 +277,16 @@ def publish(
     for path in (*documents, *carried):
         if path.startswith("/") or ".." in path.split("/") or path in (MANIFEST, SITE):
             raise PublishError(f"refusing to publish to {path!r}")
-    live = current_generation(publish_dir)
-    previous = _previous_files(publish_dir)
     missing = [path for path in carried if path not in previous]
     if missing:
         raise PublishError(f"cannot carry over {missing[0]!r}: not in the live publication")
-    manifest: dict[str, Any] = {path: previous[path].to_json() for path in carried}
+    files: dict[str, PublishedFile] = {path: previous[path] for path in carried}
     gzipped: dict[str, bytes] = {}
     for path, doc in sorted(documents.items()):
         packed = gzip.compress(doc.content, compresslevel=GZIP_LEVEL, mtime=0)
         gzipped[path] = packed
         etag = etag_of(doc.content)
-        manifest[path] = PublishedFile(
+        files[path] = PublishedFile(
             path=path,
             content_type=doc.content_type,
             etag=etag,
@@ -264,13 +296,38 @@ def publish(
             ),
             size=len(doc.content),
             gzip_size=len(packed),
-        ).to_json()
+        )
+    manifest = {path: file.to_json() for path, file in files.items()}
     manifest_bytes = json.dumps({"files": manifest, "render_key": render_key},
                                 sort_keys=True, indent=1).encode()
     site_bytes = site.to_json()
     generation = hashlib.sha256(manifest_bytes + b"\0" + site_bytes).hexdigest()[:24]
+    return PreparedGeneration(generation, manifest_bytes, site_bytes, files, gzipped)
 
-    if current_generation(publish_dir) == generation:
+
+def publish(
+    publish_dir: Path,
+    documents: Mapping[str, Document],
+    site: SiteSnapshot,
+    *,
+    now: dt.datetime | None = None,
+    carried: Sequence[str] = (),
+    render_key: str | None = None,
+) -> bool:
+    """Publish ``documents`` (path → Document), the files ``carried`` over from the live
+    generation as they are, and ``site`` as the live generation of ``publish_dir``.
+
+    Returns True when a new generation went live, False when the same content
+    was already live (nothing is written then). Raises PublishError.
+    ``render_key`` (what the documents were rendered under) is kept in the
+    manifest, for the next refresh to tell whether carrying files over is right.
+    Last-Modified dates: see ``prepare_generation``.
+    """
+    live = current_generation(publish_dir)
+    prepared = prepare_generation(documents, site, _previous_files(publish_dir), now=now,
+                                  carried=carried, render_key=render_key)
+    generation = prepared.generation
+    if live == generation:
         return False
     generations = publish_dir / GENERATIONS
     staging: Path | None = None
@@ -282,12 +339,12 @@ def publish(
             staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=generations))
             for path, doc in documents.items():
                 _write(staging / path, doc.content)
-                _write(staging / (path + ".gz"), gzipped[path])
+                _write(staging / (path + ".gz"), prepared.gzipped[path])
             for path in carried:
                 for name in (path, path + ".gz"):
                     _link(generations / str(live) / name, staging / name)
-            _write(staging / MANIFEST, manifest_bytes)
-            _write(staging / SITE, site_bytes)
+            _write(staging / MANIFEST, prepared.manifest)
+            _write(staging / SITE, prepared.site)
             os.rename(staging, final)
             staging = None
         else:
@@ -418,12 +475,27 @@ def _read_manifest(directory: Path) -> dict[str, PublishedFile]:
 
 def _load_manifest(directory: Path) -> dict[str, Any]:
     try:
-        manifest = json.loads((directory / MANIFEST).read_bytes())
-    except (OSError, ValueError) as exc:
+        data = (directory / MANIFEST).read_bytes()
+    except OSError as exc:
         raise PublishError(f"publication {directory} is unreadable: {exc}") from exc
+    return load_manifest(data, str(directory))
+
+
+def load_manifest(data: bytes, where: str) -> dict[str, Any]:
+    """The manifest in ``data`` (of the publication ``where``), checked for its file list.
+    Raises PublishError."""
+    try:
+        manifest = json.loads(data)
+    except ValueError as exc:
+        raise PublishError(f"publication {where} is unreadable: {exc}") from exc
     if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
-        raise PublishError(f"publication {directory} is unreadable: no file list")
+        raise PublishError(f"publication {where} is unreadable: no file list")
     return manifest
+
+
+def manifest_files(manifest: Mapping[str, Any]) -> dict[str, PublishedFile]:
+    """The files a checked manifest (see ``load_manifest``) describes."""
+    return _files(manifest)
 
 
 def _files(manifest: Mapping[str, Any]) -> dict[str, PublishedFile]:

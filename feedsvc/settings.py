@@ -30,6 +30,7 @@ DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "feedsvc.to
 
 LANGUAGES = ("en", "fr", "es")
 FORMATS = ("text", "html")
+PUBLICATIONS = ("directory", "database")
 
 DEFAULT_MAX_BYTES = 5_000_000
 """``fetch.max_bytes`` when not set: the most bytes read from any source, local
@@ -305,6 +306,47 @@ HTML_SELECTOR_DEFAULTS: Mapping[str, str] = MappingProxyType(
 )
 
 
+@dataclass(frozen=True)
+class WebReader:
+    """A web feed reader the pages offer to subscribe in: its name, and the address that
+    subscribes to a feed, ``{url}`` standing for the feed's percent-encoded address."""
+
+    name: str
+    url: str
+
+
+READER_PLACEHOLDER = "{url}"
+DEFAULT_READERS: tuple[Mapping[str, str], ...] = (
+    {"name": "Feedly", "url": "https://feedly.com/i/subscription/feed%2F{url}"},
+    {"name": "Inoreader", "url": "https://www.inoreader.com/?add_feed={url}"},
+    {"name": "NewsBlur", "url": "https://www.newsblur.com/?url={url}"},
+    {"name": "The Old Reader", "url": "https://theoldreader.com/feeds/subscribe?url={url}"},
+)
+
+
+def _readers(value: Any, key: str) -> tuple[WebReader, ...]:
+    """An array of ``{name = "...", url = "https://...{url}..."}`` tables; empty: none."""
+    if not isinstance(value, list | tuple):
+        raise ConfigError('must be an array of tables such as [{name = "Feedly", '
+                          'url = "https://feedly.com/i/subscription/feed%2F{url}"}]', key=key)
+    readers: list[WebReader] = []
+    for index, entry in enumerate(value):
+        entry_key = f"{key}[{index}]"
+        if not isinstance(entry, Mapping) or set(entry) != {"name", "url"}:
+            raise ConfigError("must be a table with exactly name and url", key=entry_key)
+        name = _one_line_name(entry["name"], f"{entry_key}.name")
+        url = _nonempty_str(entry["url"], f"{entry_key}.url")
+        parts = _split_url(url, f"{entry_key}.url")
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ConfigError(f"must be an absolute http(s) URL, not {url!r}",
+                              key=f"{entry_key}.url")
+        if url.count(READER_PLACEHOLDER) != 1:
+            raise ConfigError(f"must hold {READER_PLACEHOLDER} exactly once (where the feed's "
+                              "address goes)", key=f"{entry_key}.url")
+        readers.append(WebReader(name=name, url=url))
+    return tuple(readers)
+
+
 OPTIONS: tuple[Option, ...] = (
     Option("site", "title", "feedsvc", "Site title; feed titles derive from it.", _nonempty_str),
     Option("site", "base_url", "http://127.0.0.1:8000/",
@@ -327,6 +369,12 @@ OPTIONS: tuple[Option, ...] = (
     Option("storage", "publish_dir", "../var/public",
            "Directory the published feeds are written to, relative to the config file.",
            _nonempty_str),
+    Option("storage", "publication", "directory",
+           "Where feeds are published: \"directory\" (publish_dir) or \"database\" (the "
+           "store, for web nodes on several machines).", _choice(PUBLICATIONS)),
+    Option("storage", "publication_poll_seconds", 2,
+           "With publication = \"database\": how often a web worker asks for a new "
+           "generation (PostgreSQL also notifies at once).", _int_range(1, 3600)),
     Option("storage", "keep_runs", 500,
            "Refresh runs kept in the store for /status and the metrics; older ones are deleted.",
            _int_range(1, 1_000_000)),
@@ -368,6 +416,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("fetch", "allow_private_addresses", False,
            "Let redirects and links reach loopback, private, link-local and other internal "
            "addresses; only sources' own locations may otherwise.", _bool),
+    Option("web", "readers", DEFAULT_READERS,
+           "Web feed readers the pages offer \"open in\" links for: name and URL template "
+           "({url} = the feed's encoded address); [] for none.", _readers),
 )
 
 SOURCE_OPTIONS: tuple[Option, ...] = (
@@ -410,6 +461,8 @@ class StorageSettings:
     database: str
     publish_dir: Path
     keep_runs: int = 500
+    publication: str = "directory"
+    publication_poll_seconds: int = 2
 
 
 @dataclass(frozen=True)
@@ -442,6 +495,11 @@ class FetchSettings:
 
 
 @dataclass(frozen=True)
+class WebSettings:
+    readers: tuple[WebReader, ...] = ()
+
+
+@dataclass(frozen=True)
 class SourceSettings:
     name: str
     location: str
@@ -466,6 +524,7 @@ class Settings:
     schedule: ScheduleSettings
     fetch: FetchSettings
     sources: tuple[SourceSettings, ...] = field(default_factory=tuple)
+    web: WebSettings = field(default_factory=WebSettings)
 
     @property
     def feed_max_age(self) -> int:
@@ -533,11 +592,14 @@ def settings_from_mapping(
             database=_resolve_database_url(storage["database"], base_dir),
             publish_dir=(base_dir / storage["publish_dir"]).resolve(),
             keep_runs=storage["keep_runs"],
+            publication=storage["publication"],
+            publication_poll_seconds=storage["publication_poll_seconds"],
         ),
         server=ServerSettings(**values["server"]),
         schedule=ScheduleSettings(**values["schedule"]),
         fetch=FetchSettings(**values["fetch"]),
         sources=_read_sources(raw.get("sources", []), base_dir),
+        web=WebSettings(**values["web"]),
     )
 
 

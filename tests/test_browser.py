@@ -6,20 +6,37 @@ Without them the tests are skipped, except in CI (env CI set), where they fail.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+import re
+import shutil
+import threading
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import feedparser  # type: ignore[import-untyped]
 import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.chrome.webdriver import WebDriver
 from selenium.webdriver.common.by import By
 from web_fixtures import ITEMS, SITE_TITLE, LiveServer, live_server
+from werkzeug.serving import make_server
+
+from feedsvc.pipeline import refresh
+from feedsvc.settings import Settings, load_settings
+from feedsvc.store import Store
+from feedsvc.web import create_app
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 pytestmark = pytest.mark.slow
 
+ROOT = Path(__file__).resolve().parent.parent
+REFRESHED = dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.UTC)
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 FEED_TYPES = {
@@ -160,3 +177,156 @@ def test_unknown_page_is_a_friendly_404(browser: WebDriver, server: LiveServer) 
     assert browser.find_element(By.TAG_NAME, "h1").text == "Unknown category"
     browser.find_element(By.LINK_TEXT, "Go to the home page").click()
     assert browser.current_url == server.url
+
+
+# --- the bundled site, refreshed by the real pipeline: feed pages and the home page ---
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Settings]]:
+    """The bundled sample site, refreshed once, served on a loopback port whose address
+    is the site's base_url; its default item finder and pager read the real store."""
+    root = tmp_path_factory.mktemp("bundled-site")
+    shutil.copytree(ROOT / "config", root / "config")
+    holder: dict[str, WSGIApplication] = {}
+
+    def late_app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        return holder["app"](environ, start_response)
+
+    server = make_server("127.0.0.1", 0, late_app, threaded=True)
+    url = f"http://127.0.0.1:{server.server_port}/"
+    config = root / "config" / "feedsvc.toml"
+    text = config.read_text(encoding="utf-8")
+    config.write_text(re.sub(r'(?m)^base_url = .*$', f'base_url = "{url}"', text),
+                      encoding="utf-8")
+    settings = load_settings(config, environ={})
+    assert refresh(settings, now=REFRESHED).published
+    holder["app"] = create_app(settings)
+    thread = threading.Thread(target=server.serve_forever, name="bundled-site", daemon=True)
+    thread.start()
+    try:
+        yield url, settings
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+def screenshot(browser: WebDriver, directory: Path, name: str) -> Path:
+    """Save a PNG of the page and check it is one, and not empty."""
+    path = directory / f"{name}.png"
+    assert browser.save_screenshot(str(path))
+    data = path.read_bytes()
+    assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 5_000
+    return path
+
+
+def feed_titles(url: str) -> tuple[str, list[str]]:
+    """The feed's title and its entries' titles, as a feed reader fetching ``url`` sees them."""
+    parsed = feedparser.parse(url)
+    assert not parsed.bozo, parsed.get("bozo_exception")
+    return parsed.feed.title, [entry.title for entry in parsed.entries]
+
+
+@pytest.mark.parametrize("path", ["feeds/all.atom", "feeds/all.rss",
+                                  "feeds/category/press-release.atom",
+                                  "feeds/category/video.rss"])
+def test_a_feed_opened_in_the_browser_is_a_page(
+    browser: WebDriver, site: tuple[str, Settings], path: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    url, _ = site
+    title, entries = feed_titles(url + path)
+    assert entries
+    console_errors(browser)  # what earlier tests left in the log
+    browser.get(url + path)
+    assert browser.execute_script("return document.contentType") == "text/html"
+    assert browser.current_url == url + path
+    assert browser.find_element(By.TAG_NAME, "h1").text == title
+    shown = [a.text for a in browser.find_elements(By.CSS_SELECTOR, "a.entry-title")]
+    assert shown == entries
+    assert browser.find_elements(By.CSS_SELECTOR, "li.entry time")
+    assert "This is a feed" in browser.find_element(By.CSS_SELECTOR, ".subscribe").text
+    # Styled by the site's stylesheet: the list has no bullets, the box a background.
+    assert browser.execute_script(
+        "return getComputedStyle(document.querySelector('ul.entries')).listStyleType") == "none"
+    field = browser.find_element(By.ID, "address-atom")
+    assert field.get_attribute("value") == url + path.rsplit(".", 1)[0] + ".atom"
+    button = browser.find_element(By.CSS_SELECTOR, 'button.copy[data-copy="address-atom"]')
+    assert button.is_displayed(), "the copy script did not run (Content-Security-Policy?)"
+    button.click()
+    assert button.text in ("Copied", "Press Ctrl+C")
+    assert browser.execute_script("return document.activeElement.id") == "address-atom"
+    assert console_errors(browser) == []
+    screenshot(browser, tmp_path_factory.mktemp("screenshots"), path.replace("/", "-"))
+
+
+def test_the_home_page_for_people(
+    browser: WebDriver, site: tuple[str, Settings], tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    url, settings = site
+    console_errors(browser)
+    browser.get(url)
+    box = browser.find_element(By.CSS_SELECTOR, "section.subscribe")
+    assert "How to subscribe" in box.text
+    main = box.find_element(By.CSS_SELECTOR, "input")
+    assert main.get_attribute("value") == f"{url}feeds/all.atom"
+    copy = box.find_element(By.CSS_SELECTOR, "button.copy")
+    assert copy.is_displayed()
+    readers = [a.text for a in box.find_elements(By.CSS_SELECTOR, "a.reader")]
+    assert readers == [reader.name for reader in settings.web.readers]
+    labels = [a.get_attribute("aria-label") or "" for a in
+              browser.find_elements(By.CSS_SELECTOR, ".feeds a[data-format]")]
+    assert "Press release, Atom" in labels and all(", " in label for label in labels)
+    assert console_errors(browser) == []
+    screenshot(browser, tmp_path_factory.mktemp("screenshots"), "home")
+
+
+def test_a_category_feeds_alternate_link_opens_its_page(
+    browser: WebDriver, site: tuple[str, Settings]
+) -> None:
+    url, _ = site
+    parsed = feedparser.parse(f"{url}feeds/category/video.atom")
+    assert parsed.feed.link == f"{url}categories/video"
+    browser.get(parsed.feed.link)
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Video"
+    items = browser.find_elements(By.CSS_SELECTOR, "li.item a")
+    assert [a.text for a in items] == [entry.title for entry in parsed.entries]
+    browser.get(url)
+    browser.find_element(By.CSS_SELECTOR, "#category-video a.name").click()
+    assert browser.current_url == f"{url}categories/video"
+    browser.get(f"{url}#category-video")
+    assert browser.execute_script("return document.querySelector(':target').id") == \
+        "category-video"
+
+
+def test_every_item_is_browsable_from_the_home_page(
+    browser: WebDriver, site: tuple[str, Settings]
+) -> None:
+    url, settings = site
+    console_errors(browser)
+    browser.get(url)
+    browser.find_element(By.CSS_SELECTOR, "a.all-items").click()
+    assert browser.current_url == f"{url}items"
+    shown = [a.text for a in browser.find_elements(By.CSS_SELECTOR, "li.item a")]
+    store = Store.open(settings.storage.database)
+    try:
+        assert shown == [stored.title for stored in store.newest_items(None, 1000)]
+    finally:
+        store.close()
+    assert console_errors(browser) == []
+
+
+@pytest.mark.parametrize("path", ["feeds/category/press-release.atom", "", "categories/video"])
+def test_the_new_pages_fit_a_phone_screen(
+    browser: WebDriver, site: tuple[str, Settings], path: str
+) -> None:
+    url, _ = site
+    browser.set_window_size(390, 844)
+    try:
+        browser.get(url + path)
+        overflow = browser.execute_script(
+            "return document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0
+    finally:
+        browser.set_window_size(1200, 900)

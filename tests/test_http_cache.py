@@ -213,3 +213,26 @@ def test_from_headers_reads_case_insensitive_mapping() -> None:
     conditions = RequestConditions.from_headers(
         "head", Headers({"if-none-match": '"a"', "ACCEPT-ENCODING": "gzip"}))
     assert conditions == req("HEAD", inm='"a"', ae="gzip")
+
+
+NEGOTIATED = Representation(
+    content_type="text/html; charset=utf-8", etag='"view"', gzip_etag='"view-gz"',
+    last_modified=LAST_MODIFIED, max_age=900, vary=("Accept",),
+)
+
+
+@pytest.mark.parametrize(("request_", "status"), [
+    (req(), 200), (req(ae="gzip"), 200), (req(inm='"view"'), 304),
+    (req(inm='"view-gz"', ae="gzip"), 304), (req("HEAD", ims=LM), 304),
+    (req(inm='"id"'), 200),
+])
+def test_a_negotiated_representation_varies_on_accept_too(
+    request_: RequestConditions, status: int
+) -> None:
+    decision = decide(request_, NEGOTIATED)
+    headers = dict(decision.headers)
+    assert decision.status == status
+    assert headers["Vary"] == "Accept, Accept-Encoding"
+    without_twin = decide(request_, Representation(
+        content_type="text/html", etag='"view"', max_age=1, vary=("Accept",)))
+    assert dict(without_twin.headers)["Vary"] == "Accept"

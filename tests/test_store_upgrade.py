@@ -4,12 +4,13 @@
 (one refresh of the bundled sample site) and the feeds that refresh
 published. Opening it with the current code migrates it; its next refresh,
 with the same listings, must keep every item's id and times and publish the
-same bytes.
+same bytes (but for category feeds' home links, see ``moved_category_pages``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 import shutil
 import sqlite3
 from pathlib import Path
@@ -48,6 +49,13 @@ def test_the_old_store_upgrades_and_keeps_every_item(old_site: Path) -> None:
     assert _items(database) == before
 
 
+def moved_category_pages(published: bytes) -> bytes:
+    """``published`` with its category feed's home link where it is now: 0.1.0 linked
+    a category feed to ``#category-<slug>`` of the home page, which had no such
+    anchor; category feeds now link to the category's own page."""
+    return re.sub(rb"/#category-([a-z0-9-]+)", rb"/categories/\1", published)
+
+
 def test_the_next_refresh_publishes_the_same_bytes(old_site: Path) -> None:
     settings = load_settings(old_site / "config" / "feedsvc.toml")
     before = _items(old_site / "feedsvc.sqlite3")
@@ -61,6 +69,7 @@ def test_the_next_refresh_publishes_the_same_bytes(old_site: Path) -> None:
     for path in sorted(expected.rglob("*")):
         if path.is_file() and path.name != "README.md":
             relative = path.relative_to(expected)
-            assert (live / relative).read_bytes() == path.read_bytes(), relative
+            assert (live / relative).read_bytes() == moved_category_pages(path.read_bytes()), \
+                relative
             compared += 1
     assert compared == 43

@@ -14,7 +14,15 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from web_fixtures import ITEMS, SITE_TITLE, item, items_by_id, publish_site, web_settings
+from web_fixtures import (
+    ITEMS,
+    SITE_TITLE,
+    item,
+    items_by_id,
+    items_pager,
+    publish_site,
+    web_settings,
+)
 from werkzeug.test import TestResponse
 
 from feedsvc.metrics import sqlite_file
@@ -59,7 +67,8 @@ def status() -> FakeStatus:
 
 @pytest.fixture
 def app(settings: Settings, status: FakeStatus) -> Flask:
-    return create_app(settings, status_provider=status, item_finder=items_by_id())
+    return create_app(settings, status_provider=status, item_finder=items_by_id(),
+                      item_pager=items_pager())
 
 
 @pytest.fixture
@@ -114,7 +123,8 @@ def assert_well_formed(html: str) -> None:
 
 
 @pytest.mark.parametrize("path", ["/", "/items/2026-11-10-escape", "/items/2026-11-02-regatta",
-                                  "/feeds/category/nope.atom", "/nowhere"])
+                                  "/feeds/category/nope.atom", "/nowhere", "/items",
+                                  "/categories/video-audio", "/categories/nope"])
 def test_pages_are_well_formed_html5(
     client: FlaskClient, publication: Publication, path: str
 ) -> None:
@@ -167,7 +177,7 @@ def test_every_feed_in_every_format(
     assert response.headers["Last-Modified"] == file.last_modified.strftime(
         "%a, %d %b %Y %H:%M:%S GMT")
     assert response.headers["Cache-Control"] == f"public, max-age={MAX_AGE}"
-    assert response.headers["Vary"] == "Accept-Encoding"
+    assert response.headers["Vary"] == "Accept, Accept-Encoding"
     assert response.headers["Content-Length"] == str(file.size)
     assert "Content-Encoding" not in response.headers
 
@@ -180,7 +190,7 @@ def test_gzip_serves_the_precompressed_twin(
     assert response.status_code == 200
     assert response.headers["Content-Encoding"] == "gzip"
     assert response.headers["ETag"] == file.gzip_etag != file.etag
-    assert response.headers["Vary"] == "Accept-Encoding"
+    assert response.headers["Vary"] == "Accept, Accept-Encoding"
     assert response.data == publication.read("feeds/all.atom", gzipped=True)
     assert gzip.decompress(response.data) == publication.read("feeds/all.atom")
     refused = client.get("/feeds/all.atom", headers={"Accept-Encoding": "gzip;q=0"})
@@ -211,7 +221,7 @@ def test_conditional_get_through_the_app(
     response = client.get("/feeds/all.rss", headers=headers)
     assert response.status_code == status
     assert response.headers["Cache-Control"] == f"public, max-age={MAX_AGE}"
-    assert response.headers["Vary"] == "Accept-Encoding"
+    assert response.headers["Vary"] == "Accept, Accept-Encoding"
     if status == 304:
         assert response.data == b""
         assert "Content-Length" not in response.headers or \

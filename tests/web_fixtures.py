@@ -1,8 +1,10 @@
 """Build a small publication for the web tests, without the render or pipeline modules.
 
-The feed bytes are written here by hand (string templates), valid enough for
-real feed readers to subscribe to. ``publish_site`` publishes them with the
-real ``feedsvc.publication.publish``, exactly as a refresh would.
+The feed bytes, and each feed's page for people (``feeds/<key>.html``, what
+browsers get at a feed's address), are written here by hand (string
+templates), valid enough for real feed readers to subscribe to.
+``publish_site`` publishes them with the real
+``feedsvc.publication.publish``, exactly as a refresh would.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from feedsvc.publication import (
     LATEST_ITEMS,
     OPML_CONTENT_TYPE,
     OPML_PATH,
+    VIEW_CONTENT_TYPE,
     Document,
     FeedLink,
     ItemRecord,
@@ -32,6 +35,7 @@ from feedsvc.publication import (
     feed_path,
     open_publication,
     publish,
+    view_path,
 )
 from feedsvc.settings import Settings, settings_from_mapping
 from feedsvc.web import create_app
@@ -93,10 +97,14 @@ def web_settings(
 
 def publish_site(
     publish_dir: Path, *, base_url: str = BASE_URL, items: Sequence[ItemRecord] = ITEMS,
-    title: str = SITE_TITLE,
+    title: str = SITE_TITLE, views: bool = True,
 ) -> Publication:
-    """Publish feeds, OPML and site.json for ``items``; returns the live publication."""
+    """Publish feeds, OPML and site.json for ``items``; returns the live publication.
+    Without ``views``, no feed has its page for people (as before they existed)."""
     documents, feeds = build_documents(base_url, items, title)
+    if not views:
+        documents = {path: doc for path, doc in documents.items()
+                     if doc.content_type != VIEW_CONTENT_TYPE}
     site = SiteSnapshot(title=title, description="News from the harbour, by the harbour.",
                         base_url=base_url, language="en", feeds=feeds,
                         latest=tuple(items[:LATEST_ITEMS]), item_count=len(items))
@@ -110,6 +118,18 @@ def items_by_id(items: Sequence[ItemRecord] = ITEMS) -> Callable[[object, str], 
     """An item finder for ``create_app`` over the fixture's items (which have no store)."""
     by_id = {record.id: record for record in items}
     return lambda site, item_id: by_id.get(item_id)
+
+
+def items_pager(
+    items: Sequence[ItemRecord] = ITEMS,
+) -> Callable[[object, str | None, int, int], Sequence[ItemRecord]]:
+    """A pager for ``create_app``'s paged lists over the fixture's items (newest first)."""
+
+    def page(site: object, slug: str | None, offset: int, limit: int) -> Sequence[ItemRecord]:
+        chosen = [record for record in items if slug is None or record.category_slug == slug]
+        return chosen[offset:offset + limit]
+
+    return page
 
 
 def feed_keys(items: Sequence[ItemRecord]) -> list[str]:
@@ -135,6 +155,8 @@ def build_documents(
         for fmt, content_type in FEED_FORMATS.items():
             content = FORMATTERS[fmt](base_url, key, feed_title, members, modified)
             documents[feed_path(key, fmt)] = Document(content, content_type, modified)
+        documents[view_path(key)] = Document(
+            view(base_url, key, feed_title, members), VIEW_CONTENT_TYPE, modified)
         links.append(FeedLink(
             key=key, title=feed_title, label=label,
             slug=None if key == "all" else key.removeprefix("category/"),
@@ -200,6 +222,27 @@ def rss(base_url: str, key: str, title: str, items: Sequence[ItemRecord],
   <lastBuildDate>{_rfc822(modified)}</lastBuildDate>{entries}
  </channel>
 </rss>
+""".encode()
+
+
+def view(base_url: str, key: str, title: str, items: Sequence[ItemRecord]) -> bytes:
+    """A feed's page for people, as the pipeline publishes one beside the feed."""
+    entries = "".join(
+        f'\n<li class="entry"><a class="entry-title" href={quoteattr(_entry_link(base_url, r))}>'
+        f'{escape(r.title)}</a> <time datetime="{r.date}">{r.date}</time></li>'
+        for r in items
+    )
+    return f"""<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>{escape(title)} (feed)</title></head>
+<body>
+<h1 class="feed-title">{escape(title)}</h1>
+<p>This is a feed: copy its address into a feed reader.</p>
+<input id="address-atom" readonly value="{escape(base_url)}feeds/{key}.atom">
+<ul>{entries}
+</ul>
+</body>
+</html>
 """.encode()
 
 
@@ -297,7 +340,7 @@ def live_server(
     if publish:
         publish_site(settings.storage.publish_dir, base_url=url, items=items)
     app = create_app(settings, status_provider=lambda: {"last_refresh": None, "sources": {}},
-                     item_finder=items_by_id(items))
+                     item_finder=items_by_id(items), item_pager=items_pager(items))
     holder["app"] = recording(app, hits)
     thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
     thread.start()

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from feedsvc.models import FeedSpec
 from feedsvc.render.dates import require_aware_dates
 from feedsvc.render.feedgen_adapter import atom_document, rss_document
+from feedsvc.render.html_view import render_html_view
 from feedsvc.render.jsonfeed import json_document
 from feedsvc.render.opml import render_opml
 from feedsvc.render.xmltext import clean_spec, clean_xml_text, spec_with_uris
@@ -26,7 +27,8 @@ _RENDERERS: Mapping[str, Callable[[FeedSpec], bytes]] = {
 FORMATS: tuple[str, ...] = tuple(_RENDERERS)
 """The feed formats, in the order they are offered: atom, rss, json."""
 
-__all__ = ["FORMATS", "clean_xml_text", "render_feed", "render_formats", "render_opml"]
+__all__ = ["FORMATS", "clean_xml_text", "render_feed", "render_formats", "render_opml",
+           "render_view"]
 
 
 def render_feed(spec: FeedSpec, fmt: str) -> bytes:
@@ -48,3 +50,10 @@ def render_formats(spec: FeedSpec, formats: Sequence[str] = FORMATS) -> dict[str
     require_aware_dates(spec)
     ready = spec_with_uris(clean_spec(spec))
     return {fmt: _RENDERERS[fmt](ready) for fmt in formats}
+
+
+def render_view(spec: FeedSpec, site_title: str) -> bytes:
+    """The page for people of the feed ``spec`` (see ``feedsvc.render.html_view``), its
+    text and links cleaned as for the feed files. Raises ValueError for a naive datetime."""
+    require_aware_dates(spec)
+    return render_html_view(spec_with_uris(clean_spec(spec)), clean_xml_text(site_title))

@@ -60,6 +60,11 @@ class Store:
         """Connect to ``url``, create missing tables and upgrade an older store."""
         return cls(open_database(url))
 
+    @property
+    def database(self) -> Database:
+        """The database the store is in (the publication may be kept there too)."""
+        return self._db
+
     def close(self) -> None:
         self._db.dispose()
 
@@ -213,6 +218,12 @@ class Store:
         """Which of ``keys`` the source has ever listed."""
         with self._db.read() as conn:
             return _items.keys_listed_by(conn, source, sorted(keys))
+
+    def items_page(self, slug: str | None, offset: int, limit: int) -> list[StoredItem]:
+        """One page of category ``slug``'s items (None: of all items), newest first, from
+        the ``offset``-th, at most ``limit``; read off an index."""
+        with self._db.read() as conn:
+            return _items.items_page(conn, slug, offset, limit)
 
     def item_by_id(self, item_id: str) -> StoredItem | None:
         with self._db.read() as conn:

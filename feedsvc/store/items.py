@@ -212,6 +212,16 @@ def category_slugs(conn: Connection) -> set[str]:
     return set(conn.execute(query).scalars())
 
 
+def items_page(conn: Connection, slug: str | None, offset: int, limit: int) -> list[StoredItem]:
+    """The items of the category ``slug`` (None: all items) from the ``offset``-th, newest
+    first, at most ``limit``: one page of a browsable list. Read off the same indexes as
+    ``newest_items``; the database walks ``offset`` index entries, never the rows."""
+    query = sa.select(*_ITEM_COLUMNS).order_by(*NEWEST_FIRST).offset(offset).limit(limit)
+    if slug is not None:
+        query = query.where(items.c.category_slug == slug)
+    return [_stored_item(row) for row in conn.execute(query)]
+
+
 def item_by_id(conn: Connection, item_id: str) -> StoredItem | None:
     row = conn.execute(sa.select(*_ITEM_COLUMNS).where(items.c.item_id == item_id)).first()
     return None if row is None else _stored_item(row)

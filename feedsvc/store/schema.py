@@ -176,6 +176,32 @@ publication_state = sa.Table(
     sa.Column("render_pending", sa.Boolean, nullable=False),
 )
 
+# The publication kept in the database (``storage.publication = "database"``): each
+# document once, by the ETag of its bytes; each generation's manifest and site; and
+# one row naming the live generation, switched in one transaction.
+published_documents = sa.Table(
+    "published_documents", metadata,
+    sa.Column("etag", sa.String, primary_key=True),
+    sa.Column("content", sa.LargeBinary, nullable=False),
+    sa.Column("gzip_content", sa.LargeBinary, nullable=False),
+)
+
+publication_generations = sa.Table(
+    "publication_generations", metadata,
+    sa.Column("generation", sa.String, primary_key=True),
+    sa.Column("created", UTCDateTime, nullable=False),
+    # JSON: {"files": {path: PublishedFile}, "render_key": ...}, as a directory's manifest.
+    sa.Column("manifest", sa.Text, nullable=False),
+    sa.Column("site", sa.LargeBinary, nullable=False),
+)
+
+publication_live = sa.Table(
+    "publication_live", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("generation", sa.String),
+    sa.Column("switched", UTCDateTime),
+)
+
 refresh_lock = sa.Table(
     "refresh_lock", metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
@@ -188,6 +214,8 @@ refresh_lock = sa.Table(
 )
 LOCK_ROW = 1
 STATE_ROW = 1
+LIVE_ROW = 1
+"""The one row of ``publication_live``."""
 """The one row of ``publication_state`` (``LOCK_ROW`` is ``refresh_lock``'s)."""
 
 
@@ -263,7 +291,8 @@ def _create_schema(database: Database) -> None:
         ensure_indexes(conn)
     for table, row in ((schema_version, {"version": SCHEMA_VERSION}),
                        (refresh_lock, {"id": LOCK_ROW}),
-                       (publication_state, {"id": STATE_ROW, "render_pending": True})):
+                       (publication_state, {"id": STATE_ROW, "render_pending": True}),
+                       (publication_live, {"id": LIVE_ROW, "generation": None})):
         try:
             with database.write() as conn:
                 if conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one():

@@ -3,8 +3,12 @@
 Every response is built from the live publication (``feedsvc.publication``):
 feed files with their manifest (content type, ETags, Last-Modified, gzip
 twin), and ``site.json`` for the human pages. No request parses a listing or
-renders a feed. The opened publication is kept per generation and re-opened
-when the ``current`` symlink points at a new one (one readlink per request).
+renders a feed: a feed's page for people (what a browser opening its address
+is shown, chosen by ``Accept``; see ``feedsvc.web.negotiation``) is a file
+the pipeline published beside the feed. Item pages and the paged item lists
+read their items off the store's indexes, a page at a time. The opened
+publication is kept per generation and re-opened when the ``current``
+symlink points at a new one (one readlink per request).
 """
 
 from __future__ import annotations
@@ -16,9 +20,8 @@ import logging
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from flask import Flask, Response, render_template, request
@@ -27,17 +30,20 @@ from werkzeug.exceptions import HTTPException
 from feedsvc.errors import FeedsvcError, PublishError
 from feedsvc.metrics import LazyStore, StoreStats
 from feedsvc.publication import (
+    ALL,
     FEED_FORMATS,
     OPML_PATH,
+    VIEW_CONTENT_TYPE,
     ItemRecord,
     Publication,
     SiteSnapshot,
-    current_generation,
+    category_key,
     etag_of,
     feed_path,
     item_record,
-    open_publication,
+    view_path,
 )
+from feedsvc.publishing import Publisher, publisher_for
 from feedsvc.settings import Settings
 from feedsvc.status import admin_status, public_status
 from feedsvc.web import pages
@@ -49,6 +55,7 @@ from feedsvc.web.http_cache import (
     RequestConditions,
     decide,
 )
+from feedsvc.web.negotiation import prefers_html
 
 if TYPE_CHECKING:
     from feedsvc.store import Store
@@ -58,14 +65,22 @@ log = logging.getLogger(__name__)
 StatusProvider = Callable[[], dict[str, Any]]
 ItemFinder = Callable[[SiteSnapshot, str], ItemRecord | None]
 """Finds an item by id for its page, labelled as the live site labels its categories."""
+ItemPager = Callable[[SiteSnapshot, str | None, int, int], Sequence[ItemRecord]]
+"""One page of a paged list: the items of a category slug (None: all items) from an
+offset, at most a limit, newest first, labelled as the live site labels its categories."""
 
 ITEM_ID = re.compile(r"[0-9a-f]{32}")
+PAGE_NUMBER = re.compile(r"[1-9][0-9]{0,8}")
+SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+MAIN_FEEDS = {"feed": "atom", "atom": "atom", "rss": "rss", "feeds": "atom"}
+"""Short addresses people type, and the format of the all-items feed each redirects to."""
 PAGE_MAX_AGE = 60
 RETRY_AFTER_SECONDS = 30
 HTML = "text/html; charset=utf-8"
-# Inline styles only, no scripts, no third-party anything.
+# The site's own stylesheet and copy-button script only; no inline script, nothing
+# from third parties.
 PAGE_POLICY = (
-    "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; "
+    "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; "
     "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
 
@@ -122,16 +137,16 @@ class LiveSite:
 
 
 class PublicationCache:
-    """The live publication of ``publish_dir``, opened once per generation."""
+    """The live publication of ``publisher``, opened once per generation."""
 
-    def __init__(self, publish_dir: Path) -> None:
-        self.publish_dir = publish_dir
+    def __init__(self, publisher: Publisher) -> None:
+        self.publisher = publisher
         self._live: LiveSite | None = None
         self._lock = threading.Lock()
 
     def get(self) -> LiveSite | None:
         """The live site, or None when nothing is published. Raises PublishError."""
-        generation = current_generation(self.publish_dir)
+        generation = self.publisher.live_generation()
         if generation is None:
             return None
         live = self._live
@@ -140,7 +155,7 @@ class PublicationCache:
         with self._lock:
             live = self._live
             if live is None or live.publication.generation != generation:
-                publication = open_publication(self.publish_dir)
+                publication = self.publisher.live()
                 if publication is None:
                     return None
                 live = LiveSite(publication)
@@ -150,28 +165,37 @@ class PublicationCache:
 
     @property
     def generation(self) -> str | None:
-        return current_generation(self.publish_dir)
+        """The live generation's name; None when nothing is published or it cannot be
+        told (the error is logged where the site was opened)."""
+        try:
+            return self.publisher.live_generation()
+        except PublishError:
+            return None
 
 
 def create_app(
     settings: Settings, *, status_provider: StatusProvider | None = None,
-    item_finder: ItemFinder | None = None,
+    item_finder: ItemFinder | None = None, item_pager: ItemPager | None = None,
 ) -> Flask:
     """The feedsvc web application for ``settings``.
 
     ``status_provider`` returns the JSON-able dict served at ``/status``; by
     default it reads the refresh status from the store. ``item_finder`` finds
     the item of an ``/items/<id>`` page; by default it looks the id up in the
-    store (an index), so no worker holds the history. The operations
+    store (an index), so no worker holds the history; ``item_pager`` reads one
+    page of a paged list, by default off the store's indexes. The operations
     blueprint (``/admin/refresh``, ``/metrics``) is registered too; /status
     and /metrics read the same lazily opened store.
     """
     app = Flask("feedsvc.web")
     app.config["FEEDSVC_SETTINGS"] = settings
-    cache = PublicationCache(settings.storage.publish_dir)
+    cache = PublicationCache(publisher_for(
+        settings, poll_seconds=settings.storage.publication_poll_seconds))
     store = LazyStore(settings.storage.database)
     provider = status_provider or StoreStatus(settings, store)
     finder = item_finder or functools.partial(find_item, store)
+    pager = item_pager or functools.partial(page_of_items, store)
+    readers = settings.web.readers
     page_max_age = min(PAGE_MAX_AGE, settings.feed_max_age)
     # One guard for /admin/refresh and /status: wrong tokens count against both.
     guard = AdminGuard(settings.server.admin_token)
@@ -188,7 +212,7 @@ def create_app(
         try:
             return cache.get()
         except PublishError:
-            log.exception("cannot open the publication in %s", cache.publish_dir)
+            log.exception("cannot open the publication in %s", cache.publisher.describe())
             return None
 
     def not_live(message: str | None = None) -> Response:
@@ -203,11 +227,11 @@ def create_app(
         # advice would mislead, and the error is logged already.
         return unavailable("The feeds cannot be read right now. Try again in a moment.")
 
-    def serve_file(live: LiveSite, path: str) -> Response:
+    def serve_file(live: LiveSite, path: str, *, vary: tuple[str, ...] = ()) -> Response:
         file = live.publication.files[path]
         rep = Representation(
             content_type=file.content_type, etag=file.etag, gzip_etag=file.gzip_etag,
-            last_modified=file.last_modified, max_age=settings.feed_max_age,
+            last_modified=file.last_modified, max_age=settings.feed_max_age, vary=vary,
         )
         decision = decide(RequestConditions.from_headers(request.method, request.headers), rep)
         try:
@@ -216,7 +240,10 @@ def create_app(
             log.exception("cannot read %s from publication %s", path,
                           live.publication.generation)
             return unavailable("The feeds are being replaced. Try again in a moment.")
-        return respond(decision, body)
+        response = respond(decision, body)
+        if file.content_type == VIEW_CONTENT_TYPE:
+            response.headers["Content-Security-Policy"] = PAGE_POLICY
+        return response
 
     def serve_page(live: LiveSite, key: str, render: Callable[[], str]) -> Response:
         page = live.page(request.script_root + key, render)
@@ -233,7 +260,7 @@ def create_app(
             return not_live()
 
         def render() -> str:
-            view = pages.home_page(live.publication.site)
+            view = pages.home_page(live.publication.site, readers=readers)
             return render_template("home.html", page=view, lang=view.language)
 
         return serve_page(live, "/", render)
@@ -259,6 +286,66 @@ def create_app(
 
         return serve_page(live, "/items/" + item_id, render)
 
+    def page_number() -> int | None:
+        """The ``page`` query parameter (1 when absent), or None when it is no page number."""
+        text = request.args.get("page", "1")
+        return int(text) if PAGE_NUMBER.fullmatch(text) else None
+
+    def serve_list(slug: str | None, path: str) -> Response:
+        """A page of a paged list of items: every item (``slug`` None) or a category's."""
+        live = live_site()
+        if live is None:
+            return not_live("No items are published yet.")
+        number = page_number()
+        site = live.publication.site
+        key = ALL if slug is None else category_key(slug)
+        link = next((link for link in site.feeds if link.key == key), None)
+        if link is None:
+            return not_found("Unknown category",
+                             "There is no such category. The home page lists every category.")
+        if number is None or number > pages.page_count(link.item_count):
+            return not_found("No such page",
+                             "This list has fewer pages. Its first page is linked from the "
+                             "home page.")
+        offset = (number - 1) * pages.PAGE_SIZE
+        try:
+            records = pager(site, slug, offset, pages.PAGE_SIZE) if link.item_count else ()
+        except FeedsvcError:
+            log.exception("cannot read page %d of %s", number, path)
+            return unavailable("The items cannot be read right now. Try again in a moment.")
+        view = pages.list_page(site, slug, number, records, readers)
+        if view is None:
+            return not_found("No such page", "There is nothing at this address.")
+
+        def render() -> str:
+            return render_template("list.html", page=view, lang=view.language)
+
+        return serve_page(live, f"{path}?page={number}", render)
+
+    @app.get("/items")
+    def items() -> Response:
+        return serve_list(None, "/items")
+
+    @app.get("/categories/<slug>")
+    def category(slug: str) -> Response:
+        if not SLUG.fullmatch(slug):
+            return not_found("Unknown category",
+                             "There is no such category. The home page lists every category.")
+        return serve_list(slug, "/categories/" + slug)
+
+    def to_main_feed(fmt: str) -> Response:
+        """301 from a short address people type to the all-items feed in ``fmt``."""
+        response = Response(status=301, headers={
+            "Location": f"{request.script_root}/{feed_path(ALL, fmt)}",
+            "Cache-Control": f"public, max-age={settings.feed_max_age}",
+        })
+        return response
+
+    for short, fmt in MAIN_FEEDS.items():
+        app.add_url_rule(f"/{short}", f"short_{short}", functools.partial(to_main_feed, fmt))
+    app.add_url_rule("/feeds/", "short_feeds_slash", functools.partial(to_main_feed, "atom"),
+                     strict_slashes=True)
+
     @app.get("/feeds.opml")
     def opml() -> Response:
         live = live_site()
@@ -275,9 +362,18 @@ def create_app(
         if live is None:
             return not_live("The feeds are not published yet.")
         key, _, fmt = name.rpartition(".")
+        files = live.publication.files
         path = feed_path(key, fmt)
-        if fmt in FEED_FORMATS and path in live.publication.files:
-            return serve_file(live, path)
+        if fmt in FEED_FORMATS and path in files:
+            # A browser gets the feed's page for people, every feed reader the feed.
+            # Publications from before those pages existed serve the feed to all.
+            view = view_path(key)
+            if view not in files:
+                return serve_file(live, path)
+            chosen = view if prefers_html(request.headers.get("Accept")) else path
+            return serve_file(live, chosen, vary=("Accept",))
+        if fmt == "html" and view_path(key) in files:
+            return serve_file(live, view_path(key))
         return feed_not_found(key, fmt)
 
     @app.get("/healthz")
@@ -331,6 +427,16 @@ def find_item(store: LazyStore, site: SiteSnapshot, item_id: str) -> ItemRecord 
     labels = {link.slug: link.label for link in site.feeds
               if link.slug is not None and link.label is not None}
     return item_record(stored, labels)
+
+
+def page_of_items(
+    store: LazyStore, site: SiteSnapshot, slug: str | None, offset: int, limit: int,
+) -> list[ItemRecord]:
+    """One page of the items of category ``slug`` (None: all items), read off the store's
+    indexes; labels are the published ones."""
+    labels = {link.slug: link.label for link in site.feeds
+              if link.slug is not None and link.label is not None}
+    return [item_record(stored, labels) for stored in store.get().items_page(slug, offset, limit)]
 
 
 def respond(decision: Decision, body: bytes) -> Response:

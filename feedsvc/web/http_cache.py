@@ -58,7 +58,9 @@ class Representation:
 
     ``etag`` (quoted, strong) identifies the identity bytes; ``gzip_etag``
     the precompressed bytes, or None when there is no gzip twin (then no
-    ``Vary`` either). ``last_modified`` is timezone-aware, or None.
+    ``Vary: Accept-Encoding`` either). ``last_modified`` is timezone-aware, or
+    None. ``vary`` names the other request headers the representation was
+    chosen by (``Accept`` where a feed's address also serves its HTML page).
     """
 
     content_type: str
@@ -66,6 +68,7 @@ class Representation:
     max_age: int
     gzip_etag: str | None = None
     last_modified: dt.datetime | None = None
+    vary: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -90,8 +93,9 @@ def decide(request: RequestConditions, rep: Representation) -> Decision:
     gzipped = rep.gzip_etag is not None and prefers_gzip(request.accept_encoding)
     etag = rep.gzip_etag if gzipped and rep.gzip_etag is not None else rep.etag
     common = [("ETag", etag), ("Cache-Control", cache_control(rep.max_age))]
-    if rep.gzip_etag is not None:
-        common.append(("Vary", "Accept-Encoding"))
+    varies = (*rep.vary, *(("Accept-Encoding",) if rep.gzip_etag is not None else ()))
+    if varies:
+        common.append(("Vary", ", ".join(varies)))
     if is_not_modified(request, etag=etag, last_modified=rep.last_modified):
         return Decision(status=304, gzipped=gzipped, headers=tuple(common))
     headers = [("Content-Type", rep.content_type), *common]

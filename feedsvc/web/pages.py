@@ -8,8 +8,10 @@ the root in front, so the site works behind a path prefix too.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from babel.core import Locale, UnknownLocaleError
 from babel.dates import format_date
@@ -22,11 +24,15 @@ from feedsvc.publication import (
     FeedLink,
     ItemRecord,
     SiteSnapshot,
+    category_key,
     feed_path,
 )
+from feedsvc.settings import READER_PLACEHOLDER, WebReader
 
 ALL_ITEMS_LABEL = "All items"
 FORMAT_NAMES: Mapping[str, str] = {"atom": "Atom", "rss": "RSS", "json": "JSON Feed"}
+PAGE_SIZE = 50
+"""Items on one page of a browsable list (``/items``, ``/categories/<slug>``)."""
 
 
 @dataclass(frozen=True)
@@ -41,7 +47,12 @@ class FeedFormat:
 
 @dataclass(frozen=True)
 class FeedView:
-    """One feed with the addresses of all its formats."""
+    """One feed with the addresses of all its formats.
+
+    ``page_href`` is the root-relative address of its page for people (the
+    home page for all items, ``categories/<slug>`` for a category), ``anchor``
+    the id of its row on the home page.
+    """
 
     key: str
     title: str
@@ -50,6 +61,41 @@ class FeedView:
     newest: str | None
     newest_text: str | None
     formats: tuple[FeedFormat, ...]
+    page_href: str
+    anchor: str
+
+
+@dataclass(frozen=True)
+class ReaderLink:
+    """"Open in" a web feed reader: its name and the address that subscribes to a feed."""
+
+    name: str
+    href: str
+
+
+@dataclass(frozen=True)
+class Subscribe:
+    """How to subscribe to one feed: its absolute addresses (Atom first) to copy, and
+    links that subscribe in web feed readers (to the Atom address)."""
+
+    label: str
+    addresses: tuple[tuple[str, str], ...]
+    readers: tuple[ReaderLink, ...]
+
+    @property
+    def address(self) -> str:
+        return self.addresses[0][1]
+
+
+@dataclass(frozen=True)
+class Pager:
+    """Where one page of a paged list is: page ``number`` of ``last`` (1-based), and
+    the root-relative addresses of the pages before and after it (None at the ends)."""
+
+    number: int
+    last: int
+    previous_href: str | None
+    next_href: str | None
 
 
 @dataclass(frozen=True)
@@ -77,6 +123,24 @@ class HomePage:
     all_feed: FeedView | None
     categories: tuple[FeedView, ...]
     latest: tuple[ItemView, ...]
+    subscribe: Subscribe | None
+    item_count: int
+    items_href: str
+
+
+@dataclass(frozen=True)
+class ListPage:
+    """A paged list of items, newest first: ``/items?page=N`` (every item, ``feed`` the
+    all-items feed) or ``/categories/<slug>?page=N`` (``feed`` the category's feed).
+    ``subscribe`` says how to subscribe to ``feed``."""
+
+    site_title: str
+    title: str
+    language: str
+    feed: FeedView
+    subscribe: Subscribe
+    items: tuple[ItemView, ...]
+    pager: Pager
 
 
 @dataclass(frozen=True)
@@ -94,8 +158,14 @@ def item_href(item_id: str) -> str:
     return f"items/{item_id}"
 
 
-def home_page(site: SiteSnapshot, *, latest: int = LATEST_ITEMS) -> HomePage:
-    """The home page's content; categories sorted by name, items newest first."""
+ITEMS_HREF = "items"
+
+
+def home_page(
+    site: SiteSnapshot, *, latest: int = LATEST_ITEMS, readers: Sequence[WebReader] = (),
+) -> HomePage:
+    """The home page's content; categories sorted by name, items newest first; how to
+    subscribe to the all-items feed, with "open in" links for ``readers``."""
     views = {link.key: feed_view(link, site.language) for link in site.feeds}
     categories = sorted(
         (view for key, view in views.items() if key != ALL),
@@ -109,6 +179,62 @@ def home_page(site: SiteSnapshot, *, latest: int = LATEST_ITEMS) -> HomePage:
         all_feed=views.get(ALL),
         categories=tuple(categories),
         latest=tuple(item_view(item, site.language) for item in site.latest[:latest]),
+        subscribe=subscribe(site, views[ALL], readers) if ALL in views else None,
+        item_count=site.item_count,
+        items_href=ITEMS_HREF,
+    )
+
+
+def subscribe(site: SiteSnapshot, feed: FeedView, readers: Sequence[WebReader]) -> Subscribe:
+    """How to subscribe to ``feed``: its absolute addresses, and a link for each reader
+    (the reader's template with the Atom address percent-encoded for ``{url}``)."""
+    addresses = tuple((f.name, site.base_url + f.href) for f in feed.formats)
+    atom = addresses[0][1]
+    return Subscribe(
+        label=feed.label,
+        addresses=addresses,
+        readers=tuple(
+            ReaderLink(reader.name, reader.url.replace(READER_PLACEHOLDER, quote(atom, safe="")))
+            for reader in readers
+        ),
+    )
+
+
+def page_count(item_count: int) -> int:
+    """How many pages of ``PAGE_SIZE`` a list of ``item_count`` items has (at least one)."""
+    return max(1, math.ceil(item_count / PAGE_SIZE))
+
+
+def list_page(
+    site: SiteSnapshot, slug: str | None, number: int, items: Sequence[ItemRecord],
+    readers: Sequence[WebReader] = (),
+) -> ListPage | None:
+    """Page ``number`` of the items of category ``slug`` (None: every item), holding
+    ``items`` (that page's, newest first); None when there is no such category or page."""
+    key = ALL if slug is None else category_key(slug)
+    link = next((link for link in site.feeds if link.key == key), None)
+    if link is None:
+        return None
+    last = page_count(link.item_count)
+    if not 1 <= number <= last:
+        return None
+    feed = feed_view(link, site.language)
+    base = ITEMS_HREF if slug is None else feed.page_href
+
+    def href(page: int) -> str:
+        return base if page == 1 else f"{base}?page={page}"
+
+    title = "All items" if slug is None else feed.label
+    return ListPage(
+        site_title=site.title,
+        title=title if number == 1 else f"{title} (page {number} of {last})",
+        language=site.language,
+        feed=feed,
+        subscribe=subscribe(site, feed, readers),
+        items=tuple(item_view(item, site.language) for item in items),
+        pager=Pager(number=number, last=last,
+                    previous_href=href(number - 1) if number > 1 else None,
+                    next_href=href(number + 1) if number < last else None),
     )
 
 
@@ -140,6 +266,8 @@ def feed_view(link: FeedLink, language: str) -> FeedView:
             )
             for fmt, content_type in FEED_FORMATS.items()
         ),
+        page_href="" if link.slug is None else f"categories/{link.slug}",
+        anchor="all-items" if link.slug is None else f"category-{link.slug}",
     )
 
 

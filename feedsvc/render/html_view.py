@@ -1,0 +1,148 @@
+"""FeedSpec → the feed's page for people: what a browser opening a feed's address shows.
+
+Browsers show Atom and RSS as XML source (or offer to download them), and
+are dropping XSLT, so a stylesheet in the feed cannot be relied on. Instead
+the web layer serves this page, by content negotiation, to a request that
+prefers ``text/html`` (see ``feedsvc.web.negotiation``), and the feed bytes to
+everyone else.
+
+The page is rendered here, at publication time, from the same FeedSpec the
+feed files are rendered from, and published beside them (``feeds/<key>.html``,
+see ``feedsvc.publication.view_path``): it always shows what the feed holds,
+it changes exactly when the feed does, and the web layer only serves bytes
+(it never renders a feed on a request). Pure: no clock, no files, no locale;
+the same spec gives the same bytes, so its ETag stays put.
+
+Its links to the site (home page, stylesheet, copy script, category page) are
+relative to the feed's own address, so the page works under any host name
+and behind a path prefix; the feed addresses it offers to copy are the
+feed's absolute ``self`` URLs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from collections.abc import Mapping
+from html import escape
+
+from babel.core import Locale, UnknownLocaleError
+from babel.dates import format_date
+
+from feedsvc.models import Entry, FeedSpec
+
+FORMAT_NAMES: Mapping[str, str] = {"atom": "Atom", "rss": "RSS", "json": "JSON Feed"}
+FORMAT_TYPES: Mapping[str, str] = {
+    "atom": "application/atom+xml", "rss": "application/rss+xml", "json": "application/feed+json",
+}
+CATEGORY_PREFIX = "category/"
+
+EXPLANATION = (
+    "This is a feed: a list of the newest items of this site that a feed reader (an app, "
+    "or a web site such as Feedly or Inoreader) checks for you, so that you get each new "
+    "item as it is published. To subscribe, copy the feed's address below into your feed "
+    "reader. The page you are looking at is the same feed shown for people."
+)
+
+
+def render_html_view(spec: FeedSpec, site_title: str) -> bytes:
+    """The page for people of the feed ``spec`` (text and links already cleaned) of the
+    site ``site_title``, UTF-8.
+
+    It holds the feed's title and subtitle, a paragraph on what a feed is and
+    how to subscribe, each format's address with a copy button (the button
+    appears only when the site's ``static/copy.js`` runs), and every entry of
+    the feed, newest first, with its date (in ``spec.language``) and summary.
+    """
+    up = "../" * (spec.key.count("/") + 1)
+    parts = [_head(spec, up, site_title), _subscribe(spec, up), _entries(spec)]
+    home = f'<a href="{up}">Home</a>'
+    if spec.key.startswith(CATEGORY_PREFIX):
+        slug = spec.key.removeprefix(CATEGORY_PREFIX)
+        home += f' · <a href="{up}categories/{escape(slug)}">Every item of this category</a>'
+    else:
+        home += f' · <a href="{up}items">Every item, page by page</a>'
+    parts.append(f'</main>\n<footer>{home}</footer>\n</body>\n</html>\n')
+    return "".join(parts).encode("utf-8")
+
+
+def _head(spec: FeedSpec, up: str, site_title: str) -> str:
+    alternates = "".join(
+        f'<link rel="alternate" type="{FORMAT_TYPES[fmt]}" '
+        f'title="{escape(spec.title)} ({FORMAT_NAMES[fmt]})" href="{escape(url)}">\n'
+        for fmt, url in spec.self_urls.items() if fmt in FORMAT_TYPES
+    )
+    return (
+        "<!doctype html>\n"
+        f'<html lang="{escape(spec.language)}">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{escape(spec.title)} (feed)</title>\n"
+        f'<link rel="icon" href="{up}static/favicon.svg" type="image/svg+xml">\n'
+        f'<link rel="stylesheet" href="{up}static/site.css">\n'
+        f'<script src="{up}static/copy.js" defer></script>\n'
+        f"{alternates}</head>\n<body>\n"
+        f'<header class="site"><a href="{up}">{escape(site_title)}</a></header>\n'
+        "<main>\n"
+        f'<h1 class="feed-title">{escape(spec.title)}</h1>\n'
+        f'<p class="lead">{escape(spec.subtitle)}</p>\n'
+    )
+
+
+def _subscribe(spec: FeedSpec, up: str) -> str:
+    rows = []
+    for fmt, url in spec.self_urls.items():
+        name = FORMAT_NAMES.get(fmt, fmt)
+        field = f"address-{escape(fmt)}"
+        rows.append(
+            f'<div class="address"><label for="{field}">{name}</label>'
+            f'<input id="{field}" type="text" readonly value="{escape(url)}">'
+            f'<button type="button" class="copy" data-copy="{field}" hidden '
+            f'aria-label="Copy the {name} address">Copy</button></div>\n'
+        )
+    return (
+        '<section class="box subscribe" aria-labelledby="subscribe">\n'
+        '<h2 id="subscribe">Subscribe</h2>\n'
+        f"<p>{escape(EXPLANATION)}</p>\n"
+        f'{"".join(rows)}'
+        f'<p class="muted">More ways to subscribe, and every feed of the site, are on the '
+        f'<a href="{up}">home page</a>.</p>\n'
+        "</section>\n"
+    )
+
+
+def _entries(spec: FeedSpec) -> str:
+    count = len(spec.entries)
+    heading = f"Latest {count} item{'' if count == 1 else 's'}" if count else "No items yet"
+    if not spec.entries:
+        return f'<h2 id="entries">{heading}</h2>\n<p class="muted">This feed is empty.</p>\n'
+    rows = "".join(_entry(entry, spec.language) for entry in spec.entries)
+    return f'<h2 id="entries">{heading}</h2>\n<ul class="plain entries">\n{rows}</ul>\n'
+
+
+def _entry(entry: Entry, language: str) -> str:
+    day = entry.published.date()
+    parts = [
+        f'<li class="entry"><a class="entry-title" href="{escape(entry.link)}">'
+        f"{escape(entry.title)}</a><br>",
+        f'<time datetime="{day.isoformat()}">{escape(readable_date(day, language))}</time>',
+    ]
+    if entry.category:
+        parts.append(f' <span class="badge">{escape(entry.category)}</span>')
+    if entry.summary and entry.summary.strip():
+        parts.append(f'<p class="summary">{escape(entry.summary.strip())}</p>')
+    if entry.credit and entry.credit.strip():
+        credit = entry.credit.strip().removeprefix("©").lstrip()
+        parts.append(f'<p class="muted credit">Image: © {escape(credit)}</p>')
+    parts.append("</li>\n")
+    return "".join(parts)
+
+
+@functools.lru_cache(maxsize=4096)
+def readable_date(day: dt.date, language: str) -> str:
+    """``day`` as a person reads it in ``language`` (babel's data, never the process
+    locale); the ISO date when the language is unknown. Remembered: a refresh renders
+    the same days again and again, one page per feed."""
+    try:
+        return format_date(day, format="long", locale=Locale.parse(language, sep="-"))
+    except (ValueError, UnknownLocaleError):
+        return day.isoformat()
