@@ -577,7 +577,8 @@ def _months_back(today: dt.date, months: int) -> dt.date:
     """``today`` less ``months`` calendar months, the day clamped to the month's length."""
     index = today.year * 12 + today.month - 1 - months
     year, month = divmod(index, 12)
-    year = max(year, dt.MINYEAR)
+    if year < dt.MINYEAR:
+        raise ValueError("before the first year")
     for day in range(today.day, 27, -1):
         try:
             return dt.date(year, month + 1, day)
@@ -704,7 +705,8 @@ def listing_date_classifier(
             return None
         if today is None:
             return _needs_today(core, "relative date")
-        return today - dt.timedelta(days=days)
+        found = _ago(today, days, "day")
+        return found if found is not None else DateProblem(core, f"impossible date {core!r}")
 
     def read_core(core: str) -> dt.date | DateProblem | None:
         if not core:
