@@ -4,27 +4,33 @@
 give no item, this module reads the rest of the family:
 
 * bulleted: a line starting with a bullet (``•``, ``*``, ``·``, an en or em
-  dash, ``-`` with text after it or alone), ``N.`` or ``N)`` starts an item, which runs until
-  the next such line, a heading, a "more" link, or a line indented no deeper
-  than its bullet when its other lines are deeper. Bullets count as item
+  dash, ``-`` with text after it or alone), ``N.`` or ``N)`` starts an item,
+  which runs until the next such line (not indented deeper), a heading, a
+  "more" link, or a line indented no deeper than its bullet when its other
+  lines are deeper or a blank line stands before it. Bullets count as item
   starts only when at least one bulleted item holds a date: a bulleted menu
-  stays text.
+  stays text, and a bulleted web address (a text browser's references) is
+  skipped without a warning.
 * blocks: no markers at all; each item is anchored on its date line, with the
   title on the lines just before it ("title first") or just after it ("date
-  first"), and the summary after both, up to the next item, a blank-line
-  separated title, a heading or a "more" link. Fields may be lines in a row or
-  blocks separated by blank lines. Which way round the document is, is decided
-  once for the whole document from where its dates stand (see ``_Layout``).
+  first"), and the summary after both, up to the next item's title, a
+  heading or a "more" link. Fields may be lines in a row or blocks separated
+  by blank lines. Which way round the document is, is decided once for the
+  whole document from where its dates stand (see ``_Layout``); a document
+  whose dates carry their summary on their line and have nothing above them
+  has no title lines.
 
 A date line is any form ``feedsvc.listing.dates.classify_listing_date`` reads,
 alone on its line, or followed by `` -- `` (or an em or en dash, `` - ``, `` | ``
-between spaces) and text, which is the start of the summary ("26 November 2015 -- The
-ministers agreed..."), or preceded by the title and such a separator ("Title --
+between spaces) and text, which is the start of the summary ("26 November 2015
+-- The ministers agreed..."), or preceded by the title and such a separator ("Title --
 26 November 2015") or ending the title in brackets ("Title (26 November 2015)").
 
 Within an item, the lines before the date are, as in the compact rendering, an
 optional ``©`` credit, an optional category and the title (the last line);
-a line filling the page's width runs on into the next (a wrapped title). An
+a line about as wide as the widest line of the page, when the next line's
+first word would not have fitted after it, runs on into the next (a wrapped
+title). An
 item with no title line (nothing before its date, or, date first, text on the
 date's line) takes as title the first sentence of its summary (without its
 final full stop, cut at a word before TITLE_FROM_SUMMARY_CHARS characters with
