@@ -18,6 +18,12 @@ one ("Febuary 2021") is a misspelt heading: ``classify_month_heading`` reports
 it, so that a parser can end an item there and warn instead of taking the line
 for text.
 
+``classify_listing_date`` (and ``classify_date``/``read_date`` given ``today`` or
+``date_order``) also reads the other forms listings write: abbreviated and
+numeric dates (``date_order`` says which number is the day), a prefix, weekday
+or time around the date, relative dates and dates without a year (resolved
+against ``today``). The numbered and compact renderings keep the strict forms.
+
 Lookup tables and patterns are built once, at import time.
 """
 
