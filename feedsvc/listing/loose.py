@@ -54,7 +54,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from feedsvc.listing.dates import (
@@ -117,7 +117,10 @@ _MIN_WRAP_WIDTH = 50
 # Line kinds (one byte each).
 _BLANK, _TEXT, _DATE, _BULLET, _HEAD, _END = range(6)
 
-_BULLET_LINE = re.compile("(?:[•*·▪◦‣\u2013\u2014-]|\\d{1,3}[.)])(?:\\s+(?P<text>.*))?")
+_BULLET_LINE = re.compile(
+    "(?:[•*·▪◦‣+►▶▸■□●○\u2013\u2014-]|\\d{1,3}[.)])(?:\\s+(?P<text>.*))?")
+_LINK_NUMBER = re.compile(r"(?:(?<=\s)|^)\[\d{1,4}\](?=\S)")
+"""A text browser's link number ("[12]Title"): not part of the text."""
 _RULE = re.compile(r"(?:[-=_*~#•·.]\s*){3,}")
 _SEPARATORS = (" -- ", " \u2014 ", " \u2013 ", " - ", " | ")
 _BRACKETED_DATE = re.compile(r"(?P<title>.*\S)\s*\((?P<date>[^()]{4,60})\)")
@@ -199,7 +202,7 @@ def read_loose_listing(
     layout = _Layout()
     kinds = bytearray()
     widest = 0
-    for raw in lines():
+    for raw in _without_link_numbers(lines()):
         kind = reader.kind(raw)
         kinds.append(kind)
         if reader.underlines_previous:
@@ -217,10 +220,16 @@ def read_loose_listing(
         wrap_width=widest if widest >= _MIN_WRAP_WIDTH else None,
         bullets=layout.dated_bullets > 0,
     )
-    for number, (raw, kind) in enumerate(zip(lines(), kinds, strict=False), 1):
+    for number, (raw, kind) in enumerate(zip(_without_link_numbers(lines()), kinds,
+                                             strict=False), 1):
         builder.take(number, raw, kind)
     builder.finish()
     return LooseResult(tuple(builder.items), layout.matched, layout.has_text)
+
+
+def _without_link_numbers(lines: Iterable[str]) -> Iterator[str]:
+    for line in lines:
+        yield _LINK_NUMBER.sub("", line) if "[" in line else line
 
 
 class _LineReader:
