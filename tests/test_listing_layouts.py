@@ -252,3 +252,15 @@ def test_a_list_of_references_after_the_items_is_no_item_and_no_warning() -> Non
     result = parse_text_listing(text)
     assert [item.title for item in result.items] == ["Title"]
     assert result.warnings == ()
+
+
+def test_a_line_of_capitals_heads_a_section_and_ends_the_summary() -> None:
+    text = ("First title\n\n26 November 2015\n\nFirst summary.\n\nSTATEMENTS\n\n"
+            "Second title\n\n24 November 2015\n\nSecond summary.\n\n"
+            "THIRD TITLE IN CAPITALS\n\n20 November 2015\n")
+    result = parse_text_listing(text)
+    assert [(item.title, item.summary) for item in result.items] == [
+        ("First title", "First summary."),
+        ("Second title", "Second summary."),
+        ("THIRD TITLE IN CAPITALS", None),
+    ]

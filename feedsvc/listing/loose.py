@@ -38,7 +38,8 @@ final full stop, cut at a word before TITLE_FROM_SUMMARY_CHARS characters with
 
 Never items: month headings, section headings (known words such as "Press
 releases", "Latest news", "Actualités", a line ending with ":", a line
-underlined with ``===`` or ``---``, a Markdown ``#`` heading), navigation
+underlined with ``===`` or ``---``, a Markdown ``#`` heading, a short line of
+capitals alone between blank lines, unless a date follows it), navigation
 (breadcrumbs "Home > News", menus "Home | About | News", pagination "« Previous
 1 2 3 Next »", "Skip to content"), separator lines (``* * *``), and "more"
 links (``» more``, ``Read more``, ``En savoir plus``, ``Lire la suite``, ``Leer
@@ -179,6 +180,8 @@ class _Pending:
     dropped: int = 0
     marker_indent: int = -1
     deeper: str | None = None
+    closed: bool = False
+    """Block items: a heading ended the summary; later text is outside."""
 
 
 def read_loose_listing(
@@ -564,8 +567,13 @@ class _Builder:
         item = self.item
         if not chunk:
             return
-        if item is None or item.kind != "dated":
+        if item is None or item.kind != "dated" or item.closed:
             return  # text outside items: an introduction, a footer
+        if chunk[0].gap and _capitals_heading(chunk) and (self.layout != "after" or item.after):
+            # A line of capitals on its own ("STATEMENTS") heads a section: it
+            # ends the item (a date right below it would make it a title).
+            item.closed = True
+            return
         room = MAX_ITEM_LINES - len(item.before) - len(item.after)
         item.after.extend(chunk[:max(room, 0)])
         item.dropped += max(len(chunk) - max(room, 0), 0)
@@ -653,6 +661,17 @@ class _Builder:
             else:
                 groups.append([line])
         return groups
+
+
+_LONGEST_CAPITALS_HEADING = 40
+
+
+def _capitals_heading(chunk: Sequence[_Line]) -> bool:
+    """Whether ``chunk`` is one short line of capitals (four letters at least)."""
+    if len(chunk) != 1 or len(chunk[0].text) > _LONGEST_CAPITALS_HEADING:
+        return False
+    text = chunk[0].text
+    return text.isupper() and sum(char.isalpha() for char in text) >= 4
 
 
 def _wrapped(line: _Line, following: _Line, wrap_width: int) -> bool:
