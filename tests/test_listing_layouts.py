@@ -18,7 +18,7 @@ from feedsvc.listing import decode_document, item_to_json, parse_text_listing, r
 from feedsvc.listing.dates import heading_classifier, listing_date_classifier
 from feedsvc.listing.incremental import is_plain, read_changed_top
 from feedsvc.listing.loose import _TEXT, TITLE_FROM_SUMMARY_CHARS, _LineReader, title_from_summary
-from feedsvc.listing.text import NO_LAYOUT_HINT
+from feedsvc.listing.text import HTML_HINT, NO_LAYOUT_HINT
 from feedsvc.models import ListingSnapshot, ParseResult
 
 CASES = Path(__file__).parent / "data" / "text-layouts"
@@ -264,3 +264,11 @@ def test_a_line_of_capitals_heads_a_section_and_ends_the_summary() -> None:
         ("Second title", "Second summary."),
         ("THIRD TITLE IN CAPITALS", None),
     ]
+
+
+def test_the_hint_says_when_the_text_looks_like_html() -> None:
+    page = "<!DOCTYPE html>\n<html><body>\n<div><h2>Title</h2></div>\n</body></html>\n"
+    (warning,) = parse_text_listing(page).warnings
+    assert warning.message == NO_LAYOUT_HINT + HTML_HINT
+    (warning,) = parse_text_listing("Just some prose.\n").warnings
+    assert warning.message == NO_LAYOUT_HINT

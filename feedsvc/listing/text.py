@@ -53,7 +53,12 @@ from feedsvc.models import ListingItem, ParseResult, ParseWarning
 from feedsvc.xmlchars import XML_FORBIDDEN, strip_xml_forbidden
 
 __all__ = [
-    "FURNITURE", "NO_LAYOUT_HINT", "parse_renderings", "parse_text_listing", "render_numbered",
+    "FURNITURE",
+    "HTML_HINT",
+    "NO_LAYOUT_HINT",
+    "parse_renderings",
+    "parse_text_listing",
+    "render_numbered",
 ]
 
 FURNITURE: frozenset[str] = frozenset(
@@ -132,6 +137,13 @@ NO_LAYOUT_HINT = (
     "\"2015-11-26\") separated by blank lines"
 )
 """The warning (line 0) of a text in which no layout matched (see parse_text_listing)."""
+
+HTML_HINT = "; the text looks like HTML, which format \"html\" reads"
+"""Added to NO_LAYOUT_HINT when the text has HTML tags."""
+
+_HTML_TAG = re.compile(r"<(?:!doctype\s+html|html|head|body|div|article|p|a|li|ul|table)\b",
+                       re.IGNORECASE)
+_HTML_SAMPLE_CHARS = 10_000
 
 
 def parse_text_listing(
@@ -218,7 +230,8 @@ def _read_other_layouts(
     if reader.blocks or not loose.has_text:
         return ParseResult(items=(), warnings=warnings.warnings())
     hinted = WarningLog(character_warnings.source)
-    hinted.warn(0, NO_LAYOUT_HINT)
+    looks_like_html = _HTML_TAG.search(text, 0, _HTML_SAMPLE_CHARS) is not None
+    hinted.warn(0, NO_LAYOUT_HINT + (HTML_HINT if looks_like_html else ""))
     hinted.extend(warnings.warnings())
     return ParseResult(items=(), warnings=hinted.warnings())
 
