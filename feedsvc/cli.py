@@ -8,20 +8,26 @@ raises on purpose are printed as one line on stderr with a non-zero exit code.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
-from pathlib import Path
 from types import FrameType
 
 from feedsvc import __version__
 from feedsvc.errors import ConfigError, FeedsvcError
-from feedsvc.settings import LANGUAGES, Settings, load_settings
+from feedsvc.formats import (
+    DATE_ORDERS,
+    FORMAT_NAMES,
+    FORMATS,
+    HTML_SELECTOR_DEFAULTS,
+    JSON_PATH_KEYS,
+    Format,
+)
+from feedsvc.settings import LANGUAGES, RENDERS, Settings, SourceSettings, load_settings
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -58,9 +64,29 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log more detail")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    parse = commands.add_parser("parse", help="print the items of one listing file as JSON")
-    parse.add_argument("file", metavar="FILE", help="a text listing file")
+    parse = commands.add_parser(
+        "parse", help="read one listing (a file, a URL or a configured source) as a refresh "
+                      "would, and print its items as JSON")
+    parse.add_argument("location", metavar="LOCATION", nargs="?",
+                       help="a listing file or an http(s) URL")
+    parse.add_argument("--source", metavar="NAME",
+                       help="read this configured source instead, exactly as a refresh does")
+    parse.add_argument("--format", choices=FORMAT_NAMES, default="auto",
+                       help="listing format (default: auto, by content type and content)")
     parse.add_argument("--language", choices=LANGUAGES, help="language of dates (default: detect)")
+    parse.add_argument("--date-order", choices=DATE_ORDERS, default="dmy",
+                       help="how numeric dates such as 03/04/2021 read (default: dmy)")
+    parse.add_argument("--selector", action="append", metavar="FIELD=CSS", default=[],
+                       help="an HTML selector to use for one field (again for more): "
+                            + ", ".join(HTML_SELECTOR_DEFAULTS))
+    parse.add_argument("--path", action="append", metavar="FIELD=DOTTED.PATH", default=[],
+                       help="a JSON path for the item list or one field (again for more): "
+                            + ", ".join(JSON_PATH_KEYS))
+    parse.add_argument("--render", choices=RENDERS, default="fetch",
+                       help="browser: load the page in headless Chromium first")
+    parse.add_argument("--explain", action="store_true",
+                       help="print a [[sources]] entry with the selectors used, ready to paste, "
+                            "instead of the items")
 
     refresh = commands.add_parser("refresh", help="read every source once and publish the feeds")
     refresh.add_argument("--source", action="append", metavar="NAME", dest="sources",
@@ -114,7 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings(args.config)
         if args.command == "parse":
-            return _parse(Path(args.file), args.language, settings)
+            return _parse(args, settings)
         if args.command == "check-config":
             return _check_config(settings)
         if args.command == "refresh":
@@ -137,18 +163,73 @@ def main(argv: Sequence[str] | None = None) -> int:
     raise AssertionError(f"unhandled command {args.command}")
 
 
-def _parse(path: Path, language: str | None, settings: Settings) -> int:
-    """Print the items of the text listing in ``path``, read within
-    fetch.max_bytes and fetch.read_timeout, as the refresh would read it."""
-    from feedsvc.listing import item_to_json, read_listing_file
+def _parse(args: argparse.Namespace, settings: Settings) -> int:
+    """Read one listing as the refresh reads it (see ``feedsvc.preview``) and print its
+    items as JSON, or with ``--explain`` a settings entry; warnings on stderr."""
+    from feedsvc.errors import SourceError
+    from feedsvc.preview import explain_toml, items_json, preview
 
-    result = read_listing_file(path, language=language, max_bytes=settings.fetch.max_bytes,
-                               read_timeout=settings.fetch.read_timeout)
+    source = _parse_source(args, settings)
+    try:
+        result = preview(settings, source)
+    except SourceError as exc:
+        # Named once: by the location when the message does not quote it already.
+        if source.location in exc.detail or source.name in exc.detail:
+            raise FeedsvcError(exc.detail) from None
+        raise
     for warning in result.warnings:
         print(f"feedsvc: warning: {warning}", file=sys.stderr)
-    text = json.dumps([item_to_json(item) for item in result.items],
-                      ensure_ascii=False, indent=2) + "\n"
+    text = explain_toml(result) if args.explain else items_json(result.items)
     return _write_stdout(text.encode("utf-8"))
+
+
+def _parse_source(args: argparse.Namespace, settings: Settings) -> SourceSettings:
+    """The source ``feedsvc parse`` reads: the configured one ``--source`` names, else
+    one made of LOCATION and the options."""
+    from feedsvc.preview import adhoc_source
+
+    if args.source is not None:
+        if args.location is not None:
+            raise ConfigError("give either LOCATION or --source NAME, not both")
+        described = [option for option, given in (
+            ("--format", args.format != "auto"), ("--language", args.language is not None),
+            ("--date-order", args.date_order != "dmy"), ("--selector", bool(args.selector)),
+            ("--path", bool(args.path)), ("--render", args.render != "fetch")) if given]
+        if described:
+            raise ConfigError(f"{described[0]} describes a LOCATION; --source NAME reads the "
+                              "source as the settings file describes it")
+        for source in settings.sources:
+            if source.name == args.source:
+                return source
+        known = ", ".join(source.name for source in settings.sources)
+        raise ConfigError(f"no source named {args.source!r} (the sources are: {known})")
+    if args.location is None:
+        raise ConfigError("feedsvc parse needs a LOCATION (a file or an http(s) URL) or "
+                          "--source NAME")
+    selectors = _pairs(args.selector, "--selector", "FIELD=CSS, e.g. item=div.news",
+                       FORMATS["html"], "selectors")
+    paths = _pairs(args.path, "--path", "FIELD=DOTTED.PATH, e.g. items=data.news",
+                   FORMATS["json"], "paths")
+    return adhoc_source(args.location, fmt=args.format, language=args.language,
+                        selectors=selectors, paths=paths, render=args.render,
+                        date_order=args.date_order)
+
+
+def _pairs(given: Sequence[str], option: str, shape: str, fmt: Format,
+           key: str) -> Mapping[str, str] | None:
+    """``FIELD=VALUE`` arguments as a table, checked as the format checks its setting
+    ``key`` in the settings file (None when none were given)."""
+    table: dict[str, str] = {}
+    for pair in given:
+        field, sep, value = pair.partition("=")
+        if not sep:
+            raise ConfigError(f"{option} {pair!r}: write it as {shape}")
+        table[field.strip()] = value
+    if not table:
+        return None
+    check = next(setting.check for setting in fmt.settings if setting.key == key)
+    checked: Mapping[str, str] = check(table, option)
+    return checked
 
 
 def _write_stdout(data: bytes) -> int:
@@ -271,14 +352,25 @@ def _refresh(
     report = refresh(settings, only=sources, force=force)
     for source in report.sources:
         print(source.summary_line())
-        shown = source.warning_messages if verbose else source.warning_messages[:SHOWN_WARNINGS]
+        # Verbose: every warning the parsers kept; else the first few of the bounded list.
+        shown = (source.all_warning_messages or source.warning_messages) if verbose \
+            else source.warning_messages[:SHOWN_WARNINGS]
         for message in shown:
             print(f"  warning: {message.removeprefix(source.name + ': ')}")
         if not verbose and len(source.warning_messages) > len(shown):
             print(f"  ... {source.warnings - len(shown)} more warning(s): feedsvc -v refresh")
     print(report.summary_lines()[-1])
+    if settings.websub.hubs:
+        # The hubs are told in the background; a one-shot command gives them a while.
+        # What is not sent by then stays in the outbox for the next refresh.
+        from feedsvc.websub import drain_all
+
+        drain_all(timeout=HUB_WAIT_SECONDS)
     return EXIT_OK if report.ok else EXIT_SOURCE_FAILED
 
+
+HUB_WAIT_SECONDS = 60
+"""Longest ``feedsvc refresh`` waits, after publishing, for the WebSub hubs to be told."""
 
 REMOVE_LOCK_WAIT = 120
 """Seconds a removal waits for a running refresh to end."""

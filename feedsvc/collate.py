@@ -23,6 +23,7 @@ import zoneinfo
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from feedsvc.curation import NO_RULES, CategoryRules, FeedFilter
 from feedsvc.identity import feed_guid, slugify
 from feedsvc.models import Entry, FeedSpec, StoredItem
 from feedsvc.publication import (
@@ -146,14 +147,17 @@ def _newest_first(item: StoredItem) -> tuple[int, int, str]:
 
 def feed_spec(
     category: Category | None, entries_of: Sequence[StoredItem], site: SiteSettings,
-    labels: Mapping[str, str],
+    labels: Mapping[str, str], *, rules: CategoryRules = NO_RULES,
+    hubs: Sequence[str] = (), custom: FeedFilter | None = None,
 ) -> FeedSpec:
     """The all-items feed (``category`` None) or a category's feed, holding the items
     ``entries_of`` (its newest, newest first, at most ``site.feed_size``).
-    ``labels`` gives the label shown for each category slug of those items."""
+    ``labels`` gives the label shown for each category slug of those items;
+    ``rules`` the category each item is published under. ``hubs`` are the
+    WebSub hubs the feed names. With ``custom``, the custom feed it defines."""
     zone = zoneinfo.ZoneInfo(site.timezone)
     key = ALL if category is None else category.key
-    entries = tuple(_entry(item, site, zone, labels) for item in entries_of)
+    entries = tuple(_entry(item, site, zone, labels, rules) for item in entries_of)
     updated = max((e.updated for e in entries), default=EMPTY_FEED_UPDATED.astimezone(zone))
     if category is None:
         title = site.title
@@ -163,6 +167,10 @@ def feed_spec(
         title = f"{site.title}: {category.label}"
         subtitle = f"{site.title}, items in the category {category.label}"
         home = f"{site.base_url}categories/{category.slug}"
+    if custom is not None:
+        key, title = custom.key, f"{site.title}: {custom.settings.title}"
+        subtitle = f"{site.title}, {custom.settings.title}"
+        home = f"{site.base_url}#custom-{custom.settings.slug}"
     return FeedSpec(
         key=key,
         feed_id=feed_guid(site.base_url, key),
@@ -170,18 +178,38 @@ def feed_spec(
         subtitle=subtitle,
         home_url=home,
         self_urls={fmt: site.base_url + feed_path(key, fmt) for fmt in FEED_FORMATS},
-        language=site.language,
+        language=feed_language(entries, site),
         author=site.author or site.title,
         updated=updated,
         entries=entries,
+        hubs=tuple(hubs),
     )
+
+
+DATE_ONLY_TIME = dt.time(11, 30, tzinfo=dt.UTC)
+"""When a listed day is published: 11:30 UTC, the middle of the one hour (11:00 to
+12:00 UTC) that is that day on every clock from UTC-11 to UTC+12, so every reader
+there shows the listed day."""
+
+
+def published_at(day: dt.date, zone: dt.tzinfo) -> dt.datetime:
+    """The publication time of an item listed on ``day``: ``DATE_ONLY_TIME`` on that
+    day, written in ``zone`` (the site's) when that is still the same day there,
+    else in UTC (a site at UTC+13 or UTC-12)."""
+    moment = dt.datetime.combine(day, DATE_ONLY_TIME)
+    try:
+        local = moment.astimezone(zone)
+    except OverflowError:  # the ends of the calendar: UTC is the same instant
+        return moment
+    return local if local.date() == day else moment
 
 
 def _entry(
     item: StoredItem, site: SiteSettings, zone: zoneinfo.ZoneInfo, labels: Mapping[str, str],
+    rules: CategoryRules = NO_RULES,
 ) -> Entry:
-    slug = slugify(item.category) if item.category is not None else None
-    published = dt.datetime.combine(item.date, dt.time(0, 0), tzinfo=zone)
+    slug = rules.canonical(slugify(item.category) if item.category is not None else None)
+    published = published_at(item.date, zone)
     # The store makes ``updated`` unique per item and changes it only when the
     # item changes; used as is, no two entries share it and edits move only
     # the edited entry. It may precede ``published`` for a listing dated ahead.
@@ -192,13 +220,21 @@ def _entry(
         title=item.title,
         published=published,
         updated=updated,
-        category=labels.get(slug, item.category) if slug is not None else None,
+        category=labels.get(slug, rules.labels.get(slug, item.category))
+        if slug is not None else None,
         category_slug=slug,
         credit=item.credit,
         summary=item.summary,
         link=item.link or f"{site.base_url}items/{item.item_id}",
         image=item.image,
+        language=item.language or site.language,
     )
+
+
+def feed_language(entries: Sequence[Entry], site: SiteSettings) -> str:
+    """The language all of ``entries`` share (their sources'), else the site's."""
+    languages = {entry.language or site.language for entry in entries}
+    return languages.pop() if len(languages) == 1 else site.language
 
 
 def feed_link(

@@ -45,7 +45,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlencode, urljoin, urlsplit
 
 import httpcore
 import httpx
@@ -64,7 +64,8 @@ RETRY_AFTER_CAP = 300.0
 """Longest Retry-After waited for, in seconds; a longer one fails this refresh."""
 BACKOFF_BASE = 1.0
 BACKOFF_MAX = 60.0
-ACCEPT = "text/html, application/xhtml+xml, text/plain;q=0.9, */*;q=0.5"
+ACCEPT = ("text/html, application/xhtml+xml, application/json;q=0.9, text/plain;q=0.9, "
+          "*/*;q=0.5")
 # Only encodings decoded here under the size limit are offered.
 ACCEPT_ENCODING = "gzip, deflate"
 _DECOMPRESS_STEP = 64 * 1024
@@ -124,6 +125,43 @@ def backoff_delay(attempt: int, rng: Callable[[], float]) -> float:
     """Full-jitter exponential backoff before retry number ``attempt`` (0-based)."""
     ceiling = min(BACKOFF_MAX, BACKOFF_BASE * 2.0**attempt)
     return rng() * ceiling
+
+
+class FormPoster:
+    """POSTs small ``application/x-www-form-urlencoded`` forms: WebSub publish pings.
+
+    Their addresses are the operator's own settings (``websub.hubs``), so,
+    like a source's own location, they may be internal; what the answer says
+    is not followed (no redirects) and its body is never read. Timeouts are
+    ``fetch.connect_timeout`` and ``fetch.read_timeout``; the User-Agent is the
+    fetcher's. Thread-safe; ``close`` when done. ``transport`` replaces the
+    network (tests).
+    """
+
+    def __init__(self, settings: Settings, *, transport: httpx.BaseTransport | None = None
+                 ) -> None:
+        self._client = HttpFetcher._make_client(
+            settings,
+            transport if transport is not None else _transport(
+                _Network(refuse_internal=False, resolve=resolve_host, connect=connect_address)),
+            proxies=transport is None,
+        )
+
+    def post(self, url: str, fields: Sequence[tuple[str, str]]) -> int:
+        """POST ``fields`` to ``url``; the status code. Raises FetchError (source
+        ``"websub"``) when no answer came."""
+        try:
+            body = urlencode(list(fields)).encode("ascii")
+            with self._client.stream("POST", url, content=body, headers={
+                    "Accept": "*/*",
+                    "Content-Type": "application/x-www-form-urlencoded"}) as response:
+                return response.status_code
+        except (httpx.HTTPError, httpcore.ConnectError, ValueError) as exc:
+            message = str(exc) or type(exc).__name__
+            raise FetchError(f"{url}: {message}", source="websub") from None
+
+    def close(self) -> None:
+        self._client.close()
 
 
 class _Retryable(Exception):
@@ -405,6 +443,8 @@ class HttpFetcher:
                 last_modified=response.headers.get("Last-Modified"),
             ),
             charset=response.charset_encoding,
+            content_type=response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+            or None,
         ))
 
     def _read_body(

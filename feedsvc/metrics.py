@@ -41,7 +41,7 @@ from feedsvc.models import StoredItem
 from feedsvc.settings import Settings
 
 if TYPE_CHECKING:
-    from feedsvc.store import RunRecord, SourceState
+    from feedsvc.store import HubState, RunRecord, SourceState
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -74,6 +74,19 @@ class RefreshStats:
     last_ok: bool | None
     durations: Sequence[float] | None
     sources: Sequence[SourceStats]
+    hubs: Sequence[HubStats] = ()
+
+
+@dataclass(frozen=True)
+class HubStats:
+    """One WebSub hub's notifications as the store records them."""
+
+    hub: str
+    notified_total: int
+    failures_total: int
+    consecutive_failures: int
+    last_success: dt.datetime | None
+    pending: int = 0
 
 
 StatsProvider = Callable[[], RefreshStats]
@@ -110,6 +123,8 @@ class StoreCollector(Collector):
         if stats is not None:
             yield from _run_metrics(stats)
             yield from _source_metrics(stats.sources)
+            if stats.hubs:
+                yield from _hub_metrics(stats.hubs)
 
     def describe(self) -> Iterator[Metric]:
         return iter(())
@@ -166,6 +181,34 @@ def _source_metrics(sources: Sequence[SourceStats]) -> Iterator[Metric]:
     yield from (items, failures, failures_total, stale, success)
 
 
+def _hub_metrics(hubs: Sequence[HubStats]) -> Iterator[Metric]:
+    notified = CounterMetricFamily(
+        "feedsvc_websub_notifications", "Feed changes a WebSub hub accepted, ever.",
+        labels=["hub"])
+    failed = CounterMetricFamily(
+        "feedsvc_websub_failures",
+        "Feed changes a WebSub hub could not be told of, after every retry, ever.",
+        labels=["hub"])
+    in_a_row = GaugeMetricFamily(
+        "feedsvc_websub_consecutive_failures",
+        "Failed notifications since the hub last accepted one (0 when healthy).",
+        labels=["hub"])
+    success = GaugeMetricFamily(
+        "feedsvc_websub_last_success_timestamp_seconds",
+        "Unix time the hub last accepted a notification.", labels=["hub"])
+    pending = GaugeMetricFamily(
+        "feedsvc_websub_pending", "Changed feeds the hub is yet to be told of.",
+        labels=["hub"])
+    for hub in hubs:
+        pending.add_metric([hub.hub], hub.pending)
+        notified.add_metric([hub.hub], hub.notified_total)
+        failed.add_metric([hub.hub], hub.failures_total)
+        in_a_row.add_metric([hub.hub], hub.consecutive_failures)
+        if hub.last_success is not None:
+            success.add_metric([hub.hub], hub.last_success.timestamp())
+    yield from (notified, failed, in_a_row, success, pending)
+
+
 class StoreReader(Protocol):
     """What the web processes read of a store (``feedsvc.store.Store`` has it all)."""
 
@@ -179,7 +222,11 @@ class StoreReader(Protocol):
 
     def item_by_id(self, item_id: str) -> StoredItem | None: ...
 
-    def items_page(self, slug: str | None, offset: int, limit: int) -> Sequence[StoredItem]: ...
+    def hub_states(self) -> Mapping[str, HubState]: ...
+
+    def items_page(
+        self, slug: str | Sequence[str] | None, offset: int, limit: int,
+    ) -> Sequence[StoredItem]: ...
 
 
 class _NeverRefreshedStore:
@@ -200,7 +247,12 @@ class _NeverRefreshedStore:
     def item_by_id(self, item_id: str) -> None:
         return None
 
-    def items_page(self, slug: str | None, offset: int, limit: int) -> Sequence[StoredItem]:
+    def hub_states(self) -> Mapping[str, HubState]:
+        return {}
+
+    def items_page(
+        self, slug: str | Sequence[str] | None, offset: int, limit: int,
+    ) -> Sequence[StoredItem]:
         return []
 
 
@@ -290,7 +342,27 @@ def refresh_stats(store: StoreReader, settings: Settings, *, now: dt.datetime) -
         last_ok=None if last_run is None else last_run.ok,
         durations=tuple(store.run_durations()),
         sources=sources,
+        hubs=_hub_stats(store, settings),
     )
+
+
+def _hub_stats(store: StoreReader, settings: Settings) -> tuple[HubStats, ...]:
+    """Each configured hub's record (zeros for one never notified)."""
+    if not settings.websub.hubs:
+        return ()
+    states = store.hub_states()
+    stats = []
+    for hub in settings.websub.hubs:
+        state = states.get(hub)
+        stats.append(HubStats(
+            hub=hub,
+            notified_total=state.notified_total if state else 0,
+            failures_total=state.failures_total if state else 0,
+            consecutive_failures=state.consecutive_failures if state else 0,
+            last_success=state.last_success if state else None,
+            pending=state.pending if state else 0,
+        ))
+    return tuple(stats)
 
 
 # --- request metrics and the registry ---------------------------------------------

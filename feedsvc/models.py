@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 
@@ -49,6 +50,7 @@ class ParseResult:
     warnings: tuple[ParseWarning, ...]
     next_page: str | None = None
     """HTML listings: absolute URL of the listing's next page, if it has one."""
+    selectors_used: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +74,11 @@ class StoredItem:
     first_seen: dt.datetime
     updated: dt.datetime
     listing_rank: int
+    language: str | None = None
+    """The language of the source that first listed it (RFC 5646); None: unknown."""
+    archive_seq: int = 0
+    """The item's place in arrival order (1 for the first item ever stored): which
+    archive page of a feed it belongs to (see ``feedsvc.archive``)."""
 
 
 @dataclass(frozen=True)
@@ -113,6 +120,8 @@ class Entry:
     summary: str | None
     link: str
     image: str | None = None
+    language: str | None = None
+    """The entry's language (RFC 5646) when known; written as the entry's own."""
 
 
 @dataclass(frozen=True)
@@ -122,6 +131,7 @@ class FeedSpec:
     ``key`` is ``"all"`` or ``"category/<slug>"``; ``self_urls`` maps each
     format ("atom", "rss", "json") to the feed's own absolute URL; ``updated``
     is the newest entry's ``updated`` (never the clock). Entries newest first.
+    ``hubs`` are the WebSub hubs the feed names (``rel="hub"``).
     """
 
     key: str
@@ -134,3 +144,19 @@ class FeedSpec:
     author: str
     updated: dt.datetime
     entries: tuple[Entry, ...]
+    hubs: tuple[str, ...] = ()
+    prev_archive_urls: dict[str, str] | None = None
+    """Each format's URL of the archive document holding the entries just older than
+    these (RFC 5005 ``prev-archive``; JSON Feed ``next_url``); None: there are none."""
+    current_urls: dict[str, str] | None = None
+    """Set on an archive document only: each format's URL of the feed's subscription
+    document (RFC 5005 ``current``)."""
+    next_archive_urls: dict[str, str] | None = None
+    """Set on an archive document only: each format's URL of the archive page that comes
+    after it (RFC 5005 ``next-archive``), known before that page exists, so that the
+    document never changes."""
+
+    @property
+    def is_archive(self) -> bool:
+        """True for an archive document (RFC 5005), whose entries never change."""
+        return self.current_urls is not None

@@ -33,11 +33,14 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
+from feedsvc.archive import archive_key, is_archive_path, new_page_bounds, page_run, pages_holding
 from feedsvc.collate import Category, feed_link, feed_spec, site_snapshot
-from feedsvc.errors import FeedsvcError, ListingError, PublishError, SourceError
-from feedsvc.identity import item_key
+from feedsvc.curation import CategoryRules, FeedFilter, as_published
+from feedsvc.errors import FeedsvcError, FetchError, ListingError, PublishError, SourceError
+from feedsvc.formats import Format, ParseRequest, choose_format
+from feedsvc.identity import item_key, slugify
 from feedsvc.listing.warnings import OmittedWarnings, count_warnings
-from feedsvc.models import FeedSpec, ListingItem, ParseWarning
+from feedsvc.models import FeedSpec, ListingItem, ParseWarning, StoredItem
 from feedsvc.publication import (
     ALL,
     FEED_FORMATS,
@@ -49,6 +52,7 @@ from feedsvc.publication import (
     FeedLink,
     Publication,
     category_key,
+    etag_of,
     feed_path,
     item_record,
     view_path,
@@ -58,6 +62,7 @@ from feedsvc.settings import Settings, SourceSettings
 from feedsvc.sources import Fetched, Fetcher, RoutingFetcher, Validators, read_within
 from feedsvc.status import is_stale, redact_credentials, retry_after
 from feedsvc.store import MergeCounts, RefreshLock, SourceSnapshot, SourceState, Store
+from feedsvc.websub import Notifier, default_notifier
 
 logger = logging.getLogger("feedsvc.pipeline")
 
@@ -124,6 +129,12 @@ class SourceReport:
     retry_at: dt.datetime | None = None
     stale: bool = False
     warning_messages: tuple[str, ...] = ()
+    """The first ``REPORTED_WARNINGS`` warnings, and a line counting the rest: what the
+    run keeps in the store and /status shows."""
+    all_warning_messages: tuple[str, ...] = field(default=(), repr=False, compare=False)
+    """Every warning the parsers kept (see ``feedsvc.listing.warnings``: at most
+    MAX_WARNINGS per document, then a line counting the rest), for ``feedsvc -v
+    refresh``; never stored."""
 
     @property
     def ok(self) -> bool:
@@ -144,6 +155,7 @@ class SourceReport:
 
     def to_json(self) -> dict[str, Any]:
         raw = asdict(self)
+        del raw["all_warning_messages"]
         raw["retry_at"] = self.retry_at.isoformat() if self.retry_at else None
         raw["warning_messages"] = list(self.warning_messages)
         raw["ok"] = self.ok
@@ -222,6 +234,12 @@ class _Read:
     snapshot: SourceSnapshot | None = None
     keys: tuple[str, ...] | None = None
     """The items' keys, when the read made them already."""
+    format: str | None = None
+    """The format the source was read as (``auto`` decided)."""
+    selectors_used: Mapping[str, str] | None = None
+    """The CSS selectors the first page was read with (HTML), for ``feedsvc parse --explain``."""
+    language: str | None = None
+    """The language the listing is in (configured, or detected for text listings)."""
 
 
 def refresh(
@@ -235,6 +253,8 @@ def refresh(
     owner: str | None = None,
     only: Collection[str] | None = None,
     force: bool = False,
+    browser: Fetcher | None = None,
+    notifier: Notifier | None = None,
 ) -> RefreshReport:
     """Refresh every source in ``settings`` (or the sources named in ``only``) once
     and publish the feeds.
@@ -251,7 +271,14 @@ def refresh(
     ``only`` restricts the refresh to those sources (the others are neither
     read nor recorded; their items stay published); an unknown name is a
     ValueError. ``force`` reads each source in full now: no back-off, no
-    validators, no digest or snapshot to build on.
+    validators, no digest or snapshot to build on. ``browser`` reads the pages
+    of sources with ``render = "browser"`` (default: ``feedsvc.browser.BrowserFetcher``,
+    made only when a source needs it).
+
+    With ``websub.hubs`` set, the feeds whose bytes a new publication changed
+    are put in the hubs' outbox in the store, and ``notifier`` (default:
+    ``websub.default_notifier``) is woken to tell the hubs in the background:
+    the refresh does not wait for them.
     """
     if only is not None:
         unknown = sorted(set(only) - {source.name for source in settings.sources})
@@ -268,12 +295,20 @@ def refresh(
     active_store = store if store is not None else Store.open(settings.storage.database)
     own_fetcher = fetcher is None
     active_fetcher = fetcher if fetcher is not None else RoutingFetcher(settings)
+    if browser is None and any(source.render == "browser" for source in settings.sources):
+        from feedsvc.browser import BrowserFetcher
+
+        browser = BrowserFetcher(settings)
     try:
         with active_store.refresh_lock(who, wait=lock_wait) as lock:
-            return _refresh_locked(
+            report = _refresh_locked(
                 settings, active_store, lock, active_fetcher, renderer or DefaultRenderer(),
-                started, force=force,
+                started, force=force, browser=browser,
             )
+        if settings.websub.hubs:
+            # Also sends what hubs did not take before (the outbox is in the store).
+            (notifier or default_notifier(settings)).wake()
+        return report
     finally:
         if own_fetcher and isinstance(active_fetcher, RoutingFetcher):
             active_fetcher.close()
@@ -283,14 +318,15 @@ def refresh(
 
 def _refresh_locked(
     settings: Settings, store: Store, lock: RefreshLock, fetcher: Fetcher, renderer: Renderer,
-    started: dt.datetime, *, force: bool = False,
+    started: dt.datetime, *, force: bool = False, browser: Fetcher | None = None,
 ) -> RefreshReport:
     clock_start = time.monotonic()
     run_id = store.start_run(started)
     try:
         states = store.source_states()
         # Forced, every source is read as if for the first time (its record is kept).
-        outcomes = _read_all(settings, fetcher, {} if force else states, started, store)
+        outcomes = _read_all(settings, fetcher, {} if force else states, started, store,
+                             browser=browser)
         changes = Changes()
         # A refresh that merged and then failed to publish left feeds behind the store.
         rerender_all = store.render_pending()
@@ -343,8 +379,9 @@ DUPLICATE_WARNING = "duplicate of an item above (same date and title); kept the 
 
 def config_fingerprint(source: SourceSettings) -> str:
     """A stable hash of what decides how ``source`` is read: its location, format,
-    language, selectors (in any order), max_pages and the code that reads it.
-    Not its name, which is the key the store keeps it under.
+    language, date order, rendering, its format's settings (selectors in any
+    order, max_pages...) and the code that reads it. Not its name, which is the
+    key the store keeps it under.
 
     The store keeps it beside the source's validators, digest, snapshot and
     failure count: when it differs, those belong to another configuration (or
@@ -356,8 +393,10 @@ def config_fingerprint(source: SourceSettings) -> str:
             "location": source.location,
             "format": source.format,
             "language": source.language,
-            "selectors": dict(source.selectors or {}),
-            "max_pages": source.max_pages,
+            "date_order": source.date_order,
+            "render": source.render,
+            "options": {key: dict(value) if isinstance(value, Mapping) else value
+                        for key, value in source.options.items()},
             "code": _code_fingerprint(),
         },
         sort_keys=True, ensure_ascii=False, separators=(",", ":"),
@@ -387,7 +426,7 @@ def _due_at(source: SourceSettings, state: SourceState | None, interval: int,
 
 def _read_all(
     settings: Settings, fetcher: Fetcher, states: dict[str, SourceState], now: dt.datetime,
-    store: Store | None = None,
+    store: Store | None = None, *, browser: Fetcher | None = None,
 ) -> list[_Read | FeedsvcError | dt.datetime]:
     """Each source's outcome, in settings order: a read, its error, or when it is due.
 
@@ -403,7 +442,8 @@ def _read_all(
     today = now.astimezone(zoneinfo.ZoneInfo(settings.site.timezone)).date()
     reads = read_within(
         [(source.name,
-          partial(_read_guarded, source, fetcher, states.get(source.name), store, today))
+          partial(_read_guarded, source, fetcher, states.get(source.name), store, today,
+                  browser))
          for source, due_at in zip(settings.sources, due, strict=True) if due_at is None],
         concurrency=settings.fetch.concurrency,
         seconds=settings.fetch.total_timeout,
@@ -414,10 +454,10 @@ def _read_all(
 
 def _read_guarded(
     source: SourceSettings, fetcher: Fetcher, state: SourceState | None, store: Store | None,
-    today: dt.date,
+    today: dt.date, browser: Fetcher | None = None,
 ) -> _Read | FeedsvcError:
     try:
-        return read_source(source, fetcher, state, store, today=today)
+        return read_source(source, fetcher, state, store, today=today, browser=browser)
     except FeedsvcError as exc:
         return exc
     except Exception as exc:
@@ -428,8 +468,12 @@ def _read_guarded(
 def read_source(
     source: SourceSettings, fetcher: Fetcher, state: SourceState | None,
     store: Store | None = None, *, today: dt.date | None = None,
+    browser: Fetcher | None = None,
 ) -> _Read:
-    """Fetch, decode and parse one source, following "next" pages of HTML listings.
+    """Fetch, decode and parse one source, following "next" pages of the formats that
+    paginate (see ``feedsvc.formats``; ``auto`` is decided on the first page).
+    A source with ``render = "browser"`` has its pages read by ``browser``
+    (a FetchError when there is none).
 
     The stored validators are sent only when they were stored under the
     source's current configuration (``config_fingerprint``). A source whose
@@ -450,19 +494,23 @@ def read_source(
     """
     same_config = state is not None and _same_config(source, state)
     validators = state.validators if state is not None and same_config else None
-    first = fetcher.fetch(source.name, source.location, validators)
+    pages_from = _page_fetcher(source, fetcher, browser)
+    first = pages_from.fetch(source.name, source.location, validators)
     if first.not_modified:
         return _Read(items=(), validators=first.validators, not_modified=True)
-    if source.format == "text":
-        return _read_text(source, first, state if same_config else None, store, today)
+    fmt = choose_format(source.format, content_type=first.content_type, body=first.body or b"")
+    if fmt.incremental:
+        return _read_text(source, fmt, first, state if same_config else None, store, today)
     items: list[ListingItem] = []
     warnings: list[ParseWarning] = []
     parser_warnings: list[ParseWarning] = []
     digest = hashlib.sha256()
     seen_urls = {first.url}
     pages = 1
-    next_url = _parse_page(source, first, items, warnings, parser_warnings, digest)
-    while next_url and source.format == "html" and pages < source.max_pages:
+    parse = partial(_parse_page, source, fmt, today=today)
+    explained: list[Mapping[str, str] | None] = []
+    next_url = parse(first, items, warnings, parser_warnings, digest, explained=explained)
+    while next_url and fmt.paginates and pages < source.max_pages:
         if next_url in seen_urls:
             warnings.append(ParseWarning(source.name, 0,
                                          f"next page loops to {redact_credentials(next_url)}"))
@@ -470,8 +518,8 @@ def read_source(
         seen_urls.add(next_url)
         pages += 1
         try:
-            page = fetcher.fetch(source.name, next_url, None)
-            next_url = _parse_page(source, page, items, warnings, parser_warnings, digest)
+            page = pages_from.fetch(source.name, next_url, None)
+            next_url = parse(page, items, warnings, parser_warnings, digest)
         except SourceError as exc:
             # A listing whose page 3 is down still has pages 1 and 2 right.
             warnings.append(ParseWarning(
@@ -487,7 +535,35 @@ def read_source(
         raise ListingError(_no_items_message(state, [*parser_warnings, *future]),
                            source=source.name)
     return _Read(items=kept, validators=_unless(future, first.validators),
-                 warnings=(*warnings, *future), digest=None if future else body_digest)
+                 warnings=(*warnings, *future), digest=None if future else body_digest,
+                 format=fmt.name, selectors_used=explained[0] if explained else None,
+                 language=source.language)
+
+
+class _NoBrowser:
+    """The page fetcher of a browser-rendered source when no browser was given."""
+
+    def fetch(self, source: str, location: str, validators: Validators | None) -> Fetched:
+        raise FetchError("render = \"browser\" but no browser to render with", source=source)
+
+
+def _page_fetcher(source: SourceSettings, fetcher: Fetcher, browser: Fetcher | None) -> Fetcher:
+    """What reads ``source``'s pages: the browser for ``render = "browser"``."""
+    if source.render != "browser":
+        return fetcher
+    return browser if browser is not None else _NoBrowser()
+
+
+def parse_request(
+    source: SourceSettings, fmt: Format, text: str, *, page_url: str | None,
+    today: dt.date | None,
+) -> ParseRequest:
+    """What ``fmt``'s parser is given for one page of ``source``: the same for a
+    refresh and for ``feedsvc parse --source``."""
+    return ParseRequest(
+        text=text, source=source.name, language=source.language, page_url=page_url,
+        options=fmt.options(source.options), today=today, date_order=source.date_order,
+    )
 
 
 def _unless(skipped: Sequence[ParseWarning], validators: Validators) -> Validators:
@@ -515,12 +591,12 @@ def _digest(page: Fetched) -> Any:
 
 
 def _read_text(
-    source: SourceSettings, page: Fetched, state: SourceState | None, store: Store | None,
-    today: dt.date | None,
+    source: SourceSettings, fmt: Format, page: Fetched, state: SourceState | None,
+    store: Store | None, today: dt.date | None,
 ) -> _Read:
     """A text listing: skipped when its bytes are those last merged, read from the top
     down to where it stopped changing when it can be, else read in full."""
-    from feedsvc.listing import decode_document, parse_text_listing
+    from feedsvc.listing import decode_document
     from feedsvc.listing.dates import detect_language
     from feedsvc.listing.incremental import is_plain, read_changed_top
 
@@ -551,9 +627,11 @@ def _read_text(
             return _Read(items=kept, validators=_unless(future, page.validators),
                          warnings=(*decode_warnings, *top.warnings, *future),
                          digest=None if future else digest,
-                         listed_below=top.listed_below, snapshot=snapshot)
+                         listed_below=top.listed_below, snapshot=snapshot,
+                         language=top.language)
     language = source.language or detect_language(io.StringIO(text.removeprefix("\ufeff")))
-    result = parse_text_listing(text, source=source.name, language=language)
+    result = fmt.parse(dataclasses.replace(
+        parse_request(source, fmt, text, page_url=page.url, today=today), language=language))
     kept, future = _drop_future(result.items, today, source.name)
     if not kept:
         raise ListingError(_no_items_message(state, [*result.warnings, *future]),
@@ -567,7 +645,8 @@ def _read_text(
         plain=not future and is_plain(text), repeats=distinct != len(kept))
     return _Read(items=kept, validators=_unless(future, page.validators),
                  warnings=(*decode_warnings, *result.warnings, *future),
-                 digest=None if future else digest, snapshot=snapshot, keys=keys)
+                 digest=None if future else digest, snapshot=snapshot, keys=keys,
+                 format=fmt.name, language=language)
 
 
 def _no_items_message(state: SourceState | None, parser_warnings: Sequence[ParseWarning]) -> str:
@@ -583,15 +662,16 @@ def _no_items_message(state: SourceState | None, parser_warnings: Sequence[Parse
 
 
 def _parse_page(
-    source: SourceSettings, page: Fetched, items: list[ListingItem],
+    source: SourceSettings, fmt: Format, page: Fetched, items: list[ListingItem],
     warnings: list[ParseWarning], parser_warnings: list[ParseWarning],
-    digest: Any,
+    digest: Any, *, today: dt.date | None = None,
+    explained: list[Mapping[str, str] | None] | None = None,
 ) -> str | None:
-    """Parse one fetched page into ``items`` and ``warnings`` (the parser's own go to
-    ``parser_warnings`` too), and its bytes into ``digest``; return its next
-    page's URL. Raises ListingError (and changes nothing) when the page cannot
-    be decoded."""
-    from feedsvc.listing import decode_document, parse_listing
+    """Parse one fetched page with ``fmt`` into ``items`` and ``warnings`` (the parser's
+    own go to ``parser_warnings`` too), and its bytes into ``digest``; return its
+    next page's URL. Raises ListingError (and changes nothing) when the page
+    cannot be decoded."""
+    from feedsvc.listing import decode_document
 
     if page.body is None:
         raise ListingError("the server sent no body", source=source.name)
@@ -599,14 +679,13 @@ def _parse_page(
     text, decode_warnings = decode_document(
         page.body, declared_charset=page.charset, source=source.name
     )
-    result = parse_listing(
-        text, fmt=source.format, source=source.name, language=source.language,
-        page_url=page.url if source.format == "html" else None, selectors=source.selectors,
-    )
+    result = fmt.parse(parse_request(source, fmt, text, page_url=page.url, today=today))
     items.extend(result.items)
     warnings.extend(decode_warnings)
     warnings.extend(result.warnings)
     parser_warnings.extend(result.warnings)
+    if explained is not None:
+        explained.append(result.selectors_used)
     return result.next_page
 
 
@@ -636,7 +715,7 @@ def _record(
             source.name, outcome.items, now, validators=outcome.validators,
             warnings=count_warnings(outcome.warnings), fingerprint=fingerprint,
             body_digest=outcome.digest, listed_beyond=outcome.listed_below, keys=outcome.keys,
-            snapshot=outcome.snapshot,
+            snapshot=outcome.snapshot, language=outcome.language,
         )
         changes.add(counts)
         # One key, two different items: the identity rule merges them, but the
@@ -650,6 +729,7 @@ def _record(
             name=source.name, found=counts.found, new=counts.new, updated=counts.updated,
             warnings=count_warnings(warnings),
             warning_messages=_bounded_messages(warnings),
+            all_warning_messages=tuple(str(warning) for warning in warnings),
         )
     _log_source(report, source)
     return report
@@ -691,11 +771,13 @@ class Changes:
     touched: bool = False
     new_items: int = 0
     slugs: set[str] = field(default_factory=set)
+    changed_keys: set[str] = field(default_factory=set)
 
     def add(self, counts: MergeCounts) -> None:
         self.touched |= counts.touched
         self.new_items += counts.new
         self.slugs |= counts.touched_slugs
+        self.changed_keys.update(counts.changed_keys)
 
 
 def _publish(
@@ -716,48 +798,55 @@ def _publish(
     incremental = previous is not None and previous.render_key == key and not rerender_all
     if incremental and previous is not None and not changes.touched:
         return False, len(previous.site.feeds), previous.site.item_count, None
+    rules = CategoryRules.from_settings(settings.categories)
     known = {c.slug: c.label for c in store.known_categories()}
-    slugs = sorted(set(known) | changes.slugs)
+    # Stored slugs are published under the category [categories] maps them to.
+    touched = rules.publishable(changes.slugs)
+    slugs = sorted(rules.publishable(known) | touched)
     if not incremental:
         # Categories the items have that no publication remembered (a refresh
         # that stopped between merging and publishing) get their feeds now.
-        slugs = sorted(set(slugs) | store.category_slugs())
+        slugs = sorted(set(slugs) | rules.publishable(store.category_slugs()))
     published = set() if previous is None else {link.key for link in previous.site.feeds}
     # Every feed the live publication lacks is rendered (a safety net: the
     # render-pending flag already covers a refresh that did not publish).
     missing = {slug for slug in slugs if category_key(slug) not in published}
     if incremental and previous is not None:
-        wanted = sorted(changes.slugs | missing)
+        wanted = sorted(touched | missing)
         item_count = previous.site.item_count + changes.new_items
     else:
         wanted, item_count = slugs, store.item_count()
     if item_count == 0:
         return False, 0, 0, "the store holds no items yet"
     labels = {**known, **{slug: label for slug, label in store.first_labels(wanted).items()
-                          if label is not None}}
+                          if label is not None}, **rules.labels}
     # A touched category that no item has any more and no publication showed has
-    # no feed to keep alive.
-    wanted = [slug for slug in wanted if slug in labels]
-    slugs = [slug for slug in slugs if slug in labels]
-    built = [_build_feed(store, settings, None, labels, item_count), *(
-        _build_feed(store, settings, Category(slug, labels[slug]), labels, None)
+    # no feed to keep alive; nor has a new one with fewer than min_items items.
+    too_small = _below_minimum(store, rules, [s for s in missing if s not in known])
+    wanted = [slug for slug in wanted if slug in labels and slug not in too_small]
+    slugs = [slug for slug in slugs if slug in labels and slug not in too_small]
+    documents = FeedDocuments(renderer, settings.site.title)
+    # Archive pages holding an item this refresh changed are rendered again.
+    changed = [] if not incremental else store.arrival_numbers(sorted(changes.changed_keys))
+    built = [_build_feed(store, settings, None, labels, item_count, documents, changed, rules,
+                         everything=not incremental), *(
+        _build_feed(store, settings, Category(slug, labels[slug]), labels, None, documents,
+                    changed, rules, everything=not incremental)
         for slug in wanted)]
+    customs = [FeedFilter(feed, rules) for feed in settings.feeds]
+    built.extend(_build_custom(store, settings, custom, labels, rules, documents)
+                 for custom in customs if not incremental or custom.key not in published
+                 or _custom_touched(custom, changes))
+    if not incremental:
+        _warn_unknown_categories(customs, store.category_slugs())
     # Remembered before publishing, so that no category feed is ever live
     # without the store knowing to keep publishing it.
     store.remember_categories({slug: labels[slug] for slug in slugs}, now)
     links = {} if previous is None else {link.key: link for link in previous.site.feeds}
-    documents: dict[str, Document] = {}
-    for spec, link in built:
-        links[spec.key] = link
-        for fmt, content_type in FEED_FORMATS.items():
-            documents[feed_path(spec.key, fmt)] = Document(
-                content=renderer.render_feed(spec, fmt), content_type=content_type,
-                last_modified=spec.updated)
-        # The feed's page for people, served to browsers (see feedsvc.render.html_view).
-        documents[view_path(spec.key)] = Document(
-            content=renderer.render_view(spec, settings.site.title),
-            content_type=VIEW_CONTENT_TYPE, last_modified=spec.updated)
-    feed_links = [links[ALL], *(links[category_key(slug)] for slug in slugs)]
+    for link in built:
+        links[link.key] = link
+    feed_links = [links[ALL], *(links[category_key(slug)] for slug in slugs),
+                  *(links[custom.key] for custom in customs)]
     documents[OPML_PATH] = Document(
         content=renderer.render_opml(settings.site.title, feed_links, settings.site.base_url),
         content_type=OPML_CONTENT_TYPE,
@@ -767,9 +856,14 @@ def _publish(
                for path in (*(feed_path(link.key, fmt) for fmt in FEED_FORMATS),
                             view_path(link.key))
                if path not in documents]
+    if incremental and previous is not None:
+        # Archive pages nothing changed: as they are (a full render renders them all).
+        carried += [path for path in previous.files
+                    if is_archive_path(path) and path not in documents]
     site = site_snapshot(
         settings.site, feeds=feed_links,
-        latest=[item_record(item, labels) for item in store.newest_items(None, LATEST_ITEMS)],
+        latest=[item_record(as_published(item, rules, labels), labels)
+                for item in store.newest_items(None, LATEST_ITEMS)],
         item_count=item_count,
     )
     try:
@@ -777,20 +871,191 @@ def _publish(
                                       render_key=key)
     except PublishError as exc:
         return False, len(feed_links), item_count, str(exc)
+    if went_live:
+        _queue_pings(settings, store, _changed_feeds(settings, documents, previous), now)
     return went_live, len(feed_links), item_count, None
+
+
+def _queue_pings(settings: Settings, store: Store, urls: Sequence[str], now: dt.datetime) -> None:
+    """Put the changed feeds in the hubs' outbox (``feedsvc.websub``). The publication
+    is live already: a store that cannot take them is logged, not a failed refresh."""
+    if not settings.websub.hubs or not urls:
+        return
+    try:
+        store.queue_pings(settings.websub.hubs, urls, now)
+    except FeedsvcError as exc:
+        logger.warning("websub: changed feeds not queued for the hubs: %s", exc)
+
+
+def _changed_feeds(
+    settings: Settings, documents: Mapping[str, Document], previous: Publication | None,
+) -> list[str]:
+    """The address of every feed file (Atom, RSS, JSON Feed: not the OPML list nor the
+    feeds' pages for people) among ``documents`` whose bytes differ from the
+    previous publication's (carried files are unchanged by definition)."""
+    before = {} if previous is None else previous.files
+    return [
+        settings.site.base_url + path for path, doc in sorted(documents.items())
+        if path.startswith("feeds/") and path.rpartition(".")[2] in FEED_FORMATS
+        and (path not in before or before[path].etag != etag_of(doc.content))
+    ]
 
 
 def _build_feed(
     store: Store, settings: Settings, category: Category | None, labels: dict[str, str],
-    item_count: int | None,
-) -> tuple[FeedSpec, FeedLink]:
-    """One feed (``category`` None: all items) from its newest items in the store, and
-    how the site lists it. ``item_count`` is the feed's count when known."""
-    slug = None if category is None else category.slug
-    newest = store.newest_items(slug, settings.site.feed_size)
-    spec = feed_spec(category, newest, settings.site, labels)
-    count = item_count if item_count is not None else store.item_count(slug)
-    return spec, feed_link(spec, category, count, newest[0].date if newest else None)
+    item_count: int | None, documents: FeedDocuments, changed: Sequence[int],
+    rules: CategoryRules, *, everything: bool,
+) -> FeedLink:
+    """One feed (``category`` None: all items) added to ``documents``: its subscription
+    document and the archive pages that need rendering, and how the site lists it.
+    ``item_count`` is the feed's count when known. A category's items are those of
+    its own label and of the labels ``rules`` merge into it.
+
+    Pages fill first (see ``feedsvc.archive``) and are recorded in the store. Then
+    the pages rendered are the new ones, those holding an arrival number in
+    ``changed``, or with ``everything`` all of them; the others stay as published.
+    """
+    members = None if category is None else rules.members(category.slug)
+    selection: str | Sequence[str] | None = (
+        None if category is None else category.slug if members is None or len(members) == 1
+        else members)
+    key = ALL if category is None else category.key
+    site = settings.site
+    bounds = store.archive_bounds(key)
+    fresh = new_page_bounds(store.arrivals_after(selection, bounds[-1] if bounds else 0),
+                            site.feed_size)
+    if fresh:
+        store.add_archive_pages(key, len(bounds) + 1, fresh)
+    pages = set(range(1, len(bounds) + 1)) if everything else pages_holding(changed, bounds)
+    bounds = [*bounds, *fresh]
+    pages |= set(range(len(bounds) - len(fresh) + 1, len(bounds) + 1))
+    spec = _with_archives(feed_spec(
+        category, store.items_arrived(selection, bounds[-1] if bounds else 0, None), site,
+        labels, rules=rules, hubs=settings.websub.hubs), site.base_url, key, None, len(bounds))
+    documents.add_feed(spec)
+    for page in sorted(pages):
+        after, upto = page_run(bounds, page)
+        documents.add_feed(_with_archives(
+            # No hubs: an archive page never changes, so no one need be told of it.
+            feed_spec(category, store.items_arrived(selection, after, upto), site, labels,
+                      rules=rules),
+            site.base_url, key, page, page - 1))
+    if selection is None or isinstance(selection, str):
+        newest = store.newest_items(selection, 1)
+        count = item_count if item_count is not None else store.item_count(selection)
+    else:
+        newest = store.newest_selected(selection, None, 1)
+        count = store.count_selected(selection, None)
+    return feed_link(spec, category, count, newest[0].date if newest else None)
+
+
+def _with_archives(
+    spec: FeedSpec, base_url: str, key: str, page: int | None, older: int,
+) -> FeedSpec:
+    """``spec`` as the subscription document of feed ``key`` (``page`` None) or as its
+    archive page ``page``, linking to archive page ``older`` (0: none)."""
+    def urls(of: str) -> dict[str, str]:
+        return {fmt: base_url + feed_path(of, fmt) for fmt in FEED_FORMATS}
+
+    prev = urls(archive_key(key, older)) if older else None
+    if page is None:
+        return dataclasses.replace(spec, prev_archive_urls=prev)
+    own = archive_key(key, page)
+    # The next page's address is known before it exists: the page never changes.
+    return dataclasses.replace(spec, key=own, self_urls=urls(own), prev_archive_urls=prev,
+                               current_urls=urls(key),
+                               next_archive_urls=urls(archive_key(key, page + 1)))
+
+
+class FeedDocuments(dict[str, Document]):
+    """The documents of one publication, by path, feeds added whole: every format, and
+    for a subscription document its page for people (see feedsvc.render.html_view)."""
+
+    def __init__(self, renderer: Renderer, site_title: str) -> None:
+        super().__init__()
+        self._renderer = renderer
+        self._site_title = site_title
+
+    def add_feed(self, spec: FeedSpec) -> None:
+        """The feed ``spec`` in every format; its page for people unless it is an
+        archive page (served as it is to browsers too)."""
+        for fmt, content_type in FEED_FORMATS.items():
+            self[feed_path(spec.key, fmt)] = Document(
+                content=self._renderer.render_feed(spec, fmt), content_type=content_type,
+                last_modified=spec.updated)
+        if not spec.is_archive:
+            self[view_path(spec.key)] = Document(
+                content=self._renderer.render_view(spec, self._site_title),
+                content_type=VIEW_CONTENT_TYPE, last_modified=spec.updated)
+
+
+SCAN_BATCH = 500
+"""Candidates a filtered custom feed reads from the store at a time."""
+
+
+def _build_custom(
+    store: Store, settings: Settings, custom: FeedFilter, labels: dict[str, str],
+    rules: CategoryRules, documents: FeedDocuments,
+) -> FeedLink:
+    """A custom feed (``[[feeds]]``) added to ``documents``, and how the site lists it.
+    It has no archive pages: its filters may change what it holds at any time.
+
+    Without include/exclude filters its entries and count come straight off
+    the store's indexes, as a category's do. With filters, the newest
+    candidates (of its categories and sources) are read ``SCAN_BATCH`` at a
+    time and tested, at most ``scan`` of them: the cost of rendering it is
+    bounded by ``scan``, whatever the history; its count is the matches among
+    those candidates.
+    """
+    slugs, sources = custom.category_slugs(), custom.settings.sources or None
+    size = settings.site.feed_size
+    if not custom.filtered:
+        newest = store.newest_selected(slugs, sources, size)
+        count = store.count_selected(slugs, sources)
+    else:
+        matched: list[StoredItem] = []
+        offset = 0
+        while offset < custom.settings.scan:
+            want = min(SCAN_BATCH, custom.settings.scan - offset)
+            batch = store.newest_selected(slugs, sources, want, offset)
+            matched.extend(item for item in batch if custom.matches(item))
+            offset += len(batch)
+            if len(batch) < want:
+                break
+        newest, count = matched[:size], len(matched)
+    spec = feed_spec(None, newest, settings.site, labels, rules=rules,
+                     hubs=settings.websub.hubs, custom=custom)
+    documents.add_feed(spec)
+    link = feed_link(spec, None, count, newest[0].date if newest else None)
+    return dataclasses.replace(link, label=custom.settings.title)
+
+
+def _custom_touched(custom: FeedFilter, changes: Changes) -> bool:
+    """Whether this refresh's merges may have changed the custom feed: an item was
+    touched in one of its categories (old or new category), or anywhere when it
+    takes any category. Its source restriction is not checked (an item touched
+    through one source may be listed by another too)."""
+    slugs = custom.category_slugs()
+    return changes.touched and (slugs is None or bool(set(slugs) & changes.slugs))
+
+
+def _below_minimum(store: Store, rules: CategoryRules, slugs: Sequence[str]) -> set[str]:
+    """Of the categories ``slugs`` (never published), those with fewer items than
+    ``categories.min_items``."""
+    if rules.min_items <= 1:
+        return set()
+    return {slug for slug in slugs
+            if store.count_selected(rules.members(slug), None) < rules.min_items}
+
+
+def _warn_unknown_categories(customs: Sequence[FeedFilter], present: set[str]) -> None:
+    """Log each custom feed category that no item has (a typo, or one yet to come)."""
+    for index, custom in enumerate(customs):
+        for label in custom.settings.categories:
+            target = custom.rules.merged.get(slugify(label), slugify(label))
+            if not set(custom.rules.members(target)) & present:
+                logger.warning("feeds[%d].categories: no item has the category %r (yet)",
+                               index, label)
 
 
 def _live_publication(publisher: Publisher) -> Publication | None:
@@ -808,6 +1073,10 @@ def render_key(settings: Settings, renderer: Renderer) -> str:
     rendered again rather than carried over."""
     data = json.dumps(
         {"site": dataclasses.asdict(settings.site),
+         "websub": settings.websub.hubs,
+         "categories": [dict(settings.categories.merge), settings.categories.hide,
+                        settings.categories.min_items],
+         "feeds": [dataclasses.asdict(feed) for feed in settings.feeds],
          "renderer": f"{type(renderer).__module__}.{type(renderer).__qualname__}",
          "code": _code_fingerprint()},
         sort_keys=True, default=str,
@@ -847,7 +1116,7 @@ def _log_source(report: SourceReport, source: SourceSettings) -> None:
     else:
         logger.info("source=%s status=ok found=%d new=%d updated=%d warnings=%d",
                     report.name, report.found, report.new, report.updated, report.warnings)
-        for message in report.warning_messages:
+        for message in report.all_warning_messages or report.warning_messages:
             logger.debug("source=%s warning=%r", source.name, message)
 
 

@@ -24,7 +24,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -188,7 +188,11 @@ class PublishedFile:
     gzip_size: int
 
     def to_json(self) -> dict[str, Any]:
-        return {**asdict(self), "last_modified": self.last_modified.isoformat()}
+        # Field by field, not ``asdict`` (which deep-copies): a publication carries
+        # every archive page's entry over, so this runs once per page per refresh.
+        return {"path": self.path, "content_type": self.content_type, "etag": self.etag,
+                "gzip_etag": self.gzip_etag, "last_modified": self.last_modified.isoformat(),
+                "size": self.size, "gzip_size": self.gzip_size}
 
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> PublishedFile:
@@ -468,7 +472,7 @@ def open_publication(publish_dir: Path) -> Publication | None:
                        site=site, render_key=manifest.get("render_key"))
 
 
-def _read_manifest(directory: Path) -> dict[str, PublishedFile]:
+def _read_manifest(directory: Path) -> Mapping[str, PublishedFile]:
     """The files a generation's ``manifest.json`` describes. Raises PublishError."""
     return _files(_load_manifest(directory))
 
@@ -493,10 +497,31 @@ def load_manifest(data: bytes, where: str) -> dict[str, Any]:
     return manifest
 
 
-def manifest_files(manifest: Mapping[str, Any]) -> dict[str, PublishedFile]:
+def manifest_files(manifest: Mapping[str, Any]) -> Mapping[str, PublishedFile]:
     """The files a checked manifest (see ``load_manifest``) describes."""
     return _files(manifest)
 
 
-def _files(manifest: Mapping[str, Any]) -> dict[str, PublishedFile]:
-    return {path: PublishedFile.from_json(raw) for path, raw in manifest["files"].items()}
+def _files(manifest: Mapping[str, Any]) -> Mapping[str, PublishedFile]:
+    return _ManifestFiles(manifest["files"])
+
+
+class _ManifestFiles(Mapping[str, PublishedFile]):
+    """A manifest's files, each made a ``PublishedFile`` when looked up: a web worker
+    opening a publication of many archive pages serves a few of them, and a refresh
+    carries most over untouched."""
+
+    def __init__(self, raw: Mapping[str, Mapping[str, Any]]) -> None:
+        self._raw = raw
+
+    def __getitem__(self, path: str) -> PublishedFile:
+        return PublishedFile.from_json(self._raw[path])
+
+    def __contains__(self, path: object) -> bool:
+        return path in self._raw
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._raw)
+
+    def __len__(self) -> int:
+        return len(self._raw)

@@ -22,6 +22,10 @@ from typing import Any, Final
 from urllib.parse import SplitResult, urlsplit
 
 from feedsvc.errors import ConfigError
+from feedsvc.formats import AUTO, DATE_ORDERS, FORMAT_NAMES, FORMATS
+from feedsvc.formats import (  # re-exported: declared with the html format
+    HTML_SELECTOR_DEFAULTS as HTML_SELECTOR_DEFAULTS,
+)
 from feedsvc.uris import to_uri
 
 CONFIG_ENV = "FEEDSVC_CONFIG"
@@ -29,7 +33,9 @@ ADMIN_TOKEN_ENV = "FEEDSVC_ADMIN_TOKEN"
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "feedsvc.toml"
 
 LANGUAGES = ("en", "fr", "es")
-FORMATS = ("text", "html")
+RENDERS = ("fetch", "browser")
+"""How a source's pages are had: fetched as the server sends them, or loaded in a
+headless browser that runs their scripts first."""
 PUBLICATIONS = ("directory", "database")
 
 DEFAULT_MAX_BYTES = 5_000_000
@@ -266,44 +272,48 @@ def _cron(value: Any, key: str) -> str:
     return " ".join(fields)
 
 
-def _selectors(value: Any, key: str) -> Mapping[str, str]:
-    if not isinstance(value, dict):
-        raise ConfigError("must be a table of CSS selectors", key=key)
-    allowed = set(HTML_SELECTOR_DEFAULTS)
-    for name, selector in value.items():
-        if name not in allowed:
-            raise ConfigError(
-                f"unknown selector {name!r}; known: {', '.join(sorted(allowed))}",
-                key=f"{key}.{name}",
-            )
-        _check_css_selector(_nonempty_str(selector, f"{key}.{name}"), f"{key}.{name}")
-    return MappingProxyType({**HTML_SELECTOR_DEFAULTS, **value})
+def _str_list(check: Validator) -> Validator:
+    """A TOML array whose every element ``check`` accepts, as a tuple; each element's
+    errors name it (``websub.hubs[1]``)."""
+    def check_list(value: Any, key: str) -> tuple[Any, ...]:
+        if not isinstance(value, list | tuple):
+            raise ConfigError("must be an array", key=key)
+        return tuple(check(element, f"{key}[{index}]") for index, element in enumerate(value))
+
+    return check_list
 
 
-def _check_css_selector(selector: str, key: str) -> None:
-    """Refuse a selector the HTML parser cannot read, now rather than at every refresh."""
-    from selectolax.lexbor import LexborHTMLParser, SelectolaxError
+def _hub_url(value: Any, key: str) -> str:
+    """A WebSub hub's address: an absolute http(s) URL, kept as a URI (its query too)."""
+    url = _nonempty_str(value, key)
+    parts = _split_url(url, key)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.fragment:
+        raise ConfigError(f"must be an absolute http(s) URL without a fragment, not {url!r}",
+                          key=key)
+    return to_uri(url)
 
-    try:
-        LexborHTMLParser("<p></p>").css(selector)
-    except SelectolaxError as exc:
-        raise ConfigError(f"is not a CSS selector the parser can read: {exc}", key=key) from None
 
+def _label_map(value: Any, key: str) -> Mapping[str, str]:
+    """``[categories.merge]``: label -> label it is published under."""
+    if not isinstance(value, Mapping):
+        raise ConfigError('must be a table such as { "Press releases" = "Press release" }',
+                          key=key)
+    from feedsvc.identity import slugify
 
-# Defaults that fit a newsroom listing page like the bundled samples' own pages.
-HTML_SELECTOR_DEFAULTS: Mapping[str, str] = MappingProxyType(
-    {
-        "item": "article, li.news-item, .views-row",
-        "title": "h2, h3, .title",
-        "date": "time, .date",
-        "category": ".category, .label",
-        "summary": "p.summary, .summary, .teaser, p",
-        "credit": ".credit, figcaption",
-        "link": "a[href]",
-        "image": "img[src]",
-        "next": "a[rel~=next], .pager-next a, li.next a",
-    }
-)
+    merged: dict[str, str] = {}
+    for alias, target in value.items():
+        name = f"{key}.{alias}"
+        label = _nonempty_str(target, name)
+        if slugify(alias) == slugify(label):
+            raise ConfigError(f"merges the label into itself ({label!r})", key=name)
+        merged[_nonempty_str(alias, name)] = label
+    targets = {slugify(label) for label in merged.values()}
+    for alias in merged:
+        if slugify(alias) in targets:
+            raise ConfigError("is merged into another label and is itself a merge target; "
+                              "merge every label straight into the last one",
+                              key=f"{key}.{alias}")
+    return MappingProxyType(merged)
 
 
 @dataclass(frozen=True)
@@ -356,8 +366,11 @@ OPTIONS: tuple[Option, ...] = (
            "One-line description of the site, shown in feeds and on the home page.", _str),
     Option("site", "timezone", "UTC",
            "IANA time zone in which listing dates are read and feed dates written.", _timezone),
-    Option("site", "language", "en", "Language of the feeds (RFC 5646 tag).", _language_tag),
-    Option("site", "feed_size", 50, "Most entries in one feed, newest first.",
+    Option("site", "language", "en",
+           "Language of the feeds whose entries' sources do not share one (RFC 5646 tag).",
+           _language_tag),
+    Option("site", "feed_size", 50,
+           "Most entries in a subscription feed; older ones are in its archive pages.",
            _int_range(1, 10_000)),
     Option("site", "author", "", "Name of the feeds' author; the site title when empty.", _str),
     Option("site", "contact", "",
@@ -416,6 +429,21 @@ OPTIONS: tuple[Option, ...] = (
     Option("fetch", "allow_private_addresses", False,
            "Let redirects and links reach loopback, private, link-local and other internal "
            "addresses; only sources' own locations may otherwise.", _bool),
+    Option("websub", "hubs", (),
+           "WebSub hubs (http(s) URLs) every feed names as rel=\"hub\"; each is told of every "
+           "feed whose bytes a publication changed.", _str_list(_hub_url)),
+    Option("websub", "retries", 3,
+           "Retries of a failed hub notification, waiting 1 s, 2 s, 4 s... between them.",
+           _int_range(0, 10)),
+    Option("categories", "merge", MappingProxyType({}),
+           "Labels published under another label (\"Press releases\" = \"Press release\"): "
+           "their items join that label's feed.", _label_map),
+    Option("categories", "hide", (),
+           "Labels that get no feed of their own and are left off entries; their items stay "
+           "in the other feeds.", _str_list(_nonempty_str)),
+    Option("categories", "min_items", 1,
+           "Items a category needs before it gets a feed of its own; a feed once published "
+           "stays.", _int_range(1, 1_000_000)),
     Option("web", "readers", DEFAULT_READERS,
            "Web feed readers the pages offer \"open in\" links for: name and URL template "
            "({url} = the feed's encoded address); [] for none.", _readers),
@@ -427,17 +455,66 @@ SOURCE_OPTIONS: tuple[Option, ...] = (
            "characters.", _one_line_name),
     Option("sources", "location", REQUIRED,
            "Path (relative to the config file) or http(s) URL of the listing.", _nonempty_str),
-    Option("sources", "format", "text", "Listing format: \"text\" or \"html\".",
-           _choice(FORMATS)),
+    Option("sources", "format", AUTO,
+           "Listing format: \"auto\" (by content type and content), "
+           + ", ".join(f"\"{name}\"" for name in FORMATS) + ".", _choice(FORMAT_NAMES)),
     Option("sources", "language", None,
            "Language of dates and month names (en, fr, es); detected when unset.",
            _optional(_choice(LANGUAGES))),
-    Option("sources", "selectors", None,
-           "HTML format only: CSS selectors (item, title, date, category, summary, credit, "
-           "link, image, next) overriding the defaults.", _optional(_selectors)),
-    Option("sources", "max_pages", 1,
-           "HTML format only: most listing pages followed through \"next\" links.",
-           _int_range(1, 100)),
+    Option("sources", "date_order", "dmy",
+           "How numeric dates such as 03/04/2021 are read: \"dmy\", \"mdy\" or \"ymd\".",
+           _choice(DATE_ORDERS)),
+    Option("sources", "render", "fetch",
+           "\"browser\": load the page in headless Chromium and read the page its scripts "
+           "build (needs the browser extra); \"fetch\": read what the server sends.",
+           _choice(RENDERS)),
+    # Each format's own settings, from the format registry.
+    *(Option("sources", setting.key, setting.default, setting.help, setting.check)
+      for format in FORMATS.values() for setting in format.settings),
+)
+FORMAT_OPTION_KEYS = frozenset(setting.key for format in FORMATS.values()
+                               for setting in format.settings)
+"""The source settings that belong to a format; SourceSettings keeps them in ``options``."""
+
+_SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+
+
+def _feed_slug(value: Any, key: str) -> str:
+    slug = _nonempty_str(value, key)
+    if not _SLUG.match(slug) or len(slug) > 80:
+        raise ConfigError("must be lower-case letters, digits and single hyphens (at most 80), "
+                          f"such as \"child-labour\", not {slug!r}", key=key)
+    return slug
+
+
+def _pattern(value: Any, key: str) -> str:
+    return _nonempty_str(value, key)
+
+
+FEED_OPTIONS: tuple[Option, ...] = (
+    Option("feeds", "slug", REQUIRED,
+           "Address of the feed: /feeds/custom/<slug>.atom, .rss and .json; lower-case "
+           "letters, digits and hyphens.", _feed_slug),
+    Option("feeds", "title", REQUIRED, "Title of the feed, shown after the site title.",
+           _one_line_name),
+    Option("feeds", "categories", (),
+           "Category labels whose items it takes (labels merged into them too); none: items "
+           "of any category or none.", _str_list(_nonempty_str)),
+    Option("feeds", "sources", (),
+           "Names of the sources whose items it takes; none: items of any source.",
+           _str_list(_nonempty_str)),
+    Option("feeds", "include", (),
+           "Words or phrases (regular expressions with regex) of which the title or summary "
+           "must hold one; none: every item.", _str_list(_pattern)),
+    Option("feeds", "exclude", (),
+           "Words or phrases (regular expressions with regex) that leave out an item whose "
+           "title or summary holds one.", _str_list(_pattern)),
+    Option("feeds", "regex", False,
+           "Read include and exclude as regular expressions (Python syntax, case-insensitive) "
+           "rather than whole words.", _bool),
+    Option("feeds", "scan", 5000,
+           "Most of the newest candidate items a feed with include or exclude filters reads "
+           "to find its entries.", _int_range(1, 1_000_000)),
 )
 
 _SECTIONS = tuple(dict.fromkeys(option.section for option in OPTIONS))
@@ -495,22 +572,70 @@ class FetchSettings:
 
 
 @dataclass(frozen=True)
+class WebSubSettings:
+    hubs: tuple[str, ...] = ()
+    retries: int = 3
+
+
+@dataclass(frozen=True)
+class CategorySettings:
+    """``merge``: label -> label it is published under; ``hide``: labels with no feed
+    and left off entries; ``min_items``: items a new category feed needs."""
+
+    merge: Mapping[str, str] = field(default_factory=dict)
+    hide: tuple[str, ...] = ()
+    min_items: int = 1
+
+
+@dataclass(frozen=True)
+class CustomFeedSettings:
+    """One ``[[feeds]]`` entry: a feed of the items of ``categories`` and/or ``sources``
+    (empty: any) whose title or summary holds one of ``include`` (empty: any) and
+    none of ``exclude``; words, or regular expressions with ``regex``."""
+
+    slug: str
+    title: str
+    categories: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    regex: bool = False
+    scan: int = 5000
+
+
+@dataclass(frozen=True)
 class WebSettings:
     readers: tuple[WebReader, ...] = ()
 
 
 @dataclass(frozen=True)
 class SourceSettings:
+    """One ``[[sources]]`` entry. The settings that belong to a format (see
+    ``feedsvc.formats``: ``selectors``, ``max_pages``, ``paths``...) are in
+    ``options`` by key, unset ones left out."""
+
     name: str
     location: str
-    format: str = "text"
+    format: str = AUTO
     language: str | None = None
-    selectors: Mapping[str, str] | None = None
-    max_pages: int = 1
+    date_order: str = "dmy"
+    render: str = "fetch"
+    options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def is_remote(self) -> bool:
         return is_http_url(self.location)
+
+    @property
+    def selectors(self) -> Mapping[str, str] | None:
+        """The CSS selectors the source sets (HTML), None when it sets none."""
+        selectors: Mapping[str, str] | None = self.options.get("selectors")
+        return selectors
+
+    @property
+    def max_pages(self) -> int:
+        """Most pages followed through "next" links (formats that paginate)."""
+        return int(self.options.get("max_pages") or 1)
 
 
 @dataclass(frozen=True)
@@ -524,6 +649,9 @@ class Settings:
     schedule: ScheduleSettings
     fetch: FetchSettings
     sources: tuple[SourceSettings, ...] = field(default_factory=tuple)
+    websub: WebSubSettings = field(default_factory=WebSubSettings)
+    categories: CategorySettings = field(default_factory=CategorySettings)
+    feeds: tuple[CustomFeedSettings, ...] = field(default_factory=tuple)
     web: WebSettings = field(default_factory=WebSettings)
 
     @property
@@ -570,10 +698,11 @@ def settings_from_mapping(
 ) -> Settings:
     """Validate an already-parsed config mapping; relative paths resolve against config_path."""
     env = {} if environ is None else environ
-    unknown = set(raw) - {*_SECTIONS, "sources"}
+    unknown = set(raw) - {*_SECTIONS, "sources", "feeds"}
     if unknown:
-        raise ConfigError(f"unknown section; known: {', '.join([*_SECTIONS, 'sources'])}",
-                          key=sorted(unknown)[0])
+        raise ConfigError(
+            f"unknown section; known: {', '.join([*_SECTIONS, 'sources', 'feeds'])}",
+            key=sorted(unknown)[0])
     values: dict[str, dict[str, Any]] = {}
     for section in _SECTIONS:
         table = raw.get(section, {})
@@ -585,6 +714,7 @@ def settings_from_mapping(
             env[ADMIN_TOKEN_ENV], f"server.admin_token (from {ADMIN_TOKEN_ENV})")
     base_dir = config_path.parent
     storage = values["storage"]
+    sources = _read_sources(raw.get("sources", []), base_dir)
     return Settings(
         config_path=config_path,
         site=SiteSettings(**values["site"]),
@@ -598,7 +728,10 @@ def settings_from_mapping(
         server=ServerSettings(**values["server"]),
         schedule=ScheduleSettings(**values["schedule"]),
         fetch=FetchSettings(**values["fetch"]),
-        sources=_read_sources(raw.get("sources", []), base_dir),
+        sources=sources,
+        websub=WebSubSettings(**values["websub"]),
+        categories=CategorySettings(**values["categories"]),
+        feeds=_read_feeds(raw.get("feeds", []), {source.name for source in sources}),
         web=WebSettings(**values["web"]),
     )
 
@@ -639,10 +772,47 @@ def _read_sources(raw: Any, base_dir: Path) -> tuple[SourceSettings, ...]:
             raise ConfigError(f"duplicate source name {values['name']!r}", key=f"{prefix}.name")
         seen.add(values["name"])
         values["location"] = _resolve_location(values["location"], base_dir, f"{prefix}.location")
-        if values["format"] == "html" and values["selectors"] is None:
-            values["selectors"] = HTML_SELECTOR_DEFAULTS
+        options = {key: values.pop(key) for key in FORMAT_OPTION_KEYS}
+        values["options"] = MappingProxyType(
+            {key: value for key, value in options.items() if value is not None})
         sources.append(SourceSettings(**values))
     return tuple(sources)
+
+
+def _read_feeds(raw: Any, source_names: set[str]) -> tuple[CustomFeedSettings, ...]:
+    """The ``[[feeds]]`` entries. A source name no ``[[sources]]`` entry has, a bad
+    regular expression or a repeated slug is an error naming the key; a category
+    no item has yet is not (categories come from the listings: see the README)."""
+    if not isinstance(raw, list):
+        raise ConfigError("must be an array of tables ([[feeds]])", key="feeds")
+    feeds: list[CustomFeedSettings] = []
+    seen: set[str] = set()
+    for index, table in enumerate(raw):
+        prefix = f"feeds[{index}]"
+        if not isinstance(table, dict):
+            raise ConfigError("must be a table", key=prefix)
+        values = _read_table(table, list(FEED_OPTIONS), prefix)
+        if values["slug"] in seen:
+            raise ConfigError(f"duplicate feed slug {values['slug']!r}", key=f"{prefix}.slug")
+        seen.add(values["slug"])
+        for position, name in enumerate(values["sources"]):
+            if name not in source_names:
+                raise ConfigError(f"no [[sources]] entry is named {name!r}",
+                                  key=f"{prefix}.sources[{position}]")
+        for kind in ("include", "exclude"):
+            for position, text in enumerate(values[kind]):
+                _check_pattern(text, regex=values["regex"], key=f"{prefix}.{kind}[{position}]")
+        feeds.append(CustomFeedSettings(**values))
+    return tuple(feeds)
+
+
+def _check_pattern(text: str, *, regex: bool, key: str) -> None:
+    if not regex:
+        return
+    try:
+        re.compile(text, re.IGNORECASE)
+    except re.error as exc:
+        raise ConfigError(f"is not a regular expression: {exc}", key=key) from None
 
 
 def _resolve_location(location: str, base_dir: Path, key: str) -> str:

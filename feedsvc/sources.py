@@ -44,7 +44,8 @@ class Fetched:
 
     ``url`` is the final address after redirects (or the file path);
     ``charset`` the one the server declared, if any; ``body`` is None exactly
-    when ``not_modified`` is True.
+    when ``not_modified`` is True. ``content_type`` is the declared media type
+    (``text/html``), without parameters; None for files.
     """
 
     url: str
@@ -52,6 +53,7 @@ class Fetched:
     validators: Validators
     charset: str | None = None
     not_modified: bool = False
+    content_type: str | None = None
 
 
 class Fetcher(Protocol):

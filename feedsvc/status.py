@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from feedsvc.settings import Settings
-from feedsvc.store import RunRecord, SourceState, Store
+from feedsvc.store import HubState, RunRecord, SourceState, Store
 
 MAX_BACKOFF_SECONDS = 24 * 3600
 
@@ -44,22 +45,71 @@ def read_status(store: Store, settings: Settings, *, now: dt.datetime) -> dict[s
 
     ``{"last_refresh": {started, finished, duration_seconds, ok, published, error} | None,
     "sources": {name: {location, items, last_success, last_error, last_error_at,
-    failing_since, consecutive_failures, failures_total, stale, retry_after}}}``;
+    failing_since, consecutive_failures, failures_total, stale, retry_after, warnings,
+    warning_messages}}}``;
     times are ISO 8601 in UTC or None. ``last_refresh.error`` is None when the run was ok, else
     why it was not (see ``run_error``). A source is ``stale`` when it has been
     failing for longer than ``schedule.stale_after``. Sources the configuration
-    no longer names are left out.
+    no longer names are left out. ``warnings`` counts the warnings of the
+    source's last parse; ``warning_messages`` are the first of them word for
+    word (bounded as a run keeps them, see ``feedsvc.pipeline.REPORTED_WARNINGS``)
+    when the last refresh parsed the source, else None.
+
+    With ``websub.hubs`` set, ``"websub"`` holds each configured hub's
+    notifications (``{hub: {pending, notified_total, failures_total,
+    consecutive_failures, last_success, last_error, last_error_at}}``;
+    ``pending`` counts the feeds it is yet to be told of): the admin view
+    only, as an error may quote a hub's URL.
     """
     states = store.source_states()
-    return {
-        "last_refresh": _run_json(store.last_run()),
+    last = store.last_run()
+    messages = _warning_messages(last)
+    status = {
+        "last_refresh": _run_json(last),
         "sources": {
-            source.name: _source_json(
-                states.get(source.name), source.location, source.is_remote, settings, now
-            )
+            source.name: {
+                **_source_json(states.get(source.name), source.location, source.is_remote,
+                               settings, now),
+                "warning_messages": messages.get(source.name),
+            }
             for source in settings.sources
         },
     }
+    if settings.websub.hubs:
+        status["websub"] = websub_status(store.hub_states(), settings.websub.hubs)
+    return status
+
+
+def websub_status(states: Mapping[str, HubState], hubs: Sequence[str]) -> dict[str, Any]:
+    """How the notifications to each of ``hubs`` went (a hub never notified: zeros)."""
+    picture: dict[str, Any] = {}
+    for hub in hubs:
+        state = states.get(hub)
+        picture[hub] = {
+            "pending": state.pending if state else 0,
+            "notified_total": state.notified_total if state else 0,
+            "failures_total": state.failures_total if state else 0,
+            "consecutive_failures": state.consecutive_failures if state else 0,
+            "last_success": _iso(state.last_success) if state else None,
+            "last_error": state.last_error if state else None,
+            "last_error_at": _iso(state.last_error_at) if state else None,
+        }
+    return picture
+
+
+def _warning_messages(run: RunRecord | None) -> dict[str, list[str]]:
+    """Each source's warning lines in the run's summary, for the sources it parsed."""
+    summary = (run.summary or {}) if run is not None else {}
+    found: dict[str, list[str]] = {}
+    for report in summary.get("sources", ()):
+        if not isinstance(report, dict) or report.get("error") or report.get("skipped") \
+                or report.get("unchanged") or report.get("not_modified"):
+            continue
+        lines = report.get("warning_messages")
+        if isinstance(lines, list):
+            name = str(report.get("name"))
+            found[name] = [str(line).removeprefix(f"{name}: ") for line in lines]
+    return found
 
 
 def _iso(moment: dt.datetime | None) -> str | None:
@@ -111,7 +161,7 @@ def _source_json(
         return {
             "location": location, "items": 0, "last_success": None, "last_error": None,
             "last_error_at": None, "failing_since": None, "consecutive_failures": 0,
-            "failures_total": 0, "stale": False, "retry_after": None,
+            "failures_total": 0, "stale": False, "retry_after": None, "warnings": 0,
         }
     due = retry_after(state, settings.schedule.interval) if remote else None
     return {
@@ -125,6 +175,7 @@ def _source_json(
         "failures_total": state.failures_total,
         "stale": is_stale(state, stale_after=settings.schedule.stale_after, now=now),
         "retry_after": _iso(due),
+        "warnings": state.last_warnings,
     }
 
 
@@ -132,7 +183,7 @@ def _source_json(
 
 PUBLIC_RUN_KEYS = ("started", "finished", "duration_seconds", "ok", "published")
 PUBLIC_SOURCE_KEYS = ("items", "last_success", "last_error_at", "failing_since",
-                      "consecutive_failures", "stale", "retry_after")
+                      "consecutive_failures", "stale", "retry_after", "warnings")
 PUBLIC_SCHEDULER_KEYS = ("started", "stopped", "next_run", "overdue")
 PUBLIC_PUBLICATION_KEYS = ("generation", "feeds", "items")
 REDACTED = "***"

@@ -15,6 +15,7 @@ import re
 import unicodedata
 from zoneinfo import ZoneInfo
 
+from feedsvc.collate import published_at
 from feedsvc.models import Entry, FeedSpec
 
 BASE_URL = "http://127.0.0.1:8000/"
@@ -150,11 +151,12 @@ def make_entry(
     summary: str | None = None,
     updated: dt.datetime | None = None,
     image: str | None = None,
+    language: str | None = "en",
 ) -> Entry:
-    """An entry published at midnight of ``date`` in the site's zone, updated then too
-    unless ``updated`` is given."""
+    """An entry published on ``date`` as collating publishes a listed day (11:30 UTC, in
+    the site's zone), updated then too unless ``updated`` is given."""
     item_id = f"{date}-{slugify(title)}"[:80].rstrip("-")
-    published = dt.datetime.combine(dt.date.fromisoformat(date), dt.time(), tzinfo=ZONE)
+    published = published_at(dt.date.fromisoformat(date), ZONE)
     return Entry(
         guid=f"tag:127.0.0.1,2021:items/{item_id}",
         item_id=item_id,
@@ -167,6 +169,7 @@ def make_entry(
         summary=summary,
         link=f"{BASE_URL}items/{item_id}",
         image=image,
+        language=language,
     )
 
 
@@ -306,3 +309,30 @@ def historic_spec() -> FeedSpec:
             (("1930-05-12", "Dam square reopens"), ("1930-05-11", "New bridge planned")))
     )
     return make_spec(entries)
+
+
+def archive_urls(key: str) -> dict[str, str]:
+    return {fmt: f"{BASE_URL}feeds/{key}.{fmt}" for fmt in ("atom", "rss", "json")}
+
+
+def extras_spec() -> FeedSpec:
+    """An archive page (RFC 5005) of a French feed whose entries carry images, credits
+    and no summaries, one in Spanish: what a listing gives besides text."""
+    entries = (
+        make_entry("2021-11-15", "Image, crédit et résumé", credit="© OIT 2021",
+                   summary="Un résumé.", image="https://img.example/photos/a.jpg",
+                   language="fr", updated=first_seen("2021-11-15", 0)),
+        make_entry("2021-11-15", "Image sans résumé", image="https://img.example/b.png?s=1&t=2",
+                   credit="OIT", language="fr", updated=first_seen("2021-11-15", 1)),
+        make_entry("2021-11-14", "Crédit seul", credit="© OIT", language="fr",
+                   updated=first_seen("2021-11-14", 0)),
+        make_entry("2021-11-13", "Título sin nada", language="es",
+                   updated=first_seen("2021-11-13", 0)),
+        make_entry("2021-11-12", "Image d'un type inconnu", image="https://img.example/c",
+                   summary="Résumé.", language="fr", updated=first_seen("2021-11-12", 0)),
+    )
+    spec = make_spec(entries, key="all/archive/2")
+    return dataclasses.replace(
+        spec, feed_id="tag:127.0.0.1,2021:feeds/all", language="fr",
+        current_urls=archive_urls("all"), next_archive_urls=archive_urls("all/archive/3"),
+        prev_archive_urls=archive_urls("all/archive/1"))

@@ -10,12 +10,13 @@ import dataclasses
 import datetime as dt
 import json
 import os
+import zoneinfo
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from feedsvc.collate import EMPTY_FEED_UPDATED, Category, collate
+from feedsvc.collate import EMPTY_FEED_UPDATED, Category, collate, published_at
 from feedsvc.identity import guid_for_key, id_for_key, item_key
 from feedsvc.settings import SiteSettings
 from feedsvc.store import StoredItem
@@ -96,9 +97,9 @@ def test_feed_updated_is_the_newest_entry_updated() -> None:
     assert feeds["category/press-release"].updated.isoformat() == "2026-11-22T08:00:00+01:00"
 
 
-def test_entries_are_in_the_site_time_zone_at_midnight() -> None:
+def test_entries_are_in_the_site_time_zone_at_1130_utc() -> None:
     entry = collate(ITEMS, site=SITE).feeds[0].entries[0]
-    assert entry.published.isoformat() == "2024-03-12T00:00:00+01:00"
+    assert entry.published.isoformat() == "2024-03-12T12:30:00+01:00"
     assert entry.updated.isoformat() == "2026-11-22T07:00:00+01:00"
 
 
@@ -160,3 +161,34 @@ def test_a_known_category_with_items_is_collated_as_without_knowing_it() -> None
 def test_known_categories_in_any_order_give_the_same_collation() -> None:
     assert collate(ITEMS, site=SITE, known=KNOWN) == collate(
         ITEMS, site=SITE, known=tuple(reversed(KNOWN)))
+
+
+@pytest.mark.parametrize("site_zone", [
+    "UTC", "Europe/Zurich", "America/New_York", "Pacific/Pago_Pago", "Asia/Kathmandu",
+    "Pacific/Auckland", "Pacific/Tongatapu", "Pacific/Kiritimati", "Etc/GMT+12",
+])
+@pytest.mark.parametrize("day", [dt.date(2021, 11, 15), dt.date(2021, 7, 1),
+                                 dt.date(2021, 3, 28), dt.date(2021, 10, 31)])
+def test_a_listed_day_shows_as_that_day_from_utc_minus_11_to_plus_12(
+    site_zone: str, day: dt.date,
+) -> None:
+    published = published_at(day, zoneinfo.ZoneInfo(site_zone))
+    for hours in range(-11, 13):
+        reader = dt.timezone(dt.timedelta(hours=hours))
+        assert published.astimezone(reader).date() == day, (site_zone, hours)
+    # Written in the site's offset when that still says the listed day, else in UTC.
+    assert published.date() == day
+
+
+def test_feed_language_comes_from_its_entries() -> None:
+    french = [dataclasses.replace(item, language="fr") for item in ITEMS]
+    feeds = {feed.key: feed for feed in collate(french, site=SITE).feeds}
+    assert feeds["all"].language == "fr"
+    assert {entry.language for entry in feeds["all"].entries} == {"fr"}
+    mixed = [dataclasses.replace(item, language="es" if i % 2 else "fr")
+             for i, item in enumerate(ITEMS)]
+    all_items = collate(mixed, site=SITE).feeds[0]
+    assert {entry.language for entry in all_items.entries} == {"es", "fr"}
+    assert all_items.language == SITE.language
+    # No language known: the site's.
+    assert collate(ITEMS, site=SITE).feeds[0].language == SITE.language

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from feedsvc.settings import OPTIONS, SOURCE_OPTIONS, Option
+from feedsvc.settings import FEED_OPTIONS, OPTIONS, SOURCE_OPTIONS, Option
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -43,6 +43,14 @@ def test_every_setting_is_documented_with_its_help(option: Option) -> None:
 def test_every_source_setting_is_documented_with_its_help(option: Option) -> None:
     rows = [line for line in README.splitlines() if line.startswith(f"| `{option.key}` |")]
     assert rows, f"README has no row for sources.{option.key}"
+    assert option.help in rows[0]
+
+
+@pytest.mark.parametrize("option", FEED_OPTIONS, ids=lambda o: o.key)
+def test_every_custom_feed_setting_is_documented_with_its_help(option: Option) -> None:
+    table = README.split("Each `[[feeds]]` entry", 1)[1]
+    rows = [line for line in table.splitlines() if line.startswith(f"| `{option.key}` |")]
+    assert rows, f"README has no row for feeds.{option.key}"
     assert option.help in rows[0]
 
 

@@ -28,7 +28,7 @@ WEB_FORBIDDEN = ("feedsvc.listing", "feedsvc.render", "feedsvc.collate", "feedsv
                  "feedgen")
 PURE_FORBIDDEN = ("flask", "werkzeug", "httpx", "requests", "sqlalchemy", "apscheduler",
                   "feedsvc.web", "feedsvc.store", "feedsvc.http", "feedsvc.pipeline")
-PURE_MODULES = ("feedsvc.listing", "feedsvc.collate", "feedsvc.render")
+PURE_MODULES = ("feedsvc.listing", "feedsvc.collate", "feedsvc.render", "feedsvc.archive")
 # The admin trigger runs a refresh, so it may reach the pipeline, but only
 # inside the request (a function-level import), never when the app is built.
 LAZY_PIPELINE_ALLOWED = {"feedsvc.web.admin"}

@@ -2,7 +2,9 @@
 
 The JSON file says what the page tests ("description"), how it is read
 ("page_url", "language", "selectors", "encoding") and what must come out
-("items", "warnings", "next_page").
+("items", "warnings" with the element "path" of those about one element,
+"next_page", and, where given, "selectors_used"). Pages with ``"selectors":
+null`` are read by detection alone.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import pytest
 
 import feedsvc.listing.html
 from feedsvc.errors import ListingError
-from feedsvc.listing.html import parse_html_listing, split_selector_list
+from feedsvc.listing.html import ElementWarning, parse_html_listing, split_selector_list
 from feedsvc.listing.warnings import MAX_WARNINGS, OmittedWarnings, count_warnings
 from feedsvc.models import ListingItem, ParseResult, ParseWarning
 
@@ -55,14 +57,49 @@ def test_page_gives_expected_items(name: str) -> None:
 @pytest.mark.parametrize("name", CASES)
 def test_page_gives_expected_warnings(name: str) -> None:
     spec, result = _parse_case(name)
-    assert [{"line": w.line, "message": w.message} for w in result.warnings] == spec["warnings"]
+    assert [_warning_to_json(w) for w in result.warnings] == spec["warnings"]
     assert all(w.source == "fixture" for w in result.warnings)
+
+
+def _warning_to_json(warning: ParseWarning) -> dict[str, Any]:
+    path = warning.path if isinstance(warning, ElementWarning) else ""
+    return {"line": warning.line, "message": warning.message, **({"path": path} if path else {})}
 
 
 @pytest.mark.parametrize("name", CASES)
 def test_page_gives_expected_next_page(name: str) -> None:
     spec, result = _parse_case(name)
     assert result.next_page == spec["next_page"]
+
+
+@pytest.mark.parametrize(
+    "name", [name for name in CASES if "selectors_used" in json.loads(
+        (DATA / f"{name}.json").read_text(encoding="utf-8"))]
+)
+def test_page_gives_expected_selectors_used(name: str) -> None:
+    spec, result = _parse_case(name)
+    assert dict(result.selectors_used or {}) == spec["selectors_used"]
+
+
+DETECTED = [
+    name for name in CASES
+    if json.loads((DATA / f"{name}.json").read_text(encoding="utf-8"))["selectors"] is None
+]
+
+
+@pytest.mark.parametrize("name", DETECTED)
+def test_selectors_used_read_a_detected_page_the_same_way(name: str) -> None:
+    # What `feedsvc parse --explain` prints, pasted into the config, reads the
+    # page exactly as detection did.
+    spec, detected = _parse_case(name)
+    assert detected.selectors_used
+    text = (DATA / f"{name}.html").read_bytes().decode(spec["encoding"])
+    configured = parse_html_listing(
+        text, source="fixture", language=spec["language"], page_url=spec["page_url"],
+        selectors=detected.selectors_used,
+    )
+    assert configured.items == detected.items
+    assert configured.next_page == detected.next_page
 
 
 def test_seed_pages_hold_the_seed_titles() -> None:

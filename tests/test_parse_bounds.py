@@ -231,7 +231,7 @@ def test_parse_dev_zero_fails_with_one_line() -> None:
     assert done.returncode == 1
     assert done.stdout == ""
     assert done.stderr == (
-        "feedsvc: error: /dev/zero: file is more than fetch.max_bytes (5000000) bytes\n"
+        "feedsvc: error: /dev/zero is more than fetch.max_bytes (5000000) bytes\n"
     )
 
 
@@ -243,7 +243,7 @@ def test_parse_of_a_file_larger_than_fetch_max_bytes_fails_with_one_line(
     done = run_parse("--config", str(small_limit_config), "parse", str(listing))
     assert (done.returncode, done.stdout) == (1, "")
     assert done.stderr == (
-        f"feedsvc: error: {listing}: file is more than fetch.max_bytes (1000) bytes\n"
+        f"feedsvc: error: {listing} is more than fetch.max_bytes (1000) bytes\n"
     )
 
 
@@ -287,7 +287,7 @@ def test_parse_gives_up_on_a_silent_fifo_with_one_line(fifo: Path, tmp_path: Pat
     finally:
         os.close(writer_end)
     assert (done.returncode, done.stdout) == (1, "")
-    assert done.stderr == f"feedsvc: error: {fifo}: cannot read file: no data for 1 s\n"
+    assert done.stderr == f"feedsvc: error: cannot read {fifo}: no data for 1 s\n"
 
 
 # --- a refresh with hostile sources ---

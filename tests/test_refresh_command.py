@@ -90,3 +90,39 @@ def test_warnings_are_said_the_first_few_or_all(
     assert run(config, "-v", "refresh", "--source", "news", "--force") == cli.EXIT_OK
     out = capsys.readouterr().out.splitlines()
     assert len([line for line in out if line.startswith("  warning: line ")]) == 8
+
+
+def test_every_warning_is_said_with_verbose_and_the_first_twenty_in_status(
+    config: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    import datetime as dt
+
+    from feedsvc.settings import load_settings
+    from feedsvc.status import admin_status, public_status, read_status
+
+    many = "".join(f"  {n}. Media contact number {n}\n\n" for n in range(1, 31))
+    (config.parent / "listings" / "news.txt").write_text(listing("News") + many, "utf-8")
+    assert run(config, "refresh", "--source", "news") == cli.EXIT_OK
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "news: 3 found, 3 new, 0 updated, 30 warnings"
+    assert len([line for line in out if line.startswith("  warning: line ")]) == 5
+    assert "  ... 25 more warning(s): feedsvc -v refresh" in out
+    assert run(config, "-v", "refresh", "--source", "news", "--force") == cli.EXIT_OK
+    out = capsys.readouterr().out.splitlines()
+    said = [line for line in out if line.startswith("  warning: line ")]
+    assert len(said) == 30
+    assert said[-1].endswith("numbered (30.) item 'Media contact number 30' has no date, "
+                             "skipped")
+    settings = load_settings(config, environ={})
+    with Store.open(settings.storage.database) as store:
+        status = read_status(store, settings, now=dt.datetime.now(dt.UTC))
+    news = admin_status(status)["sources"]["news"]
+    assert news["warnings"] == 30
+    assert len(news["warning_messages"]) == 21
+    assert news["warning_messages"][0].startswith("line ")
+    assert news["warning_messages"][-1] == "... and 10 more warning(s)"
+    # Anyone sees how many; the words (which may quote a page) only the admin.
+    assert public_status(status)["sources"]["news"]["warnings"] == 30
+    assert "warning_messages" not in public_status(status)["sources"]["news"]
+    # A source the last refresh did not read shows its count, not stale words.
+    assert status["sources"]["other"]["warning_messages"] is None

@@ -27,6 +27,7 @@ from render_fixtures import (
     ZONE,
     category_spec,
     empty_spec,
+    extras_spec,
     historic_spec,
     hostile_spec,
     make_entry,
@@ -42,6 +43,10 @@ from feedsvc.render import FORMATS, clean_xml_text, render_feed, render_opml
 GOLDEN = Path(__file__).parent / "data" / "golden"
 REGENERATE = os.environ.get("FEEDSVC_REGENERATE_GOLDEN") == "1"
 ATOM = "{http://www.w3.org/2005/Atom}"
+MEDIA = "{http://search.yahoo.com/mrss/}"
+HISTORY = "{http://purl.org/syndication/history/1.0}"
+DC = "{http://purl.org/dc/elements/1.1/}"
+XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 
 SPECS: dict[str, Callable[[], FeedSpec]] = {
     "all": seed_spec,
@@ -50,6 +55,7 @@ SPECS: dict[str, Callable[[], FeedSpec]] = {
     "hostile": hostile_spec,
     "hostile-markup": markup_spec,
     "historic": historic_spec,
+    "extras": extras_spec,
 }
 XML_FORMATS = ("atom", "rss")
 FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
@@ -118,7 +124,7 @@ def _check_json_feed(feed: dict[str, Any]) -> None:
             assert _when(item[key]).tzinfo is not None
         assert all(isinstance(tag, str) for tag in item.get("tags", []))
         known = {"id", "url", "title", "content_text", "summary", "image",
-                 "date_published", "date_modified", "tags"}
+                 "date_published", "date_modified", "tags", "language"}
         assert all(key in known or key.startswith("_") for key in item)
     assert all(value is not None for value in feed.values())
 
@@ -245,7 +251,9 @@ def test_atom_dates_keep_the_site_offset() -> None:
         assert _when(element.findtext(f"{ATOM}published")) == entry.published
         assert _when(element.findtext(f"{ATOM}updated")) == entry.updated
     last_october = root.findall(f"{ATOM}entry")[9]
-    assert last_october.findtext(f"{ATOM}published") == "2021-10-31T00:00:00+02:00"
+    # 11:30 UTC: the listed day on every clock from UTC-11 to UTC+12; the site's
+    # zone left summer time at 01:00 UTC that day.
+    assert last_october.findtext(f"{ATOM}published") == "2021-10-31T12:30:00+01:00"
 
 
 def test_rss_dates_are_rfc822_in_the_site_offset() -> None:
@@ -254,8 +262,8 @@ def test_rss_dates_are_rfc822_in_the_site_offset() -> None:
     assert channel.findtext("lastBuildDate") == "Mon, 15 Nov 2021 18:00:00 +0100"
     assert channel.findtext("pubDate") == "Mon, 15 Nov 2021 18:00:00 +0100"
     dates = [item.findtext("pubDate") for item in channel.iter("item")]
-    assert dates[0] == "Mon, 15 Nov 2021 00:00:00 +0100"
-    assert dates[9] == "Sun, 31 Oct 2021 00:00:00 +0200"
+    assert dates[0] == "Mon, 15 Nov 2021 12:30:00 +0100"
+    assert dates[9] == "Sun, 31 Oct 2021 12:30:00 +0100"
 
 
 def test_json_dates_are_rfc3339() -> None:
@@ -317,7 +325,7 @@ def test_atom_categories_have_slug_term_and_label() -> None:
 def test_atom_summary_is_text() -> None:
     root = _xml(seed_spec(), "atom")
     summaries = list(root.iter(f"{ATOM}summary"))
-    assert len(summaries) == 20
+    assert len(summaries) == sum(entry.summary is not None for entry in seed_spec().entries)
     assert {s.get("type") for s in summaries} == {"text"}
 
 
@@ -345,12 +353,99 @@ def test_json_feed_shape() -> None:
     assert first["_feedsvc"] == {"category_slug": "social-dialogue", "image_credit": "© ILO 2021"}
 
 
-def test_entry_without_summary_or_credit_says_its_title() -> None:
+def test_entry_without_summary_has_no_summary_element() -> None:
+    """Not the title again: no summary element; Atom, which wants text in an
+    entry, gets a content linking to the item; JSON Feed's content is the link."""
     entry = make_entry("2021-01-27", "Only a title")
     spec = make_spec((entry,))
     atom = _xml(spec, "atom")
-    assert atom.findtext(f"{ATOM}entry/{ATOM}summary") == "Only a title"
-    assert json.loads(render_feed(spec, "json"))["items"][0]["content_text"] == "Only a title"
+    assert atom.find(f"{ATOM}entry/{ATOM}summary") is None
+    content = atom.find(f"{ATOM}entry/{ATOM}content")
+    assert content.get("type") == "html"
+    assert content.text == f'<p><a href="{entry.link}">{entry.link}</a></p>'
+    assert "Only a title" not in content.text
+    assert _xml(spec, "rss").find("channel/item/description") is None
+    item = json.loads(render_feed(spec, "json"))["items"][0]
+    assert "summary" not in item
+    assert item["content_text"] == entry.link
+
+
+def test_entry_without_summary_shows_its_image_and_credit() -> None:
+    entry = make_entry("2021-01-27", "Only a picture", image="https://img.example/a.png",
+                       credit="© ILO")
+    content = _xml(make_spec((entry,)), "atom").find(f"{ATOM}entry/{ATOM}content")
+    assert content.text == ('<p><img src="https://img.example/a.png" alt=""></p>'
+                            "<p>Image: © ILO</p>")
+
+
+@pytest.mark.parametrize(
+    ("url", "media_type"),
+    [("https://img.example/a.JPG", "image/jpeg"), ("https://img.example/b.png?x=.gif",
+                                                    "image/png"),
+     ("https://img.example/c.webp", "image/webp"), ("https://img.example/d", "image/jpeg")],
+)
+def test_images_are_enclosures_with_their_credit(url: str, media_type: str) -> None:
+    entry = make_entry("2021-01-27", "Picture", image=url, credit="© ILO 2021",
+                       summary="Text.")
+    spec = make_spec((entry,))
+    atom = _xml(spec, "atom").find(f"{ATOM}entry")
+    enclosure = atom.find(f"{ATOM}link[@rel='enclosure']")
+    assert (enclosure.get("href"), enclosure.get("type")) == (url, media_type)
+    assert enclosure.get("length") is None  # unknown: Atom lets it go unsaid
+    assert atom.findtext(f"{MEDIA}credit") == "ILO 2021"
+    item = _xml(spec, "rss").find("channel/item")
+    rss_enclosure = item.find("enclosure")
+    assert dict(rss_enclosure.attrib) == {"url": url, "length": "0", "type": media_type}
+    assert item.findtext(f"{MEDIA}credit") == "ILO 2021"
+    for fmt in XML_FORMATS:
+        parsed = feedparser.parse(render_feed(spec, fmt))
+        assert [e["href"] for e in parsed.entries[0].enclosures] == [url]
+        assert parsed.entries[0].media_credit[0]["content"] == "ILO 2021"
+
+
+def test_every_entry_says_its_language() -> None:
+    spec = extras_spec()
+    atom = _xml(spec, "atom")
+    assert atom.get(XML_LANG) == "fr"
+    assert [e.get(XML_LANG) for e in atom.iter(f"{ATOM}entry")] == ["fr", "fr", "fr", "es", "fr"]
+    channel = _xml(spec, "rss").find("channel")
+    assert channel.findtext("language") == "fr"
+    assert [i.findtext(f"{DC}language") for i in channel.iter("item")] == [
+        "fr", "fr", "fr", "es", "fr"]
+    items = json.loads(render_feed(spec, "json"))["items"]
+    assert [item["language"] for item in items] == ["fr", "fr", "fr", "es", "fr"]
+
+
+def test_archive_documents_link_current_and_prev_archive() -> None:
+    spec = extras_spec()
+    atom = _xml(spec, "atom")
+    links = {link.get("rel"): link.get("href") for link in atom.findall(f"{ATOM}link")}
+    assert links["current"] == BASE_URL + "feeds/all.atom"
+    assert links["prev-archive"] == BASE_URL + "feeds/all/archive/1.atom"
+    assert links["self"] == BASE_URL + "feeds/all/archive/2.atom"
+    assert links["next-archive"] == BASE_URL + "feeds/all/archive/3.atom"
+    assert atom.find(f"{HISTORY}archive") is not None
+    channel = _xml(spec, "rss").find("channel")
+    rss_links = {link.get("rel"): link.get("href") for link in channel.findall(f"{ATOM}link")}
+    assert rss_links["prev-archive"] == BASE_URL + "feeds/all/archive/1.rss"
+    assert rss_links["current"] == BASE_URL + "feeds/all.rss"
+    assert channel.find(f"{HISTORY}archive") is not None
+    feed = json.loads(render_feed(spec, "json"))
+    assert feed["next_url"] == BASE_URL + "feeds/all/archive/1.json"
+    assert feed["feed_url"] == BASE_URL + "feeds/all.json"
+
+
+def test_subscription_document_is_no_archive() -> None:
+    spec = dataclasses.replace(seed_spec(), prev_archive_urls={
+        fmt: f"{BASE_URL}feeds/all/archive/3.{fmt}" for fmt in FORMATS})
+    atom = _xml(spec, "atom")
+    assert atom.find(f"{HISTORY}archive") is None
+    assert [link.get("href") for link in atom.findall(f"{ATOM}link[@rel='prev-archive']")] == [
+        BASE_URL + "feeds/all/archive/3.atom"]
+    assert atom.find(f"{ATOM}link[@rel='current']") is None
+    assert json.loads(render_feed(spec, "json"))["next_url"] == (
+        BASE_URL + "feeds/all/archive/3.json")
+    assert b"prev-archive" not in render_feed(seed_spec(), "atom")
 
 
 # --- hostile text ---
@@ -415,7 +510,7 @@ def test_opml_lists_every_feed_by_its_atom_url() -> None:
     root = etree.fromstring(render_opml("ILO Newsroom", SITE_FEEDS, BASE_URL))
     assert root.get("version") == "2.0"
     assert root.findtext("head/title") == "ILO Newsroom"
-    outlines = root.findall("body/outline")
+    outlines = root.findall(".//outline[@xmlUrl]")
     assert [o.get("xmlUrl") for o in outlines] == [
         BASE_URL + "feeds/all.atom",
         BASE_URL + "feeds/category/press-release.atom",
@@ -424,6 +519,22 @@ def test_opml_lists_every_feed_by_its_atom_url() -> None:
     assert {o.get("htmlUrl") for o in outlines} == {BASE_URL}
     assert [o.get("text") for o in outlines] == [f.title for f in SITE_FEEDS]
     assert {o.get("type") for o in outlines} == {"rss"}
+
+
+def test_opml_lists_all_items_once_then_categories_and_custom_feeds_in_groups() -> None:
+    custom = FeedLink("custom/child-labour", "ILO Newsroom: Child labour", None, None, 3,
+                      None, "")
+    root = etree.fromstring(render_opml("ILO Newsroom", (*SITE_FEEDS, custom), BASE_URL))
+    top = root.findall("body/outline")
+    assert [o.get("xmlUrl") for o in top] == [BASE_URL + "feeds/all.atom", None, None]
+    assert [o.get("text") for o in top[1:]] == ["Categories", "Custom feeds"]
+    assert [o.get("xmlUrl") for o in top[1]] == [
+        BASE_URL + "feeds/category/press-release.atom",
+        BASE_URL + "feeds/category/social-protection.atom",
+    ]
+    assert [o.get("xmlUrl") for o in top[2]] == [BASE_URL + "feeds/custom/child-labour.atom"]
+    all_urls = [o.get("xmlUrl") for o in root.iter("outline") if o.get("xmlUrl")]
+    assert all_urls.count(BASE_URL + "feeds/all.atom") == 1
 
 
 def test_opml_is_deterministic_and_clean() -> None:

@@ -55,16 +55,31 @@ def test_relative_locations_resolve_against_the_config_file(tmp_path: Path) -> N
     assert settings.sources[1].is_remote
 
 
-def test_html_sources_get_default_selectors_and_may_override_some(tmp_path: Path) -> None:
+def test_html_sources_keep_only_the_selectors_they_set(tmp_path: Path) -> None:
+    # The fields without a selector are detected (or read with the defaults).
     settings = _settings(
         {"sources": [{"name": "h", "location": "https://example.org/", "format": "html",
-                      "selectors": {"item": "div.news"}}]},
+                      "selectors": {"item": "div.news"}},
+                     {"name": "d", "location": "https://example.org/d", "format": "html"}]},
         tmp_path,
     )
-    selectors = settings.sources[0].selectors
-    assert selectors is not None
-    assert selectors["item"] == "div.news"
-    assert selectors["title"] == HTML_SELECTOR_DEFAULTS["title"]
+    assert dict(settings.sources[0].selectors or {}) == {"item": "div.news"}
+    assert settings.sources[1].selectors is None
+    assert "title" in HTML_SELECTOR_DEFAULTS
+
+
+def test_format_defaults_to_auto_and_dates_to_day_month_year(tmp_path: Path) -> None:
+    source = _settings({"sources": [{"name": "a", "location": "a.txt"}]}, tmp_path).sources[0]
+    assert (source.format, source.date_order, source.render, source.max_pages) == (
+        "auto", "dmy", "fetch", 1)
+
+
+def test_json_paths_are_checked(tmp_path: Path) -> None:
+    source = _settings({"sources": [{"name": "j", "location": "https://example.org/api",
+                                     "format": "json",
+                                     "paths": {"items": "data.news", "title": "title.rendered"}}]},
+                       tmp_path).sources[0]
+    assert dict(source.options["paths"]) == {"items": "data.news", "title": "title.rendered"}
 
 
 def test_admin_token_comes_from_the_environment(tmp_path: Path) -> None:
@@ -105,6 +120,14 @@ def test_cache_max_age_defaults_to_interval_capped_at_an_hour(tmp_path: Path) ->
          "sources[0].selectors.colour"),
         ({"sources": [{"name": "a", "location": "a", "format": "html",
                        "selectors": {"item": "li[[["}}]}, "sources[0].selectors.item"),
+        ({"sources": [{"name": "a", "location": "a", "paths": {"colour": "x"}}]},
+         "sources[0].paths.colour"),
+        ({"sources": [{"name": "a", "location": "a", "paths": {"items": "a..b"}}]},
+         "sources[0].paths.items"),
+        ({"sources": [{"name": "a", "location": "a", "date_order": "dym"}]},
+         "sources[0].date_order"),
+        ({"sources": [{"name": "a", "location": "a", "render": "chrome"}]},
+         "sources[0].render"),
         ({"sources": [{"name": "a", "location": "http://[::1/news"}]}, "sources[0].location"),
         ({"sources": [{"name": "a", "location": "https:///news"}]}, "sources[0].location"),
         ({"site": {"base_url": "http://[::1/"}}, "site.base_url"),

@@ -8,6 +8,7 @@ this test; without them it is skipped with that reason.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 import shutil
@@ -18,6 +19,7 @@ import pytest
 
 from feedsvc.pipeline import refresh
 from feedsvc.settings import load_settings
+from feedsvc.websub import Notifier
 
 ROOT = Path(__file__).resolve().parent.parent
 # In the past: the validator calls dates later than its own clock implausible.
@@ -35,6 +37,82 @@ def test_published_feeds_have_no_errors_or_warnings(tmp_path: Path) -> None:
     current = settings.storage.publish_dir / "current"
     files = sorted(str(p) for p in current.rglob("*") if p.suffix in (".atom", ".rss", ".opml"))
     assert len(files) == 14 * 2 + 1
+    result = subprocess.run(
+        [python, str(ROOT / "scripts" / "validate_feeds.py"), *files],
+        env={**os.environ, "FV_HOME": home}, capture_output=True, text=True, check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.slow
+def test_archive_documents_have_no_errors_or_warnings(tmp_path: Path) -> None:
+    """The bundled site with feeds of 4 entries: every feed has archive pages (RFC 5005),
+    which must validate, as must the subscription documents linking to them."""
+    home, python = os.environ.get("FV_HOME"), os.environ.get("FV_PYTHON")
+    if not home or not python:
+        pytest.skip("set FV_HOME (a w3c/feedvalidator checkout) and FV_PYTHON to run it")
+    shutil.copytree(ROOT / "config", tmp_path / "config")
+    settings = load_settings(tmp_path / "config" / "feedsvc.toml", environ={})
+    settings = dataclasses.replace(settings, site=dataclasses.replace(settings.site, feed_size=4))
+    assert refresh(settings, now=NOW).published
+    current = settings.storage.publish_dir / "current"
+    files = sorted(str(p) for p in current.rglob("*") if p.suffix in (".atom", ".rss"))
+    archives = [name for name in files if "/archive/" in name]
+    assert len(archives) >= 2 * 6, "the bundled site's 20 items should fill pages"
+    result = subprocess.run(
+        [python, str(ROOT / "scripts" / "validate_feeds.py"), *files],
+        env={**os.environ, "FV_HOME": home}, capture_output=True, text=True, check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+class Silent(Notifier):
+    """Tells no hub anything."""
+
+    def wake(self) -> None:
+        pass
+
+
+EXTRAS = """
+[websub]
+hubs = ["https://hub.example.org/", "http://127.0.0.1:7000/websub?site=ilo"]
+
+[categories]
+merge = { "Statement" = "Press release" }
+hide = ["Feature"]
+
+[[feeds]]
+slug = "child-labour"
+title = "Child labour"
+include = ["child labour", "children"]
+
+[[feeds]]
+slug = "covid"
+title = "COVID-19 & work <all sources>"
+regex = true
+include = ["covid", "pandemic"]
+exclude = ["^Video"]
+"""
+
+
+@pytest.mark.slow
+def test_custom_feeds_and_hub_links_have_no_errors_or_warnings(tmp_path: Path) -> None:
+    home, python = os.environ.get("FV_HOME"), os.environ.get("FV_PYTHON")
+    if not home or not python:
+        pytest.skip("set FV_HOME (a w3c/feedvalidator checkout) and FV_PYTHON to run it")
+    shutil.copytree(ROOT / "config", tmp_path / "config")
+    config = tmp_path / "config" / "feedsvc.toml"
+    config.write_text(config.read_text("utf-8") + EXTRAS, "utf-8")
+    settings = load_settings(config, environ={})
+    # The hubs are only named in the feeds: nothing is sent to them.
+    assert refresh(settings, now=NOW, notifier=Silent(settings)).published
+    current = settings.storage.publish_dir / "current"
+    custom = sorted(str(p) for p in (current / "feeds" / "custom").rglob("*")
+                    if p.suffix in (".atom", ".rss"))
+    assert len(custom) == 2 * 2
+    files = [*custom, str(current / "feeds" / "all.atom"), str(current / "feeds" / "all.rss"),
+             str(current / "feeds.opml")]
+    assert b'rel="hub"' in (current / "feeds" / "all.rss").read_bytes()
     result = subprocess.run(
         [python, str(ROOT / "scripts" / "validate_feeds.py"), *files],
         env={**os.environ, "FV_HOME": home}, capture_output=True, text=True, check=False,

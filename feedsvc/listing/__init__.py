@@ -53,23 +53,20 @@ def parse_listing(
     today: dt.date | None = None,
     date_order: str = "dmy",
 ) -> ParseResult:
-    """Parse ``text`` as a listing of format ``fmt`` ("text" or "html").
+    """Parse ``text`` as a listing of format ``fmt`` (a name in ``feedsvc.formats``;
+    "auto" picks one by the content).
 
     ``page_url`` and ``selectors`` matter to HTML listings only; ``today`` and
-    ``date_order`` to text listings only (see ``parse_text_listing``). Raises
-    ValueError for an unknown format.
+    ``date_order`` go to the format's parser (see ``feedsvc.formats.ParseRequest``).
+    Raises ValueError for an unknown format.
     """
-    if fmt == "text":
-        return parse_text_listing(text, source=source, language=language, today=today,
-                                  date_order=date_order)
-    if fmt == "html":
-        # Imported here so that text-only use never loads the HTML parser.
-        from feedsvc.listing.html import parse_html_listing
+    from feedsvc.formats import ParseRequest, choose_format
 
-        return parse_html_listing(
-            text, source=source, language=language, page_url=page_url, selectors=selectors
-        )
-    raise ValueError(f"unknown listing format {fmt!r}; expected 'text' or 'html'")
+    chosen = choose_format(fmt, content_type=None, body=text.encode("utf-8"))
+    options = {} if selectors is None else {"selectors": selectors}
+    return chosen.parse(ParseRequest(text=text, source=source, language=language,
+                                     page_url=page_url, options=options, today=today,
+                                     date_order=date_order))
 
 
 def read_listing_file(

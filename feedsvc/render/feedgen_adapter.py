@@ -12,7 +12,18 @@ valid is fixed here, on the lxml tree it produced, and then checked:
   thread-safe and fails where the locale cannot be set, so it is never given
   an RSS date: those elements are added here, formatted by ``dates.rfc822``;
 - its generator element carries feedgen's version, which would change the
-  bytes on an upgrade, so the generator is named without a version.
+  bytes on an upgrade, so the generator is named without a version;
+- it knows neither RFC 5005 (``prev-archive``, ``next-archive`` and ``current``
+  links, ``fh:archive``)
+  nor Media RSS, nor entry languages, nor an RSS enclosure of unknown length:
+  those are added here (``_add_atom_extras``, ``_add_rss_extras``).
+
+What an entry carries besides its text: its image as an enclosure (Atom ``link
+rel="enclosure"``, RSS ``enclosure`` with length 0, the RSS Best Practices
+Profile's "unknown"), the image credit as Media RSS ``media:credit``, and its
+language (Atom ``xml:lang``, RSS ``dc:language``). An item without a summary
+has no summary element; in Atom, which wants text in every entry, it gets an
+HTML ``content`` instead: its image and credit, else a link to it.
 
 And what readers and validators would take for markup in plain text is made
 plain (see the README's guarantees): an Atom title, subtitle or summary holding
@@ -36,14 +47,30 @@ from feedgen.feed import FeedGenerator
 from lxml import etree
 
 from feedsvc.models import Entry, FeedSpec
-from feedsvc.render.content import body_paragraphs, body_text, feed_author
+from feedsvc.render.content import (
+    UNKNOWN_LENGTH,
+    body_paragraphs,
+    body_text,
+    credit_line,
+    feed_author,
+    has_credit,
+    has_summary,
+    image_credit,
+    image_type,
+)
 from feedsvc.render.dates import rfc822, rfc3339
 from feedsvc.render.xmltext import defuse_end_tags
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
+HISTORY_NS = "http://purl.org/syndication/history/1.0"
+MEDIA_NS = "http://search.yahoo.com/mrss/"
+DC_NS = "http://purl.org/dc/elements/1.1/"
+XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 GENERATOR = "feedsvc"
 
 _ATOM = f"{{{ATOM_NS}}}"
+# Declared on the root; the serialiser drops those a document does not use.
+_EXTRA_NAMESPACES = {"fh": HISTORY_NS, "media": MEDIA_NS}
 # Where feedgen keeps the RSS lastBuildDate it sets to "now" on creation;
 # there is no public way to unset it, and leaving it set makes feedgen
 # format it under a switched locale.
@@ -61,13 +88,16 @@ def atom_document(spec: FeedSpec) -> bytes:
     generator.updated(spec.updated)
     generator.author(name=feed_author(spec))
     generator.link(href=spec.self_urls["atom"], rel="self", type="application/atom+xml")
+    for hub in spec.hubs:
+        generator.link(href=hub, rel="hub")
     generator.link(href=spec.home_url, rel="alternate", type="text/html")
     for entry in spec.entries:
         _add_atom_entry(generator, entry)
-    root = _parse(generator.atom_str(pretty=False))
+    root = _with_namespaces(_parse(generator.atom_str(pretty=False)))
     _set_child_text(root, "updated", rfc3339(spec.updated))
     _fix_atom_entries(root, spec.entries)
     _declare_atom_markup(root, spec.entries)
+    _add_atom_extras(root, spec)
     return _ATOM_PLAIN_TEXT.sub(_with_hex_references, _serialise(root))
 
 
@@ -83,9 +113,11 @@ def rss_document(spec: FeedSpec) -> bytes:
     _forget_build_date(generator)
     for entry in spec.entries:
         _add_rss_item(generator, entry)
-    root = _parse(generator.rss_str(pretty=False))
+    root = _with_namespaces(_parse(generator.rss_str(pretty=False)))
     _finish_rss(root, spec)
+    _add_rss_hubs(root, spec.hubs)
     _defuse_rss_plain_text(root)
+    _add_rss_extras(root, spec)
     channel, items_start, items = _serialise(root).partition(b"<item>")
     return (_RSS_CHANNEL_PLAIN_TEXT.sub(_with_hex_references, channel) + items_start
             + _RSS_ITEM_PLAIN_TEXT.sub(_with_hex_references, items))
@@ -107,7 +139,8 @@ def _add_atom_entry(generator: Any, entry: Entry) -> None:
     item.updated(entry.updated)
     item.published(entry.published)
     item.link(href=entry.link, rel="alternate", type="text/html")
-    item.summary(body_text(entry), type="text")
+    if has_summary(entry):
+        item.summary(body_text(entry), type="text")
     if entry.category:
         item.category(term=entry.category_slug or entry.category, label=entry.category)
 
@@ -117,7 +150,8 @@ def _add_rss_item(generator: Any, entry: Entry) -> None:
     item.guid(entry.guid, permalink=False)
     item.title(entry.title)
     item.link(href=entry.link)
-    item.description(_html_body(entry), isSummary=True)
+    if has_summary(entry):
+        item.description(_html_body(entry), isSummary=True)
     if entry.category:
         item.category(term=entry.category_slug or entry.category, label=entry.category)
 
@@ -231,6 +265,18 @@ def _set_child_text(parent: etree._Element, name: str, text: str) -> None:
     child.text = text
 
 
+def _add_rss_hubs(root: etree._Element, hubs: tuple[str, ...]) -> None:
+    """WebSub hubs as ``atom:link rel="hub"``, after the channel's ``rel="self"`` link
+    (feedgen writes only that one)."""
+    self_link = root.find(f"channel/{_ATOM}link[@rel='self']")
+    if self_link is None:
+        if hubs:
+            raise FeedgenOutputError("RSS channel has no atom:link rel=self")
+        return
+    for hub in reversed(hubs):
+        self_link.addnext(etree.Element(f"{_ATOM}link", href=hub, rel="hub"))
+
+
 def _finish_rss(root: etree._Element, spec: FeedSpec) -> None:
     """Check the channel and its items, and add every RSS date."""
     channel = root.find("channel")
@@ -252,3 +298,106 @@ def _finish_rss(root: etree._Element, spec: FeedSpec) -> None:
             first_item.addprevious(element)
     for item, entry in zip(items, spec.entries, strict=True):
         etree.SubElement(item, "pubDate").text = rfc822(entry.published)
+
+
+# --- what feedgen does not write: archives, images, credits, languages ---
+
+
+def _with_namespaces(root: etree._Element) -> etree._Element:
+    """``root`` (its children moved) under a root that also declares the RFC 5005 and
+    Media RSS prefixes; lxml cannot add a declaration to an existing element."""
+    nsmap = {**root.nsmap, **_EXTRA_NAMESPACES}
+    new_root = etree.Element(root.tag, attrib=dict(root.attrib), nsmap=nsmap)
+    new_root.text = root.text
+    new_root.extend(list(root))
+    return new_root
+
+
+def _archive_links(spec: FeedSpec, fmt: str) -> list[tuple[str, str]]:
+    """(rel, href) of the RFC 5005 links of ``spec`` in ``fmt``: ``current`` and
+    ``next-archive`` on an archive document, ``prev-archive`` when older entries exist."""
+    links = []
+    if spec.current_urls is not None:
+        links.append(("current", spec.current_urls[fmt]))
+    if spec.prev_archive_urls is not None:
+        links.append(("prev-archive", spec.prev_archive_urls[fmt]))
+    if spec.next_archive_urls is not None:
+        links.append(("next-archive", spec.next_archive_urls[fmt]))
+    return links
+
+
+def _add_atom_extras(root: etree._Element, spec: FeedSpec) -> None:
+    alternate = root.find(f"{_ATOM}link[@rel='alternate']")
+    if alternate is None:
+        raise FeedgenOutputError("Atom feed lacks its alternate link")
+    anchor = alternate
+    for rel, href in _archive_links(spec, "atom"):
+        link = etree.Element(f"{_ATOM}link", href=href, rel=rel, type="application/atom+xml")
+        anchor.addnext(link)
+        anchor = link
+    if spec.is_archive:
+        anchor.addnext(etree.Element(f"{{{HISTORY_NS}}}archive"))
+    for element, entry in zip(root.findall(f"{_ATOM}entry"), spec.entries, strict=True):
+        if entry.language:
+            element.set(XML_LANG, entry.language)
+        link = element.find(f"{_ATOM}link")
+        assert link is not None  # checked by _fix_atom_entries
+        if entry.image:
+            # Atom lets the length go unsaid; we do not know it.
+            link.addnext(etree.Element(f"{_ATOM}link", href=entry.image, rel="enclosure",
+                                       type=image_type(entry.image)))
+        if entry.credit and has_credit(entry):
+            etree.SubElement(element, f"{{{MEDIA_NS}}}credit").text = defuse_end_tags(
+                image_credit(entry.credit))
+        if not has_summary(entry):
+            content = etree.SubElement(element, f"{_ATOM}content", type="html")
+            content.text = _content_without_summary(entry)
+
+
+def _content_without_summary(entry: Entry) -> str:
+    """The Atom content of an entry without a summary, as HTML: its image and its
+    credit line, else a link to the item (a validator warns about an entry without
+    text, and the title is the reader's to show, not to repeat)."""
+    parts = []
+    if entry.image:
+        parts.append(f'<p><img src="{_escape_attribute(entry.image)}" alt=""></p>')
+    if entry.credit and has_credit(entry):
+        parts.append(f"<p>{_escape_html(credit_line(entry.credit))}</p>")
+    if not parts:
+        href = _escape_attribute(entry.link)
+        parts.append(f'<p><a href="{href}">{_escape_html(entry.link)}</a></p>')
+    return "".join(parts)
+
+
+def _escape_attribute(text: str) -> str:
+    return _escape_html(text).replace('"', "&quot;")
+
+
+def _add_rss_extras(root: etree._Element, spec: FeedSpec) -> None:
+    channel = root.find("channel")
+    assert channel is not None
+    self_link = channel.find(f"{_ATOM}link[@rel='self']")
+    if self_link is None:
+        raise FeedgenOutputError("RSS channel lacks its atom:link to itself")
+    anchor = self_link
+    for rel, href in _archive_links(spec, "rss"):
+        link = etree.Element(f"{_ATOM}link", href=href, rel=rel, type="application/rss+xml")
+        anchor.addnext(link)
+        anchor = link
+    if spec.is_archive:
+        anchor.addnext(etree.Element(f"{{{HISTORY_NS}}}archive"))
+    for item, entry in zip(channel.findall("item"), spec.entries, strict=True):
+        last = item.find("pubDate")
+        assert last is not None  # added by _finish_rss
+        if entry.image:
+            last.addprevious(etree.Element(
+                "enclosure", url=entry.image, length=UNKNOWN_LENGTH,
+                type=image_type(entry.image)))
+        if entry.credit and has_credit(entry):
+            credit = etree.Element(f"{{{MEDIA_NS}}}credit")
+            credit.text = defuse_end_tags(image_credit(entry.credit))
+            last.addprevious(credit)
+        if entry.language:
+            language = etree.Element(f"{{{DC_NS}}}language")
+            language.text = entry.language
+            last.addprevious(language)

@@ -1,7 +1,10 @@
 """JSON Feed 1.1 (https://jsonfeed.org/version/1.1) documents.
 
 Keys come in a fixed order and optional ones are left out rather than set to
-null, so the same spec always gives the same bytes.
+null, so the same spec always gives the same bytes. ``next_url`` leads to the
+feed's older entries, the JSON twin of the RFC 5005 ``prev-archive`` link, so
+a reader following it walks back to the first item; an archive page names
+its subscription document as ``feed_url``, the feed's identity.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ import json
 from typing import Any
 
 from feedsvc.models import Entry, FeedSpec
-from feedsvc.render.content import body_text, feed_author
+from feedsvc.render.content import body_text, feed_author, has_summary
 from feedsvc.render.dates import rfc3339
 
 VERSION = "https://jsonfeed.org/version/1.1"
@@ -23,8 +26,12 @@ def json_document(spec: FeedSpec) -> bytes:
         "version": VERSION,
         "title": spec.title,
         "home_page_url": spec.home_url,
-        "feed_url": spec.self_urls["json"],
+        "feed_url": (spec.current_urls or spec.self_urls)["json"],
     }
+    if spec.prev_archive_urls is not None:
+        feed["next_url"] = spec.prev_archive_urls["json"]
+    if spec.hubs:
+        feed["hubs"] = [{"type": "WebSub", "url": hub} for hub in spec.hubs]
     if spec.subtitle:
         feed["description"] = spec.subtitle
     feed["language"] = spec.language
@@ -67,9 +74,10 @@ def _item(entry: Entry) -> dict[str, Any]:
         "id": entry.guid,
         "url": entry.link,
         "title": entry.title,
-        "content_text": body_text(entry),
+        # JSON Feed wants some content: the item's link when it has no text.
+        "content_text": body_text(entry) or entry.link,
     }
-    if entry.summary and entry.summary.strip():
+    if has_summary(entry) and entry.summary is not None:
         item["summary"] = entry.summary.strip()
     if entry.image:
         item["image"] = entry.image
@@ -77,6 +85,8 @@ def _item(entry: Entry) -> dict[str, Any]:
     item["date_modified"] = rfc3339(entry.updated)
     if entry.category:
         item["tags"] = [entry.category]
+    if entry.language:
+        item["language"] = entry.language
     extension = _extension(entry)
     if extension:
         item[EXTENSION] = extension

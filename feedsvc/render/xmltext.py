@@ -47,7 +47,7 @@ def defuse_end_tags(text: str) -> str:
 
 
 def spec_with_uris(spec: FeedSpec) -> FeedSpec:
-    """``spec`` with its links (home, self, each entry's link and image) as URIs."""
+    """``spec`` with its links (home, self, archives, each entry's link and image) as URIs."""
     entries = tuple(
         dataclasses.replace(
             entry, link=to_uri(entry.link),
@@ -57,9 +57,16 @@ def spec_with_uris(spec: FeedSpec) -> FeedSpec:
     )
     return dataclasses.replace(
         spec, home_url=to_uri(spec.home_url),
-        self_urls={fmt: to_uri(url) for fmt, url in spec.self_urls.items()},
+        self_urls=_uris(spec.self_urls),
+        prev_archive_urls=_uris(spec.prev_archive_urls) if spec.prev_archive_urls else None,
+        current_urls=_uris(spec.current_urls) if spec.current_urls else None,
+        next_archive_urls=_uris(spec.next_archive_urls) if spec.next_archive_urls else None,
         entries=entries,
     )
+
+
+def _uris(urls: dict[str, str]) -> dict[str, str]:
+    return {fmt: to_uri(url) for fmt, url in urls.items()}
 
 
 def clean_spec(spec: FeedSpec) -> FeedSpec:

@@ -3,11 +3,12 @@ every category ever published, and the refresh lock.
 
 One ``Store`` over any SQLAlchemy database URL (SQLite by default), made of
 modules named after their job: ``schema`` (tables, upgrades), ``decide``
-(what a merge changes: pure), ``items``, ``health``, ``runs``, ``categories``
-and ``lock``. Merging is idempotent and never forgets: items absent from a
-listing stay, an item's key, guid and id never change, and each source's
-merge is one transaction, so a refresh that dies midway leaves the store as
-it was after the last source it finished.
+(what a merge changes: pure), ``items``, ``health``, ``runs``, ``categories``,
+``hubs`` (the WebSub outbox and hub records) and ``lock``. Merging is
+idempotent and never forgets: items absent from a listing stay, an item's
+key, guid and id never change, and each source's merge is one transaction,
+so a refresh that dies midway leaves the store as it was after the last
+source it finished.
 """
 
 from __future__ import annotations
@@ -21,13 +22,16 @@ import sqlalchemy as sa
 
 from feedsvc.models import ListingItem, StoredItem
 from feedsvc.sources import Validators
+from feedsvc.store import archives as _archives
 from feedsvc.store import categories as _categories
 from feedsvc.store import health as _health
+from feedsvc.store import hubs as _hubs
 from feedsvc.store import items as _items
 from feedsvc.store import removals as _removals
 from feedsvc.store import runs as _runs
 from feedsvc.store.categories import CategoryRecord
 from feedsvc.store.health import MergeCounts, SourceSnapshot, SourceState
+from feedsvc.store.hubs import HubState, PendingPing
 from feedsvc.store.lock import LockHolder, RefreshLock, hold_refresh_lock, lock_holder
 from feedsvc.store.removals import Removed
 from feedsvc.store.runs import RunRecord
@@ -41,8 +45,8 @@ from feedsvc.store.schema import (
 from feedsvc.store.schema import items as items_table
 
 __all__ = [
-    "SCHEMA_VERSION", "CategoryRecord", "LockHolder", "MergeCounts", "RefreshLock",
-    "Removed", "RunRecord", "SourceSnapshot", "SourceState", "Store", "StoredItem",
+    "SCHEMA_VERSION", "CategoryRecord", "HubState", "LockHolder", "MergeCounts", "PendingPing",
+    "RefreshLock", "Removed", "RunRecord", "SourceSnapshot", "SourceState", "Store", "StoredItem",
 ]
 
 
@@ -89,6 +93,7 @@ class Store:
         snapshot: SourceSnapshot | None = None,
         listed_beyond: int = 0,
         keys: Sequence[str] | None = None,
+        language: str | None = None,
     ) -> MergeCounts:
         """Merge one source's listing into the store and record the source's success.
 
@@ -109,7 +114,8 @@ class Store:
         (None forgets it). ``listed_beyond`` counts items the listing holds
         below ``listing`` that are known unchanged (an incremental read): they
         count as found and are not touched. ``keys`` are the items' keys when the
-        caller made them already.
+        caller made them already. ``language`` is the source's (RFC 5646), kept with
+        the items it lists first.
         """
         # Whole seconds: these times end up in HTTP dates and feeds, which say no more.
         now = now.replace(microsecond=0)
@@ -118,11 +124,12 @@ class Store:
             # First: the driver's copy of a long text is gone before the merge's own data.
             _health.write_snapshot(conn, source, snapshot)
             plan, lowest = _items.merge_listing(conn, source, listing, now, highest=below[1],
-                                                keys=keys)
+                                                keys=keys, language=language)
             counts = MergeCounts(
                 found=plan.found + listed_beyond, new=len(plan.new),
                 updated=plan.updated_count, duplicates=plan.duplicates,
                 touched=plan.touched, touched_slugs=plan.touched_slugs,
+                changed_keys=tuple(change.key for change in plan.changes),
             )
             _health.record_success(
                 conn, source, now, validators or Validators(), counts,
@@ -204,6 +211,20 @@ class Store:
         with self._db.read() as conn:
             return _items.item_count(conn, slug)
 
+    def newest_selected(
+        self, slugs: Sequence[str] | None, sources: Sequence[str] | None, limit: int,
+        offset: int = 0,
+    ) -> list[StoredItem]:
+        """The newest items of the categories ``slugs`` (None: any) listed by one of
+        ``sources`` (None or empty: any), skipping the ``offset`` newest, off the
+        category index (with ``sources``, joined to the source links)."""
+        with self._db.read() as conn:
+            return _items.newest_selected(conn, slugs, sources, limit, offset)
+
+    def count_selected(self, slugs: Sequence[str] | None, sources: Sequence[str] | None) -> int:
+        with self._db.read() as conn:
+            return _items.count_selected(conn, slugs, sources)
+
     def first_labels(self, slugs: Sequence[str]) -> dict[str, str | None]:
         """Each category's label as its first-seen item gives it (None: no item has it)."""
         with self._db.read() as conn:
@@ -219,7 +240,9 @@ class Store:
         with self._db.read() as conn:
             return _items.keys_listed_by(conn, source, sorted(keys))
 
-    def items_page(self, slug: str | None, offset: int, limit: int) -> list[StoredItem]:
+    def items_page(
+        self, slug: str | Sequence[str] | None, offset: int, limit: int,
+    ) -> list[StoredItem]:
         """One page of category ``slug``'s items (None: of all items), newest first, from
         the ``offset``-th, at most ``limit``; read off an index."""
         with self._db.read() as conn:
@@ -228,6 +251,37 @@ class Store:
     def item_by_id(self, item_id: str) -> StoredItem | None:
         with self._db.read() as conn:
             return _items.item_by_id(conn, item_id)
+
+    # --- archive pages (see feedsvc.archive) --------------------------------------
+
+    def archive_bounds(self, feed_key: str) -> list[int]:
+        """The ``last_seq`` of each archive page of the feed ``feed_key``, page 1 first."""
+        with self._db.read() as conn:
+            return _archives.bounds(conn, feed_key)
+
+    def add_archive_pages(self, feed_key: str, first_page: int, bounds: Sequence[int]) -> None:
+        """Record new archive pages of ``feed_key``, numbered from ``first_page``."""
+        with self._db.write() as conn:
+            _archives.add_pages(conn, feed_key, first_page, bounds)
+
+    def arrivals_after(self, slug: str | Sequence[str] | None, after: int) -> list[int]:
+        """The arrival numbers above ``after`` of the items of category ``slug`` (None:
+        of all items), in order; off an index."""
+        with self._db.read() as conn:
+            return _archives.arrivals_after(conn, slug, after)
+
+    def items_arrived(
+        self, slug: str | Sequence[str] | None, after: int, upto: int | None,
+    ) -> list[StoredItem]:
+        """The items of category ``slug`` (None: all) whose arrival number is above
+        ``after`` and at most ``upto`` (None: no bound), in feed order; off an index."""
+        with self._db.read() as conn:
+            return _archives.items_arrived(conn, slug, after, upto)
+
+    def arrival_numbers(self, keys: Sequence[str]) -> list[int]:
+        """The arrival numbers of the items ``keys`` (those still stored)."""
+        with self._db.read() as conn:
+            return _archives.arrival_numbers(conn, keys)
 
     # --- sources ----------------------------------------------------------------
 
@@ -328,6 +382,27 @@ class Store:
         """
         with self._db.write() as conn:
             _categories.remember_categories(conn, published, now.replace(microsecond=0))
+
+    # --- WebSub hubs ----------------------------------------------------------------
+
+    def queue_pings(self, hubs: Sequence[str], urls: Sequence[str], now: dt.datetime) -> None:
+        """Put each feed of ``urls`` in every hub's outbox (see ``feedsvc.store.hubs``)."""
+        with self._db.write() as conn:
+            _hubs.queue_pings(conn, hubs, urls, now.replace(microsecond=0))
+
+    def pending_pings(self, hubs: Sequence[str]) -> list[PendingPing]:
+        with self._db.read() as conn:
+            return _hubs.pending_pings(conn, hubs)
+
+    def finish_ping(self, ping: PendingPing, now: dt.datetime, error: str | None) -> None:
+        """Record an attempt to deliver ``ping``: accepted (``error`` None) or failed."""
+        with self._db.write() as conn:
+            _hubs.finish_ping(conn, ping, now.replace(microsecond=0), error)
+
+    def hub_states(self) -> dict[str, HubState]:
+        """Every hub ever notified, by address."""
+        with self._db.read() as conn:
+            return _hubs.hub_states(conn)
 
     # --- the refresh lock ------------------------------------------------------------
 

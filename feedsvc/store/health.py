@@ -68,6 +68,9 @@ class MergeCounts:
     # Not counts: what the refresh needs to know to republish, left out of comparisons.
     touched: bool = field(default=False, compare=False)
     touched_slugs: frozenset[str] = field(default=frozenset(), compare=False)
+    changed_keys: tuple[str, ...] = field(default=(), compare=False)
+    """Keys of stored items the merge changed (content or place): their archive pages,
+    if they are archived, are rendered again."""
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,7 @@ ROWS_PER_STATEMENT = 2_000
 _ITEM_COLUMNS = (
     items.c.key, items.c.guid, items.c.item_id, items.c.title, items.c.date, items.c.category,
     items.c.credit, items.c.summary, items.c.link, items.c.image, items.c.first_seen,
-    items.c.updated, items.c.listing_rank,
+    items.c.updated, items.c.listing_rank, items.c.language, items.c.archive_seq,
 )
 NEWEST_FIRST = (items.c.date.desc(), items.c.listing_rank, items.c.key)
 
@@ -53,6 +53,7 @@ def _chunks(values: Sequence[str], size: int = KEYS_PER_QUERY) -> Iterator[Seque
 def merge_listing(
     conn: Connection, source: str, listing: Sequence[ListingItem], now: dt.datetime,
     *, highest: dt.datetime | None = None, keys: Sequence[str] | None = None,
+    language: str | None = None,
 ) -> tuple[MergePlan, dt.datetime | None]:
     """Merge one source's listing (top first) in ``conn``'s transaction; return the plan
     it applied and the lowest ``updated`` second it handed out (None: none).
@@ -61,6 +62,10 @@ def merge_listing(
     or below ``highest`` (default ``now``): a caller that merged at the same
     ``now`` just before may pass the second below the lowest it was given,
     since every second above that is taken.
+
+    New items are numbered in arrival order (``archive_seq``), oldest listed first,
+    and take ``language`` (the source's), which also fills in listed items that
+    have none yet (stored before languages were).
     """
     unique, duplicates = first_of_each_key(listing, keys)
     wanted = list(unique)
@@ -73,8 +78,10 @@ def merge_listing(
     count = len(plan.needs_second)
     handed = free_seconds(top, count, _taken_seconds(conn, top, count))
     seconds = dict(zip(plan.needs_second, handed, strict=True))
-    _insert_items(conn, plan, seconds, now)
+    _insert_items(conn, plan, seconds, now, language)
     _apply_changes(conn, plan, seconds)
+    if language is not None and not empty:
+        _fill_language(conn, wanted, language)
     _write_links(conn, source, plan, now)
     return plan, (handed[-1] if handed else None)
 
@@ -117,14 +124,36 @@ def _taken_seconds(conn: Connection, now: dt.datetime, count: int) -> set[dt.dat
 
 
 def _insert_items(
-    conn: Connection, plan: MergePlan, seconds: Mapping[str, dt.datetime], now: dt.datetime
+    conn: Connection, plan: MergePlan, seconds: Mapping[str, dt.datetime], now: dt.datetime,
+    language: str | None,
 ) -> None:
+    # Arrival order: the oldest listed first, as a reader walking back would meet them
+    # last; the bottom of a day first, since the top of a listing is its newest.
+    arrivals = sorted(plan.new, key=lambda new: (-new.item.date.toordinal(), new.rank, new.key),
+                      reverse=True)
+    first_seq = next_archive_seq(conn)
+    seqs = {new.key: first_seq + offset for offset, new in enumerate(arrivals)}
     # Rows are built a statement's worth at a time: memory stays bounded by that.
     for start in range(0, len(plan.new), ROWS_PER_STATEMENT):
         conn.execute(items.insert(), [
-            _new_row(new.key, new.item, new.rank, seconds[new.key], now)
+            {**_new_row(new.key, new.item, new.rank, seconds[new.key], now),
+             "language": language, "archive_seq": seqs[new.key]}
             for new in plan.new[start:start + ROWS_PER_STATEMENT]
         ])
+
+
+def next_archive_seq(conn: Connection) -> int:
+    """The arrival number the next new item gets (read off an index)."""
+    highest = conn.execute(sa.select(sa.func.max(items.c.archive_seq))).scalar()
+    return 1 if highest is None else int(highest) + 1
+
+
+def _fill_language(conn: Connection, keys: Sequence[str], language: str) -> None:
+    """Give the items ``keys`` that have no language yet ``language``; their feeds' bytes
+    change only at the next full render (an upgrade renders everything anyway)."""
+    for chunk in _chunks(keys):
+        conn.execute(items.update().where(items.c.key.in_(chunk), items.c.language.is_(None))
+                     .values(language=language))
 
 
 def _new_row(
@@ -198,6 +227,36 @@ def item_count(conn: Connection, slug: str | None) -> int:
     return int(conn.execute(query).scalar_one())
 
 
+def _selection(
+    query: Any, slugs: Sequence[str] | None, sources: Sequence[str] | None,
+) -> Any:
+    if slugs is not None:
+        query = query.where(items.c.category_slug.in_(list(slugs)))
+    if sources:
+        listed = sa.select(item_sources.c.item_key).where(item_sources.c.source.in_(list(sources)))
+        query = query.where(items.c.key.in_(listed))
+    return query
+
+
+def newest_selected(
+    conn: Connection, slugs: Sequence[str] | None, sources: Sequence[str] | None,
+    limit: int, offset: int = 0,
+) -> list[StoredItem]:
+    """The newest items (skipping ``offset``) whose category slug is one of ``slugs``
+    (None: any, or none) and that one of ``sources`` listed (None or empty: any)."""
+    query = _selection(sa.select(*_ITEM_COLUMNS), slugs, sources)
+    query = query.order_by(*NEWEST_FIRST).limit(limit).offset(offset)
+    return [_stored_item(row) for row in conn.execute(query)]
+
+
+def count_selected(
+    conn: Connection, slugs: Sequence[str] | None, sources: Sequence[str] | None,
+) -> int:
+    """How many items ``newest_selected`` chooses from."""
+    query = _selection(sa.select(sa.func.count()).select_from(items), slugs, sources)
+    return int(conn.execute(query).scalar_one())
+
+
 def first_label(conn: Connection, slug: str) -> str | None:
     """The category label of the first item seen in ``slug`` (first seen, then date,
     rank and key), or None when no item has that category any more."""
@@ -212,13 +271,18 @@ def category_slugs(conn: Connection) -> set[str]:
     return set(conn.execute(query).scalars())
 
 
-def items_page(conn: Connection, slug: str | None, offset: int, limit: int) -> list[StoredItem]:
+def items_page(
+    conn: Connection, slug: str | Sequence[str] | None, offset: int, limit: int,
+) -> list[StoredItem]:
     """The items of the category ``slug`` (None: all items) from the ``offset``-th, newest
     first, at most ``limit``: one page of a browsable list. Read off the same indexes as
-    ``newest_items``; the database walks ``offset`` index entries, never the rows."""
+    ``newest_items``; the database walks ``offset`` index entries, never the rows.
+    ``slug`` may be several slugs (a category and the labels merged into it)."""
     query = sa.select(*_ITEM_COLUMNS).order_by(*NEWEST_FIRST).offset(offset).limit(limit)
-    if slug is not None:
+    if isinstance(slug, str):
         query = query.where(items.c.category_slug == slug)
+    elif slug is not None:
+        query = query.where(items.c.category_slug.in_(list(slug)))
     return [_stored_item(row) for row in conn.execute(query)]
 
 

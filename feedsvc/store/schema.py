@@ -26,11 +26,12 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from feedsvc.errors import StoreError
 from feedsvc.identity import slugify
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 """1: the first schema. 2: ``sources.config_fingerprint`` and the ``categories`` table.
 3: ``sources.failures_total``. 4: ``items.category_slug`` and the indexes each feed's
 newest entries are read from, ``sources.body_digest``, the ``source_snapshots`` and
-``publication_state`` and ``removals`` tables."""
+``publication_state`` and ``removals`` tables. 5: ``items.language`` and
+``items.archive_seq`` with its indexes, the ``archive_pages`` table."""
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_MERGE_CACHE_KIB = 4_096
 """Page cache of an SQLite connection that has merged (a merge touches every index of
@@ -83,6 +84,11 @@ items = sa.Table(
     sa.Column("updated", UTCDateTime, nullable=False, unique=True),
     # Order of items of one date: lower first (see feedsvc.store.decide.listing_ranks).
     sa.Column("listing_rank", sa.Integer, nullable=False),
+    # The language of the source that first listed the item; NULL: the site's.
+    sa.Column("language", sa.String),
+    # Arrival order, 1 for the first item ever stored; never changes. Archive pages
+    # are runs of it (see feedsvc.archive). NULL only inside the upgrade to 5.
+    sa.Column("archive_seq", sa.Integer),
 )
 
 # Each feed's newest entries are read straight off these indexes, and a category's
@@ -95,6 +101,11 @@ category_newest_index = sa.Index(
     "ix_items_category_newest",
     items.c.category_slug, items.c.date.desc(), items.c.listing_rank, items.c.key,
 )
+
+# An archive page's items are read off these by arrival order (see feedsvc.archive).
+archive_index = sa.Index("ix_items_archive", items.c.archive_seq)
+category_archive_index = sa.Index(
+    "ix_items_category_archive", items.c.category_slug, items.c.archive_seq)
 
 item_sources = sa.Table(
     "item_sources", metadata,
@@ -168,12 +179,45 @@ removals = sa.Table(
     sa.Column("removed_at", UTCDateTime, nullable=False),
 )
 
+archive_pages = sa.Table(
+    "archive_pages", metadata,
+    # "all" or "category/<slug>": the feed whose archive page this is.
+    sa.Column("feed_key", sa.String, primary_key=True),
+    sa.Column("page", sa.Integer, primary_key=True, autoincrement=False),
+    # The page holds the feed's items with archive_seq above the page before's last_seq
+    # and up to its own: fixed once the page is recorded.
+    sa.Column("last_seq", sa.Integer, nullable=False),
+)
+
 publication_state = sa.Table(
     "publication_state", metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
     # Set by a merge that changed items, cleared once a publication shows them: still
     # set when a refresh starts, its predecessor merged but did not publish.
     sa.Column("render_pending", sa.Boolean, nullable=False),
+)
+
+# One row per WebSub hub ever notified: how its notifications went (see
+# feedsvc.websub). A new table: create_all adds it to an older store as it is.
+websub_hubs = sa.Table(
+    "websub_hubs", metadata,
+    sa.Column("hub", sa.String, primary_key=True),
+    sa.Column("notified_total", sa.Integer, nullable=False),
+    sa.Column("failures_total", sa.Integer, nullable=False),
+    sa.Column("consecutive_failures", sa.Integer, nullable=False),
+    sa.Column("last_success", UTCDateTime),
+    sa.Column("last_error", sa.String),
+    sa.Column("last_error_at", UTCDateTime),
+)
+
+# The outbox: each feed a hub is yet to be told of, since its bytes changed at
+# ``queued``. Written by the refresh that published, emptied as hubs take them,
+# so a hub that was down, or a process killed before telling it, is caught up.
+websub_pending = sa.Table(
+    "websub_pending", metadata,
+    sa.Column("hub", sa.String, primary_key=True),
+    sa.Column("url", sa.String, primary_key=True),
+    sa.Column("queued", UTCDateTime, nullable=False),
 )
 
 # The publication kept in the database (``storage.publication = "database"``): each
@@ -266,14 +310,16 @@ def open_database(url: str) -> Database:
     return database
 
 
-SECONDARY_INDEXES = (newest_index, category_newest_index)
+SECONDARY_INDEXES = (newest_index, category_newest_index, category_archive_index)
 """Indexes no constraint depends on: a bulk load may drop and rebuild them."""
+KEPT_INDEXES = (archive_index,)
+"""Indexes a merge reads (the next arrival number): never dropped."""
 
 
 def ensure_indexes(conn: Connection) -> None:
-    """Create any of ``SECONDARY_INDEXES`` that is missing (an upgraded store, or a bulk
-    load that died before rebuilding them)."""
-    for index in SECONDARY_INDEXES:
+    """Create any of ``SECONDARY_INDEXES`` and ``KEPT_INDEXES`` that is missing (an
+    upgraded store, or a bulk load that died before rebuilding them)."""
+    for index in (*KEPT_INDEXES, *SECONDARY_INDEXES):
         index.create(conn, checkfirst=True)
 
 
@@ -334,8 +380,24 @@ def _to_4(conn: Connection) -> None:
     # The indexes themselves: see ensure_indexes.
 
 
+def _to_5(conn: Connection) -> None:
+    _add_column(conn, "items", "language", "VARCHAR")
+    _add_column(conn, "items", "archive_seq", "INTEGER")
+    # Arrival order for the items already stored: first seen first, then as a first
+    # refresh numbers a listing (oldest date first, the bottom of a day first).
+    keys = conn.execute(sa.select(items.c.key).order_by(
+        items.c.first_seen, items.c.date, items.c.listing_rank.desc(), items.c.key.desc(),
+    )).scalars().all()
+    statement = items.update().where(items.c.key == sa.bindparam("match_key")).values(
+        archive_seq=sa.bindparam("seq"))
+    for start in range(0, len(keys), 2_000):
+        conn.execute(statement, [{"match_key": key, "seq": start + offset + 1}
+                                 for offset, key in enumerate(keys[start:start + 2_000])])
+    # The indexes themselves: see ensure_indexes.
+
+
 MIGRATIONS: tuple[tuple[int, Callable[[Connection], None]], ...] = (
-    (2, _to_2), (3, _to_3), (4, _to_4),
+    (2, _to_2), (3, _to_3), (4, _to_4), (5, _to_5),
 )
 """(version, step): each step upgrades a store of the version before it."""
 

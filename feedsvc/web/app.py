@@ -27,6 +27,8 @@ from typing import TYPE_CHECKING, Any, cast
 from flask import Flask, Response, render_template, request
 from werkzeug.exceptions import HTTPException
 
+from feedsvc.archive import ARCHIVE_MAX_AGE, is_archive_path
+from feedsvc.curation import NO_RULES, CategoryRules, as_published
 from feedsvc.errors import FeedsvcError, PublishError
 from feedsvc.metrics import LazyStore, StoreStats
 from feedsvc.publication import (
@@ -193,8 +195,9 @@ def create_app(
         settings, poll_seconds=settings.storage.publication_poll_seconds))
     store = LazyStore(settings.storage.database)
     provider = status_provider or StoreStatus(settings, store)
-    finder = item_finder or functools.partial(find_item, store)
-    pager = item_pager or functools.partial(page_of_items, store)
+    rules = CategoryRules.from_settings(settings.categories)
+    finder = item_finder or functools.partial(find_item, store, rules=rules)
+    pager = item_pager or functools.partial(page_of_items, store, rules=rules)
     readers = settings.web.readers
     page_max_age = min(PAGE_MAX_AGE, settings.feed_max_age)
     # One guard for /admin/refresh and /status: wrong tokens count against both.
@@ -229,9 +232,11 @@ def create_app(
 
     def serve_file(live: LiveSite, path: str, *, vary: tuple[str, ...] = ()) -> Response:
         file = live.publication.files[path]
+        archived = is_archive_path(path)  # RFC 5005 archive pages never change
         rep = Representation(
             content_type=file.content_type, etag=file.etag, gzip_etag=file.gzip_etag,
-            last_modified=file.last_modified, max_age=settings.feed_max_age, vary=vary,
+            last_modified=file.last_modified, vary=vary,
+            max_age=ARCHIVE_MAX_AGE if archived else settings.feed_max_age, immutable=archived,
         )
         decision = decide(RequestConditions.from_headers(request.method, request.headers), rep)
         try:
@@ -243,6 +248,15 @@ def create_app(
         response = respond(decision, body)
         if file.content_type == VIEW_CONTENT_TYPE:
             response.headers["Content-Security-Policy"] = PAGE_POLICY
+        return response
+
+    def with_hub_links(response: Response, path: str) -> Response:
+        """WebSub discovery (W3C WebSub, section 4): a feed's address answers with a
+        ``Link`` to each hub (``rel="hub"``) and to itself (``rel="self"``)."""
+        if settings.websub.hubs:
+            response.headers["Link"] = ", ".join(
+                [*(f'<{hub}>; rel="hub"' for hub in settings.websub.hubs),
+                 f'<{settings.site.base_url}{path}>; rel="self"'])
         return response
 
     def serve_page(live: LiveSite, key: str, render: Callable[[], str]) -> Response:
@@ -369,9 +383,9 @@ def create_app(
             # Publications from before those pages existed serve the feed to all.
             view = view_path(key)
             if view not in files:
-                return serve_file(live, path)
+                return with_hub_links(serve_file(live, path), path)
             chosen = view if prefers_html(request.headers.get("Accept")) else path
-            return serve_file(live, chosen, vary=("Accept",))
+            return with_hub_links(serve_file(live, chosen, vary=("Accept",)), path)
         if fmt == "html" and view_path(key) in files:
             return serve_file(live, view_path(key))
         return feed_not_found(key, fmt)
@@ -416,9 +430,11 @@ def create_app(
     return app
 
 
-def find_item(store: LazyStore, site: SiteSnapshot, item_id: str) -> ItemRecord | None:
+def find_item(
+    store: LazyStore, site: SiteSnapshot, item_id: str, *, rules: CategoryRules = NO_RULES,
+) -> ItemRecord | None:
     """The item ``item_id`` as its page shows it, looked up in the store by id (an
-    index), or None. Labels are the published ones."""
+    index), or None. Labels are the published ones (after ``[categories]``'s ``rules``)."""
     if not ITEM_ID.fullmatch(item_id):
         return None
     stored = store.get().item_by_id(item_id)
@@ -426,17 +442,22 @@ def find_item(store: LazyStore, site: SiteSnapshot, item_id: str) -> ItemRecord 
         return None
     labels = {link.slug: link.label for link in site.feeds
               if link.slug is not None and link.label is not None}
-    return item_record(stored, labels)
+    return item_record(as_published(stored, rules, labels), labels)
 
 
 def page_of_items(
     store: LazyStore, site: SiteSnapshot, slug: str | None, offset: int, limit: int,
+    *, rules: CategoryRules = NO_RULES,
 ) -> list[ItemRecord]:
     """One page of the items of category ``slug`` (None: all items), read off the store's
-    indexes; labels are the published ones."""
+    indexes; labels are the published ones. A category's items include those of the
+    labels ``[categories]`` merges into it (``rules``), as its feed does."""
     labels = {link.slug: link.label for link in site.feeds
               if link.slug is not None and link.label is not None}
-    return [item_record(stored, labels) for stored in store.get().items_page(slug, offset, limit)]
+    members = () if slug is None else rules.members(slug)
+    chosen: str | tuple[str, ...] | None = members if len(members) > 1 else slug
+    return [item_record(as_published(stored, rules, labels), labels)
+            for stored in store.get().items_page(chosen, offset, limit)]
 
 
 def respond(decision: Decision, body: bytes) -> Response:

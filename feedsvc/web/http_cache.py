@@ -69,6 +69,8 @@ class Representation:
     gzip_etag: str | None = None
     last_modified: dt.datetime | None = None
     vary: tuple[str, ...] = ()
+    immutable: bool = False
+    """The bytes at this address never change (an archive page): said to caches."""
 
 
 @dataclass(frozen=True)
@@ -92,7 +94,8 @@ def decide(request: RequestConditions, rep: Representation) -> Decision:
     """Choose the encoding, then answer 304 when the client's copy is current."""
     gzipped = rep.gzip_etag is not None and prefers_gzip(request.accept_encoding)
     etag = rep.gzip_etag if gzipped and rep.gzip_etag is not None else rep.etag
-    common = [("ETag", etag), ("Cache-Control", cache_control(rep.max_age))]
+    common = [("ETag", etag), ("Cache-Control", cache_control(rep.max_age,
+                                                              immutable=rep.immutable))]
     varies = (*rep.vary, *(("Accept-Encoding",) if rep.gzip_etag is not None else ()))
     if varies:
         common.append(("Vary", ", ".join(varies)))
@@ -106,9 +109,10 @@ def decide(request: RequestConditions, rep: Representation) -> Decision:
     return Decision(status=200, gzipped=gzipped, headers=tuple(headers))
 
 
-def cache_control(max_age: int) -> str:
-    """``public, max-age=N``: feeds and pages are the same for every client."""
-    return f"public, max-age={max_age}"
+def cache_control(max_age: int, *, immutable: bool = False) -> str:
+    """``public, max-age=N``: feeds and pages are the same for every client; with
+    ``immutable`` (RFC 8246), caches need not revalidate within that age."""
+    return f"public, max-age={max_age}" + (", immutable" if immutable else "")
 
 
 def is_not_modified(

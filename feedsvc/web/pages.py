@@ -16,6 +16,7 @@ from urllib.parse import quote
 from babel.core import Locale, UnknownLocaleError
 from babel.dates import format_date
 
+from feedsvc.curation import CUSTOM_PREFIX
 from feedsvc.publication import (
     ALL,
     FEED_FORMATS,
@@ -126,6 +127,8 @@ class HomePage:
     subscribe: Subscribe | None
     item_count: int
     items_href: str
+    custom: tuple[FeedView, ...] = ()
+    """The operator's own feeds (``[[feeds]]``), in the settings' order."""
 
 
 @dataclass(frozen=True)
@@ -168,7 +171,7 @@ def home_page(
     subscribe to the all-items feed, with "open in" links for ``readers``."""
     views = {link.key: feed_view(link, site.language) for link in site.feeds}
     categories = sorted(
-        (view for key, view in views.items() if key != ALL),
+        (view for key, view in views.items() if key != ALL and not key.startswith(CUSTOM_PREFIX)),
         key=lambda view: view.label.casefold(),
     )
     return HomePage(
@@ -179,6 +182,7 @@ def home_page(
         all_feed=views.get(ALL),
         categories=tuple(categories),
         latest=tuple(item_view(item, site.language) for item in site.latest[:latest]),
+        custom=tuple(view for key, view in views.items() if key.startswith(CUSTOM_PREFIX)),
         subscribe=subscribe(site, views[ALL], readers) if ALL in views else None,
         item_count=site.item_count,
         items_href=ITEMS_HREF,

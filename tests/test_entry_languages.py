@@ -1,0 +1,82 @@
+"""Feeds and entries say the language of their sources: a site of French and Spanish
+listings no longer labels them all with the site's ``en``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+from lxml import etree
+
+from feedsvc.models import ListingItem
+from feedsvc.pipeline import refresh
+from feedsvc.publication import open_publication
+from feedsvc.settings import Settings
+from feedsvc.store import Store
+
+LISTINGS = Path(__file__).resolve().parent / "data" / "listings"
+T0 = dt.datetime(2026, 11, 22, 6, 0, tzinfo=dt.UTC)
+ATOM = "{http://www.w3.org/2005/Atom}"
+XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+DC_LANGUAGE = "{http://purl.org/dc/elements/1.1/}language"
+
+
+def site_of(make_settings: Callable[..., Settings], tmp_path: Path,
+            *names: str) -> Settings:
+    (tmp_path / "listings").mkdir()
+    for name in names:
+        shutil.copy(LISTINGS / f"{name}.txt", tmp_path / "listings" / f"{name}.txt")
+    # No language configured: each listing's is detected from its dates.
+    return make_settings([{"name": name, "location": f"listings/{name}.txt"} for name in names])
+
+
+def document(settings: Settings, path: str) -> bytes:
+    publication = open_publication(settings.storage.publish_dir)
+    assert publication is not None
+    return publication.read(path)
+
+
+def test_a_french_site_publishes_french_feeds(
+    make_settings: Callable[..., Settings], tmp_path: Path,
+) -> None:
+    settings = site_of(make_settings, tmp_path, "french-numbered")
+    assert settings.site.language == "en"
+    assert refresh(settings, now=T0).ok
+    atom = etree.fromstring(document(settings, "feeds/all.atom"))
+    assert atom.get(XML_LANG) == "fr"
+    assert {entry.get(XML_LANG) for entry in atom.iter(f"{ATOM}entry")} == {"fr"}
+    channel = etree.fromstring(document(settings, "feeds/all.rss")).find("channel")
+    assert channel.findtext("language") == "fr"
+    assert {item.findtext(DC_LANGUAGE) for item in channel.iter("item")} == {"fr"}
+
+
+def test_a_mixed_site_says_each_entrys_language(
+    make_settings: Callable[..., Settings], tmp_path: Path,
+) -> None:
+    settings = site_of(make_settings, tmp_path, "french-numbered", "spanish-compact")
+    assert refresh(settings, now=T0).ok
+    atom = etree.fromstring(document(settings, "feeds/all.atom"))
+    # Sources that do not share a language: the feed says the site's, each entry its own.
+    assert atom.get(XML_LANG) == "en"
+    assert {entry.get(XML_LANG) for entry in atom.iter(f"{ATOM}entry")} == {"fr", "es"}
+
+
+def test_items_stored_without_a_language_take_their_sources_next_time(tmp_path: Path) -> None:
+    """A store from before languages: the next merge of a listing fills them in, without
+    touching the items' times."""
+    listing = [ListingItem(title="Un atelier", date=dt.date(2020, 4, 2), category=None,
+                           credit=None, summary=None)]
+    with Store.open(f"sqlite:///{tmp_path / 'db.sqlite3'}") as store:
+        store.merge("a", listing, T0)
+        before = store.all_items()
+        assert [item.language for item in before] == [None]
+        counts = store.merge("a", listing, T0 + dt.timedelta(hours=1), language="fr")
+        assert (counts.new, counts.updated) == (0, 0)
+        after = store.all_items()
+        assert [item.language for item in after] == ["fr"]
+        assert [item.updated for item in after] == [item.updated for item in before]
+        # The first source's language stays.
+        store.merge("b", listing, T0 + dt.timedelta(hours=2), language="es")
+        assert [item.language for item in store.all_items()] == ["fr"]
