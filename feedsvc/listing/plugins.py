@@ -25,9 +25,8 @@ def read_html(request: ParseRequest) -> ParseResult:
     (None: detected) and the page's address for its links."""
     from feedsvc.listing.html import parse_html_listing
 
-    # WIRE-DATES: pass today=request.today, date_order=request.date_order once
-    # parse_html_listing takes them.
     return parse_html_listing(
         request.text, source=request.source, language=request.language,
         page_url=request.page_url, selectors=request.options.get("selectors"),
+        today=request.today, date_order=request.date_order,
     )
