@@ -31,13 +31,14 @@ LISTING = "newsroom-2021-01.txt"
 
 
 def site_settings(tmp_path: Path, *, token: str | None = TOKEN,
-                  environ: dict[str, str] | None = None) -> Settings:
+                  environ: dict[str, str] | None = None,
+                  database: str = "sqlite:///var/db.sqlite3") -> Settings:
     listings = tmp_path / "listings"
     listings.mkdir(exist_ok=True)
     shutil.copy(ROOT / "config" / "listings" / LISTING, listings / LISTING)
     raw: dict[str, Any] = {
         "site": {"title": "Test Newsroom", "timezone": "Europe/Zurich"},
-        "storage": {"database": "sqlite:///var/db.sqlite3", "publish_dir": "var/public"},
+        "storage": {"database": database, "publish_dir": "var/public"},
         "server": {"admin_token": token} if token else {},
         "sources": [{"name": "newsroom", "location": f"listings/{LISTING}", "language": "en"}],
     }
@@ -136,8 +137,11 @@ def admin_status(client: FlaskClient) -> dict[str, Any]:
     return body
 
 
-def test_a_request_is_queued_not_run_and_a_second_one_is_refused(tmp_path: Path) -> None:
-    settings = site_settings(tmp_path)
+@pytest.mark.both_engines
+def test_a_request_is_queued_not_run_and_a_second_one_is_refused(
+    tmp_path: Path, engine_database: Callable[[str], str],
+) -> None:
+    settings = site_settings(tmp_path, database=engine_database("sqlite:///var/db.sqlite3"))
     client = create_app(settings).test_client()
     accepted = post(client)
     assert accepted.status_code == 202
@@ -157,10 +161,13 @@ def test_a_request_is_queued_not_run_and_a_second_one_is_refused(tmp_path: Path)
     assert public["scheduler"]["running"] is False
 
 
-def test_409_while_any_process_holds_the_store_lock(tmp_path: Path) -> None:
+@pytest.mark.both_engines
+def test_409_while_any_process_holds_the_store_lock(
+    tmp_path: Path, engine_database: Callable[[str], str],
+) -> None:
     from feedsvc.store import Store
 
-    settings = site_settings(tmp_path)
+    settings = site_settings(tmp_path, database=engine_database("sqlite:///var/db.sqlite3"))
     client = make_client(settings, QueuedRefresh(settings))
     with Store.open(settings.storage.database) as store, store.refresh_lock("a test"):
         assert post(client).status_code == 409
@@ -168,12 +175,13 @@ def test_409_while_any_process_holds_the_store_lock(tmp_path: Path) -> None:
     assert post(client).status_code == 202
 
 
+@pytest.mark.both_engines
 def test_the_scheduler_runs_a_request_and_status_shows_it_queued_running_done(
-    tmp_path: Path,
+    tmp_path: Path, engine_database: Callable[[str], str],
 ) -> None:
     from feedsvc.scheduler import start_background_scheduler
 
-    settings = site_settings(tmp_path)
+    settings = site_settings(tmp_path, database=engine_database("sqlite:///var/db.sqlite3"))
     client = create_app(settings).test_client()
     request_id = post(client).get_json()["id"]
     seen: list[str] = []

@@ -1,4 +1,4 @@
-"""The scheduler lease and the refresh requests, in the store.
+"""The scheduler lease and the refresh requests, in the store, on SQLite and PostgreSQL.
 
 The lease tests drive two instances' ``step()`` by hand on one database with
 a fake clock each, so that expiry is decided by the clocks the test sets, not
@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable, Iterator
 
 import pytest
 
 from feedsvc.store import Lease, Store
 from feedsvc.store.requests import KEEP_REQUESTS
+
+pytestmark = pytest.mark.both_engines
 
 FAILOVER = 10.0
 T0 = dt.datetime(2026, 11, 30, 12, 0, tzinfo=dt.UTC)
@@ -30,8 +31,8 @@ class FakeClock:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store.open(f"sqlite:///{tmp_path / 'store.sqlite3'}") as opened:
+def store(database_url: Callable[..., str]) -> Iterator[Store]:
+    with Store.open(database_url()) as opened:
         yield opened
 
 

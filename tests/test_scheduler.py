@@ -43,10 +43,15 @@ ZURICH = zoneinfo.ZoneInfo("Europe/Zurich")
 WAIT = 10.0
 
 
-def make_settings(tmp_path: Path, **schedule: Any) -> Settings:
+SQLITE = "sqlite:///db.sqlite3"
+EngineDatabase = Callable[[str], str]
+"""tests/postgres.py's ``engine_database``: the SQLite URL given, or a new PostgreSQL one."""
+
+
+def make_settings(tmp_path: Path, database: str = SQLITE, **schedule: Any) -> Settings:
     raw = {
         "site": {"timezone": "Europe/Zurich"},
-        "storage": {"database": "sqlite:///db.sqlite3", "publish_dir": "public"},
+        "storage": {"database": database, "publish_dir": "public"},
         "schedule": {"interval": "1s", **schedule},
     }
     return settings_from_mapping(raw, config_path=tmp_path / "feedsvc.toml")
@@ -88,11 +93,16 @@ class CountingJob:
 
 
 @pytest.fixture
-def started(tmp_path: Path) -> Iterator[Callable[..., tuple[Settings, Any]]]:
+def started(
+    tmp_path: Path, engine_database: Callable[[str], str],
+) -> Iterator[Callable[..., tuple[Settings, Any]]]:
+    """``start(job, **schedule)``: a background scheduler on the test's engine (SQLite,
+    unless the test runs on both engines)."""
     handles: list[Any] = []
+    database = engine_database(SQLITE)
 
     def start(job: Callable[[], Any], **schedule: Any) -> tuple[Settings, Any]:
-        settings = make_settings(tmp_path, **schedule)
+        settings = make_settings(tmp_path, database, **schedule)
         handle = start_background_scheduler(settings, job=job)
         handles.append(handle)
         return settings, handle
@@ -413,8 +423,11 @@ def test_a_second_signal_abandons_the_running_refresh(tmp_path: Path) -> None:
 # --- one active scheduler among many, and the admin trigger's requests ---------------------
 
 
-def test_of_two_schedulers_on_one_store_only_the_lease_holder_refreshes(tmp_path: Path) -> None:
-    settings = make_settings(tmp_path, failover_seconds=2)
+@pytest.mark.both_engines
+def test_of_two_schedulers_on_one_store_only_the_lease_holder_refreshes(
+    tmp_path: Path, engine_database: EngineDatabase,
+) -> None:
+    settings = make_settings(tmp_path, engine_database(SQLITE), failover_seconds=2)
     first_job, second_job = CountingJob(), CountingJob()
     first = start_background_scheduler(settings, job=first_job)
     second = start_background_scheduler(settings, job=second_job)
@@ -440,8 +453,12 @@ def test_of_two_schedulers_on_one_store_only_the_lease_holder_refreshes(tmp_path
         second.shutdown(wait=True)
 
 
-def test_a_standby_takes_over_a_lease_its_holder_stopped_renewing(tmp_path: Path) -> None:
-    settings = make_settings(tmp_path, interval="1h", failover_seconds=2)
+@pytest.mark.both_engines
+def test_a_standby_takes_over_a_lease_its_holder_stopped_renewing(
+    tmp_path: Path, engine_database: EngineDatabase,
+) -> None:
+    settings = make_settings(tmp_path, engine_database(SQLITE), interval="1h",
+                             failover_seconds=2)
     first_job, second_job = CountingJob(), CountingJob()
     first = start_background_scheduler(settings, job=first_job)
     second = start_background_scheduler(settings, job=second_job)
@@ -473,6 +490,7 @@ def request_state(settings: Settings, request_id: int) -> dict[str, Any]:
     return dataclasses.asdict(found[0])
 
 
+@pytest.mark.both_engines
 def test_the_active_scheduler_runs_a_queued_request(started: Any) -> None:
     job = CountingJob()
     settings, handle = started(job, interval="1h", run_at_startup=False, failover_seconds=2)
@@ -488,6 +506,7 @@ def test_the_active_scheduler_runs_a_queued_request(started: Any) -> None:
     assert state["last_tick"]["outcome"] == "ok"
 
 
+@pytest.mark.both_engines
 def test_a_failing_request_is_recorded_failed_and_one_refused_by_the_lock_stays_queued(
     started: Any,
 ) -> None:
@@ -504,9 +523,12 @@ def test_a_failing_request_is_recorded_failed_and_one_refused_by_the_lock_stays_
     assert job.runs == 3
 
 
-def test_a_standby_leaves_requests_to_the_active_scheduler(tmp_path: Path) -> None:
-    settings = make_settings(tmp_path, interval="1h", run_at_startup=False,
-                             failover_seconds=2)
+@pytest.mark.both_engines
+def test_a_standby_leaves_requests_to_the_active_scheduler(
+    tmp_path: Path, engine_database: EngineDatabase,
+) -> None:
+    settings = make_settings(tmp_path, engine_database(SQLITE), interval="1h",
+                             run_at_startup=False, failover_seconds=2)
     with Store.open(settings.storage.database) as store:
         other = store.scheduler_lease("elsewhere:1:abcd", 3600)
         assert other.step()  # another scheduler holds the lease (and never lets it go)
@@ -526,11 +548,14 @@ def test_a_standby_leaves_requests_to_the_active_scheduler(tmp_path: Path) -> No
             handle.shutdown(wait=True)
 
 
-def test_a_takeover_refreshes_once_a_dead_refresh_lock_expires(tmp_path: Path) -> None:
+@pytest.mark.both_engines
+def test_a_takeover_refreshes_once_a_dead_refresh_lock_expires(
+    tmp_path: Path, engine_database: EngineDatabase,
+) -> None:
     from feedsvc.store import RefreshLock
 
-    settings = make_settings(tmp_path, interval="1h", run_at_startup=False,
-                             failover_seconds=2)
+    settings = make_settings(tmp_path, engine_database(SQLITE), interval="1h",
+                             run_at_startup=False, failover_seconds=2)
     with Store.open(settings.storage.database) as store:
         # A scheduler that died mid-refresh: its lease and its refresh lock, never renewed.
         assert store.scheduler_lease("dead:1:abcd", 2).step()

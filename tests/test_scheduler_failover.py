@@ -1,6 +1,6 @@
-"""Two real `feedsvc scheduler` processes on one store: one is active, the other takes
-over when it is killed, and /status (read by a web app that imports no scheduler)
-says which one is active and since when.
+"""Two real `feedsvc scheduler` processes on one store (SQLite, then PostgreSQL): one is
+active, the other takes over when it is killed, and /status (read by a web app that
+imports no scheduler) says which one is active and since when.
 
 A short failover time (3 s) and an hour-long interval: after the start-up
 refresh, refreshes happen only when the test asks for one with the admin
@@ -29,7 +29,7 @@ from feedsvc.settings import Settings, load_settings
 from feedsvc.store import Store
 from feedsvc.web import create_app
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.both_engines]
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -85,7 +85,7 @@ class Site:
 
 
 @pytest.fixture
-def site(tmp_path: Path) -> Iterator[Site]:
+def site(tmp_path: Path, database_url: Callable[..., str]) -> Iterator[Site]:
     (tmp_path / "listings").mkdir()
     shutil.copy(ROOT / "config" / "listings" / LISTING, tmp_path / "listings" / LISTING)
     (tmp_path / "feedsvc.toml").write_text(f"""
@@ -94,7 +94,7 @@ title = "Failover Test"
 timezone = "Europe/Zurich"
 
 [storage]
-database = "sqlite:///var/feedsvc.sqlite3"
+database = "{database_url()}"
 publish_dir = "var/public"
 
 [server]
