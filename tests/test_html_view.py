@@ -210,3 +210,13 @@ def test_an_entry_in_another_language_than_its_feed_says_so() -> None:
     assert page.language_of(entries[1].title) == "en"
     # The date of the Spanish entry is written in Spanish, as its page says.
     assert "de noviembre de 2021" in render_view(spec, SITE_TITLE).decode()
+
+
+def test_a_custom_feeds_page_does_not_call_the_sites_items_its_own() -> None:
+    """A custom feed has no list of its own: its footer offers the site's every item
+    as such, where a category's offers the category's."""
+    spec = dataclasses.replace(seed_spec(), key="custom/child-labour")
+    text = render_view(spec, SITE_TITLE).decode()
+    assert 'href="../../items">Every item of the site, page by page</a>' in text
+    assert 'href="../../#custom-child-labour">' in text
+    assert ">Every item, page by page<" in render_view(seed_spec(), SITE_TITLE).decode()

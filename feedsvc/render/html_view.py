@@ -36,6 +36,7 @@ FORMAT_TYPES: Mapping[str, str] = {
     "atom": "application/atom+xml", "rss": "application/rss+xml", "json": "application/feed+json",
 }
 CATEGORY_PREFIX = "category/"
+CUSTOM_PREFIX = "custom/"
 
 EXPLANATION = (
     "This is a feed: a list of the newest items of this site that a feed reader (an app, "
@@ -70,6 +71,12 @@ def render_html_view(spec: FeedSpec, site_title: str) -> bytes:
     if spec.key.startswith(CATEGORY_PREFIX):
         slug = spec.key.removeprefix(CATEGORY_PREFIX)
         home += f' · <a href="{up}categories/{escape(slug)}">Every item of this category</a>'
+    elif spec.key.startswith(CUSTOM_PREFIX):
+        # A custom feed has no paged list of its own; its place on the home page
+        # (its alternate link) says what it holds.
+        slug = spec.key.removeprefix(CUSTOM_PREFIX)
+        home += (f' · <a href="{up}#custom-{escape(slug)}">This feed on the home page</a>'
+                 f' · <a href="{up}items">Every item of the site, page by page</a>')
     else:
         home += f' · <a href="{up}items">Every item, page by page</a>'
     parts.append(f'</main>\n<footer{ui}>{home}</footer>\n</body>\n</html>\n')
