@@ -220,3 +220,12 @@ def test_a_custom_feeds_page_does_not_call_the_sites_items_its_own() -> None:
     assert 'href="../../items">Every item of the site, page by page</a>' in text
     assert 'href="../../#custom-child-labour">' in text
     assert ">Every item, page by page<" in render_view(seed_spec(), SITE_TITLE).decode()
+
+
+def test_each_paragraph_of_a_summary_is_a_paragraph_of_the_page() -> None:
+    """A summary's paragraphs are one blank line apart; a browser would run them together."""
+    first = dataclasses.replace(seed_entries()[0], summary="First part.\n\nSecond <part>.")
+    spec = dataclasses.replace(seed_spec(), entries=(first,))
+    text = render_view(spec, SITE_TITLE).decode()
+    assert ('<p class="summary">First part.</p><p class="summary">Second &lt;part&gt;.</p>'
+            in text)

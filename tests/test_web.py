@@ -674,3 +674,19 @@ def test_status_and_metrics_share_one_store(
     for path in ("/status", "/metrics", "/status", "/metrics"):
         assert client.get(path).status_code == 200, path
     assert opened == [settings.storage.database]
+
+
+def test_each_paragraph_of_a_summary_is_a_paragraph_of_the_pages(tmp_path: Path) -> None:
+    """Summaries keep their paragraphs (one blank line apart) on the item page, the
+    paged lists and the home page, where a browser would run them together."""
+    two = item("2026-11-21-two", "Two paragraphs", "2026-11-21", "Press release",
+               summary="First part.\n\nSecond <part>.")
+    items = (two, *ITEMS)
+    settings = web_settings(tmp_path)
+    publish_site(settings.storage.publish_dir, items=items)
+    app = create_app(settings, item_finder=items_by_id(items), item_pager=items_pager(items))
+    expected = '<p class="summary">First part.</p>\n<p class="summary">Second &lt;part&gt;.</p>'
+    with app.test_client() as client:
+        for path in ("/items/2026-11-21-two", "/items", "/categories/press-release"):
+            text = client.get(path).get_data(as_text=True)
+            assert expected in text, path

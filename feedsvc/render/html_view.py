@@ -157,7 +157,9 @@ def _entry(entry: Entry, feed_language: str) -> str:
     if entry.category:
         parts.append(f' <span class="badge">{escape(entry.category)}</span>')
     if entry.summary and entry.summary.strip():
-        parts.append(f'<p class="summary">{escape(entry.summary.strip())}</p>')
+        # Paragraphs are one blank line apart; a browser would run them together.
+        parts.extend(f'<p class="summary">{escape(part.strip())}</p>'
+                     for part in entry.summary.split("\n\n") if part.strip())
     if entry.credit and entry.credit.strip():
         credit = entry.credit.strip().removeprefix("©").lstrip()
         # "Image:" is the page's own English; the credit, a name, is left unmarked.
