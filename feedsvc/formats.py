@@ -205,9 +205,8 @@ def _pages(value: Any, key: str) -> int:
 
 # --- the registry ----------------------------------------------------------------------
 
-# The text and html parsers are reached through feedsvc.listing.plugins, where the
-# request's today and date_order are handed on (see WIRE-DATES there); json's
-# parser takes the request's fields itself.
+# The text and html parsers are reached through feedsvc.listing.plugins, which hands
+# them the request's today and date_order; json's parser takes the request itself.
 
 FORMATS: Mapping[str, Format] = MappingProxyType({format.name: format for format in (
     Format(
