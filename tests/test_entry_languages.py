@@ -9,6 +9,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from lxml import etree
 
 from feedsvc.models import ListingItem
@@ -130,3 +131,27 @@ def test_a_page_without_a_usable_lang_takes_the_sites(
     assert refresh(settings, now=T0).ok
     atom = etree.fromstring(document(settings, "feeds/all.atom"))
     assert {entry.get(XML_LANG) for entry in atom.iter(f"{ATOM}entry")} == {"en"}
+
+
+LAYOUTS = Path(__file__).resolve().parent / "data" / "text-layouts"
+
+
+@pytest.mark.parametrize(("name", "language", "count"), [
+    ("relative-blocks-fr", "fr", 3), ("relative-blocks-es", "es", 2),
+])
+def test_a_listing_dated_only_relatively_is_read_in_its_language(
+    make_settings: Callable[..., Settings], tmp_path: Path, name: str, language: str,
+    count: int,
+) -> None:
+    """No month name to tell the language by: "il y a 3 jours", "hier", "hace 2 días"
+    tell it, so a refresh (and ``feedsvc parse``) reads the listing with no
+    ``language`` set, and its entries say their language."""
+    (tmp_path / "listings").mkdir()
+    shutil.copy(LAYOUTS / f"{name}.txt", tmp_path / "listings" / f"{name}.txt")
+    settings = make_settings([{"name": name, "location": f"listings/{name}.txt"}])
+    report = refresh(settings, now=dt.datetime(2015, 11, 26, 10, 0, tzinfo=dt.UTC))
+    assert report.ok, report
+    atom = etree.fromstring(document(settings, "feeds/all.atom"))
+    entries = list(atom.iter(f"{ATOM}entry"))
+    assert len(entries) == count
+    assert {entry.get(XML_LANG) for entry in entries} == {language}
