@@ -660,7 +660,12 @@ def _no_items_message(state: SourceState | None, parser_warnings: Sequence[Parse
     where = f"line {first.line}: " if first.line else ""
     more = count_warnings(parser_warnings) - 1
     also = f" (and {more} more warning(s))" if more else ""
-    return f"no items found{had}: {where}{first.message}{also}"
+    # The HTML reader's own warning opens with what this message says already.
+    message = first.message.removeprefix(_NO_NEWS_ITEMS)
+    return f"no items found{had}: {where}{message}{also}"
+
+
+_NO_NEWS_ITEMS = "no news items found: "
 
 
 def _parse_page(
