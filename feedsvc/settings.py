@@ -377,7 +377,8 @@ OPTIONS: tuple[Option, ...] = (
            "Contact address (e-mail or URL) put in the User-Agent of outbound requests; "
            "printable ASCII only.", _header_text),
     Option("storage", "database", "sqlite:///../var/feedsvc.sqlite3",
-           "SQLAlchemy database URL; a relative SQLite path resolves against the config file.",
+           "SQLAlchemy database URL, SQLite or PostgreSQL (postgresql:// uses psycopg 3); "
+           "a relative SQLite path resolves against the config file.",
            _nonempty_str),
     Option("storage", "publish_dir", "../var/public",
            "Directory the published feeds are written to, relative to the config file.",
@@ -828,6 +829,11 @@ def _resolve_location(location: str, base_dir: Path, key: str) -> str:
 
 
 def _resolve_database_url(url: str, base_dir: Path) -> str:
+    """``url`` with a relative SQLite path made absolute, and a PostgreSQL URL naming no
+    driver given psycopg 3's (``feedsvc[postgres]``; SQLAlchemy's default is psycopg2)."""
+    for bare in ("postgresql://", "postgres://"):
+        if url.startswith(bare):
+            return "postgresql+psycopg://" + url[len(bare):]
     prefix = "sqlite:///"
     if url.startswith(prefix) and url != "sqlite:///:memory:":
         path = Path(url[len(prefix):])
