@@ -28,7 +28,7 @@ import logging
 import time
 import zoneinfo
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
@@ -41,6 +41,7 @@ from feedsvc.formats import Format, ParseRequest, choose_format
 from feedsvc.identity import item_key, slugify
 from feedsvc.listing.warnings import OmittedWarnings, count_warnings
 from feedsvc.models import FeedSpec, ListingItem, ParseWarning, StoredItem
+from feedsvc.outcomes import RunSummary, SourceReport, SourceStatus
 from feedsvc.publication import (
     ALL,
     FEED_FORMATS,
@@ -106,63 +107,6 @@ class DefaultRenderer:
 
 
 @dataclass(frozen=True)
-class SourceReport:
-    """What one refresh did with one source.
-
-    Exactly one of these holds: ``error`` is set (the source failed),
-    ``skipped`` (a failing remote source not yet due for a retry; ``retry_at``
-    says when it is), ``not_modified`` (the server said nothing changed),
-    ``unchanged`` (it sent the same bytes as when last merged: nothing was
-    parsed or merged), or none (it was read and merged: the counts say what
-    it held).
-    """
-
-    name: str
-    found: int = 0
-    new: int = 0
-    updated: int = 0
-    warnings: int = 0
-    error: str | None = None
-    skipped: bool = False
-    not_modified: bool = False
-    unchanged: bool = False
-    retry_at: dt.datetime | None = None
-    stale: bool = False
-    warning_messages: tuple[str, ...] = ()
-    """The first ``REPORTED_WARNINGS`` warnings, and a line counting the rest: what the
-    run keeps in the store and /status shows."""
-    all_warning_messages: tuple[str, ...] = field(default=(), repr=False, compare=False)
-    """Every warning the parsers kept (see ``feedsvc.listing.warnings``: at most
-    MAX_WARNINGS per document, then a line counting the rest), for ``feedsvc -v
-    refresh``; never stored."""
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None and not self.skipped
-
-    def summary_line(self) -> str:
-        if self.error is not None:
-            return f"{self.name}: FAILED: {self.error}"
-        if self.skipped:
-            when = self.retry_at.isoformat() if self.retry_at else "later"
-            return f"{self.name}: skipped: still failing, next attempt after {when}"
-        if self.not_modified:
-            return f"{self.name}: not modified"
-        if self.unchanged:
-            return f"{self.name}: unchanged"
-        return (f"{self.name}: {self.found} found, {self.new} new, {self.updated} updated, "
-                f"{self.warnings} warnings")
-
-    def to_json(self) -> dict[str, Any]:
-        raw = asdict(self)
-        del raw["all_warning_messages"]
-        raw["retry_at"] = self.retry_at.isoformat() if self.retry_at else None
-        raw["warning_messages"] = list(self.warning_messages)
-        raw["ok"] = self.ok
-        return raw
-
-
-@dataclass(frozen=True)
 class RefreshReport:
     """What one refresh did. ``ok`` is False when a source failed or was skipped,
     or when publishing failed; the other sources are published all the same.
@@ -200,6 +144,11 @@ class RefreshReport:
             outcome = f"feeds unchanged ({self.feed_count} feeds with {self.item_count} items)"
         return [*(source.summary_line() for source in self.sources), f"{tally}; {outcome}"]
 
+    def run_summary(self) -> RunSummary:
+        """What the store keeps of this refresh (see ``Store.finish_run``)."""
+        return RunSummary(error=self.error, feed_count=self.feed_count,
+                          item_count=self.item_count, sources=self.sources)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "started": self.started.isoformat(),
@@ -215,11 +164,12 @@ class RefreshReport:
 
 
 @dataclass(frozen=True)
-class _Read:
+class Read:
     """A source read to the end: its items (if modified), validators and warnings.
 
-    ``unchanged``: the bytes were those last merged (``digest``), so nothing was
-    parsed. ``listed_below`` counts items below ``items`` known unchanged (a
+    ``status`` is MERGED (items to merge), NOT_MODIFIED (the server said so) or
+    UNCHANGED (the bytes were those last merged, ``digest``, so nothing was
+    parsed). ``listed_below`` counts items below ``items`` known unchanged (a
     listing read only down to where it stopped changing); ``snapshot`` is the
     text listing as read, for the next read to build on.
     """
@@ -227,8 +177,7 @@ class _Read:
     items: tuple[ListingItem, ...]
     validators: Validators
     warnings: tuple[ParseWarning, ...] = field(default_factory=tuple)
-    not_modified: bool = False
-    unchanged: bool = False
+    status: SourceStatus = SourceStatus.MERGED
     digest: str | None = None
     listed_below: int = 0
     snapshot: SourceSnapshot | None = None
@@ -240,6 +189,31 @@ class _Read:
     """The CSS selectors the first page was read with (HTML), for ``feedsvc parse --explain``."""
     language: str | None = None
     """The language the listing is in (configured, or detected for text listings)."""
+
+    def __post_init__(self) -> None:
+        if self.status not in _READ_STATUSES:
+            raise ValueError(f"a read cannot be {self.status.name}: use Failed or Skipped")
+
+
+_READ_STATUSES = (SourceStatus.MERGED, SourceStatus.NOT_MODIFIED, SourceStatus.UNCHANGED)
+
+
+@dataclass(frozen=True)
+class Failed:
+    """A source that could not be read: why."""
+
+    error: FeedsvcError
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A failing remote source not read, as it is not due for a retry until ``retry_at``."""
+
+    retry_at: dt.datetime
+
+
+ReadOutcome = Read | Failed | Skipped
+"""What reading one source came to: the refresh records each kind its own way."""
 
 
 def refresh(
@@ -351,7 +325,7 @@ def _refresh_locked(
         feed_count=feed_count, item_count=item_count, error=error,
     )
     store.finish_run(run_id, finished, ok=report.ok, published=published,
-                     summary=report.to_json(), keep=settings.storage.keep_runs)
+                     summary=report.run_summary(), keep=settings.storage.keep_runs)
     _log_refresh(report)
     return report
 
@@ -366,7 +340,8 @@ def _abandon_run(
     logger.log(logging.DEBUG if isinstance(exc, FeedsvcError) else logging.ERROR,
                "refresh abandoned error=%r", reason)
     try:
-        store.finish_run(run_id, finished, ok=False, published=False, summary={"error": reason})
+        store.finish_run(run_id, finished, ok=False, published=False,
+                         summary=RunSummary(error=reason))
     except FeedsvcError as error:
         logger.log(logging.DEBUG if isinstance(exc, FeedsvcError) else logging.WARNING,
                    "could not record the abandoned refresh: %s", error)
@@ -427,8 +402,9 @@ def _due_at(source: SourceSettings, state: SourceState | None, interval: int,
 def _read_all(
     settings: Settings, fetcher: Fetcher, states: dict[str, SourceState], now: dt.datetime,
     store: Store | None = None, *, browser: Fetcher | None = None,
-) -> list[_Read | FeedsvcError | dt.datetime]:
-    """Each source's outcome, in settings order: a read, its error, or when it is due.
+) -> list[ReadOutcome]:
+    """Each source's outcome, in settings order: Read, Failed, or Skipped (not due
+    until then).
 
     Up to ``fetch.concurrency`` sources are read at once. A source still being
     read ``fetch.total_timeout`` seconds after its read began (all its pages,
@@ -448,28 +424,30 @@ def _read_all(
         concurrency=settings.fetch.concurrency,
         seconds=settings.fetch.total_timeout,
     )
-    outcomes = iter(reads)
-    return [due_at if due_at is not None else next(outcomes) for due_at in due]
+    # A read given up on (timed out) is a FetchError in its place.
+    outcomes = iter(Failed(read) if isinstance(read, FetchError) else read for read in reads)
+    return [Skipped(due_at) if due_at is not None else next(outcomes) for due_at in due]
 
 
 def _read_guarded(
     source: SourceSettings, fetcher: Fetcher, state: SourceState | None, store: Store | None,
     today: dt.date, browser: Fetcher | None = None,
-) -> _Read | FeedsvcError:
+) -> Read | Failed:
     try:
         return read_source(source, fetcher, state, store, today=today, browser=browser)
     except FeedsvcError as exc:
-        return exc
+        return Failed(exc)
     except Exception as exc:
         logger.exception("source=%s internal error", source.name)
-        return SourceError(f"internal error: {type(exc).__name__}: {exc}", source=source.name)
+        return Failed(SourceError(f"internal error: {type(exc).__name__}: {exc}",
+                                  source=source.name))
 
 
 def read_source(
     source: SourceSettings, fetcher: Fetcher, state: SourceState | None,
     store: Store | None = None, *, today: dt.date | None = None,
     browser: Fetcher | None = None,
-) -> _Read:
+) -> Read:
     """Fetch, decode and parse one source, following "next" pages of the formats that
     paginate (see ``feedsvc.formats``; ``auto`` is decided on the first page).
     A source with ``render = "browser"`` has its pages read by ``browser``
@@ -497,7 +475,7 @@ def read_source(
     pages_from = _page_fetcher(source, fetcher, browser)
     first = pages_from.fetch(source.name, source.location, validators)
     if first.not_modified:
-        return _Read(items=(), validators=first.validators, not_modified=True)
+        return Read(items=(), validators=first.validators, status=SourceStatus.NOT_MODIFIED)
     fmt = choose_format(source.format, content_type=first.content_type, body=first.body or b"")
     if fmt.incremental:
         return _read_text(source, fmt, first, state if same_config else None, store, today)
@@ -531,12 +509,13 @@ def read_source(
             break
     body_digest = digest.hexdigest()
     if items and same_config and state is not None and state.body_digest == body_digest:
-        return _Read(items=(), validators=first.validators, unchanged=True, digest=body_digest)
+        return Read(items=(), validators=first.validators, status=SourceStatus.UNCHANGED,
+                    digest=body_digest)
     kept, future = _drop_future(items, today, source.name)
     if not kept:
         raise ListingError(_no_items_message(state, [*parser_warnings, *future]),
                            source=source.name)
-    return _Read(items=kept, validators=_unless(future, first.validators),
+    return Read(items=kept, validators=_unless(future, first.validators),
                  warnings=(*warnings, *future), digest=None if future else body_digest,
                  format=fmt.name, selectors_used=explained[0] if explained else None,
                  language=source.language or (declared[0] if declared else None))
@@ -595,7 +574,7 @@ def _digest(page: Fetched) -> Any:
 def _read_text(
     source: SourceSettings, fmt: Format, page: Fetched, state: SourceState | None,
     store: Store | None, today: dt.date | None,
-) -> _Read:
+) -> Read:
     """A text listing: skipped when its bytes are those last merged, read from the top
     down to where it stopped changing when it can be, else read in full."""
     from feedsvc.listing import decode_document
@@ -606,7 +585,8 @@ def _read_text(
         raise ListingError("the server sent no body", source=source.name)
     digest = _digest(page).hexdigest()
     if state is not None and state.body_digest == digest:
-        return _Read(items=(), validators=page.validators, unchanged=True, digest=digest)
+        return Read(items=(), validators=page.validators, status=SourceStatus.UNCHANGED,
+                    digest=digest)
     text, decode_warnings = decode_document(
         page.body, declared_charset=page.charset, source=source.name)
     previous = store.source_snapshot(source.name) if store is not None and state else None
@@ -626,7 +606,7 @@ def _read_text(
                 config_fingerprint=fingerprint, body=page.body, charset=page.charset,
                 language=top.language, item_count=top.item_count, warnings=top.warnings,
                 plain=not future, repeats=False)
-            return _Read(items=kept, validators=_unless(future, page.validators),
+            return Read(items=kept, validators=_unless(future, page.validators),
                          warnings=(*decode_warnings, *top.warnings, *future),
                          digest=None if future else digest,
                          listed_below=top.listed_below, snapshot=snapshot,
@@ -645,7 +625,7 @@ def _read_text(
         config_fingerprint=fingerprint, body=page.body, charset=page.charset,
         language=language, item_count=distinct, warnings=result.warnings,
         plain=not future and is_plain(text), repeats=distinct != len(kept))
-    return _Read(items=kept, validators=_unless(future, page.validators),
+    return Read(items=kept, validators=_unless(future, page.validators),
                  warnings=(*decode_warnings, *result.warnings, *future),
                  digest=None if future else digest, snapshot=snapshot, keys=keys,
                  format=fmt.name, language=language)
@@ -703,23 +683,22 @@ def _parse_page(
 
 
 def _record(
-    store: Store, source: SourceSettings, outcome: _Read | FeedsvcError | dt.datetime,
+    store: Store, source: SourceSettings, outcome: ReadOutcome,
     state: SourceState | None, settings: Settings, now: dt.datetime, changes: Changes,
 ) -> SourceReport:
     fingerprint = config_fingerprint(source)
-    if isinstance(outcome, dt.datetime):
-        report = SourceReport(name=source.name, skipped=True, retry_at=outcome,
-                              stale=_is_stale(state, settings, now))
-    elif isinstance(outcome, FeedsvcError):
-        message = _error_text(outcome, source.name)
+    if isinstance(outcome, Skipped):
+        report = SourceReport(name=source.name, status=SourceStatus.SKIPPED,
+                              retry_at=outcome.retry_at, stale=_is_stale(state, settings, now))
+    elif isinstance(outcome, Failed):
+        message = _error_text(outcome.error, source.name)
         failed = store.record_failure(source.name, now, message, fingerprint=fingerprint)
-        report = SourceReport(name=source.name, error=message,
+        report = SourceReport(name=source.name, status=SourceStatus.FAILED, error=message,
                               stale=_is_stale(failed, settings, now))
-    elif outcome.not_modified or outcome.unchanged:
+    elif outcome.status is not SourceStatus.MERGED:
         store.record_success(source.name, now, validators=outcome.validators,
                              fingerprint=fingerprint)
-        report = SourceReport(name=source.name, not_modified=outcome.not_modified,
-                              unchanged=outcome.unchanged)
+        report = SourceReport(name=source.name, status=outcome.status)
     else:
         counts = store.merge(
             source.name, outcome.items, now, validators=outcome.validators,
@@ -1113,16 +1092,14 @@ def _code_fingerprint() -> str:
 
 def _log_source(report: SourceReport, source: SourceSettings) -> None:
     stale = " stale=true" if report.stale else ""
-    if report.error is not None:
+    if report.status is SourceStatus.FAILED:
         logger.warning("source=%s status=failed error=%r%s", report.name, report.error, stale)
-    elif report.skipped:
+    elif report.status is SourceStatus.SKIPPED:
         logger.log(logging.WARNING if report.stale else logging.INFO,
                    "source=%s status=skipped retry_at=%s%s", report.name,
                    report.retry_at.isoformat() if report.retry_at else "-", stale)
-    elif report.not_modified:
-        logger.info("source=%s status=not_modified", report.name)
-    elif report.unchanged:
-        logger.info("source=%s status=unchanged", report.name)
+    elif report.status is not SourceStatus.MERGED:
+        logger.info("source=%s status=%s", report.name, report.status.value)
     else:
         logger.info("source=%s status=ok found=%d new=%d updated=%d warnings=%d",
                     report.name, report.found, report.new, report.updated, report.warnings)

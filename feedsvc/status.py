@@ -122,17 +122,8 @@ def websub_status(states: Mapping[str, HubState], hubs: Sequence[str]) -> dict[s
 
 def _warning_messages(run: RunRecord | None) -> dict[str, list[str]]:
     """Each source's warning lines in the run's summary, for the sources it parsed."""
-    summary = (run.summary or {}) if run is not None else {}
-    found: dict[str, list[str]] = {}
-    for report in summary.get("sources", ()):
-        if not isinstance(report, dict) or report.get("error") or report.get("skipped") \
-                or report.get("unchanged") or report.get("not_modified"):
-            continue
-        lines = report.get("warning_messages")
-        if isinstance(lines, list):
-            name = str(report.get("name"))
-            found[name] = [str(line).removeprefix(f"{name}: ") for line in lines]
-    return found
+    summary = run.summary if run is not None else None
+    return {} if summary is None else summary.warning_messages()
 
 
 def scheduler_json(
@@ -231,17 +222,7 @@ def run_error(run: RunRecord) -> str | None:
     """
     if run.ok:
         return None
-    summary = run.summary or {}
-    error = summary.get("error")
-    if isinstance(error, str) and error:
-        return error
-    failures = [
-        f"{source.get('name')}: "
-        + (str(source["error"]) if source.get("error") else "skipped: still failing")
-        for source in summary.get("sources", ())
-        if isinstance(source, dict) and (source.get("error") or source.get("skipped"))
-    ]
-    return "; ".join(failures) or "failed"
+    return (run.summary.failure() if run.summary is not None else None) or "failed"
 
 
 def _source_json(

@@ -24,6 +24,7 @@ import pytest
 from feedsvc import cli
 from feedsvc.errors import FetchError, RefreshInProgressError
 from feedsvc.models import FeedSpec
+from feedsvc.outcomes import RunSummary
 from feedsvc.pipeline import DUPLICATE_WARNING, DefaultRenderer, RefreshReport, refresh
 from feedsvc.publication import FeedLink, SiteSnapshot, current_generation, open_publication
 from feedsvc.settings import Settings
@@ -580,7 +581,7 @@ def test_an_interrupted_fetch_leaves_store_and_publication_as_they_were(
     assert store.lock_holder() is None
     last = store.last_run()
     assert last is not None and last.ok is False
-    assert last.summary == {"error": "abandoned: KeyboardInterrupt"}
+    assert last.summary == RunSummary(error="abandoned: KeyboardInterrupt")
     status = read_status(store, settings, now=T0 + 30 * MINUTE)
     assert status["last_refresh"]["error"] == "abandoned: KeyboardInterrupt"
 

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
+from feedsvc.outcomes import RunSummary, SourceReport, SourceStatus
 from feedsvc.settings import Settings, settings_from_mapping
 from feedsvc.status import admin_status, public_status, redact_credentials
 from feedsvc.store import InstanceState, Store
@@ -49,8 +50,11 @@ def status_site(tmp_path: Path) -> Settings:
         store.record_failure("harbour", NOW, local_error)
         run = store.start_run(NOW)
         store.finish_run(run, NOW + dt.timedelta(seconds=2), ok=False, published=False,
-                         summary={"sources": [{"name": "lighthouse", "error": remote_error},
-                                              {"name": "harbour", "error": local_error}]})
+                         summary=RunSummary(sources=(
+                             SourceReport("lighthouse", status=SourceStatus.FAILED,
+                                          error=remote_error),
+                             SourceReport("harbour", status=SourceStatus.FAILED,
+                                          error=local_error))))
         store.record_scheduler(InstanceState(
             instance=INSTANCE, host=HOST, pid=PID, schedule="every 30m", started=NOW,
             stopped=None, seen=NOW, next_run=NOW + dt.timedelta(minutes=30), ticks=1,

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from feedsvc.errors import RefreshInProgressError, StoreError
 from feedsvc.identity import item_guid
 from feedsvc.models import ListingItem
+from feedsvc.outcomes import RunSummary, SourceReport, SourceStatus
 from feedsvc.settings import settings_from_mapping
 from feedsvc.sources import Validators
 from feedsvc.store import SCHEMA_VERSION, MergeCounts, Store
@@ -384,7 +385,7 @@ def test_run_durations_list_finished_runs_oldest_first(store: Store) -> None:
     for offset, seconds in ((0, 3.5), (30, 1.25)):
         run = store.start_run(T0 + dt.timedelta(minutes=offset))
         store.finish_run(run, T0 + dt.timedelta(minutes=offset, seconds=seconds),
-                         ok=True, published=False, summary={})
+                         ok=True, published=False, summary=RunSummary())
     store.start_run(T2)  # still running: no duration yet
     assert store.run_durations() == [3.5, 1.25]
 
@@ -394,12 +395,15 @@ def test_runs_are_recorded(store: Store) -> None:
     run = store.start_run(T0)
     assert store.last_run() is None
     assert store.last_run(finished=False) is not None
+    summary = RunSummary(feed_count=3, item_count=7, sources=(
+        SourceReport("a", found=2, new=1, warnings=1, warning_messages=("a: line 3: odd",)),
+        SourceReport("b", status=SourceStatus.NOT_MODIFIED)))
     store.finish_run(run, T0 + dt.timedelta(seconds=3), ok=True, published=True,
-                     summary={"sources": 2})
+                     summary=summary)
     last = store.last_run()
     assert last is not None
     assert (last.ok, last.published, last.duration_seconds) == (True, True, 3.0)
-    assert last.summary == {"sources": 2}
+    assert last.summary == summary
     assert store.run_count() == 1
 
 
@@ -593,7 +597,7 @@ def test_a_server_in_another_time_zone_keeps_the_same_times(
             store.merge("a", [ALPHA, BETA], T0)
             store.record_failure("a", T1, "boom")
             run = store.start_run(T1)
-            store.finish_run(run, T2, ok=True, published=True, summary={})
+            store.finish_run(run, T2, ok=True, published=True, summary=RunSummary())
             state = store.source_state("a")
             assert state is not None
             return (tuple((i.first_seen, i.updated) for i in store.all_items()),

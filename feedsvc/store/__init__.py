@@ -18,13 +18,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from feedsvc.errors import StoreError
 from feedsvc.models import ListingItem, StoredItem
+from feedsvc.outcomes import RunSummary
 from feedsvc.sources import Validators
 from feedsvc.store import archives as _archives
 from feedsvc.store import categories as _categories
@@ -348,15 +348,17 @@ class Store:
 
     def finish_run(
         self, run_id: int, now: dt.datetime, *, ok: bool, published: bool,
-        summary: Mapping[str, Any], keep: int | None = None,
+        summary: RunSummary, keep: int | None = None,
     ) -> None:
-        """Record the end of a run; with ``keep``, only the newest ``keep`` runs stay."""
+        """Record the end of a run and its summary; with ``keep``, only the newest ``keep``
+        runs stay."""
         with self._db.write() as conn:
             _runs.finish_run(conn, run_id, now, ok=ok, published=published, summary=summary,
                              keep=keep)
 
     def last_run(self, *, finished: bool = True) -> RunRecord | None:
-        """The latest run (the latest finished one when ``finished``), or None."""
+        """The latest run (the latest finished one when ``finished``), or None: its
+        summary read back as the ``RunSummary`` the refresh recorded."""
         with self._db.read() as conn:
             return _runs.last_run(conn, finished=finished)
 

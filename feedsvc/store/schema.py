@@ -18,6 +18,7 @@ creates, upgrades and checks it in one transaction under ``lock_schema``
 from __future__ import annotations
 
 import datetime as dt
+import json
 import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -31,14 +32,17 @@ from sqlalchemy.exc import SQLAlchemyError
 from feedsvc.errors import StoreError
 from feedsvc.identity import slugify
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 """1: the first schema. 2: ``sources.config_fingerprint`` and the ``categories`` table.
 3: ``sources.failures_total``. 4: ``items.category_slug`` and the indexes each feed's
 newest entries are read from, ``sources.body_digest``, the ``source_snapshots`` and
 ``publication_state`` and ``removals`` tables. 5: ``items.language`` and
 ``items.archive_seq`` with its indexes, the ``archive_pages`` table.
 6: on PostgreSQL, the ``SORTED_COLUMNS`` compared in code point order (collation
-``C``)."""
+``C``).
+7: a run's summary as columns (``refresh_runs.error``, ``feed_count``, ``item_count``
+and the ``refresh_run_sources`` and ``refresh_run_warnings`` tables) instead of JSON
+text in ``refresh_runs.summary``."""
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_MERGE_CACHE_KIB = 4_096
 """Page cache of an SQLite connection that has merged (a merge touches every index of
@@ -174,7 +178,38 @@ refresh_runs = sa.Table(
     sa.Column("finished", UTCDateTime),
     sa.Column("ok", sa.Boolean),
     sa.Column("published", sa.Boolean),
-    sa.Column("summary", sa.Text),
+    # The run's summary (feedsvc.outcomes.RunSummary): why it was not ok, what it published.
+    sa.Column("error", sa.String),
+    sa.Column("feed_count", sa.Integer),
+    sa.Column("item_count", sa.Integer),
+)
+
+# Each source's report in a finished run (feedsvc.outcomes.SourceReport), in settings
+# order (``position``); its warning lines in refresh_run_warnings.
+refresh_run_sources = sa.Table(
+    "refresh_run_sources", metadata,
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("refresh_runs.id"), primary_key=True),
+    sa.Column("position", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("name", sa.String, nullable=False),
+    # A feedsvc.outcomes.SourceStatus value.
+    sa.Column("status", sa.String, nullable=False),
+    sa.Column("found", sa.Integer, nullable=False),
+    sa.Column("new", sa.Integer, nullable=False),
+    sa.Column("updated", sa.Integer, nullable=False),
+    sa.Column("warnings", sa.Integer, nullable=False),
+    sa.Column("error", sa.String),
+    sa.Column("retry_at", UTCDateTime),
+    sa.Column("stale", sa.Boolean, nullable=False),
+)
+
+refresh_run_warnings = sa.Table(
+    "refresh_run_warnings", metadata,
+    sa.Column("run_id", sa.Integer, primary_key=True),
+    sa.Column("source_position", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("position", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.ForeignKeyConstraint(["run_id", "source_position"],
+                            ["refresh_run_sources.run_id", "refresh_run_sources.position"]),
 )
 
 categories = sa.Table(
@@ -452,8 +487,50 @@ def _to_6(conn: Connection) -> None:
         conn.execute(sa.text(f'ALTER TABLE {table} ALTER COLUMN {column} TYPE VARCHAR COLLATE "C"'))
 
 
+def _to_7(conn: Connection) -> None:
+    """Each run's JSON summary into columns and rows (the new tables are made already,
+    by ``create_all``), then the JSON column dropped."""
+    _add_column(conn, "refresh_runs", "error", "VARCHAR")
+    _add_column(conn, "refresh_runs", "feed_count", "INTEGER")
+    _add_column(conn, "refresh_runs", "item_count", "INTEGER")
+    if "summary" not in {c["name"] for c in sa.inspect(conn).get_columns("refresh_runs")}:
+        return
+    rows = conn.execute(sa.text("SELECT id, summary FROM refresh_runs WHERE summary IS NOT NULL"))
+    for run_id, text in list(rows):
+        summary = json.loads(text)
+        if not isinstance(summary, dict):
+            continue
+        conn.execute(refresh_runs.update().where(refresh_runs.c.id == run_id).values(
+            error=summary.get("error") or None, feed_count=int(summary.get("feed_count") or 0),
+            item_count=int(summary.get("item_count") or 0)))
+        for position, report in enumerate(summary.get("sources") or ()):
+            _copy_source_report(conn, run_id, position, report)
+    conn.execute(sa.text("ALTER TABLE refresh_runs DROP COLUMN summary"))
+
+
+def _copy_source_report(conn: Connection, run_id: int, position: int,
+                        report: dict[str, Any]) -> None:
+    """One source's report, as schema 6 kept it in JSON, into its rows."""
+    status = ("failed" if report.get("error") else "skipped" if report.get("skipped")
+              else "not_modified" if report.get("not_modified")
+              else "unchanged" if report.get("unchanged") else "merged")
+    retry_at = report.get("retry_at")
+    conn.execute(refresh_run_sources.insert().values(
+        run_id=run_id, position=position, name=str(report.get("name")), status=status,
+        found=int(report.get("found") or 0), new=int(report.get("new") or 0),
+        updated=int(report.get("updated") or 0), warnings=int(report.get("warnings") or 0),
+        error=str(report["error"]) if report.get("error") else None,
+        retry_at=dt.datetime.fromisoformat(retry_at) if retry_at else None,
+        stale=bool(report.get("stale"))))
+    messages = [str(line) for line in report.get("warning_messages") or ()]
+    if messages:
+        conn.execute(refresh_run_warnings.insert(), [
+            {"run_id": run_id, "source_position": position, "position": index,
+             "message": message} for index, message in enumerate(messages)])
+
+
 MIGRATIONS: tuple[tuple[int, Callable[[Connection], None]], ...] = (
-    (2, _to_2), (3, _to_3), (4, _to_4), (5, _to_5), (6, _to_6),
+    (2, _to_2), (3, _to_3), (4, _to_4), (5, _to_5), (6, _to_6), (7, _to_7),
 )
 """(version, step): each step upgrades a store of the version before it."""
 
