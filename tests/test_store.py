@@ -508,7 +508,7 @@ def test_a_postgresql_store_of_version_5_is_upgraded_to_code_point_order(
     engine = sa.create_engine(url)
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT version FROM schema_version ORDER BY version")
-                            ).scalars().all() == [5, 6]
+                            ).scalars().all() == list(range(5, SCHEMA_VERSION + 1))
     engine.dispose()
     assert tied_items_and_categories(url) == (
         ["Forge ouverte", "École ouverte"], ["e-tude", "etude", "forge"])

@@ -14,17 +14,21 @@ schema, reflected) into a new database, which is then upgraded.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import re
 import shutil
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
+from feedsvc.outcomes import RunSummary, SourceReport, SourceStatus
 from feedsvc.pipeline import refresh
 from feedsvc.settings import load_settings
+from feedsvc.status import run_error
 from feedsvc.store import Store
 
 RELEASE_0_1_0 = Path(__file__).resolve().parent / "data" / "stores" / "release-0.1.0"
@@ -98,7 +102,69 @@ def test_the_old_store_upgrades_and_keeps_every_item(old_site: Path) -> None:
     with Store.open(url) as store:
         assert store.run_count() == 1
         assert len(store.source_states()) == 2
+        last = store.last_run()
     assert _items(url) == before
+    # Its run's JSON summary, as columns and rows now, reads back as the record.
+    assert last is not None and last.summary == RunSummary(
+        feed_count=14, item_count=20,
+        sources=(SourceReport("newsroom-2021-01", found=10, new=10),
+                 SourceReport("newsroom-2021-11", found=10, new=10)))
+
+
+OLD_SUMMARY = {
+    "error": None, "feed_count": 3, "item_count": 9, "ok": False, "published": True,
+    "sources": [
+        {"name": "harbour", "found": 4, "new": 1, "updated": 0, "warnings": 2, "error": None,
+         "skipped": False, "not_modified": False, "unchanged": False, "retry_at": None,
+         "stale": False, "ok": True, "warning_messages": ["harbour: line 2: odd", "... and 1 "
+                                                          "more warning(s)"]},
+        {"name": "lighthouse", "found": 0, "new": 0, "updated": 0, "warnings": 0,
+         "error": None, "skipped": False, "not_modified": True, "unchanged": False,
+         "retry_at": None, "stale": False, "ok": True, "warning_messages": []},
+        {"name": "pier", "found": 0, "new": 0, "updated": 0, "warnings": 0, "error": None,
+         "skipped": False, "not_modified": False, "unchanged": True, "retry_at": None,
+         "stale": False, "ok": True, "warning_messages": []},
+        {"name": "ferry", "found": 0, "new": 0, "updated": 0, "warnings": 0,
+         "error": "HTTP 503", "skipped": False, "not_modified": False, "unchanged": False,
+         "retry_at": None, "stale": True, "ok": False, "warning_messages": []},
+        {"name": "tower", "found": 0, "new": 0, "updated": 0, "warnings": 0, "error": None,
+         "skipped": True, "not_modified": False, "unchanged": False,
+         "retry_at": "2026-11-30T23:55:00+00:00", "stale": False, "ok": False,
+         "warning_messages": []},
+    ],
+}
+
+
+def test_an_old_run_summary_of_every_status_becomes_columns(
+    tmp_path: Path, database_engine: str, database_url: Callable[..., str],
+) -> None:
+    old = tmp_path / "old.sqlite3"
+    shutil.copy(RELEASE_0_1_0 / "feedsvc.sqlite3", old)
+    with sqlite3.connect(old) as conn:
+        conn.execute("UPDATE refresh_runs SET ok = 0, summary = ?", (json.dumps(OLD_SUMMARY),))
+    conn.close()
+    url = f"sqlite:///{old}"
+    if database_engine == "postgres":
+        url = database_url()
+        copy_old_store(f"sqlite:///{old}", url)
+    with Store.open(url) as store:
+        last = store.last_run()
+    assert last is not None and last.summary == RunSummary(feed_count=3, item_count=9, sources=(
+        SourceReport("harbour", found=4, new=1, warnings=2,
+                     warning_messages=("harbour: line 2: odd", "... and 1 more warning(s)")),
+        SourceReport("lighthouse", status=SourceStatus.NOT_MODIFIED),
+        SourceReport("pier", status=SourceStatus.UNCHANGED),
+        SourceReport("ferry", status=SourceStatus.FAILED, error="HTTP 503", stale=True),
+        SourceReport("tower", status=SourceStatus.SKIPPED,
+                     retry_at=dt.datetime(2026, 11, 30, 23, 55, tzinfo=dt.UTC)),
+    ))
+    assert run_error(last) == "ferry: HTTP 503; tower: skipped: still failing"
+    engine = sa.create_engine(url)
+    try:
+        assert "summary" not in {column["name"] for column in
+                                 sa.inspect(engine).get_columns("refresh_runs")}
+    finally:
+        engine.dispose()
 
 
 def moved_category_pages(published: bytes) -> bytes:
