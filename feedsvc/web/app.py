@@ -30,9 +30,9 @@ from feedsvc.archive import ARCHIVE_MAX_AGE, is_archive_path
 from feedsvc.curation import NO_RULES, CategoryRules, as_published
 from feedsvc.errors import FeedsvcError, PublishError
 from feedsvc.metrics import LazyStore, StoreStats
+from feedsvc.outputs import OUTPUT_FORMATS, output_for_extension
 from feedsvc.publication import (
     ALL,
-    FEED_FORMATS,
     OPML_PATH,
     VIEW_CONTENT_TYPE,
     ItemRecord,
@@ -374,10 +374,11 @@ def create_app(
         live = live_site()
         if live is None:
             return not_live("The feeds are not published yet.")
-        key, _, fmt = name.rpartition(".")
+        key, _, extension = name.rpartition(".")
         files = live.publication.files
-        path = feed_path(key, fmt)
-        if fmt in FEED_FORMATS and path in files:
+        output = output_for_extension(extension)
+        path = feed_path(key, output.name) if output is not None else None
+        if path is not None and path in files:
             # A browser gets the feed's page for people, every feed reader the feed.
             # Publications from before those pages existed serve the feed to all.
             view = view_path(key)
@@ -385,9 +386,9 @@ def create_app(
                 return with_hub_links(serve_file(live, path), path)
             chosen = view if prefers_html(request.headers.get("Accept")) else path
             return with_hub_links(serve_file(live, chosen, vary=("Accept",)), path)
-        if fmt == "html" and view_path(key) in files:
+        if extension == "html" and view_path(key) in files:
             return serve_file(live, view_path(key))
-        return feed_not_found(key, fmt)
+        return feed_not_found(key, extension)
 
     @app.get("/healthz")
     def healthz() -> Response:
@@ -467,9 +468,9 @@ def respond(decision: Decision, body: bytes) -> Response:
     return response
 
 
-def feed_not_found(key: str, fmt: str) -> Response:
-    formats = ", ".join(f".{fmt}" for fmt in FEED_FORMATS)
-    if fmt not in FEED_FORMATS:
+def feed_not_found(key: str, extension: str) -> Response:
+    formats = ", ".join(f".{output.extension}" for output in OUTPUT_FORMATS.values())
+    if output_for_extension(extension) is None:
         return not_found("Unknown feed format",
                          f"Feeds come as {formats}, for example /feeds/all.atom.")
     if key.startswith("category/"):
