@@ -25,12 +25,12 @@ from web_fixtures import (
 )
 from werkzeug.test import TestResponse
 
-from feedsvc.metrics import sqlite_file
+from feedsvc.errors import StoreError
+from feedsvc.metrics import StoreHealth, sqlite_file
 from feedsvc.outputs import OUTPUT_FORMATS
 from feedsvc.publication import Publication, current_generation
 from feedsvc.settings import Settings, settings_from_mapping
 from feedsvc.web import create_app
-from feedsvc.web.app import StatusUnavailableError, StoreStatus
 
 MAX_AGE = 600
 CATEGORY_SLUGS = ("press-release", "statement", "video-audio")
@@ -543,7 +543,7 @@ def test_status_before_publication(client: FlaskClient) -> None:
 
 
 @pytest.mark.parametrize(("error", "code"), [
-    (StatusUnavailableError("no store here"), 503),
+    (StoreError("no store here"), 503),
     (RuntimeError("database on fire"), 500),
 ])
 def test_status_failures_are_json_errors(
@@ -578,7 +578,7 @@ def test_default_status_reads_the_store(
                         types.SimpleNamespace(read_status=read_status))
     # A refresh has created the database (without one, see the next tests).
     database_file(settings).touch()
-    provider = StoreStatus(settings)
+    provider = StoreHealth(settings).status
     assert provider()["sources"] == {"harbour": {"items": 3}}
     status = provider()
     assert status["last_refresh"] is None

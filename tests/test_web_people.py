@@ -30,8 +30,8 @@ from feedsvc.outputs import OUTPUT_FORMATS
 from feedsvc.publication import ItemRecord, Publication, view_path
 from feedsvc.settings import DEFAULT_READERS, Settings, WebReader, settings_from_mapping
 from feedsvc.web import create_app
-from feedsvc.web.app import PAGE_POLICY
 from feedsvc.web.pages import PAGE_SIZE
+from feedsvc.web.responses import PAGE_POLICY
 
 MAX_AGE = 600
 
