@@ -28,7 +28,7 @@ from feedsvc.web.admin import AdminGuard
 from feedsvc.web.http_cache import Representation, RequestConditions, decide
 from feedsvc.web.responses import HTML, PAGE_POLICY, nothing_published, respond, unavailable
 
-log = logging.getLogger("feedsvc.web.app")
+log = logging.getLogger(__name__)
 
 StatusProvider = Callable[[], dict[str, Any]]
 ItemFinder = Callable[[SiteSnapshot, str], ItemRecord | None]

@@ -19,7 +19,7 @@ from feedsvc.web.admin import json_response
 from feedsvc.web.http_cache import NO_STORE
 from feedsvc.web.live import LiveSite, live_site, web_context
 
-log = logging.getLogger("feedsvc.web.app")
+log = logging.getLogger(__name__)
 
 operations = Blueprint("operations", __name__)
 
