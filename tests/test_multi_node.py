@@ -47,6 +47,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 DEPLOY = ROOT / "deploy"
 WRK = Path("/usr/bin/wrk")
+NGINX = Path("/usr/sbin/nginx")
 LISTING = ROOT / "config" / "listings" / "newsroom-2021-01.txt"
 OLD_TITLE = "ILO becomes member of International Aid Transparency Initiative (IATI)"
 TOKEN = "multi-node-test-token-" + "m" * 24
@@ -317,10 +318,74 @@ def test_two_nodes_two_schedulers_one_database(cluster: Cluster) -> None:
     for node in nodes:
         assert "feedsvc.pipeline refresh " not in node.log()
 
+    # The balancer of deploy/nginx/feedsvc-upstream.conf in front of both nodes.
+    balancer = start_balancer(cluster, nodes)
+    direct = get(node_a.port, FEED)
+    through = get(balancer.port, FEED)
+    assert through.status == 200
+    assert (through.body, through.headers["etag"]) == (direct.body, direct.headers["etag"])
+    conditional = get(balancer.port, FEED, {"If-None-Match": direct.headers["etag"]})
+    assert conditional.status == 304
+
     # Load on both nodes while new generations go live.
     load_both_nodes(cluster, nodes)
     for node in nodes:
         assert node.process is not None and node.process.poll() is None, node.log()
+
+    # A node dies: the balancer sends every request to the other.
+    node_a.kill()
+    served = [get(balancer.port, FEED) for _ in range(6)]
+    assert {answer.status for answer in served} == {200}
+    assert len({answer.headers["etag"] for answer in served}) == 1
+
+
+def require(path: Path, what: str) -> None:
+    """Skip when a system tool is missing, except in CI, where that is a failure."""
+    if path.exists():
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"{what} is required in CI but {path} is missing")
+    pytest.skip(f"{what} is not installed ({path} missing)")
+
+
+def start_balancer(cluster: Cluster, nodes: list[Machine]) -> Machine:
+    """nginx with deploy/nginx/feedsvc-upstream.conf, its servers the test's nodes."""
+    require(NGINX, "nginx")
+    balancer = Machine("balancer", cluster.tmp / "balancer", port=free_port())
+    balancer.root.mkdir()
+    cluster.machines.append(balancer)
+    site = (DEPLOY / "nginx" / "feedsvc-upstream.conf").read_text()
+    servers = "".join(f"    server 127.0.0.1:{node.port} max_fails=2 fail_timeout=10s;\n"
+                      for node in nodes)
+    site, count = re.subn(r"(?m)^    server 10\.0\.0\.\d+:80 [^\n]*\n", "", site)
+    assert count == 2, "the example names two nodes"
+    site = site.replace("    keepalive 32;", servers + "    keepalive 32;")
+    site = site.replace("listen 80;", f"listen 127.0.0.1:{balancer.port};")
+    (balancer.root / "site.conf").write_text(site)
+    tmp = balancer.root
+    main = tmp / "nginx.conf"
+    main.write_text(f"""
+daemon off;
+worker_processes 1;
+pid {tmp}/nginx.pid;
+error_log {tmp}/error.log;
+events {{ worker_connections 64; }}
+http {{
+    access_log {tmp}/access.log;
+    client_body_temp_path {tmp}/body;
+    proxy_temp_path {tmp}/proxy;
+    fastcgi_temp_path {tmp}/fastcgi;
+    uwsgi_temp_path {tmp}/uwsgi;
+    scgi_temp_path {tmp}/scgi;
+    include {tmp}/site.conf;
+}}
+""")
+    argv = [str(NGINX), "-e", str(tmp / "error.log"), "-p", str(tmp), "-c", str(main)]
+    checked = subprocess.run([*argv, "-t"], capture_output=True, text=True, check=False)
+    assert checked.returncode == 0, checked.stderr
+    balancer.start(argv)
+    started(balancer)
+    return balancer
 
 
 def trigger(node: Machine) -> int:
