@@ -283,6 +283,8 @@ def test_two_nodes_two_schedulers_one_database(cluster: Cluster) -> None:
         early = get(node.port, FEED)
         assert early.status == 503, early.body[:500]
         assert "retry-after" in early.headers
+        assert b"Nothing published yet" in early.body
+        assert get(node.port, "/status").status == 200
 
     # Two schedulers: one refreshes at start-up, both nodes serve it.
     first = cluster.scheduler("scheduler-1")
