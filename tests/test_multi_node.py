@@ -536,3 +536,73 @@ def load_both_nodes(cluster: Cluster, nodes: list[Machine]) -> None:
     assert seen.answers > 0
     # The clients saw more than one generation: the load ran across publications.
     assert len(seen.etags) >= 2, seen.etags
+
+
+# --- a node's front behind the balancer: the client's address, not the balancer's ---------
+
+
+class ForwardedEcho:
+    """A loopback HTTP server standing in for gunicorn: answers each request with the
+    X-Forwarded-For header it was sent."""
+
+    def __init__(self) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                body = self.headers.get("X-Forwarded-For", "").encode()
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port: int = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_node_front_behind_the_balancer_forwards_the_clients_address(tmp_path: Path) -> None:
+    from tests.test_deploy import nginx_config
+
+    require(NGINX, "nginx")
+    echo = ForwardedEcho()
+    front = Machine("front", tmp_path / "front", port=free_port())
+    front.root.mkdir()
+    try:
+        config = nginx_config(front.root, front.port, echo.port)
+        site = front.root / "feedsvc.conf"
+        text = site.read_text()
+        # The lines the file says to uncomment, with the test's balancer: loopback.
+        enabled = text.replace("    # set_real_ip_from 10.0.0.5;",
+                               "    set_real_ip_from 127.0.0.1;")
+        enabled = enabled.replace("    # real_ip_header X-Forwarded-For;",
+                                  "    real_ip_header X-Forwarded-For;")
+        assert enabled.count("real_ip") == text.count("real_ip") and enabled != text
+        site.write_text(enabled)
+        front.start([str(NGINX), "-e", str(front.root / "error.log"), "-p", str(front.root),
+                     "-c", str(config)])
+        wait_for(lambda: front.process is not None and (
+            front.process.poll() is not None or _answers_at(front.port)), what="nginx")
+        assert front.process is not None and front.process.poll() is None, front.log()
+        # As the balancer sends it: whatever the client claimed, then the client's address.
+        seen = get(front.port, "/", {"X-Forwarded-For": "203.0.113.9, 198.51.100.7"})
+        assert seen.status == 200
+        assert seen.body.decode().split(",")[-1].strip() == "198.51.100.7"
+    finally:
+        front.kill()
+        echo.close()
+
+
+def _answers_at(port: int) -> bool:
+    try:
+        return get(port, "/").status == 200
+    except OSError:
+        return False
