@@ -98,7 +98,7 @@ def test_a_node_serves_the_last_publication_while_its_database_is_gone(
     assert client.get("/status").status_code == 200
 
 
-def test_a_node_whose_database_is_not_there_answers_503_and_says_so_once(
+def test_a_node_started_before_its_database_exists_answers_503_until_it_does(
     make_settings: Build, tmp_path: Path, pipeline_data: Path, caplog: pytest.LogCaptureFixture,
     postgres_server: PostgresServer,
 ) -> None:
@@ -121,3 +121,17 @@ def test_a_node_whose_database_is_not_there_answers_503_and_says_so_once(
     publication_warnings = [w for w in app_warnings(caplog) if "publication" in w]
     assert len(publication_warnings) == 1, app_warnings(caplog)
     assert "answering 503 meanwhile" in publication_warnings[0]
+
+    # The database is created and a scheduler publishes: the same node serves it.
+    with postgres_server.engine().connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {missing.database} TEMPLATE template0 "
+                             "ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'")
+    try:
+        assert refresh(settings).published
+        deadline = time.monotonic() + WAIT
+        while client.get("/feeds/all.atom").status_code != 200:
+            assert time.monotonic() < deadline, "the node never served the new database"
+            time.sleep(0.05)
+        assert client.get("/status").status_code == 200
+    finally:
+        postgres_server.drop_database(missing.render_as_string(hide_password=False))
