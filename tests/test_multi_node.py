@@ -14,9 +14,13 @@ the database and answer 503, not 500; a listing change reaches
 /feeds/all.atom on both nodes, with the same bytes and ETag; ``kill -9`` of
 the active scheduler hands over to the other and the next change still
 reaches both nodes; an admin trigger sent to node B is run by a scheduler;
-and wrk plus Python clients load both nodes while the refreshes publish new
-generations, with no error and no torn answer. Waits poll for a condition
-with a generous deadline; nothing sleeps on faith.
+the balancer of deploy/nginx/feedsvc-upstream.conf serves the nodes' bytes
+and 304s; wrk plus Python clients load both nodes while the refreshes
+publish new generations, with no error and no torn answer; and the balancer
+keeps serving when a node is killed. A second test shows a node's front,
+with the real_ip lines of deploy/nginx/feedsvc.conf, passing on the client's
+address rather than the balancer's. Waits poll for a condition with a
+generous deadline; nothing sleeps on faith.
 """
 
 from __future__ import annotations
