@@ -531,6 +531,9 @@ def load_both_nodes(cluster: Cluster, nodes: list[Machine]) -> None:
                 process.kill()
                 process.wait()
     results = [parse_wrk(output) for output in outputs]
+    # Shown with -s, and in a failure's captured output.
+    print(f"load: {[r.requests for r in results]} wrk requests, {seen.answers} checked "
+          f"answers, {published} generations published, {len(seen.etags)} ETags seen")
     for result in results:
         assert result.requests > 0, result.output
         assert result.bad_status == 0, result.output
