@@ -577,7 +577,7 @@ class ForwardedEcho:
 
 
 def test_a_node_front_behind_the_balancer_forwards_the_clients_address(tmp_path: Path) -> None:
-    from tests.test_deploy import nginx_config
+    from test_deploy import nginx_config
 
     require(NGINX, "nginx")
     echo = ForwardedEcho()

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from postgres import PostgresServer
 
 from feedsvc.pipeline import refresh
 from feedsvc.settings import Settings
-from tests.postgres import PostgresServer
 
 pytestmark = pytest.mark.slow
 
