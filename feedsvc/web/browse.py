@@ -20,7 +20,7 @@ from feedsvc.web import pages
 from feedsvc.web.live import live_site, not_live, serve_page, web_context
 from feedsvc.web.responses import not_found, unavailable
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("feedsvc.web.app")  # the app's one logger (see web.live)
 
 ITEM_ID = re.compile(r"[0-9a-f]{32}")
 PAGE_NUMBER = re.compile(r"[1-9][0-9]{0,8}")

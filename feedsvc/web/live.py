@@ -28,7 +28,8 @@ from feedsvc.web.admin import AdminGuard
 from feedsvc.web.http_cache import Representation, RequestConditions, decide
 from feedsvc.web.responses import HTML, PAGE_POLICY, nothing_published, respond, unavailable
 
-log = logging.getLogger(__name__)
+# One logger for the whole app, whichever module logs: operators filter on it.
+log = logging.getLogger("feedsvc.web.app")
 
 StatusProvider = Callable[[], dict[str, Any]]
 ItemFinder = Callable[[SiteSnapshot, str], ItemRecord | None]
@@ -87,15 +88,38 @@ class LiveSite:
 
 
 class PublicationCache:
-    """The live publication of ``publisher``, opened once per generation."""
+    """The live publication of ``publisher``, opened once per generation.
+
+    When the publisher cannot be read (the database restarting or out of reach),
+    the last generation this process opened is served on, from what it holds
+    (a database publication keeps its documents in memory), rather than
+    answering 503 for every request; the outage is logged once, as a warning,
+    and its end once.
+    """
 
     def __init__(self, publisher: Publisher) -> None:
         self.publisher = publisher
         self._live: LiveSite | None = None
         self._lock = threading.Lock()
+        self._failing = False
 
     def get(self) -> LiveSite | None:
-        """The live site, or None when nothing is published. Raises PublishError."""
+        """The live site, or None when nothing is published. Raises PublishError when
+        the publication cannot be read and this process has opened none before."""
+        try:
+            live = self._current()
+        except PublishError as exc:
+            held = self._live
+            self._report_failure(exc, held)
+            if held is None:
+                raise
+            return held
+        if self._failing:
+            self._failing = False
+            log.info("the publication in %s can be read again", self.publisher.describe())
+        return live
+
+    def _current(self) -> LiveSite | None:
         generation = self.publisher.live_generation()
         if generation is None:
             return None
@@ -112,6 +136,23 @@ class PublicationCache:
                 self._live = live
                 log.info("serving publication %s", publication.generation)
             return live
+
+    def _report_failure(self, exc: PublishError, held: LiveSite | None) -> None:
+        """A warning at the first failure, debug lines while it lasts: every request
+        of every worker meets the same outage."""
+        if self._failing:
+            log.debug("the publication still cannot be read: %s", exc)
+            return
+        self._failing = True
+        fallback = (f"serving publication {held.publication.generation} from memory meanwhile"
+                    if held is not None else "answering 503 meanwhile")
+        log.warning("cannot read the publication in %s (%s); %s",
+                    self.publisher.describe(), exc, fallback)
+
+    @property
+    def failing(self) -> bool:
+        """Whether the last attempt to read the publication failed."""
+        return self._failing
 
     @property
     def generation(self) -> str | None:
@@ -148,12 +189,11 @@ def web_context() -> WebContext:
 
 
 def live_site() -> LiveSite | None:
-    """The live site; None when nothing is published or it cannot be opened (logged)."""
-    cache = web_context().cache
+    """The live site; None when nothing is published or it cannot be opened (logged by
+    the cache, once per outage)."""
     try:
-        return cache.get()
+        return web_context().cache.get()
     except PublishError:
-        log.exception("cannot open the publication in %s", cache.publisher.describe())
         return None
 
 
@@ -163,10 +203,11 @@ def not_live(message: str | None = None) -> Response:
     ``message`` is what the page says when nothing is published yet; None
     on the home page, which explains it at length.
     """
-    if web_context().cache.generation is None:
+    cache = web_context().cache
+    if not cache.failing and cache.generation is None:
         return nothing_published(message)
-    # A publication exists but could not be opened: the how-to-publish
-    # advice would mislead, and the error is logged already.
+    # The publication cannot be read, or exists but could not be opened: the
+    # how-to-publish advice would mislead, and the error is logged already.
     return unavailable("The feeds cannot be read right now. Try again in a moment.")
 
 

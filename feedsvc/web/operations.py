@@ -18,8 +18,9 @@ from feedsvc.status import admin_status, public_status
 from feedsvc.web.admin import json_response
 from feedsvc.web.http_cache import NO_STORE
 from feedsvc.web.live import LiveSite, live_site, web_context
+from feedsvc.web.responses import retry_later
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("feedsvc.web.app")  # the app's one logger (see web.live)
 
 operations = Blueprint("operations", __name__)
 
@@ -40,9 +41,12 @@ def status() -> Response:
         return access.refusal
     try:
         body = dict(context.status())
-    except FeedsvcError:
-        log.exception("cannot read the refresh status")
-        return json_response({"error": "the refresh status cannot be read right now"}, 503)
+    except FeedsvcError as exc:
+        # The database is down or unreachable: a passing state, not a bug. The
+        # detail (host, port) is for the log, not for anyone asking /status.
+        log.warning("cannot read the refresh status: %s", exc)
+        return retry_later(json_response({"error": "the database cannot be read right now"},
+                                         503))
     except Exception:
         log.exception("cannot read the refresh status")
         return json_response({"error": "the refresh status cannot be read"}, 500)

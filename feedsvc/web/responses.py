@@ -39,18 +39,19 @@ def nothing_published(message: str | None = None) -> Response:
     home page's own explanation (``unpublished.html``).
     """
     if message is None:
-        return _retry_later(error_page(503, "Nothing published yet", "",
+        return retry_later(error_page(503, "Nothing published yet", "",
                                        template="unpublished.html"))
-    return _retry_later(error_page(503, "Nothing published yet", message, publish_hint=True))
+    return retry_later(error_page(503, "Nothing published yet", message, publish_hint=True))
 
 
 def unavailable(message: str) -> Response:
     """503 with Retry-After: the feeds are published but cannot be served right now
     (being replaced, unreadable); the page only says ``message``."""
-    return _retry_later(error_page(503, "Temporarily unavailable", message))
+    return retry_later(error_page(503, "Temporarily unavailable", message))
 
 
-def _retry_later(response: Response) -> Response:
+def retry_later(response: Response) -> Response:
+    """``response`` with ``Retry-After``: the answer may differ in a moment."""
     response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response
 
