@@ -92,6 +92,8 @@ def feed_not_found(key: str, extension: str) -> Response:
         return not_found("Unknown category",
                          f"There is no category {key.removeprefix('category/')!r}. "
                          "The home page lists every category with its feeds.")
+    first, *others = (output.extension for output in OUTPUT_FORMATS.values())
+    also = f" ({', '.join(f'.{extension}' for extension in others)})" if others else ""
     return not_found("Unknown feed",
-                     "The feeds are /feeds/all.atom (.rss, .json) and one per category "
+                     f"The feeds are /feeds/all.{first}{also} and one per category "
                      "under /feeds/category/.")
