@@ -159,6 +159,7 @@ def test_409_while_this_process_runs_an_admin_refresh(tmp_path: Path) -> None:
     trigger.join(10)
 
 
+@pytest.mark.slow
 def test_an_accepted_trigger_publishes_the_feeds(tmp_path: Path) -> None:
     settings = site_settings(tmp_path)
     trigger = BackgroundRefresh(settings)

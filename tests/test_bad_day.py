@@ -86,6 +86,7 @@ def feeds(settings: Settings) -> set[str]:
 # --- dates ---------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_an_item_dated_far_ahead_is_refused_and_looked_at_again(site: Settings) -> None:
     future = ListingItem(title="The end of time", date=dt.date(9999, 12, 31), category=None,
                          credit=None, summary=None)
@@ -118,6 +119,7 @@ def test_a_flood_of_warnings_is_counted_not_kept(site: Settings) -> None:
         assert len(last.summary["sources"][0]["warning_messages"]) == 21
 
 
+@pytest.mark.slow
 def test_run_history_is_pruned_to_the_setting(site: Settings) -> None:
     write(site, render_numbered(news(4)))
     for step in range(5):
@@ -130,6 +132,7 @@ def test_run_history_is_pruned_to_the_setting(site: Settings) -> None:
 # --- removing what should never have been published ----------------------------------------
 
 
+@pytest.mark.slow
 def test_removed_items_and_categories_stay_out_unless_listed_again(
     site: Settings, capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -167,6 +170,7 @@ def test_removed_items_and_categories_stay_out_unless_listed_again(
 # --- the refresh lock: a lease ------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_held_lock_is_renewed_while_its_holder_lives(tmp_path: Path) -> None:
     with Store.open(f"sqlite:///{tmp_path}/db.sqlite3") as store, \
             store.refresh_lock("long refresh", ttl=1.0):

@@ -68,6 +68,7 @@ def test_feed_ids_depend_on_site_and_key_only() -> None:
     assert feed_guid("http://a.test/", "all") != feed_guid("http://a.test/", "category/x")
 
 
+@pytest.mark.slow
 @given(st.text())
 def test_any_label_gets_a_url_safe_slug(label: str) -> None:
     slug = slugify(label)

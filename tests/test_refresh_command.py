@@ -68,6 +68,7 @@ def test_an_unknown_source_is_one_error_line(
     assert err == ["feedsvc: error: no source named 'nope' (the sources are: news, other)"]
 
 
+@pytest.mark.slow
 def test_force_reads_an_unchanged_source_in_full(
     config: Path, capsys: pytest.CaptureFixture[str],
 ) -> None:

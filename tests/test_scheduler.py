@@ -165,6 +165,7 @@ def test_misfire_grace_is_one_interval_at_most_an_hour(interval: int, grace: int
 # --- the background scheduler ---------------------------------------------------
 
 
+@pytest.mark.slow
 def test_runs_once_at_start_up_then_on_each_tick(started: Any) -> None:
     job = CountingJob()
     settings, _ = started(job)
@@ -192,6 +193,7 @@ def test_no_run_at_start_up_when_disabled(started: Any) -> None:
     assert dt.datetime.fromisoformat(state["next_run"]) == next_run.replace(microsecond=0)
 
 
+@pytest.mark.slow
 def test_a_slow_refresh_is_never_run_twice_at_once_and_missed_ticks_are_not_replayed(
     started: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -209,6 +211,7 @@ def test_a_slow_refresh_is_never_run_twice_at_once_and_missed_ticks_are_not_repl
     assert job.runs <= 2
 
 
+@pytest.mark.slow
 def test_a_failing_refresh_never_stops_the_scheduler(
     started: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -219,6 +222,7 @@ def test_a_failing_refresh_never_stops_the_scheduler(
     wait_for(lambda: (read_scheduler_state(settings) or {}).get("ticks", 0) >= 2)
 
 
+@pytest.mark.slow
 def test_a_refresh_refused_by_the_lock_is_skipped_at_info(
     started: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -354,6 +358,7 @@ def start_foreground(tmp_path: Path) -> subprocess.Popen[str]:
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.slow
 def test_a_signal_lets_the_running_refresh_finish_then_returns(
     tmp_path: Path, signum: int
 ) -> None:
@@ -379,6 +384,7 @@ def log_text(tmp_path: Path) -> str:
         return ""
 
 
+@pytest.mark.slow
 def test_a_second_signal_abandons_the_running_refresh(tmp_path: Path) -> None:
     process = start_foreground(tmp_path)
     process.send_signal(signal.SIGTERM)
