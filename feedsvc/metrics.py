@@ -25,7 +25,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from prometheus_client import CollectorRegistry, Counter, generate_latest
 from prometheus_client.core import (
@@ -253,6 +253,15 @@ class _NeverRefreshedStore:
     def items_page(
         self, slug: str | Sequence[str] | None, offset: int, limit: int,
     ) -> Sequence[StoredItem]:
+        return []
+
+    def scheduler_instances(self) -> list[Any]:
+        return []
+
+    def scheduler_lease_holder(self) -> None:
+        return None
+
+    def refresh_requests(self, limit: int = 10) -> list[Any]:
         return []
 
 

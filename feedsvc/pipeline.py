@@ -509,7 +509,9 @@ def read_source(
     pages = 1
     parse = partial(_parse_page, source, fmt, today=today)
     explained: list[Mapping[str, str] | None] = []
-    next_url = parse(first, items, warnings, parser_warnings, digest, explained=explained)
+    declared: list[str | None] = []
+    next_url = parse(first, items, warnings, parser_warnings, digest, explained=explained,
+                     languages=declared)
     while next_url and fmt.paginates and pages < source.max_pages:
         if next_url in seen_urls:
             warnings.append(ParseWarning(source.name, 0,
@@ -537,7 +539,7 @@ def read_source(
     return _Read(items=kept, validators=_unless(future, first.validators),
                  warnings=(*warnings, *future), digest=None if future else body_digest,
                  format=fmt.name, selectors_used=explained[0] if explained else None,
-                 language=source.language)
+                 language=source.language or (declared[0] if declared else None))
 
 
 class _NoBrowser:
@@ -658,7 +660,12 @@ def _no_items_message(state: SourceState | None, parser_warnings: Sequence[Parse
     where = f"line {first.line}: " if first.line else ""
     more = count_warnings(parser_warnings) - 1
     also = f" (and {more} more warning(s))" if more else ""
-    return f"no items found{had}: {where}{first.message}{also}"
+    # The HTML reader's own warning opens with what this message says already.
+    message = first.message.removeprefix(_NO_NEWS_ITEMS)
+    return f"no items found{had}: {where}{message}{also}"
+
+
+_NO_NEWS_ITEMS = "no news items found: "
 
 
 def _parse_page(
@@ -666,11 +673,12 @@ def _parse_page(
     warnings: list[ParseWarning], parser_warnings: list[ParseWarning],
     digest: Any, *, today: dt.date | None = None,
     explained: list[Mapping[str, str] | None] | None = None,
+    languages: list[str | None] | None = None,
 ) -> str | None:
     """Parse one fetched page with ``fmt`` into ``items`` and ``warnings`` (the parser's
     own go to ``parser_warnings`` too), and its bytes into ``digest``; return its
-    next page's URL. Raises ListingError (and changes nothing) when the page
-    cannot be decoded."""
+    next page's URL. The language the page declares goes to ``languages``. Raises
+    ListingError (and changes nothing) when the page cannot be decoded."""
     from feedsvc.listing import decode_document
 
     if page.body is None:
@@ -686,6 +694,8 @@ def _parse_page(
     parser_warnings.extend(result.warnings)
     if explained is not None:
         explained.append(result.selectors_used)
+    if languages is not None:
+        languages.append(result.language)
     return result.next_page
 
 

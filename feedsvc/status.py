@@ -1,9 +1,10 @@
-"""The health of the service as GET /status shows it: last refresh and each source.
+"""The health of the service as GET /status shows it: last refresh, each source, the
+schedulers and the admin's refresh requests.
 
-``read_status`` only reads the store; the web layer's ``StoreStatus`` adds a
-``"scheduler"`` key (the scheduler's recorded state, with its ``next_run``).
-The rules for a failing source (when it is stale, when it is retried) live
-here too, so that the pipeline and /status apply the same ones.
+``read_status`` only reads the store, so any web process on any machine shows
+the same picture without importing the scheduler. The rules for a failing
+source (when it is stale, when it is retried) live here too, so that the
+pipeline and /status apply the same ones.
 
 /status answers anyone, so what it shows is cut in two: ``public_status`` is
 names, health and times only (no locations, error texts, paths or pid), and
@@ -17,10 +18,25 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from feedsvc.settings import Settings
-from feedsvc.store import HubState, RunRecord, SourceState, Store
+from feedsvc.settings import ScheduleSettings, Settings
+from feedsvc.store import HubState, InstanceState, RefreshRequest, RunRecord, SourceState, Store
 
 MAX_BACKOFF_SECONDS = 24 * 3600
+MAX_MISFIRE_GRACE = 3600
+SHOWN_REQUESTS = 10
+"""Refresh requests /status lists, newest first."""
+NO_SCHEDULER = ("no scheduler is running: scheduled refreshes and queued requests wait "
+                "until `feedsvc scheduler` (or `feedsvc serve`) runs")
+
+
+def misfire_grace_seconds(schedule: ScheduleSettings) -> int:
+    """How late a tick may still run: one interval, capped at an hour.
+
+    A tick delayed by less than that (a busy machine, a suspended laptop) still
+    runs once; older ones are dropped, and coalescing folds several into one.
+    A next run further in the past than that means its scheduler is gone.
+    """
+    return max(1, min(schedule.interval, MAX_MISFIRE_GRACE))
 
 
 def retry_after(state: SourceState, interval: int) -> dt.datetime | None:
@@ -41,12 +57,14 @@ def is_stale(state: SourceState | None, *, stale_after: int, now: dt.datetime) -
 
 
 def read_status(store: Store, settings: Settings, *, now: dt.datetime) -> dict[str, Any]:
-    """A JSON-able picture of the last finished refresh and of every configured source.
+    """A JSON-able picture of the last finished refresh, of every configured source, of
+    the schedulers and of the newest refresh requests.
 
     ``{"last_refresh": {started, finished, duration_seconds, ok, published, error} | None,
     "sources": {name: {location, items, last_success, last_error, last_error_at,
     failing_since, consecutive_failures, failures_total, stale, retry_after, warnings,
-    warning_messages}}}``;
+    warning_messages}}, "scheduler": see scheduler_json, "refresh_requests": see
+    requests_json}``;
     times are ISO 8601 in UTC or None. ``last_refresh.error`` is None when the run was ok, else
     why it was not (see ``run_error``). A source is ``stale`` when it has been
     failing for longer than ``schedule.stale_after``. Sources the configuration
@@ -62,6 +80,8 @@ def read_status(store: Store, settings: Settings, *, now: dt.datetime) -> dict[s
     only, as an error may quote a hub's URL.
     """
     states = store.source_states()
+    scheduler = scheduler_json(store.scheduler_instances(), store.scheduler_lease_holder(),
+                               settings.schedule, now=now)
     last = store.last_run()
     messages = _warning_messages(last)
     status = {
@@ -74,6 +94,9 @@ def read_status(store: Store, settings: Settings, *, now: dt.datetime) -> dict[s
             }
             for source in settings.sources
         },
+        "scheduler": scheduler,
+        "refresh_requests": requests_json(store.refresh_requests(SHOWN_REQUESTS),
+                                          scheduler_running=scheduler["running"]),
     }
     if settings.websub.hubs:
         status["websub"] = websub_status(store.hub_states(), settings.websub.hubs)
@@ -112,8 +135,76 @@ def _warning_messages(run: RunRecord | None) -> dict[str, list[str]]:
     return found
 
 
+def scheduler_json(
+    instances: list[InstanceState], holder: Any, schedule: ScheduleSettings, *,
+    now: dt.datetime,
+) -> dict[str, Any]:
+    """Which scheduler is active and since when, and what it (or, with none active, the
+    scheduler seen last) recorded.
+
+    ``running``: a scheduler holds the lease and renewed it within
+    ``schedule.failover_seconds`` (by this machine's clock); ``active`` is its
+    instance id (``host:pid:random``), ``active_since`` when it took the lease,
+    ``heartbeat`` its last renewal; ``note`` says what not running means.
+    ``standbys``: other instances seen within ``failover_seconds`` and not
+    stopped. Then the instance's own record: ``instance``, ``host``, ``pid``,
+    ``schedule``, ``started``, ``stopped``, ``next_run``, ``ticks``,
+    ``last_tick`` ({started, finished, outcome}) and ``overdue`` (its next run
+    is more than a grace period past: it is gone although it did not say so).
+    ``holder`` is a ``feedsvc.store.LeaseHolder`` or None.
+    """
+    fresh = dt.timedelta(seconds=schedule.failover_seconds)
+    running = holder is not None and now - holder.renewed <= fresh
+    active = holder.instance if running else None
+    picture: dict[str, Any] = {
+        "running": running,
+        "active": active,
+        "active_since": _iso_seconds(holder.since) if running else None,
+        "heartbeat": _iso_seconds(holder.renewed) if holder is not None else None,
+        "note": None if running else NO_SCHEDULER,
+        "standbys": [i.instance for i in instances if i.instance != active
+                     and i.stopped is None and now - i.seen <= fresh],
+    }
+    shown = next((i for i in instances if i.instance == active),
+                 instances[0] if instances else None)
+    if shown is None:
+        return picture
+    grace = dt.timedelta(seconds=misfire_grace_seconds(schedule))
+    picture.update(
+        instance=shown.instance, host=shown.host, pid=shown.pid, schedule=shown.schedule,
+        started=_iso_seconds(shown.started), stopped=_iso_seconds(shown.stopped),
+        next_run=_iso_seconds(shown.next_run), ticks=shown.ticks,
+        last_tick=None if shown.last_tick is None else dict(shown.last_tick),
+        overdue=(shown.stopped is None and shown.next_run is not None
+                 and now > shown.next_run + grace),
+    )
+    return picture
+
+
+def requests_json(
+    requests: list[RefreshRequest], *, scheduler_running: bool
+) -> list[dict[str, Any]]:
+    """The refresh requests of the admin trigger, newest first: ``id``, ``state``
+    (queued, running, done, failed), ``requested``, ``requested_by``, ``started``,
+    ``finished``, ``runner`` (the scheduler instance), ``error``; a queued request
+    has ``waiting``: why it has not started when no scheduler is running."""
+    return [{
+        "id": request.id, "state": request.state, "requested": _iso_seconds(request.requested),
+        "requested_by": request.requested_by, "started": _iso_seconds(request.started),
+        "finished": _iso_seconds(request.finished), "runner": request.runner,
+        "error": request.error,
+        **({"waiting": NO_SCHEDULER} if request.state == "queued" and not scheduler_running
+           else {}),
+    } for request in requests]
+
+
 def _iso(moment: dt.datetime | None) -> str | None:
     return None if moment is None else moment.isoformat()
+
+
+def _iso_seconds(moment: dt.datetime | None) -> str | None:
+    """ISO 8601 in UTC, whole seconds: the schedulers' and requests' times."""
+    return None if moment is None else moment.astimezone(dt.UTC).isoformat(timespec="seconds")
 
 
 def _run_json(run: RunRecord | None) -> dict[str, Any] | None:
@@ -184,7 +275,8 @@ def _source_json(
 PUBLIC_RUN_KEYS = ("started", "finished", "duration_seconds", "ok", "published")
 PUBLIC_SOURCE_KEYS = ("items", "last_success", "last_error_at", "failing_since",
                       "consecutive_failures", "stale", "retry_after", "warnings")
-PUBLIC_SCHEDULER_KEYS = ("started", "stopped", "next_run", "overdue")
+PUBLIC_SCHEDULER_KEYS = ("running", "active_since", "heartbeat", "note", "started", "stopped",
+                         "next_run", "overdue")
 PUBLIC_PUBLICATION_KEYS = ("generation", "feeds", "items")
 REDACTED = "***"
 

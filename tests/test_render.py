@@ -516,7 +516,11 @@ def test_opml_lists_every_feed_by_its_atom_url() -> None:
         BASE_URL + "feeds/category/press-release.atom",
         BASE_URL + "feeds/category/social-protection.atom",
     ]
-    assert {o.get("htmlUrl") for o in outlines} == {BASE_URL}
+    assert [o.get("htmlUrl") for o in outlines] == [
+        BASE_URL,
+        BASE_URL + "categories/press-release",
+        BASE_URL + "categories/social-protection",
+    ]
     assert [o.get("text") for o in outlines] == [f.title for f in SITE_FEEDS]
     assert {o.get("type") for o in outlines} == {"rss"}
 
@@ -533,6 +537,8 @@ def test_opml_lists_all_items_once_then_categories_and_custom_feeds_in_groups() 
         BASE_URL + "feeds/category/social-protection.atom",
     ]
     assert [o.get("xmlUrl") for o in top[2]] == [BASE_URL + "feeds/custom/child-labour.atom"]
+    # Each outline's web page is the one its feed's alternate link names.
+    assert [o.get("htmlUrl") for o in top[2]] == [BASE_URL + "#custom-child-labour"]
     all_urls = [o.get("xmlUrl") for o in root.iter("outline") if o.get("xmlUrl")]
     assert all_urls.count(BASE_URL + "feeds/all.atom") == 1
 

@@ -575,15 +575,12 @@ def test_default_status_reads_the_store(
                         types.SimpleNamespace(Store=FakeStore))
     monkeypatch.setitem(sys.modules, "feedsvc.status",
                         types.SimpleNamespace(read_status=read_status))
-    monkeypatch.setitem(sys.modules, "feedsvc.scheduler", types.SimpleNamespace(
-        read_scheduler_state=lambda settings, *, now: {"next_run": "2026-11-22T06:30:00+00:00"}))
     # A refresh has created the database (without one, see the next tests).
     database_file(settings).touch()
     provider = StoreStatus(settings)
     assert provider()["sources"] == {"harbour": {"items": 3}}
     status = provider()
     assert status["last_refresh"] is None
-    assert status["scheduler"] == {"next_run": "2026-11-22T06:30:00+00:00"}
     assert opened == [settings.storage.database]
 
 
@@ -674,3 +671,71 @@ def test_status_and_metrics_share_one_store(
     for path in ("/status", "/metrics", "/status", "/metrics"):
         assert client.get(path).status_code == 200, path
     assert opened == [settings.storage.database]
+
+
+def test_each_paragraph_of_a_summary_is_a_paragraph_of_the_pages(tmp_path: Path) -> None:
+    """Summaries keep their paragraphs (one blank line apart) on the item page, the
+    paged lists and the home page, where a browser would run them together."""
+    two = item("2026-11-21-two", "Two paragraphs", "2026-11-21", "Press release",
+               summary="First part.\n\nSecond <part>.")
+    items = (two, *ITEMS)
+    settings = web_settings(tmp_path)
+    publish_site(settings.storage.publish_dir, items=items)
+    app = create_app(settings, item_finder=items_by_id(items), item_pager=items_pager(items))
+    expected = '<p class="summary">First part.</p>\n<p class="summary">Second &lt;part&gt;.</p>'
+    with app.test_client() as client:
+        for path in ("/items/2026-11-21-two", "/items", "/categories/press-release"):
+            text = client.get(path).get_data(as_text=True)
+            assert expected in text, path
+
+
+class LanguageOfText(HTMLParser):
+    """The language each piece of a page's text is in: the nearest ``lang`` around it."""
+
+    VOID = frozenset({"meta", "link", "br", "img", "input", "hr", "source", "wbr"})
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stack: list[tuple[str, str]] = []
+        self.texts: list[tuple[str, str]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag not in self.VOID:
+            inherited = self.stack[-1][1] if self.stack else ""
+            self.stack.append((tag, dict(attrs).get("lang") or inherited))
+
+    def handle_endtag(self, tag: str) -> None:
+        while self.stack and self.stack.pop()[0] != tag:
+            pass
+
+    def handle_data(self, data: str) -> None:
+        if data.strip() and self.stack and self.stack[-1][0] not in {"script", "style", "title"}:
+            self.texts.append((" ".join(data.split()), self.stack[-1][1]))
+
+    def language_of(self, fragment: str) -> str:
+        return next(lang for text, lang in self.texts if fragment in text)
+
+
+def test_a_french_sites_pages_say_which_text_is_english(tmp_path: Path) -> None:
+    """The pages' own text is English whatever ``site.language``; the site's content
+    (item titles and dates, category labels) is in the site's language."""
+    settings = web_settings(tmp_path)
+    publish_site(settings.storage.publish_dir, language="fr")
+    app = create_app(settings, item_finder=items_by_id(), item_pager=items_pager())
+    first = ITEMS[0]
+    with app.test_client() as client:
+        for path in ("/", "/items", "/categories/press-release", f"/items/{first.id}"):
+            page = LanguageOfText()
+            page.feed(client.get(path).get_data(as_text=True))
+            assert page.language_of(first.title) == "fr", path
+            assert page.language_of("novembre 2026") == "fr", path
+            assert page.language_of("Home") == "en", path
+        page = LanguageOfText()
+        page.feed(client.get("/").get_data(as_text=True))
+        for english in ("How to subscribe", "Feeds", "Categories", "Latest items"):
+            assert page.language_of(english) == "en", english
+        assert page.language_of("Press release") == "fr"
+        page = LanguageOfText()
+        page.feed(client.get(f"/items/{first.id}").get_data(as_text=True))
+        assert page.language_of("Category") == "en"
+        assert page.language_of("In these feeds") == "en"

@@ -97,7 +97,7 @@ def web_settings(
 
 def publish_site(
     publish_dir: Path, *, base_url: str = BASE_URL, items: Sequence[ItemRecord] = ITEMS,
-    title: str = SITE_TITLE, views: bool = True,
+    title: str = SITE_TITLE, views: bool = True, language: str = "en",
 ) -> Publication:
     """Publish feeds, OPML and site.json for ``items``; returns the live publication.
     Without ``views``, no feed has its page for people (as before they existed)."""
@@ -106,7 +106,7 @@ def publish_site(
         documents = {path: doc for path, doc in documents.items()
                      if doc.content_type != VIEW_CONTENT_TYPE}
     site = SiteSnapshot(title=title, description="News from the harbour, by the harbour.",
-                        base_url=base_url, language="en", feeds=feeds,
+                        base_url=base_url, language=language, feeds=feeds,
                         latest=tuple(items[:LATEST_ITEMS]), item_count=len(items))
     publish(publish_dir, documents, site)
     publication = open_publication(publish_dir)

@@ -415,11 +415,22 @@ DETECTION_SAMPLE = 64
 def detect_language(lines: Iterable[str]) -> str:
     """The supported language whose month names occur most often in date-shaped
     lines (dates and month headings), stopping after DETECTION_SAMPLE lines that
-    name a known month. Ties go to the language listed first; no evidence gives "en"."""
+    name a known month. A line that is a relative date in one language ("il y a
+    3 jours", "hier", "hace 2 días", alone or before " -- " and a summary) counts
+    as one naming a month of it, so a listing dated only relatively is told too.
+    Ties go to the language listed first; no evidence gives "en"."""
     hits = dict.fromkeys(LANGUAGES, 0)
     seen = 0
     for raw in lines:
         line = raw.strip()
+        relative = _relative_languages(line)
+        if relative:
+            for code in relative:
+                hits[code] += 1
+            seen += 1
+            if seen >= DETECTION_SAMPLE:
+                break
+            continue
         if not line or not line[-1].isdigit():
             continue
         match = _DAY_FIRST.fullmatch(line) or _MONTH_FIRST.fullmatch(line)
@@ -435,6 +446,27 @@ def detect_language(lines: Iterable[str]) -> str:
             break
     best = max(LANGUAGES, key=lambda code: (hits[code], -LANGUAGES.index(code)))
     return best if hits[best] else DEFAULT_LANGUAGE
+
+
+_RELATIVE_LINE_CHARS = 40
+"""Longest date part of a line looked at as a relative date ("il y a 3 semaines")."""
+_SUMMARY_AFTER_DATE = re.compile(r"\s+(?:--|\u2013|\u2014)\s+")
+
+
+def _relative_languages(line: str) -> list[str]:
+    """The languages in which ``line`` (or its part before " -- ") is a relative date,
+    when it is one in some but not all of them (a bare number says nothing)."""
+    date_part = _SUMMARY_AFTER_DATE.split(line, maxsplit=1)[0].strip(" .,;:()[]").casefold()
+    if not date_part or len(date_part) > _RELATIVE_LINE_CHARS:
+        return []
+    found = [code for code in LANGUAGES if _is_relative(date_part, _RELATIVE[code])]
+    return found if len(found) < len(LANGUAGES) else []
+
+
+def _is_relative(text: str, relative: _Relative) -> bool:
+    if text in relative.days_back:
+        return True
+    return relative.ago is not None and relative.ago.fullmatch(text) is not None
 
 
 DAYS_AHEAD_ALLOWED = 1

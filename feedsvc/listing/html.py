@@ -269,7 +269,25 @@ def _parse_page(
         warnings=warnings.warnings(),
         next_page=next_page[0] if next_page else None,
         selectors_used=used,
+        language=declared_language(tree),
     )
+
+
+_LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*")
+"""An RFC 5646 language tag, as far as a feed's ``xml:lang`` needs one to be."""
+
+
+def declared_language(tree: LexborHTMLParser) -> str | None:
+    """The language the page declares for itself (``<html lang>``, else ``xml:lang``),
+    when it is a language tag; None otherwise."""
+    root = tree.css_first("html")
+    if root is None:
+        return None
+    for name in ("lang", "xml:lang"):
+        value = (root.attributes.get(name) or "").strip()
+        if _LANGUAGE_TAG.fullmatch(value):
+            return value
+    return None
 
 
 @dataclass(frozen=True)

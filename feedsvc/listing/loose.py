@@ -86,17 +86,19 @@ MORE_LINKS: frozenset[str] = frozenset((
 SECTION_HEADINGS: frozenset[str] = frozenset(phrase.casefold() for phrase in (
     "Media contact", "Media contacts", "Press releases", "Press release archive",
     "News", "Latest news", "More news", "News and events", "News & events",
-    "Newsroom", "Top stories", "Featured", "Highlights", "Statements", "Speeches",
+    "Newsroom", "Press room", "Press centre", "Press center", "Media centre",
+    "Media center", "Top stories", "Featured", "Highlights", "Statements", "Speeches",
     "Events", "Upcoming events", "Publications", "Features", "Stories", "Archive",
     "Announcements", "Related links", "Contact", "Contact us", "Share", "Print",
     "Home", "Menu", "Search", "Skip to content", "Skip to main content",
     "Back to top", "Subscribe", "Follow us", "References", "Links",
     "Actualités", "Dernières actualités", "Communiqués de presse", "Contact presse",
     "Contacts presse", "Événements", "Discours", "Déclarations", "Accueil",
-    "Aller au contenu", "Retour en haut", "Publications récentes",
+    "Aller au contenu", "Retour en haut", "Publications récentes", "Salle de presse",
+    "Espace presse",
     "Noticias", "Últimas noticias", "Comunicados de prensa", "Contacto de prensa",
     "Contactos de prensa", "Eventos", "Discursos", "Declaraciones", "Inicio",
-    "Ir al contenido", "Volver arriba",
+    "Ir al contenido", "Volver arriba", "Sala de prensa",
 ))
 """Section headings, navigation and page furniture (casefolded): never items,
 and they end the item before them."""

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import importlib
 import logging
 import re
 import threading
@@ -534,8 +533,8 @@ def publication_summary(live: LiveSite | None) -> dict[str, Any] | None:
 
 
 class StoreStatus:
-    """The default /status provider: ``feedsvc.status.read_status`` over the store,
-    plus the scheduler's recorded state (``feedsvc.scheduler.read_scheduler_state``).
+    """The default /status provider: ``feedsvc.status.read_status`` over the store (the
+    refresh, the sources, the schedulers' lease and records, the refresh requests).
 
     ``store`` defaults to a ``LazyStore`` of its own: until a refresh has
     created an SQLite database, /status reads as "never refreshed" without
@@ -553,16 +552,4 @@ class StoreStatus:
         # The never-refreshed stand-in has everything read_status reads of a store.
         store = cast("Store", self._store.get())
         status: dict[str, Any] = read_status(store, self._settings, now=now)
-        status.setdefault("scheduler", self._scheduler_state(now))
         return status
-
-    def _scheduler_state(self, now: dt.datetime) -> Any:
-        """What the scheduler last recorded (next run, ...), or None without one."""
-        # Looked up at run time rather than imported: the scheduler's refresh
-        # job reaches the pipeline, which the web layer never imports (see
-        # tests/test_import_direction.py); only the state file is read here.
-        try:
-            read_state = importlib.import_module("feedsvc.scheduler").read_scheduler_state
-        except (ImportError, AttributeError):
-            return None
-        return read_state(self._settings, now=now)

@@ -27,6 +27,7 @@ from feedsvc.publication import (
     SiteSnapshot,
     category_key,
     feed_path,
+    view_path,
 )
 from feedsvc.settings import READER_PLACEHOLDER, WebReader
 
@@ -51,7 +52,8 @@ class FeedView:
     """One feed with the addresses of all its formats.
 
     ``page_href`` is the root-relative address of its page for people (the
-    home page for all items, ``categories/<slug>`` for a category), ``anchor``
+    home page for all items, ``categories/<slug>`` for a category, the feed's
+    own page ``feeds/custom/<slug>.html`` for a custom feed), ``anchor``
     the id of its row on the home page.
     """
 
@@ -270,9 +272,20 @@ def feed_view(link: FeedLink, language: str) -> FeedView:
             )
             for fmt, content_type in FEED_FORMATS.items()
         ),
-        page_href="" if link.slug is None else f"categories/{link.slug}",
+        page_href=_page_href(link),
         anchor="all-items" if link.slug is None else f"category-{link.slug}",
     )
+
+
+def _page_href(link: FeedLink) -> str:
+    """The feed's page for people: the home page (all items), its category's page, or,
+    for a custom feed, which has no page of its own, the feed's page (its entries)."""
+    if link.key.startswith(CUSTOM_KEY_PREFIX):
+        return view_path(link.key)
+    return "" if link.slug is None else f"categories/{link.slug}"
+
+
+CUSTOM_KEY_PREFIX = "custom/"
 
 
 def item_view(item: ItemRecord, language: str) -> ItemView:
