@@ -304,6 +304,7 @@ class StopWhileRendering(Exception):
     """Stands for a refresh stopped between merging and publishing."""
 
 
+@pytest.mark.slow
 def test_a_refresh_stopped_before_publishing_leaves_nothing_stuck(site: Settings) -> None:
     from feedsvc.pipeline import DefaultRenderer
 

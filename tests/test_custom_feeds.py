@@ -253,6 +253,7 @@ def test_the_home_page_lists_custom_feeds(tmp_path: Path) -> None:
 
 
 
+@pytest.mark.slow
 def test_a_custom_feeds_name_on_the_home_page_opens_its_page(tmp_path: Path) -> None:
     """As a category's name opens its page, a custom feed's opens the feed's page for
     people, its only page: its entries and how to subscribe."""

@@ -357,6 +357,7 @@ def test_status_before_any_refresh(settings: Settings, store: Store) -> None:
 # --- remote sources: validators, back-off, pages ---------------------------------------
 
 
+@pytest.mark.slow
 def test_a_not_modified_source_keeps_its_items(
     make_settings: Build, make_fetcher: Any, pipeline_data: Path
 ) -> None:
@@ -813,6 +814,7 @@ def test_feedsvc_refresh_on_the_bundled_config(
     assert "feeds.opml" in publication.files
 
 
+@pytest.mark.slow
 def test_feedsvc_refresh_exits_2_when_a_source_fails(
     bundled_site: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -430,6 +430,7 @@ def test_a_second_signal_abandons_the_running_refresh(tmp_path: Path) -> None:
 
 
 @pytest.mark.both_engines
+@pytest.mark.slow
 def test_of_two_schedulers_on_one_store_only_the_lease_holder_refreshes(
     tmp_path: Path, engine_database: EngineDatabase,
 ) -> None:
@@ -460,6 +461,7 @@ def test_of_two_schedulers_on_one_store_only_the_lease_holder_refreshes(
 
 
 @pytest.mark.both_engines
+@pytest.mark.slow
 def test_a_standby_takes_over_a_lease_its_holder_stopped_renewing(
     tmp_path: Path, engine_database: EngineDatabase,
 ) -> None:
@@ -513,6 +515,7 @@ def test_the_active_scheduler_runs_a_queued_request(started: Any) -> None:
 
 
 @pytest.mark.both_engines
+@pytest.mark.slow
 def test_a_failing_request_is_recorded_failed_and_one_refused_by_the_lock_stays_queued(
     started: Any,
 ) -> None:
@@ -530,6 +533,7 @@ def test_a_failing_request_is_recorded_failed_and_one_refused_by_the_lock_stays_
 
 
 @pytest.mark.both_engines
+@pytest.mark.slow
 def test_a_standby_leaves_requests_to_the_active_scheduler(
     tmp_path: Path, engine_database: EngineDatabase,
 ) -> None:
@@ -555,6 +559,7 @@ def test_a_standby_leaves_requests_to_the_active_scheduler(
 
 
 @pytest.mark.both_engines
+@pytest.mark.slow
 def test_a_takeover_refreshes_once_a_dead_refresh_lock_expires(
     tmp_path: Path, engine_database: EngineDatabase,
 ) -> None:
