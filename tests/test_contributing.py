@@ -55,3 +55,14 @@ def test_every_list_contributing_names_is_where_it_says(path: str, name: str) ->
     source = (ROOT / path).read_text(encoding="utf-8")
     assert re.search(rf"^{re.escape(name)}\b[^=\n]*=", source, flags=re.M), (
         f"{path} no longer defines {name}: update CONTRIBUTING.md")
+
+
+def test_pre_commit_runs_the_pinned_tools_from_the_venv_without_fetching_hooks() -> None:
+    config = (ROOT / ".pre-commit-config.yaml").read_text(encoding="utf-8")
+    repos = re.findall(r"^\s*- repo: (\S+)", config, flags=re.M)
+    assert repos == ["local"], "a hook repository would be fetched from the network"
+    entries = re.findall(r"^\s*entry: (\S+)", config, flags=re.M)
+    assert entries == [".venv/bin/ruff", ".venv/bin/mypy"]
+    assert config.count("language: system") == len(entries)
+    project = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    assert re.search(r'"ruff==[\d.]+"', project) and re.search(r'"mypy==[\d.]+"', project)
