@@ -33,15 +33,11 @@ def test_every_file_a_guide_names_exists(doc: str) -> None:
 # Where CONTRIBUTING.md says each list an output format, a language, a source
 # format or a setting is added to lives.
 REGISTRIES = [
-    ("feedsvc/render/__init__.py", "_RENDERERS"),
-    ("feedsvc/publication.py", "FEED_FORMATS"),
-    ("feedsvc/web/pages.py", "FORMAT_NAMES"),
-    ("feedsvc/render/html_view.py", "FORMAT_NAMES"),
-    ("feedsvc/render/html_view.py", "FORMAT_TYPES"),
+    ("feedsvc/outputs.py", "OUTPUT_FORMATS"),
     ("feedsvc/web/negotiation.py", "FEED_TYPES"),
     ("feedsvc/listing/dates.py", "LANGUAGE_DATA"),
     ("feedsvc/settings.py", "LANGUAGES"),
-    ("feedsvc/formats.py", "FORMATS"),
+    ("feedsvc/formats.py", "SOURCE_FORMATS"),
     ("feedsvc/settings.py", "OPTIONS"),
     ("feedsvc/settings.py", "SOURCE_OPTIONS"),
     ("feedsvc/settings.py", "FEED_OPTIONS"),
