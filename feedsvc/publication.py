@@ -234,9 +234,9 @@ class ObjectReader(Protocol):
 # writes nothing for it. Page bytes are stored once, by ETag, beside the
 # generations (a directory's ``objects``; the database's published documents).
 
-SEGMENT_PAGES = 128
+SEGMENT_PAGES = 64
 """Archive pages one index segment describes (every format of each)."""
-INDEX_CACHE_SIZE = 32
+INDEX_CACHE_SIZE = 16
 """Index objects (roots and segments) a process keeps parsed: lookups of archive
 pages of a few feeds read each at most once, and memory stays bounded."""
 

@@ -378,7 +378,14 @@ def create_app(
         key, _, fmt = name.rpartition(".")
         files = live.publication.files
         path = feed_path(key, fmt)
-        if fmt in FEED_FORMATS and path in files:
+        try:
+            # An archive page is looked up in its feed's index (read once, cached).
+            found = fmt in FEED_FORMATS and path in files
+        except OSError:
+            log.exception("cannot read the archive index of %s in publication %s", path,
+                          live.publication.generation)
+            return unavailable("The feeds are being replaced. Try again in a moment.")
+        if found:
             # A browser gets the feed's page for people, every feed reader the feed.
             # Publications from before those pages existed serve the feed to all.
             view = view_path(key)
