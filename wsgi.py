@@ -5,10 +5,11 @@ server imports this module. Web workers only serve: the scheduler runs in its
 own process (``feedsvc scheduler``).
 
 Logging: gunicorn configures only its own loggers, so without this feedsvc's
-records (an admin-triggered refresh's ``source=...`` and ``refresh ...``
-lines) would be dropped. Records go to stderr, the server's error log, in
-the format of the ``feedsvc`` command, without the HTTP client's own records
-(they quote whole URLs). A server that configured the root logger already
+records (``admin refresh queued id=...``, a refused admin token) would be
+dropped; the refresh an admin asks for is run, and logged, by the scheduler.
+Records go to stderr, the server's error log, in the format of the
+``feedsvc`` command, without the HTTP client's own records (they quote whole
+URLs). A server that configured the root logger already
 keeps its configuration.
 """
 

@@ -1,5 +1,5 @@
 """The ``feedsvc`` command: parse | refresh | serve | scheduler | check-config | items |
-categories.
+categories | copy-store.
 
 Each subcommand is a thin shell around one library call; errors that feedsvc
 raises on purpose are printed as one line on stderr with a non-zero exit code.
@@ -22,9 +22,9 @@ from feedsvc.errors import ConfigError, FeedsvcError
 from feedsvc.formats import (
     DATE_ORDERS,
     FORMAT_NAMES,
-    FORMATS,
     HTML_SELECTOR_DEFAULTS,
     JSON_PATH_KEYS,
+    SOURCE_FORMATS,
     Format,
 )
 from feedsvc.settings import LANGUAGES, RENDERS, Settings, SourceSettings, load_settings
@@ -105,8 +105,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="only serve; leave refreshing to `feedsvc scheduler` or `feedsvc refresh`",
     )
 
-    commands.add_parser("scheduler", help="run scheduled refreshes (the production scheduler)")
+    commands.add_parser("scheduler", help="run scheduled refreshes and admin requests (the "
+                                          "production scheduler; one active among any number)")
     commands.add_parser("check-config", help="validate the settings file and exit")
+
+    copy = commands.add_parser("copy-store",
+                               help="copy the whole store to another database (SQLite, PostgreSQL)")
+    copy.add_argument("--to", required=True, metavar="URL", dest="target",
+                      help="SQLAlchemy URL of the target database, e.g. "
+                           "postgresql+psycopg://feedsvc@db.example/feedsvc")
+    copy.add_argument("--replace", action="store_true",
+                      help="overwrite a target that already holds a store's data")
 
     for noun, what, name in (("items", "items", "ID"), ("categories", "categories", "SLUG")):
         group = commands.add_parser(noun, help=f"remove {what} that should never have been "
@@ -155,6 +164,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_OK
         if args.command in ("items", "categories"):
             return _remove(settings, args.command, args.targets, assume_yes=args.yes)
+        if args.command == "copy-store":
+            from feedsvc.store.copy import copy_store
+
+            print(copy_store(settings.storage.database, args.target,
+                             replace=args.replace).summary())
+            return EXIT_OK
     except FeedsvcError as exc:
         print(f"feedsvc: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
@@ -207,9 +222,9 @@ def _parse_source(args: argparse.Namespace, settings: Settings) -> SourceSetting
         raise ConfigError("feedsvc parse needs a LOCATION (a file or an http(s) URL) or "
                           "--source NAME")
     selectors = _pairs(args.selector, "--selector", "FIELD=CSS, e.g. item=div.news",
-                       FORMATS["html"], "selectors")
+                       SOURCE_FORMATS["html"], "selectors")
     paths = _pairs(args.path, "--path", "FIELD=DOTTED.PATH, e.g. items=data.news",
-                   FORMATS["json"], "paths")
+                   SOURCE_FORMATS["json"], "paths")
     return adhoc_source(args.location, fmt=args.format, language=args.language,
                         selectors=selectors, paths=paths, render=args.render,
                         date_order=args.date_order)

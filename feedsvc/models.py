@@ -51,6 +51,9 @@ class ParseResult:
     next_page: str | None = None
     """HTML listings: absolute URL of the listing's next page, if it has one."""
     selectors_used: Mapping[str, str] | None = None
+    language: str | None = None
+    """The language the document says it is in (HTML: the page's ``lang``), when it
+    says so; a source without a configured language takes it for its items."""
 
 
 @dataclass(frozen=True, slots=True)

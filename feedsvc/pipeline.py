@@ -41,9 +41,9 @@ from feedsvc.formats import Format, ParseRequest, choose_format
 from feedsvc.identity import item_key, slugify
 from feedsvc.listing.warnings import OmittedWarnings, count_warnings
 from feedsvc.models import FeedSpec, ListingItem, ParseWarning, StoredItem
+from feedsvc.outputs import OUTPUT_FORMATS, output_for_extension
 from feedsvc.publication import (
     ALL,
-    FEED_FORMATS,
     LATEST_ITEMS,
     OPML_CONTENT_TYPE,
     OPML_PATH,
@@ -508,7 +508,9 @@ def read_source(
     pages = 1
     parse = partial(_parse_page, source, fmt, today=today)
     explained: list[Mapping[str, str] | None] = []
-    next_url = parse(first, items, warnings, parser_warnings, digest, explained=explained)
+    declared: list[str | None] = []
+    next_url = parse(first, items, warnings, parser_warnings, digest, explained=explained,
+                     languages=declared)
     while next_url and fmt.paginates and pages < source.max_pages:
         if next_url in seen_urls:
             warnings.append(ParseWarning(source.name, 0,
@@ -536,7 +538,7 @@ def read_source(
     return _Read(items=kept, validators=_unless(future, first.validators),
                  warnings=(*warnings, *future), digest=None if future else body_digest,
                  format=fmt.name, selectors_used=explained[0] if explained else None,
-                 language=source.language)
+                 language=source.language or (declared[0] if declared else None))
 
 
 class _NoBrowser:
@@ -657,7 +659,12 @@ def _no_items_message(state: SourceState | None, parser_warnings: Sequence[Parse
     where = f"line {first.line}: " if first.line else ""
     more = count_warnings(parser_warnings) - 1
     also = f" (and {more} more warning(s))" if more else ""
-    return f"no items found{had}: {where}{first.message}{also}"
+    # The HTML reader's own warning opens with what this message says already.
+    message = first.message.removeprefix(_NO_NEWS_ITEMS)
+    return f"no items found{had}: {where}{message}{also}"
+
+
+_NO_NEWS_ITEMS = "no news items found: "
 
 
 def _parse_page(
@@ -665,11 +672,12 @@ def _parse_page(
     warnings: list[ParseWarning], parser_warnings: list[ParseWarning],
     digest: Any, *, today: dt.date | None = None,
     explained: list[Mapping[str, str] | None] | None = None,
+    languages: list[str | None] | None = None,
 ) -> str | None:
     """Parse one fetched page with ``fmt`` into ``items`` and ``warnings`` (the parser's
     own go to ``parser_warnings`` too), and its bytes into ``digest``; return its
-    next page's URL. Raises ListingError (and changes nothing) when the page
-    cannot be decoded."""
+    next page's URL. The language the page declares goes to ``languages``. Raises
+    ListingError (and changes nothing) when the page cannot be decoded."""
     from feedsvc.listing import decode_document
 
     if page.body is None:
@@ -685,6 +693,8 @@ def _parse_page(
     parser_warnings.extend(result.warnings)
     if explained is not None:
         explained.append(result.selectors_used)
+    if languages is not None:
+        languages.append(result.language)
     return result.next_page
 
 
@@ -863,7 +873,7 @@ def _publish(
             last_modified=max(dt.datetime.fromisoformat(link.updated) for link in feed_links),
         ))
         draft.carry([path for link in feed_links
-                     for path in (*(feed_path(link.key, fmt) for fmt in FEED_FORMATS),
+                     for path in (*(feed_path(link.key, fmt) for fmt in OUTPUT_FORMATS),
                                   view_path(link.key))
                      if path not in draft])
         site = site_snapshot(
@@ -902,7 +912,8 @@ def _changed_feeds(settings: Settings, changed: Sequence[str]) -> list[str]:
     definition)."""
     return [
         settings.site.base_url + path for path in sorted(set(changed))
-        if path.startswith("feeds/") and path.rpartition(".")[2] in FEED_FORMATS
+        if path.startswith("feeds/")
+        and output_for_extension(path.rpartition(".")[2]) is not None
     ]
 
 
@@ -960,7 +971,7 @@ def _with_archives(
     """``spec`` as the subscription document of feed ``key`` (``page`` None) or as its
     archive page ``page``, linking to archive page ``older`` (0: none)."""
     def urls(of: str) -> dict[str, str]:
-        return {fmt: base_url + feed_path(of, fmt) for fmt in FEED_FORMATS}
+        return {fmt: base_url + feed_path(of, fmt) for fmt in OUTPUT_FORMATS}
 
     prev = urls(archive_key(key, older)) if older else None
     if page is None:
@@ -985,10 +996,10 @@ class FeedDocuments:
     def add_feed(self, spec: FeedSpec) -> None:
         """The feed ``spec`` in every format; its page for people unless it is an
         archive page (served as it is to browsers too). Raises PublishError."""
-        for fmt, content_type in FEED_FORMATS.items():
+        for fmt, output in OUTPUT_FORMATS.items():
             self._draft.add(feed_path(spec.key, fmt), Document(
-                content=self._renderer.render_feed(spec, fmt), content_type=content_type,
-                last_modified=spec.updated))
+                content=self._renderer.render_feed(spec, fmt),
+                content_type=output.content_type, last_modified=spec.updated))
         if not spec.is_archive:
             self._draft.add(view_path(spec.key), Document(
                 content=self._renderer.render_view(spec, self._site_title),

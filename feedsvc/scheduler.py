@@ -1,4 +1,5 @@
-"""Scheduled refreshes: APScheduler running ``pipeline.refresh`` on an interval or a cron.
+"""Scheduled refreshes: APScheduler running ``pipeline.refresh`` on an interval or a cron,
+in whichever of any number of scheduler processes holds the scheduler lease.
 
 Two ways to run it:
 
@@ -9,32 +10,44 @@ Two ways to run it:
   (and does nothing when none is running); that is safe because the store
   writes one transaction per source and a publication goes live with one
   atomic rename, so the last publication stays.
-* ``start_background_scheduler(settings)``: the same schedule on a background
-  thread, for ``feedsvc serve`` (one small site, one process).
+* ``start_background_scheduler(settings)``: the same on a background thread,
+  for ``feedsvc serve`` (one small site, one process).
 
-Whichever runs it, a refresh never overlaps another one (``max_instances=1``
-here, and the store's cross-process lock in the pipeline), and ticks missed
-while a refresh ran long are coalesced into one instead of replayed in a burst.
+**Failover.** Any number of them may run, on any machines, against one
+store: each is an *instance* (``host:pid:random``) taking part in the
+scheduler lease (``feedsvc.store.leases``). Exactly one holds it and is
+active: it alone runs scheduled refreshes and the admin trigger's requests.
+The others are standbys: their ticks do nothing, and they take the lease
+over within ``schedule.failover_seconds`` once the active one stops renewing
+it (at once when it stops cleanly and releases it). A standby that takes
+over refreshes at once when the last refresh started more than an interval
+ago, and records as failed any request the old one left running.
 
-The scheduler records its state (next run, last tick) in a small JSON file in
-the publish directory, written atomically, so that web workers in other
-processes can show it on ``/status``: see ``read_scheduler_state``.
+**Requests.** ``POST /admin/refresh`` queues a request in the store; the
+active instance polls for one every few seconds and runs it like a tick.
+
+Whichever runs it, a refresh never overlaps another one in this process
+(scheduled ticks and requests take turns), nor in any other (the store's
+refresh lock in the pipeline), and ticks missed while a refresh ran long are
+coalesced into one instead of replayed in a burst.
+
+Each instance records its state (schedule, next run, last tick) in the
+store, so that any web process shows it on ``/status`` without importing
+this module: see ``feedsvc.status.scheduler_json``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import os
 import signal
-import tempfile
+import socket
 import threading
 import time
 import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -56,16 +69,24 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from feedsvc.errors import ConfigError, FeedsvcError, RefreshInProgressError
+from feedsvc.outages import Outage
 from feedsvc.settings import ScheduleSettings, Settings
+from feedsvc.status import misfire_grace_seconds, scheduler_json
+from feedsvc.store import InstanceState, Lease, Store
+from feedsvc.store.leases import new_instance_id
 
 log = logging.getLogger("feedsvc.scheduler")
 
 JOB_ID = "refresh"
-STATE_FILE = ".scheduler.json"
-MAX_MISFIRE_GRACE = 3600
+REQUEST_POLL_SECONDS = 2.0
+"""How often the active scheduler looks for a queued admin request (at most)."""
 
 Job = Callable[[], Any]
 """What a tick runs. The default calls ``feedsvc.pipeline.refresh(settings)``."""
+
+__all__ = ["JOB_ID", "BackgroundSchedulerHandle", "abandon_if_refreshing", "build_trigger",
+           "check_trigger", "crontab_weekdays", "describe_schedule", "misfire_grace_seconds",
+           "read_scheduler_state", "run_scheduler", "start_background_scheduler"]
 
 
 # --- triggers -----------------------------------------------------------------
@@ -154,15 +175,6 @@ def describe_schedule(schedule: ScheduleSettings) -> str:
     return f"cron {schedule.cron}" if schedule.cron else f"every {schedule.interval}s"
 
 
-def misfire_grace_seconds(schedule: ScheduleSettings) -> int:
-    """How late a tick may still run: one interval, capped at an hour.
-
-    A tick delayed by less than that (a busy machine, a suspended laptop) still
-    runs once; older ones are dropped, and coalescing folds several into one.
-    """
-    return max(1, min(schedule.interval, MAX_MISFIRE_GRACE))
-
-
 def site_timezone(settings: Settings) -> dt.tzinfo:
     return zoneinfo.ZoneInfo(settings.site.timezone)
 
@@ -170,43 +182,18 @@ def site_timezone(settings: Settings) -> dt.tzinfo:
 # --- state shared with the web processes ---------------------------------------
 
 
-def state_path(settings: Settings) -> Path:
-    """Where the scheduler records its state: a hidden file in the publish directory."""
-    return settings.storage.publish_dir / STATE_FILE
-
-
 def read_scheduler_state(
     settings: Settings, *, now: dt.datetime | None = None
 ) -> dict[str, Any] | None:
-    """The scheduler's last recorded state, or None when no scheduler has run.
-
-    Keys: ``schedule`` (description), ``pid``, ``started``, ``stopped`` (ISO
-    time or None while running), ``next_run`` (ISO time or None), ``ticks``
-    (refreshes started by this scheduler since it started), ``last_tick``
-    ({started, finished, outcome} or None) and ``overdue``: True when the next
-    run is more than a grace period in the past, which means no scheduler is
-    running any more although the file says so. ``now`` defaults to the clock.
-    """
-    try:
-        state: dict[str, Any] = json.loads(state_path(settings).read_bytes())
-    except (OSError, ValueError):
-        return None
-    if not isinstance(state, dict):
-        return None
-    moment = now or dt.datetime.now(dt.UTC)
-    state["overdue"] = _is_overdue(state, moment, misfire_grace_seconds(settings.schedule))
-    return state
-
-
-def _is_overdue(state: dict[str, Any], now: dt.datetime, grace: int) -> bool:
-    next_run = state.get("next_run")
-    if not isinstance(next_run, str) or state.get("stopped"):
-        return False
-    try:
-        due = dt.datetime.fromisoformat(next_run)
-    except ValueError:
-        return False
-    return now > due + dt.timedelta(seconds=grace)
+    """What /status says of the schedulers (see ``feedsvc.status.scheduler_json``), or
+    None when no scheduler has ever recorded itself in the store. ``now`` defaults to
+    the clock. Opens the store (creating it if need be): for tests and tools."""
+    with Store.open(settings.storage.database) as store:
+        instances = store.scheduler_instances()
+        if not instances:
+            return None
+        return scheduler_json(instances, store.scheduler_lease_holder(), settings.schedule,
+                              now=now or dt.datetime.now(dt.UTC))
 
 
 def _iso(moment: dt.datetime | None) -> str | None:
@@ -214,23 +201,13 @@ def _iso(moment: dt.datetime | None) -> str | None:
     return None if moment is None else moment.astimezone(dt.UTC).isoformat(timespec="seconds")
 
 
-def _write_json_atomically(path: Path, data: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=1, sort_keys=True)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 @dataclass
 class _StateRecorder:
-    """Keeps the state file up to date. Thread-safe: ticks and events come from threads."""
+    """Keeps this instance's row in the store up to date. Thread-safe: ticks, events
+    and heartbeats come from threads."""
 
-    path: Path
+    store: Store
+    instance: str
     schedule: str
     started: dt.datetime
     ticks: int = 0
@@ -238,6 +215,8 @@ class _StateRecorder:
     last_tick: dict[str, Any] | None = None
     stopped: dt.datetime | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Written at every heartbeat: a database that is away is one warning, not one each.
+    outage: Outage = field(default_factory=lambda: Outage(log, "recording the scheduler's state"))
 
     def set_next_run(self, next_run: dt.datetime | None) -> None:
         """Record the next run, unless the scheduler has stopped meanwhile."""
@@ -252,6 +231,12 @@ class _StateRecorder:
             for name, value in changes.items():
                 setattr(self, name, value)
             self._write()
+
+    def touch(self) -> None:
+        """Record that this instance is alive (``seen``), on each heartbeat."""
+        with self.lock:
+            if self.stopped is None:
+                self._write()
 
     def mark_stopped(self) -> None:
         """Record that the scheduler has stopped (so no next run), and log it."""
@@ -273,20 +258,19 @@ class _StateRecorder:
                 self.lock.release()
 
     def _write(self) -> None:
-        snapshot = {
-            "schedule": self.schedule,
-            "pid": os.getpid(),
-            "started": _iso(self.started),
-            "stopped": _iso(self.stopped),
-            "next_run": _iso(self.next_run),
-            "ticks": self.ticks,
-            "last_tick": self.last_tick,
-        }
+        state = InstanceState(
+            instance=self.instance, host=socket.gethostname(), pid=os.getpid(),
+            schedule=self.schedule, started=self.started, stopped=self.stopped,
+            seen=dt.datetime.now(dt.UTC), next_run=self.next_run, ticks=self.ticks,
+            last_tick=self.last_tick,
+        )
         try:
-            _write_json_atomically(self.path, snapshot)
-        except OSError as exc:
-            # /status loses its "next run" line; refreshing matters more.
-            log.warning("cannot record scheduler state in %s: %s", self.path, exc)
+            self.store.record_scheduler(state)
+        except FeedsvcError as exc:
+            # /status loses its "next run" line for now; refreshing matters more.
+            self.outage.failed(exc)
+        else:
+            self.outage.succeeded()
 
 
 # --- the job --------------------------------------------------------------------
@@ -303,19 +287,32 @@ def pipeline_job(settings: Settings) -> Job:
     return run
 
 
+class _Active:
+    """Stands in for the lease until ``_configure`` sets it: always active."""
+
+    def is_active(self) -> bool:
+        return True
+
+
 @dataclass
 class _Tick:
-    """Runs the job once per tick, logs one line about it and never lets it escape.
+    """Runs the job for a scheduled tick or a queued request, one at a time, when this
+    instance is active; logs one line about it and never lets it escape.
 
-    ``close()`` stops further ticks from starting; ``idle`` is set whenever no
-    tick is running, so a caller can wait for the running one to finish.
+    ``close()`` stops further runs from starting; ``idle`` is set whenever no
+    run is going, so a caller can wait for the running one to finish.
+    ``request`` is the id of the request being run, if any.
     """
 
     job: Job
     recorder: _StateRecorder
+    lease: Lease | _Active = field(default_factory=_Active)
     idle: threading.Event = field(default_factory=threading.Event)
     closed: bool = False
+    request: int | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Polled every few seconds: a database that is away is one warning, not one each.
+    outage: Outage = field(default_factory=lambda: Outage(log, "admin refresh requests"))
 
     def __post_init__(self) -> None:
         self.idle.set()
@@ -324,62 +321,169 @@ class _Tick:
         with self.lock:
             self.closed = True
 
-    def __call__(self) -> None:
+    def _begin(self) -> bool:
         with self.lock:
-            if self.closed:
-                return
+            if self.closed or not self.idle.is_set():
+                return False
             self.idle.clear()
+            return True
+
+    def __call__(self) -> None:
+        """A scheduled tick: a refresh when active; nothing on a standby."""
+        if not self.lease.is_active():
+            log.debug("tick skipped: this scheduler is a standby")
+            return
+        if not self._begin():
+            if not self.closed:
+                log.info("refresh skipped=true reason=%r", "an admin request is running")
+            return
+        try:
+            self._run_recorded()
+        finally:
+            self.idle.set()
+
+    def run_request(self) -> None:
+        """Run the queued admin request, if any, when active and idle."""
+        if not self.lease.is_active() or not self._begin():
+            return
+        store = self.recorder.store
+        try:
+            claimed = store.claim_refresh_request(self.recorder.instance, dt.datetime.now(dt.UTC))
+            self.outage.succeeded()
+            if claimed is None:
+                return
+            self.request = claimed.id
+            log.info("admin refresh request=%d started requested_by=%s",
+                     claimed.id, claimed.requested_by)
+            outcome, error = self._run_recorded(request=claimed.id)
+            if outcome == "skipped":
+                store.requeue_refresh_request(claimed.id)
+            else:
+                store.finish_refresh_request(claimed.id, dt.datetime.now(dt.UTC), error=error)
+                log.info("admin refresh request=%d %s", claimed.id,
+                         "done" if error is None else f"failed error={error!r}")
+        except FeedsvcError as exc:
+            self.outage.failed(exc)
+        finally:
+            self.request = None
+            self.idle.set()
+
+    def _run_recorded(self, request: int | None = None) -> tuple[str, str | None]:
         started = _iso(dt.datetime.now(dt.UTC))
+        extra = {} if request is None else {"request": request}
         self.recorder.update(ticks=self.recorder.ticks + 1,
                              last_tick={"started": started, "finished": None,
-                                        "outcome": "running"})
-        outcome = "abandoned"
+                                        "outcome": "running", **extra})
+        outcome: str = "abandoned"
+        error: str | None = "abandoned"
         try:
-            outcome = self._run_job()
+            outcome, error = self._run_job()
         finally:
             self.recorder.update(last_tick={"started": started,
                                             "finished": _iso(dt.datetime.now(dt.UTC)),
-                                            "outcome": outcome})
-            self.idle.set()
+                                            "outcome": outcome, **extra})
+        return outcome, error
 
-    def _run_job(self) -> str:
+    def _run_job(self) -> tuple[str, str | None]:
+        """(outcome, error): ok, failed (a source failed), error (the refresh did not
+        run through) or skipped (another refresh holds the lock)."""
         clock = time.monotonic()
         try:
             report = self.job()
-        except RefreshInProgressError:
+        except RefreshInProgressError as exc:
             log.info("refresh skipped=true reason=%r", "another refresh holds the lock")
-            return "skipped"
+            return "skipped", str(exc)
         except FeedsvcError as exc:
             # Said in full by its message (a store that cannot be written, say).
             log.error("refresh ok=false error=%r duration=%.2fs",
                       str(exc), time.monotonic() - clock)
-            return "error"
+            return "error", str(exc)
         except Exception as exc:
             log.exception("refresh ok=false error=%r duration=%.2fs",
                           str(exc), time.monotonic() - clock)
-            return "error"
+            return "error", str(exc) or type(exc).__name__
         ok = bool(getattr(report, "ok", True))
         # The pipeline logs the refresh's own line; this one is for tracing ticks.
         log.debug("tick done ok=%s duration=%.2fs", str(ok).lower(), time.monotonic() - clock)
-        return "ok" if ok else "failed"
+        if ok:
+            return "ok", None
+        lines = getattr(report, "summary_lines", None)
+        return "failed", (lines()[-1] if callable(lines) else "the refresh was not ok")
+
+
+class _RequestPoller:
+    """Looks for a queued admin request every ``interval`` seconds on a thread."""
+
+    def __init__(self, tick: _Tick, interval: float) -> None:
+        self._tick = tick
+        self._interval = interval
+        self.stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="feedsvc-requests", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self.stopped.wait(self._interval):
+            self._tick.run_request()
+
+    def stop(self, *, wait: bool = True) -> None:
+        """Stop polling; with ``wait``, let a request being run finish."""
+        self.stopped.set()
+        if wait and self._thread.is_alive():
+            self._thread.join()
 
 
 # --- wiring ---------------------------------------------------------------------
 
 
-def _configure(
-    scheduler: BaseScheduler, settings: Settings, job: Job | None
-) -> tuple[_Tick, _StateRecorder]:
+@dataclass
+class _Parts:
+    """One scheduler instance's moving parts, besides APScheduler itself."""
+
+    store: Store
+    tick: _Tick
+    recorder: _StateRecorder
+    lease: Lease
+    poller: _RequestPoller
+    stopped: bool = False
+
+    def stop(self, *, wait: bool = True) -> None:
+        """Stop polling (with ``wait``, after a running request), release the lease,
+        record the stop and close the store. Once: later calls do nothing."""
+        if self.stopped:
+            return
+        self.stopped = True
+        self.tick.close()
+        self.poller.stop(wait=wait)
+        self.lease.stop()
+        self.recorder.mark_stopped()
+        self.store.close()
+
+
+def _configure(scheduler: BaseScheduler, settings: Settings, job: Job | None) -> _Parts:
     _quieten_apscheduler()
     schedule = settings.schedule
-    recorder = _StateRecorder(path=state_path(settings), schedule=describe_schedule(schedule),
+    trigger = check_trigger(settings)
+    store = Store.open(settings.storage.database)
+    instance = new_instance_id()
+    recorder = _StateRecorder(store=store, instance=instance,
+                              schedule=describe_schedule(schedule),
                               started=dt.datetime.now(dt.UTC))
     tick = _Tick(job=job or pipeline_job(settings), recorder=recorder)
+    first = threading.Event()
+
+    def on_acquired() -> None:
+        _take_over(scheduler, store, instance, schedule, catch_up=first.is_set())
+
+    lease = store.scheduler_lease(instance, schedule.failover_seconds, on_acquired=on_acquired)
+    tick.lease = lease
+    poller = _RequestPoller(tick, min(REQUEST_POLL_SECONDS, lease.times.heartbeat))
     options: dict[str, Any] = {}
     if schedule.run_at_startup:
         options["next_run_time"] = dt.datetime.now(site_timezone(settings))
     scheduler.add_job(
-        tick, check_trigger(settings), id=JOB_ID, name="refresh",
+        tick, trigger, id=JOB_ID, name="refresh",
         max_instances=1, coalesce=True, misfire_grace_time=misfire_grace_seconds(schedule),
         replace_existing=True, **options,
     )
@@ -391,7 +495,7 @@ def _configure(
 
     def on_event(event: SchedulerEvent) -> None:
         if event.code == EVENT_SCHEDULER_STARTED:
-            log.info("scheduler started schedule=%r", recorder.schedule)
+            log.info("scheduler started schedule=%r instance=%s", recorder.schedule, instance)
         elif isinstance(event, JobEvent) and event.code == EVENT_JOB_MAX_INSTANCES:
             log.info("refresh skipped=true reason=%r", "the previous refresh is still running")
         # Events arrive on the scheduler's and the executor's threads, some
@@ -405,7 +509,50 @@ def _configure(
         EVENT_SCHEDULER_STARTED | EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED
         | EVENT_JOB_MAX_INSTANCES,
     )
-    return tick, recorder
+    recorder.update()  # this instance's row, before it may take the lease
+    lease.start()
+    first.set()
+    threading.Thread(target=_touch_on_heartbeat, args=(lease, recorder, poller),
+                     name="feedsvc-scheduler-seen", daemon=True).start()
+    poller.start()
+    return _Parts(store=store, tick=tick, recorder=recorder, lease=lease, poller=poller)
+
+
+def _touch_on_heartbeat(lease: Lease, recorder: _StateRecorder, poller: _RequestPoller) -> None:
+    """Keep this instance's ``seen`` time fresh (standbys included) until it stops."""
+    while not poller.stopped.wait(lease.times.heartbeat):
+        recorder.touch()
+
+
+def _take_over(
+    scheduler: BaseScheduler, store: Store, instance: str, schedule: ScheduleSettings, *,
+    catch_up: bool,
+) -> None:
+    """What this instance does on taking the lease: record the requests the previous
+    holder left running as failed, and, with ``catch_up`` (a takeover, not the start),
+    refresh at once when the last refresh started more than an interval ago (or as
+    soon as the refresh lock a dead refresh holds expires)."""
+    now = dt.datetime.now(dt.UTC)
+    try:
+        for request_id in store.fail_abandoned_requests(instance, now):
+            log.warning("admin refresh request=%d failed: abandoned by its scheduler",
+                        request_id)
+        if not catch_up:
+            return
+        last = store.last_run(finished=False)
+        if last is None or now - last.started > dt.timedelta(seconds=schedule.interval):
+            # A refresh the old holder left running keeps the refresh lock until it
+            # expires: refresh then, rather than be refused now and wait an interval.
+            holder = store.lock_holder()
+            when = now if holder is None else max(
+                now, dt.datetime.fromtimestamp(holder.expires + 1, dt.UTC))
+            log.info("taking over: the last refresh is more than an interval old; "
+                     "refreshing at %s", _iso(when))
+            scheduler.modify_job(JOB_ID, next_run_time=when)
+    except FeedsvcError as exc:
+        log.warning("taking over: %s", exc)
+    except Exception:  # the lease thread must live on (a job gone during shutdown, say)
+        log.exception("taking over")
 
 
 def _quieten_apscheduler() -> None:
@@ -430,12 +577,14 @@ def abandon_if_refreshing(
 ) -> None:
     """What a second stop signal does: abandon a running refresh, else nothing.
 
-    While a refresh runs, records the scheduler as stopped (and the tick as
-    abandoned), logs it and ends the process at once with exit 0: the store
-    writes one transaction per source and a publication goes live with one
-    atomic rename, so the last publication stays intact. With no refresh
-    running there is nothing to abandon: it returns, and the shutdown already
-    under way finishes normally. ``exit_process`` is replaced in tests.
+    While a refresh runs, records the scheduler as stopped (and the tick, and a
+    request being run, as abandoned), releases the scheduler lease so that a
+    standby takes over at once, logs it and ends the process at once with
+    exit 0: the store writes one transaction per source and a publication
+    goes live with one atomic rename, so the last publication stays intact.
+    With no refresh running there is nothing to abandon: it returns, and the
+    shutdown already under way finishes normally. ``exit_process`` is
+    replaced in tests.
     """
     name = signal.Signals(signum).name
     if tick.idle.is_set():
@@ -444,6 +593,15 @@ def abandon_if_refreshing(
     log.warning("second %s: abandoning the running refresh; "
                 "the last publication stays live", name)
     recorder.mark_stopped_from_signal_handler()
+    request = tick.request
+    try:
+        if request is not None:
+            recorder.store.finish_refresh_request(
+                request, dt.datetime.now(dt.UTC), error=f"abandoned: {name}")
+    except FeedsvcError as exc:
+        log.warning("cannot record the abandoned request: %s", exc)
+    if isinstance(tick.lease, Lease):
+        tick.lease.release()
     exit_process(0)
 
 
@@ -452,8 +610,19 @@ class BackgroundSchedulerHandle:
     """A running background scheduler. ``shutdown(wait=True)`` lets a running refresh finish."""
 
     scheduler: BackgroundScheduler
-    recorder: _StateRecorder
-    tick: _Tick
+    parts: _Parts
+
+    @property
+    def recorder(self) -> _StateRecorder:
+        return self.parts.recorder
+
+    @property
+    def tick(self) -> _Tick:
+        return self.parts.tick
+
+    @property
+    def lease(self) -> Lease:
+        return self.parts.lease
 
     def on_second_signal(self, signum: int) -> None:
         """For a stop signal that arrives while stopping: see ``abandon_if_refreshing``.
@@ -463,9 +632,10 @@ class BackgroundSchedulerHandle:
         abandon_if_refreshing(signum, self.tick, self.recorder)
 
     def shutdown(self, wait: bool = True) -> None:
+        self.tick.close()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=wait)
-        self.recorder.mark_stopped()
+        self.parts.stop(wait=wait)
 
     def next_run_time(self) -> dt.datetime | None:
         job = self.scheduler.get_job(JOB_ID)
@@ -475,32 +645,36 @@ class BackgroundSchedulerHandle:
 def start_background_scheduler(
     settings: Settings, *, job: Job | None = None
 ) -> BackgroundSchedulerHandle:
-    """Start refreshing on schedule on a background thread; return its handle.
+    """Start refreshing on schedule on a background thread, as one scheduler instance
+    (active, or a standby when another holds the lease); return its handle.
 
-    With ``schedule.run_at_startup`` the first refresh starts at once. ``job``
-    replaces the refresh (tests). The caller stops it with ``handle.shutdown()``.
+    With ``schedule.run_at_startup`` the first refresh starts at once (when
+    active). ``job`` replaces the refresh (tests). The caller stops it with
+    ``handle.shutdown()``.
     """
     scheduler = BackgroundScheduler(**_scheduler_options(settings))
-    tick, recorder = _configure(scheduler, settings, job)
+    parts = _configure(scheduler, settings, job)
     scheduler.start()
-    return BackgroundSchedulerHandle(scheduler=scheduler, recorder=recorder, tick=tick)
+    return BackgroundSchedulerHandle(scheduler=scheduler, parts=parts)
 
 
 def run_scheduler(settings: Settings, *, job: Job | None = None) -> None:
-    """Refresh on schedule in the foreground until SIGTERM or SIGINT, then return.
+    """Refresh on schedule in the foreground, as one scheduler instance (active, or a
+    standby when another holds the lease), until SIGTERM or SIGINT; then return.
 
     The first signal stops scheduling and waits for a running refresh to
-    finish; a second one abandons it and ends the process at once (exit 0:
-    the last publication is intact either way), or, with no refresh running,
-    changes nothing. Must run on the main thread.
+    finish, then releases the lease; a second one abandons it and ends the
+    process at once (exit 0: the last publication is intact either way), or,
+    with no refresh running, changes nothing. Must run on the main thread.
     """
     scheduler = BlockingScheduler(**_scheduler_options(settings))
-    tick, recorder = _configure(scheduler, settings, job)
+    parts = _configure(scheduler, settings, job)
+    tick = parts.tick
     stopping = threading.Event()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         if stopping.is_set():
-            abandon_if_refreshing(signum, tick, recorder)
+            abandon_if_refreshing(signum, tick, parts.recorder)
             return
         stopping.set()
         log.info("%s received: stopping the scheduler", signal.Signals(signum).name)
@@ -516,10 +690,10 @@ def run_scheduler(settings: Settings, *, job: Job | None = None) -> None:
             log.info("waiting for the running refresh to finish (signal again to abandon it)")
         while not tick.idle.wait(0.2):
             pass
+        parts.stop()
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    recorder.mark_stopped()
 
 
 def _stop(scheduler: BaseScheduler, tick: _Tick) -> None:

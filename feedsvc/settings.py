@@ -22,7 +22,7 @@ from typing import Any, Final
 from urllib.parse import SplitResult, urlsplit
 
 from feedsvc.errors import ConfigError
-from feedsvc.formats import AUTO, DATE_ORDERS, FORMAT_NAMES, FORMATS
+from feedsvc.formats import AUTO, DATE_ORDERS, FORMAT_NAMES, SOURCE_FORMATS
 from feedsvc.formats import (  # re-exported: declared with the html format
     HTML_SELECTOR_DEFAULTS as HTML_SELECTOR_DEFAULTS,
 )
@@ -377,7 +377,8 @@ OPTIONS: tuple[Option, ...] = (
            "Contact address (e-mail or URL) put in the User-Agent of outbound requests; "
            "printable ASCII only.", _header_text),
     Option("storage", "database", "sqlite:///../var/feedsvc.sqlite3",
-           "SQLAlchemy database URL; a relative SQLite path resolves against the config file.",
+           "SQLAlchemy database URL, SQLite or PostgreSQL (postgresql:// uses psycopg 3); "
+           "a relative SQLite path resolves against the config file.",
            _nonempty_str),
     Option("storage", "publish_dir", "../var/public",
            "Directory the published feeds are written to, relative to the config file.",
@@ -410,6 +411,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("schedule", "stale_after", "6h",
            "A source failing for longer than this (at most \"365d\") is flagged stale in "
            "/status and the logs.", _duration),
+    Option("schedule", "failover_seconds", 60,
+           "Seconds within which a standby `feedsvc scheduler` takes over when the active "
+           "one stops renewing its lease in the database.", _int_range(2, 3600)),
     Option("fetch", "connect_timeout", 10, "Seconds to wait for a connection.",
            _int_range(1, 600)),
     Option("fetch", "read_timeout", 30, "Seconds to wait for response data.",
@@ -457,7 +461,7 @@ SOURCE_OPTIONS: tuple[Option, ...] = (
            "Path (relative to the config file) or http(s) URL of the listing.", _nonempty_str),
     Option("sources", "format", AUTO,
            "Listing format: \"auto\" (by content type and content), "
-           + ", ".join(f"\"{name}\"" for name in FORMATS) + ".", _choice(FORMAT_NAMES)),
+           + ", ".join(f"\"{name}\"" for name in SOURCE_FORMATS) + ".", _choice(FORMAT_NAMES)),
     Option("sources", "language", None,
            "Language of dates and month names (en, fr, es); detected when unset.",
            _optional(_choice(LANGUAGES))),
@@ -470,9 +474,9 @@ SOURCE_OPTIONS: tuple[Option, ...] = (
            _choice(RENDERS)),
     # Each format's own settings, from the format registry.
     *(Option("sources", setting.key, setting.default, setting.help, setting.check)
-      for format in FORMATS.values() for setting in format.settings),
+      for format in SOURCE_FORMATS.values() for setting in format.settings),
 )
-FORMAT_OPTION_KEYS = frozenset(setting.key for format in FORMATS.values()
+FORMAT_OPTION_KEYS = frozenset(setting.key for format in SOURCE_FORMATS.values()
                                for setting in format.settings)
 """The source settings that belong to a format; SourceSettings keeps them in ``options``."""
 
@@ -557,6 +561,7 @@ class ScheduleSettings:
     cron: str | None
     run_at_startup: bool
     stale_after: int
+    failover_seconds: int = 60
 
 
 @dataclass(frozen=True)
@@ -828,6 +833,11 @@ def _resolve_location(location: str, base_dir: Path, key: str) -> str:
 
 
 def _resolve_database_url(url: str, base_dir: Path) -> str:
+    """``url`` with a relative SQLite path made absolute, and a PostgreSQL URL naming no
+    driver given psycopg 3's (``feedsvc[postgres]``; SQLAlchemy's default is psycopg2)."""
+    for bare in ("postgresql://", "postgres://"):
+        if url.startswith(bare):
+            return "postgresql+psycopg://" + url[len(bare):]
     prefix = "sqlite:///"
     if url.startswith(prefix) and url != "sqlite:///:memory:":
         path = Path(url[len(prefix):])

@@ -19,6 +19,9 @@ ROOT = Path(__file__).resolve().parent.parent
 PIPELINE_DATA = Path(__file__).resolve().parent / "data" / "pipeline"
 FIXED_NOW = dt.datetime(2026, 11, 22, 6, 0, tzinfo=dt.UTC)
 
+# A PostgreSQL server and a store URL on each test's engine: see tests/postgres.py.
+pytest_plugins = ["postgres"]
+
 
 @pytest.fixture
 def fixed_now() -> dt.datetime:
@@ -27,23 +30,35 @@ def fixed_now() -> dt.datetime:
 
 
 @pytest.fixture
-def make_settings(tmp_path: Path) -> Callable[..., Settings]:
+def make_settings(
+    tmp_path: Path, engine_database: Callable[[str], str],
+) -> Callable[..., Settings]:
     """Build validated Settings for a site living in ``tmp_path``.
 
     ``sources`` is a list of ``[[sources]]`` tables (locations relative to
     ``tmp_path``); other keyword arguments are sections merged over defaults
-    that keep the database and the publication inside ``tmp_path``.
+    that keep the database and the publication inside ``tmp_path``. On
+    PostgreSQL (see tests/postgres.py) the default database is one new database
+    per test, made at the first build.
     """
+    made: list[str] = []
+
+    def default_database() -> str:
+        if not made:
+            made.append(engine_database("sqlite:///var/feedsvc.sqlite3"))
+        return made[0]
 
     def build(sources: Sequence[Mapping[str, Any]] = (), **sections: Mapping[str, Any]) -> Settings:
         raw: dict[str, Any] = {
             "site": {"title": "Test Newsroom", "base_url": "http://feeds.test/",
                      "timezone": "Europe/Zurich", "description": "Items for tests"},
-            "storage": {"database": "sqlite:///var/feedsvc.sqlite3", "publish_dir": "var/public"},
+            "storage": {"publish_dir": "var/public"},
             "schedule": {"interval": "30m", "stale_after": "6h"},
         }
         for name, values in sections.items():
             raw[name] = {**raw.get(name, {}), **values}
+        if "database" not in raw["storage"]:
+            raw["storage"]["database"] = default_database()
         raw["sources"] = [dict(source) for source in sources]
         return settings_from_mapping(raw, config_path=tmp_path / "feedsvc.toml")
 

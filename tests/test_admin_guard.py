@@ -95,12 +95,14 @@ class Clock:
 
 
 class CountingTrigger:
+    """Queues nothing: counts the requests that got through the guard."""
+
     def __init__(self) -> None:
         self.calls = 0
 
-    def start(self) -> bool:
+    def request(self, requested_by: str) -> int | None:
         self.calls += 1
-        return True
+        return self.calls
 
 
 def no_stats() -> RefreshStats:

@@ -33,6 +33,8 @@ from feedsvc.settings import Settings
 from feedsvc.store import Store
 from feedsvc.web.app import create_app
 
+pytestmark = pytest.mark.both_engines  # the refresh on SQLite and on PostgreSQL
+
 T0 = dt.datetime(2026, 11, 22, 6, 0, tzinfo=dt.UTC)
 MINUTE = dt.timedelta(minutes=1)
 CATEGORIES = ("Press release", "Video", "Statement")

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -29,6 +29,9 @@ STEP = dt.timedelta(minutes=30)
 ROOT = Path(__file__).resolve().parent.parent
 MOJIBAKE = "Mojibake \u00e2\u20ac\u02dctitle\u00e2\u20ac\u2122"
 """A title read in the wrong charset, as a stray byte once made it."""
+SQLITE = "sqlite:///var/feedsvc.sqlite3"
+
+pytestmark = pytest.mark.both_engines
 
 
 def news(count: int, *, category: str = "Press release") -> list[ListingItem]:
@@ -44,7 +47,7 @@ base_url = "http://feeds.test/"
 timezone = "Europe/Zurich"
 
 [storage]
-database = "sqlite:///var/feedsvc.sqlite3"
+database = "{database}"
 publish_dir = "{publish_dir}"
 keep_runs = 3
 
@@ -55,16 +58,16 @@ language = "en"
 """
 
 
-def site_in(root: Path, publish_dir: str = "var/public") -> Settings:
+def site_in(root: Path, publish_dir: str = "var/public", database: str = SQLITE) -> Settings:
     (root / "listings").mkdir(exist_ok=True)
     config = root / "feedsvc.toml"
-    config.write_text(SITE.format(publish_dir=publish_dir), "utf-8")
+    config.write_text(SITE.format(publish_dir=publish_dir, database=database), "utf-8")
     return load_settings(config)
 
 
 @pytest.fixture
-def site(tmp_path: Path) -> Settings:
-    return site_in(tmp_path)
+def site(tmp_path: Path, database_engine: str, database_url: Callable[..., str]) -> Settings:
+    return site_in(tmp_path, database=SQLITE if database_engine == "sqlite" else database_url())
 
 
 def write(settings: Settings, text: str) -> None:
@@ -167,8 +170,8 @@ def test_removed_items_and_categories_stay_out_unless_listed_again(
 # --- the refresh lock: a lease ------------------------------------------------------------
 
 
-def test_a_held_lock_is_renewed_while_its_holder_lives(tmp_path: Path) -> None:
-    with Store.open(f"sqlite:///{tmp_path}/db.sqlite3") as store, \
+def test_a_held_lock_is_renewed_while_its_holder_lives(database_url: Callable[..., str]) -> None:
+    with Store.open(database_url()) as store, \
             store.refresh_lock("long refresh", ttl=1.0):
         time.sleep(2.5)
         with pytest.raises(RefreshInProgressError), store.refresh_lock("next"):
@@ -262,7 +265,7 @@ def test_a_store_on_a_full_disk_is_one_clear_line(tmp_path: Path, small_disk: Pa
     settings = site_in(tmp_path)
     config = settings.config_path
     config.write_text(config.read_text("utf-8").replace(
-        "sqlite:///var/feedsvc.sqlite3", f"sqlite:///{small_disk}/feedsvc.sqlite3"), "utf-8")
+        SQLITE, f"sqlite:///{small_disk}/feedsvc.sqlite3"), "utf-8")
     write(settings, render_numbered([
         ListingItem(f"Item {n} of a long listing", dt.date(2021, 11, 1 + n % 28), None, None,
                     "Words to fill the disk. " * 20) for n in range(2000)]))

@@ -22,6 +22,7 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.chrome.webdriver import WebDriver
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.wait import WebDriverWait
 from web_fixtures import ITEMS, SITE_TITLE, LiveServer, live_server
 from werkzeug.serving import make_server
 
@@ -255,7 +256,8 @@ def test_a_feed_opened_in_the_browser_is_a_page(
     button = browser.find_element(By.CSS_SELECTOR, 'button.copy[data-copy="address-atom"]')
     assert button.is_displayed(), "the copy script did not run (Content-Security-Policy?)"
     button.click()
-    assert button.text in ("Copied", "Press Ctrl+C")
+    # The clipboard answers asynchronously: the label changes once its promise settles.
+    WebDriverWait(browser, 10).until(lambda _: button.text in ("Copied", "Press Ctrl+C"))
     assert browser.execute_script("return document.activeElement.id") == "address-atom"
     assert console_errors(browser) == []
     screenshot(browser, tmp_path_factory.mktemp("screenshots"), path.replace("/", "-"))

@@ -194,3 +194,14 @@ def test_serve_passes_host_and_port_through(
     assert served == [{"host": configured.host if host is None else host,
                        "port": configured.port if port is None else port,
                        "with_scheduler": False}]
+
+
+def test_an_html_page_without_items_says_so_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    page = tmp_path / "empty.html"
+    page.write_text("<!doctype html><html><body><main><p>Nothing here.</p></main></body></html>")
+    assert main(["parse", str(page)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"feedsvc: error: {page}: no items found: no repeated elements")
+    assert err.count("no news items found") + err.count("no items found") == 1

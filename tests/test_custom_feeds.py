@@ -247,6 +247,21 @@ def test_the_home_page_lists_custom_feeds(tmp_path: Path) -> None:
     assert "Ending child labour by 2025" in page.get_data(as_text=True)
 
 
+
+def test_a_custom_feeds_name_on_the_home_page_opens_its_page(tmp_path: Path) -> None:
+    """As a category's name opens its page, a custom feed's opens the feed's page for
+    people, its only page: its entries and how to subscribe."""
+    settings = build(tmp_path, feeds=[CHILD_LABOUR])
+    write(settings, NEWS)
+    refresh(settings, now=T0)
+    client = create_app(settings).test_client()
+    home = client.get("/").get_data(as_text=True)
+    row = home.split('id="custom-child-labour"', 1)[1].split("</li>", 1)[0]
+    assert '<a class="name" href="/feeds/custom/child-labour.html"' in row
+    page = client.get("/feeds/custom/child-labour.html")
+    assert page.status_code == 200 and page.content_type.startswith("text/html")
+
+
 # --- category control ---------------------------------------------------------------
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import shutil
 import time
 from collections.abc import Callable
@@ -166,11 +165,9 @@ def test_a_web_node_started_before_the_first_publication_waits_politely(
 
 @pytest.mark.slow
 def test_postgresql_tells_web_workers_of_a_new_generation_at_once(
-    make_settings: Build, listings: Path,
+    make_settings: Build, listings: Path, postgres_database: Callable[[], str],
 ) -> None:
-    url = os.environ.get("FEEDSVC_TEST_POSTGRES_URL")
-    if not url:
-        pytest.skip("FEEDSVC_TEST_POSTGRES_URL is not set")
+    url = postgres_database()
     # A poll interval of an hour: only the notification can explain a prompt switch.
     settings = site(make_settings, publication="database", database=url, poll=3600)
     assert refresh(settings, now=T0).published

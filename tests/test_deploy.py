@@ -526,22 +526,39 @@ def test_a_failing_source_turns_stale_then_recovers_in_status(tmp_path: Path) ->
 
 def test_admin_trigger_and_metrics_through_gunicorn(site: Site, tmp_path: Path) -> None:
     assert site.refresh().returncode == 0
+    # Only the admin request refreshes from here on: no tick at start-up, none for an hour.
+    site.config.write_text(site.config.read_text().replace(
+        f'interval = "{INTERVAL}s"', 'interval = "1h"\nrun_at_startup = false'))
     port = free_port()
     site.gunicorn(port, PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "prometheus"))
     assert request(port, "POST", "/admin/refresh").status == 401
     from feedsvc.store import Store
 
+    admin = {"Authorization": f"Bearer {TOKEN}"}
     with Store.open(site.settings().storage.database) as store, store.refresh_lock("test"):
-        held = request(port, "POST", "/admin/refresh", {"Authorization": f"Bearer {TOKEN}"})
+        held = request(port, "POST", "/admin/refresh", admin)
         assert held.status == 409
-    accepted = request(port, "POST", "/admin/refresh", {"Authorization": f"Bearer {TOKEN}"})
+    accepted = request(port, "POST", "/admin/refresh", admin)
     assert accepted.status == 202
     assert accepted.headers["location"] == "/status"
-    wait_for(lambda: site.run_count() == 2, what="the admin refresh")
-    # The worker's refresh logs its lines to gunicorn's error log like the CLI does.
-    wait_for(lambda: "feedsvc.pipeline refresh status=ok" in site.log("gunicorn"),
-             what="the admin refresh's log line")
-    assert "INFO feedsvc.pipeline source=newsroom status=not_modified" in site.log("gunicorn")
+    request_id = json.loads(accepted.body)["id"]
+
+    def requested() -> dict[str, object]:
+        found: dict[str, object] = json.loads(get(port, "/status", admin).body)[
+            "refresh_requests"][0]
+        assert found["id"] == request_id
+        return found
+
+    # Queued: no web worker runs it, whatever the wait.
+    assert requested()["state"] == "queued"
+    assert request(port, "POST", "/admin/refresh", admin).status == 409
+    site.scheduler()
+    wait_for(lambda: requested()["state"] == "done", what="the admin refresh")
+    assert site.run_count() == 2
+    # The scheduler ran it, not gunicorn.
+    assert "feedsvc.pipeline refresh status=ok" in site.log("scheduler")
+    assert "INFO feedsvc.pipeline source=newsroom status=not_modified" in site.log("scheduler")
+    assert "feedsvc.pipeline" not in site.log("gunicorn")
 
     requests_made = 30
     for _ in range(requests_made):

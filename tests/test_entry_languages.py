@@ -3,11 +3,13 @@ listings no longer labels them all with the site's ``en``."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from lxml import etree
 
 from feedsvc.models import ListingItem
@@ -80,3 +82,76 @@ def test_items_stored_without_a_language_take_their_sources_next_time(tmp_path: 
         # The first source's language stays.
         store.merge("b", listing, T0 + dt.timedelta(hours=2), language="es")
         assert [item.language for item in store.all_items()] == ["fr"]
+
+
+FRENCH_PAGE = """<!DOCTYPE html>
+<html lang="{lang}"><head><meta charset="utf-8"><title>Actualités</title></head>
+<body><main>
+<div class="views-row"><h3><a href="/a">Le chômage recule</a></h3>
+<time datetime="2021-11-15">15/11/2021</time><p>Le taux baisse.</p></div>
+<div class="views-row"><h3><a href="/b">Un accord est signé</a></h3>
+<time datetime="2021-11-10">10/11/2021</time><p>Les salaires montent.</p></div>
+</main></body></html>
+"""
+
+
+def html_site(make_settings: Callable[..., Settings], tmp_path: Path, lang: str) -> Settings:
+    (tmp_path / "listings").mkdir()
+    (tmp_path / "listings" / "actualites.html").write_text(FRENCH_PAGE.format(lang=lang))
+    return make_settings([{"name": "bureau", "location": "listings/actualites.html"}])
+
+
+def test_an_html_page_says_its_language_when_its_dates_do_not(
+    make_settings: Callable[..., Settings], tmp_path: Path,
+) -> None:
+    """Numeric dates name no month, so only the page's own ``lang`` says it is French:
+    its entries and feeds are French, not the site's ``en``."""
+    settings = html_site(make_settings, tmp_path, "fr-CH")
+    assert refresh(settings, now=T0).ok
+    atom = etree.fromstring(document(settings, "feeds/all.atom"))
+    assert {entry.get(XML_LANG) for entry in atom.iter(f"{ATOM}entry")} == {"fr-CH"}
+    assert atom.get(XML_LANG) == "fr-CH"
+
+
+def test_a_configured_language_wins_over_the_pages_own(
+    make_settings: Callable[..., Settings], tmp_path: Path,
+) -> None:
+    settings = html_site(make_settings, tmp_path, "fr")
+    source = dataclasses.replace(settings.sources[0], language="es")
+    settings = dataclasses.replace(settings, sources=(source,))
+    assert refresh(settings, now=T0).ok
+    atom = etree.fromstring(document(settings, "feeds/all.atom"))
+    assert {entry.get(XML_LANG) for entry in atom.iter(f"{ATOM}entry")} == {"es"}
+
+
+def test_a_page_without_a_usable_lang_takes_the_sites(
+    make_settings: Callable[..., Settings], tmp_path: Path,
+) -> None:
+    settings = html_site(make_settings, tmp_path, "not a language tag")
+    assert refresh(settings, now=T0).ok
+    atom = etree.fromstring(document(settings, "feeds/all.atom"))
+    assert {entry.get(XML_LANG) for entry in atom.iter(f"{ATOM}entry")} == {"en"}
+
+
+LAYOUTS = Path(__file__).resolve().parent / "data" / "text-layouts"
+
+
+@pytest.mark.parametrize(("name", "language", "count"), [
+    ("relative-blocks-fr", "fr", 3), ("relative-blocks-es", "es", 2),
+])
+def test_a_listing_dated_only_relatively_is_read_in_its_language(
+    make_settings: Callable[..., Settings], tmp_path: Path, name: str, language: str,
+    count: int,
+) -> None:
+    """No month name to tell the language by: "il y a 3 jours", "hier", "hace 2 días"
+    tell it, so a refresh (and ``feedsvc parse``) reads the listing with no
+    ``language`` set, and its entries say their language."""
+    (tmp_path / "listings").mkdir()
+    shutil.copy(LAYOUTS / f"{name}.txt", tmp_path / "listings" / f"{name}.txt")
+    settings = make_settings([{"name": name, "location": f"listings/{name}.txt"}])
+    report = refresh(settings, now=dt.datetime(2015, 11, 26, 10, 0, tzinfo=dt.UTC))
+    assert report.ok, report
+    atom = etree.fromstring(document(settings, "feeds/all.atom"))
+    entries = list(atom.iter(f"{ATOM}entry"))
+    assert len(entries) == count
+    assert {entry.get(XML_LANG) for entry in entries} == {language}

@@ -204,3 +204,21 @@ def test_date_texts_are_found_whole_or_as_a_run_of_words() -> None:
     # Runs of words are tried only around a number; long texts are no date.
     assert find_date_text("Posted yesterday by admin", read) is None
     assert find_date_text("26 November 2015 " + "x" * 200, read) is None
+
+
+def test_the_html_format_reads_dates_against_the_request_s_today_and_date_order() -> None:
+    from feedsvc.formats import SOURCE_FORMATS, ParseRequest
+
+    page = """<html><body><main>
+      <article><h2><a href="/a">Harbour cranes stop</a></h2><p class="date">yesterday</p>
+        <p>Work stopped at the port.</p></article>
+      <article><h2><a href="/b">Budget adopted</a></h2><p class="date">11/05/2015</p>
+        <p>The council adopted the budget.</p></article>
+      <article><h2><a href="/c">Talks resume</a></h2><p class="date">3 days ago</p>
+        <p>Negotiators met again.</p></article>
+    </main></body></html>"""
+    request = ParseRequest(text=page, source="s", today=dt.date(2015, 11, 26), date_order="mdy",
+                           page_url="https://news.test/", language=None)
+    result = SOURCE_FORMATS["html"].parse(request)
+    assert [item.date for item in result.items] == [
+        dt.date(2015, 11, 25), dt.date(2015, 11, 5), dt.date(2015, 11, 23)]

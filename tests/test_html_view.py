@@ -14,6 +14,7 @@ from render_fixtures import (
     category_spec,
     empty_spec,
     hostile_spec,
+    seed_entries,
     seed_spec,
 )
 
@@ -120,11 +121,13 @@ def test_an_empty_feed_says_so() -> None:
 
 
 def test_dates_are_in_the_feed_language_whatever_the_locale() -> None:
-    spec = dataclasses.replace(seed_spec(), language="fr")
+    # Entries of no known language of their own are in the feed's.
+    entries = tuple(dataclasses.replace(entry, language=None) for entry in seed_entries())
+    spec = dataclasses.replace(seed_spec(), language="fr", entries=entries)
     text = render_view(spec, SITE_TITLE).decode()
     assert '<html lang="fr">' in text
     assert "novembre 2021" in text
-    unknown = dataclasses.replace(seed_spec(), language="xx")
+    unknown = dataclasses.replace(spec, language="xx")
     assert ">2021-11-15</time>" in render_view(unknown, SITE_TITLE).decode()
 
 
@@ -148,3 +151,81 @@ def test_every_refresh_publishes_a_page_beside_every_feed(tmp_path: Path) -> Non
         assert len(page.entry_titles) == min(link.item_count, settings.site.feed_size)
     # Nothing changed: nothing is published again.
     assert not refresh(settings, now=dt.datetime(2026, 1, 5, 10, tzinfo=dt.UTC)).published
+
+
+class LangPage(HTMLParser):
+    """The language each piece of text of a page is in: the nearest ``lang`` around it."""
+
+    VOID = Page.VOID
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stack: list[tuple[str, str]] = []
+        self.texts: list[tuple[str, str]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self.VOID:
+            return
+        inherited = self.stack[-1][1] if self.stack else ""
+        self.stack.append((tag, dict(attrs).get("lang") or inherited))
+
+    def handle_endtag(self, tag: str) -> None:
+        while self.stack and self.stack.pop()[0] != tag:
+            pass
+
+    def handle_data(self, data: str) -> None:
+        if data.strip() and self.stack and self.stack[-1][0] not in {"script", "style", "title"}:
+            self.texts.append((" ".join(data.split()), self.stack[-1][1]))
+
+    def language_of(self, fragment: str) -> str:
+        return next(lang for text, lang in self.texts if fragment in text)
+
+
+def test_a_french_feeds_page_marks_its_english_text_as_english() -> None:
+    """The feed's page says the feed's language, but its explanations are English:
+    a screen reader must not read "This is a feed" with a French voice."""
+    entries = tuple(dataclasses.replace(entry, language="fr") for entry in seed_entries())
+    spec = dataclasses.replace(seed_spec(), language="fr", entries=entries)
+    credited = next(entry for entry in entries if entry.credit)
+    text = render_view(spec, SITE_TITLE).decode()
+    assert '<html lang="fr">' in text
+    page = LangPage()
+    page.feed(text)
+    for english in ("This is a feed", "Subscribe", "Latest 20 items", "Home",
+                    "Every item, page by page", "More ways to subscribe", "Image: ©"):
+        assert page.language_of(english) == "en", english
+    assert page.language_of(entries[0].title) == "fr"
+    assert page.language_of("novembre 2021") == "fr"
+    assert credited.credit is not None
+    assert page.language_of(credited.credit.removeprefix("©").strip()) == "en"
+
+
+def test_an_entry_in_another_language_than_its_feed_says_so() -> None:
+    entries = seed_entries()
+    spanish = dataclasses.replace(entries[0], language="es")
+    spec = dataclasses.replace(seed_spec(), language="en", entries=(spanish, *entries[1:]))
+    page = LangPage()
+    page.feed(render_view(spec, SITE_TITLE).decode())
+    assert page.language_of(spanish.title) == "es"
+    assert page.language_of(entries[1].title) == "en"
+    # The date of the Spanish entry is written in Spanish, as its page says.
+    assert "de noviembre de 2021" in render_view(spec, SITE_TITLE).decode()
+
+
+def test_a_custom_feeds_page_does_not_call_the_sites_items_its_own() -> None:
+    """A custom feed has no list of its own: its footer offers the site's every item
+    as such, where a category's offers the category's."""
+    spec = dataclasses.replace(seed_spec(), key="custom/child-labour")
+    text = render_view(spec, SITE_TITLE).decode()
+    assert 'href="../../items">Every item of the site, page by page</a>' in text
+    assert 'href="../../#custom-child-labour">' in text
+    assert ">Every item, page by page<" in render_view(seed_spec(), SITE_TITLE).decode()
+
+
+def test_each_paragraph_of_a_summary_is_a_paragraph_of_the_page() -> None:
+    """A summary's paragraphs are one blank line apart; a browser would run them together."""
+    first = dataclasses.replace(seed_entries()[0], summary="First part.\n\nSecond <part>.")
+    spec = dataclasses.replace(seed_spec(), entries=(first,))
+    text = render_view(spec, SITE_TITLE).decode()
+    assert ('<p class="summary">First part.</p><p class="summary">Second &lt;part&gt;.</p>'
+            in text)

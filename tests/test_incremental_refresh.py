@@ -5,12 +5,12 @@ and all of it publishes exactly what reading everything again would."""
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from feedsvc.listing import render_numbered
 from feedsvc.models import FeedSpec, ListingItem
@@ -22,6 +22,8 @@ from feedsvc.store import Store
 T0 = dt.datetime(2026, 11, 22, 6, 0, tzinfo=dt.UTC)
 MINUTE = dt.timedelta(minutes=1)
 CATEGORIES = ("Press release", "Video", "Statement", "Feature")
+
+pytestmark = pytest.mark.both_engines
 
 
 def items(count: int, *, newest: dt.date = dt.date(2021, 11, 30), prefix: str = "Item"
@@ -79,10 +81,12 @@ def stored_rows(settings: Settings) -> list[tuple[object, ...]]:
 
 
 def forget_snapshots(settings: Settings) -> None:
-    path = settings.storage.database.removeprefix("sqlite:///")
-    with sqlite3.connect(path) as conn:
-        conn.execute("DELETE FROM source_snapshots")
-    conn.close()
+    engine = sa.create_engine(settings.storage.database)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text("DELETE FROM source_snapshots"))
+    finally:
+        engine.dispose()
 
 
 def test_the_same_bytes_again_are_neither_parsed_nor_merged(site: Settings) -> None:
@@ -124,6 +128,7 @@ def test_a_new_item_on_top_renders_only_the_feeds_it_is_in(site: Settings) -> No
                                     "drop the oldest", "move a category"])
 def test_reading_what_changed_publishes_what_reading_everything_publishes(
     make_settings: Callable[..., Settings], tmp_path: Path, change: str,
+    database_url: Callable[..., str],
 ) -> None:
     """Two sites live the same history; one forgets what it read before every refresh."""
     sites = []
@@ -131,7 +136,7 @@ def test_reading_what_changed_publishes_what_reading_everything_publishes(
         (tmp_path / name / "listings").mkdir(parents=True)
         sites.append(make_settings(
             [{"name": "news", "location": f"{name}/listings/news.txt", "language": "en"}],
-            storage={"database": f"sqlite:///{name}/db.sqlite3",
+            storage={"database": database_url(name),
                      "publish_dir": f"{name}/public"},
             site={"feed_size": 15}))
     listing = items(150)

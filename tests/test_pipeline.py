@@ -1,4 +1,5 @@
-"""The refresh pipeline end to end: real SQLite store and real renderer in tmp, fixed times.
+"""The refresh pipeline end to end: a real store (SQLite in tmp, and PostgreSQL) and the real
+renderer in tmp, fixed times.
 
 Listings are files in data/pipeline copied into tmp (local sources) or served
 by a fake fetcher (remote sources). Every test reads what was published
@@ -36,6 +37,8 @@ REMOTE = "https://listings.test/news.txt"
 PAGE1, PAGE2 = "https://news.test/news?page=1", "https://news.test/news?page=2"
 
 Build = Callable[..., Settings]
+
+pytestmark = pytest.mark.both_engines
 
 
 @pytest.fixture
@@ -606,9 +609,10 @@ def run_python(code: str, *args: str) -> subprocess.Popen[str]:
     )
 
 
-def write_config(tmp_path: Path) -> Path:
+def write_config(tmp_path: Path, database: str) -> Path:
+    """The settings file of the ``settings`` fixture, on the store ``database``."""
     config = tmp_path / "feedsvc.toml"
-    config.write_text(textwrap.dedent("""\
+    config.write_text(textwrap.dedent(f"""\
         [site]
         title = "Test Newsroom"
         base_url = "http://feeds.test/"
@@ -616,7 +620,7 @@ def write_config(tmp_path: Path) -> Path:
         timezone = "Europe/Zurich"
 
         [storage]
-        database = "sqlite:///var/feedsvc.sqlite3"
+        database = "{database}"
         publish_dir = "var/public"
 
         [schedule]
@@ -660,7 +664,7 @@ KILLED_WHILE_PUBLISHING = """
 def test_a_refresh_killed_with_sigkill_while_publishing_leaves_the_old_feeds(
     tmp_path: Path, settings: Settings, listings: Path
 ) -> None:
-    config = write_config(tmp_path)
+    config = write_config(tmp_path, settings.storage.database)
     refresh(settings, now=T0)
     before = published(settings)
     edit(listings / "a.txt", "Forty families", "Fifty families")
@@ -732,7 +736,7 @@ RACE = """
 def test_refreshes_racing_from_several_processes_never_overlap(
     tmp_path: Path, settings: Settings
 ) -> None:
-    config = write_config(tmp_path)
+    config = write_config(tmp_path, settings.storage.database)
     children = [run_python(RACE, str(config)) for _ in range(3)]
     outcomes = []
     for child in children:

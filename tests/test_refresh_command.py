@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -10,11 +11,12 @@ import pytest
 from feedsvc import cli
 from feedsvc.listing import render_numbered
 from feedsvc.models import ListingItem
+from feedsvc.settings import load_settings
 from feedsvc.store import Store
 
 SITE = """
 [storage]
-database = "sqlite:///var/feedsvc.sqlite3"
+database = "{database}"
 publish_dir = "var/public"
 
 [[sources]]
@@ -27,6 +29,7 @@ name = "other"
 location = "listings/other.txt"
 language = "en"
 """
+SQLITE = "sqlite:///var/feedsvc.sqlite3"
 DATELESS = "".join(f"  {n}. Media contact number {n}\n\n" for n in range(1, 9))
 
 
@@ -35,13 +38,16 @@ def listing(prefix: str) -> str:
                                         None, None) for n in range(3)])
 
 
+pytestmark = pytest.mark.both_engines
+
+
 @pytest.fixture
-def config(tmp_path: Path) -> Path:
+def config(tmp_path: Path, engine_database: Callable[[str], str]) -> Path:
     (tmp_path / "listings").mkdir()
     (tmp_path / "listings" / "news.txt").write_text(listing("News") + DATELESS, "utf-8")
     (tmp_path / "listings" / "other.txt").write_text(listing("Other"), "utf-8")
     path = tmp_path / "feedsvc.toml"
-    path.write_text(SITE, "utf-8")
+    path.write_text(SITE.format(database=engine_database(SQLITE)), "utf-8")
     return path
 
 
@@ -56,7 +62,7 @@ def test_one_source_is_read_and_the_others_left_alone(
     out = capsys.readouterr().out.splitlines()
     assert out == ["other: 3 found, 3 new, 0 updated, 0 warnings",
                    "1 of 1 sources ok; published 1 feeds with 3 items"]
-    with Store.open(f"sqlite:///{config.parent}/var/feedsvc.sqlite3") as store:
+    with Store.open(load_settings(config).storage.database) as store:
         assert store.source_state("news") is None
 
 

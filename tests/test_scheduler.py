@@ -1,4 +1,5 @@
-"""The scheduler: triggers, one run at a time, errors contained, state for /status, signals.
+"""The scheduler: triggers, one run at a time, errors contained, state for /status, signals,
+the lease (one active scheduler of many) and the admin trigger's requests.
 
 Jobs here are injected fakes; the end-to-end runs with the real pipeline, gunicorn
 and nginx are in test_deploy.py. No test waits for a whole interval it does not
@@ -7,8 +8,8 @@ need: intervals are one second, and waits are for events with a timeout.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
-import json
 import logging
 import os
 import signal
@@ -26,7 +27,6 @@ import pytest
 
 from feedsvc.errors import ConfigError, RefreshInProgressError
 from feedsvc.scheduler import (
-    STATE_FILE,
     abandon_if_refreshing,
     build_trigger,
     crontab_weekdays,
@@ -36,16 +36,22 @@ from feedsvc.scheduler import (
     start_background_scheduler,
 )
 from feedsvc.settings import ScheduleSettings, Settings, settings_from_mapping
+from feedsvc.store import InstanceState, Store
 
 ROOT = Path(__file__).resolve().parent.parent
 ZURICH = zoneinfo.ZoneInfo("Europe/Zurich")
 WAIT = 10.0
 
 
-def make_settings(tmp_path: Path, **schedule: Any) -> Settings:
+SQLITE = "sqlite:///db.sqlite3"
+EngineDatabase = Callable[[str], str]
+"""tests/postgres.py's ``engine_database``: the SQLite URL given, or a new PostgreSQL one."""
+
+
+def make_settings(tmp_path: Path, database: str = SQLITE, **schedule: Any) -> Settings:
     raw = {
         "site": {"timezone": "Europe/Zurich"},
-        "storage": {"database": "sqlite:///db.sqlite3", "publish_dir": "public"},
+        "storage": {"database": database, "publish_dir": "public"},
         "schedule": {"interval": "1s", **schedule},
     }
     return settings_from_mapping(raw, config_path=tmp_path / "feedsvc.toml")
@@ -87,11 +93,16 @@ class CountingJob:
 
 
 @pytest.fixture
-def started(tmp_path: Path) -> Iterator[Callable[..., tuple[Settings, Any]]]:
+def started(
+    tmp_path: Path, engine_database: Callable[[str], str],
+) -> Iterator[Callable[..., tuple[Settings, Any]]]:
+    """``start(job, **schedule)``: a background scheduler on the test's engine (SQLite,
+    unless the test runs on both engines)."""
     handles: list[Any] = []
+    database = engine_database(SQLITE)
 
     def start(job: Callable[[], Any], **schedule: Any) -> tuple[Settings, Any]:
-        settings = make_settings(tmp_path, **schedule)
+        settings = make_settings(tmp_path, database, **schedule)
         handle = start_background_scheduler(settings, job=job)
         handles.append(handle)
         return settings, handle
@@ -289,33 +300,38 @@ def test_no_state_before_any_scheduler_ran(tmp_path: Path) -> None:
     assert read_scheduler_state(make_settings(tmp_path)) is None
 
 
+def record_instance(settings: Settings, **changes: Any) -> None:
+    state = InstanceState(instance="elsewhere:1:abcd", host="elsewhere", pid=1,
+                          schedule="every 1800s", started=T0, stopped=None, seen=T0,
+                          next_run=None, ticks=0, last_tick=None)
+    with Store.open(settings.storage.database) as store:
+        store.record_scheduler(dataclasses.replace(state, **changes))
+
+
+T0 = dt.datetime(2026, 11, 22, 2, 0, 0, tzinfo=dt.UTC)
+
+
 @pytest.mark.parametrize(
     ("next_run", "stopped", "overdue"),
     [
-        ("2026-11-22T03:00:00+00:00", None, False),
-        ("2026-11-22T02:59:59+00:00", None, True),
-        ("2026-11-22T01:00:00+00:00", "2026-11-22T01:00:00+00:00", False),
+        (dt.datetime(2026, 11, 22, 3, 0, 0, tzinfo=dt.UTC), None, False),
+        (dt.datetime(2026, 11, 22, 2, 59, 59, tzinfo=dt.UTC), None, True),
+        (dt.datetime(2026, 11, 22, 1, 0, 0, tzinfo=dt.UTC), T0, False),
         (None, None, False),
     ],
 )
 def test_a_next_run_long_past_means_no_scheduler_is_running(
-    tmp_path: Path, next_run: str | None, stopped: str | None, overdue: bool
+    tmp_path: Path, next_run: dt.datetime | None, stopped: dt.datetime | None, overdue: bool
 ) -> None:
     settings = make_settings(tmp_path, interval="30m")
-    settings.storage.publish_dir.mkdir(parents=True)
-    (settings.storage.publish_dir / STATE_FILE).write_text(
-        json.dumps({"next_run": next_run, "stopped": stopped}))
+    record_instance(settings, next_run=next_run, stopped=stopped)
     now = dt.datetime(2026, 11, 22, 3, 30, 0, tzinfo=dt.UTC)
     state = read_scheduler_state(settings, now=now)
     assert state is not None
     assert state["overdue"] is overdue
-
-
-def test_an_unreadable_state_file_reads_as_none(tmp_path: Path) -> None:
-    settings = make_settings(tmp_path)
-    settings.storage.publish_dir.mkdir(parents=True)
-    (settings.storage.publish_dir / STATE_FILE).write_text("{not json")
-    assert read_scheduler_state(settings) is None
+    # Nobody holds the lease: /status says no scheduler is running.
+    assert state["running"] is False and state["active"] is None
+    assert "no scheduler is running" in state["note"]
 
 
 # --- the foreground scheduler and signals -----------------------------------------
@@ -367,9 +383,18 @@ def test_a_signal_lets_the_running_refresh_finish_then_returns(
     assert stdout.strip() == "returned"
     assert (tmp_path / "finished").exists()
     assert "scheduler stopped" in log_text(tmp_path)
-    state = json.loads((tmp_path / "public" / STATE_FILE).read_text())
+    state = foreground_state(tmp_path)
     assert state["stopped"] is not None
     assert state["last_tick"]["outcome"] == "ok"
+    # Stopped cleanly: the lease is released for a standby to take at once.
+    assert state["running"] is False
+
+
+def foreground_state(tmp_path: Path) -> dict[str, Any]:
+    raw = {"storage": {"database": "sqlite:///db.sqlite3", "publish_dir": "public"}}
+    state = read_scheduler_state(settings_from_mapping(raw, config_path=tmp_path / "x.toml"))
+    assert state is not None
+    return state
 
 
 def log_text(tmp_path: Path) -> str:
@@ -389,5 +414,167 @@ def test_a_second_signal_abandons_the_running_refresh(tmp_path: Path) -> None:
     assert process.returncode == 0, stderr
     assert not (tmp_path / "finished").exists()
     assert "abandoning the running refresh" in log_text(tmp_path)
-    state = json.loads((tmp_path / "public" / STATE_FILE).read_text())
+    state = foreground_state(tmp_path)
     assert state["stopped"] is not None
+    assert state["last_tick"]["outcome"] == "abandoned"
+    assert state["running"] is False
+
+
+# --- one active scheduler among many, and the admin trigger's requests ---------------------
+
+
+@pytest.mark.both_engines
+def test_of_two_schedulers_on_one_store_only_the_lease_holder_refreshes(
+    tmp_path: Path, engine_database: EngineDatabase,
+) -> None:
+    settings = make_settings(tmp_path, engine_database(SQLITE), failover_seconds=2)
+    first_job, second_job = CountingJob(), CountingJob()
+    first = start_background_scheduler(settings, job=first_job)
+    second = start_background_scheduler(settings, job=second_job)
+    try:
+        wait_for(lambda: first_job.runs >= 2)
+        assert second_job.runs == 0
+        state = read_scheduler_state(settings)
+        assert state is not None
+        assert state["running"] is True
+        assert state["active"] == first.recorder.instance
+        assert state["standbys"] == [second.recorder.instance]
+        assert state["active_since"] is not None
+
+        # A clean stop releases the lease: the standby takes over at its next look.
+        first.shutdown(wait=True)
+        runs = first_job.runs
+        wait_for(lambda: second_job.runs >= 1)
+        state = read_scheduler_state(settings)
+        assert state is not None and state["active"] == second.recorder.instance
+        assert first_job.runs == runs
+    finally:
+        first.shutdown(wait=True)
+        second.shutdown(wait=True)
+
+
+@pytest.mark.both_engines
+def test_a_standby_takes_over_a_lease_its_holder_stopped_renewing(
+    tmp_path: Path, engine_database: EngineDatabase,
+) -> None:
+    settings = make_settings(tmp_path, engine_database(SQLITE), interval="1h",
+                             failover_seconds=2)
+    first_job, second_job = CountingJob(), CountingJob()
+    first = start_background_scheduler(settings, job=first_job)
+    second = start_background_scheduler(settings, job=second_job)
+    try:
+        wait_for(lambda: first_job.runs == 1)
+        # The holder hangs (no heartbeats, no release), as a frozen process would.
+        first.lease._stop.set()
+        wait_for(lambda: second.lease.is_active(), timeout=2 * 2 + WAIT)
+        assert not first.lease.is_active()
+        # The fake job records no run in the store, so the last refresh is "never":
+        # the new holder catches up at once rather than an interval later.
+        wait_for(lambda: second_job.runs == 1)
+    finally:
+        first.shutdown(wait=True)
+        second.shutdown(wait=True)
+
+
+def queue_request(settings: Settings) -> int:
+    with Store.open(settings.storage.database) as store:
+        request_id = store.request_refresh("192.0.2.9", dt.datetime.now(dt.UTC))
+    assert request_id is not None
+    return request_id
+
+
+def request_state(settings: Settings, request_id: int) -> dict[str, Any]:
+    with Store.open(settings.storage.database) as store:
+        found = [r for r in store.refresh_requests() if r.id == request_id]
+    assert found
+    return dataclasses.asdict(found[0])
+
+
+@pytest.mark.both_engines
+def test_the_active_scheduler_runs_a_queued_request(started: Any) -> None:
+    job = CountingJob()
+    settings, handle = started(job, interval="1h", run_at_startup=False, failover_seconds=2)
+    request_id = queue_request(settings)
+    wait_for(lambda: request_state(settings, request_id)["state"] == "done")
+    assert job.runs == 1
+    done = request_state(settings, request_id)
+    assert done["runner"] == handle.recorder.instance
+    assert done["started"] is not None and done["finished"] >= done["started"]
+    state = read_scheduler_state(settings)
+    assert state is not None
+    assert state["last_tick"]["request"] == request_id
+    assert state["last_tick"]["outcome"] == "ok"
+
+
+@pytest.mark.both_engines
+def test_a_failing_request_is_recorded_failed_and_one_refused_by_the_lock_stays_queued(
+    started: Any,
+) -> None:
+    job = CountingJob(fail_first=RuntimeError("disk on fire"))
+    settings, _ = started(job, interval="1h", run_at_startup=False, failover_seconds=2)
+    request_id = queue_request(settings)
+    wait_for(lambda: request_state(settings, request_id)["state"] == "failed")
+    assert request_state(settings, request_id)["error"] == "disk on fire"
+
+    job.fail_first = RefreshInProgressError("held by cli")
+    request_id = queue_request(settings)
+    # Refused once by the refresh lock, then run at a later look.
+    wait_for(lambda: request_state(settings, request_id)["state"] == "done")
+    assert job.runs == 3
+
+
+@pytest.mark.both_engines
+def test_a_standby_leaves_requests_to_the_active_scheduler(
+    tmp_path: Path, engine_database: EngineDatabase,
+) -> None:
+    settings = make_settings(tmp_path, engine_database(SQLITE), interval="1h",
+                             run_at_startup=False, failover_seconds=2)
+    with Store.open(settings.storage.database) as store:
+        other = store.scheduler_lease("elsewhere:1:abcd", 3600)
+        assert other.step()  # another scheduler holds the lease (and never lets it go)
+        job = CountingJob()
+        handle = start_background_scheduler(settings, job=job)
+        try:
+            request_id = queue_request(settings)
+            time.sleep(1)  # several looks for requests
+            other.step()
+            assert request_state(settings, request_id)["state"] == "queued"
+            assert job.runs == 0
+            state = read_scheduler_state(settings)
+            assert state is not None
+            assert state["active"] == "elsewhere:1:abcd"
+            assert state["standbys"] == [handle.recorder.instance]
+        finally:
+            handle.shutdown(wait=True)
+
+
+@pytest.mark.both_engines
+def test_a_takeover_refreshes_once_a_dead_refresh_lock_expires(
+    tmp_path: Path, engine_database: EngineDatabase,
+) -> None:
+    from feedsvc.store import RefreshLock
+
+    settings = make_settings(tmp_path, engine_database(SQLITE), interval="1h",
+                             run_at_startup=False, failover_seconds=2)
+    with Store.open(settings.storage.database) as store:
+        # A scheduler that died mid-refresh: its lease and its refresh lock, never renewed.
+        assert store.scheduler_lease("dead:1:abcd", 2).step()
+        assert RefreshLock(store._db, "feedsvc scheduler", ttl=30).try_acquire()
+        holder = store.lock_holder()
+        assert holder is not None
+        job = CountingJob()
+        handle = start_background_scheduler(settings, job=job)
+        try:
+            hour_away = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=30)
+
+            def next_run() -> dt.datetime:
+                found = handle.next_run_time()
+                assert found is not None
+                return found
+
+            wait_for(lambda: next_run() < hour_away, timeout=WAIT)
+            # Not now (it would be refused), not in an hour: when the lock has expired.
+            assert next_run() >= dt.datetime.fromtimestamp(holder.expires, dt.UTC)
+            assert job.runs == 0
+        finally:
+            handle.shutdown(wait=True)

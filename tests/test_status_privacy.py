@@ -9,7 +9,6 @@ the admin's shows all of it except the credentials.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,10 +16,9 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from feedsvc.scheduler import state_path
 from feedsvc.settings import Settings, settings_from_mapping
 from feedsvc.status import admin_status, public_status, redact_credentials
-from feedsvc.store import Store
+from feedsvc.store import InstanceState, Store
 from feedsvc.web import create_app
 
 TOKEN = "status-test-admin-token-" + "s" * 16
@@ -28,6 +26,8 @@ USER, PASSWORD, API_KEY = "keeper", "S3cret-pw", "K3yK3y-api"
 REMOTE = f"http://{USER}:{PASSWORD}@lighthouse.test/news?api_key={API_KEY}"
 REDACTED_REMOTE = f"http://***@lighthouse.test/news?api_key={API_KEY}"
 PID = 424242
+HOST = "scheduler-host.internal"
+INSTANCE = f"{HOST}:{PID}:5eed"
 NOW = dt.datetime(2026, 11, 30, 12, 0, tzinfo=dt.UTC)
 SECRETS = (USER, PASSWORD)
 
@@ -51,14 +51,12 @@ def status_site(tmp_path: Path) -> Settings:
         store.finish_run(run, NOW + dt.timedelta(seconds=2), ok=False, published=False,
                          summary={"sources": [{"name": "lighthouse", "error": remote_error},
                                               {"name": "harbour", "error": local_error}]})
-    path = state_path(settings)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({
-        "schedule": "every 30m", "pid": PID, "started": NOW.isoformat(), "stopped": None,
-        "next_run": (NOW + dt.timedelta(minutes=30)).isoformat(), "ticks": 1,
-        "last_tick": {"started": NOW.isoformat(), "finished": NOW.isoformat(),
-                      "outcome": "failed"},
-    }))
+        store.record_scheduler(InstanceState(
+            instance=INSTANCE, host=HOST, pid=PID, schedule="every 30m", started=NOW,
+            stopped=None, seen=NOW, next_run=NOW + dt.timedelta(minutes=30), ticks=1,
+            last_tick={"started": NOW.isoformat(), "finished": NOW.isoformat(),
+                       "outcome": "failed"}))
+        store.request_refresh("203.0.113.5", NOW)
     return settings
 
 
@@ -112,8 +110,10 @@ def test_anonymous_status_has_names_health_and_times_only(
     assert body["scheduler"]["next_run"] == (NOW + dt.timedelta(minutes=30)).isoformat()
 
     # What the service is made of is not.
-    assert not keys_in(body) & {"location", "last_error", "error", "pid", "schedule"}
-    for secret in (*SECRETS, API_KEY, "lighthouse.test", str(tmp_path), str(PID)):
+    assert not keys_in(body) & {"location", "last_error", "error", "pid", "schedule", "host",
+                                "active", "instance", "refresh_requests"}
+    for secret in (*SECRETS, API_KEY, "lighthouse.test", str(tmp_path), str(PID), HOST,
+                   "203.0.113.5"):
         assert secret not in text
     for value in strings_in(body):
         assert not value.startswith("/"), value
@@ -133,6 +133,8 @@ def test_admin_status_has_everything_but_credentials(client: FlaskClient, site: 
     assert harbour["last_error"].startswith(f"cannot read {site.sources[0].location}")
     assert REDACTED_REMOTE in body["last_refresh"]["error"]
     assert body["scheduler"]["pid"] == PID
+    assert body["scheduler"]["instance"] == INSTANCE
+    assert body["refresh_requests"][0]["requested_by"] == "203.0.113.5"
     for secret in SECRETS:
         assert secret not in text
 

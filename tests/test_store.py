@@ -1,20 +1,30 @@
-"""The item store against a real SQLite file: merging, history, source health, runs, the lock."""
+"""The item store against a real SQLite file and a real PostgreSQL database: merging,
+history, source health, runs, the lock."""
 
 from __future__ import annotations
 
 import datetime as dt
 import sqlite3
-from collections.abc import Iterator
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+import types
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from feedsvc.errors import RefreshInProgressError, StoreError
 from feedsvc.identity import item_guid
 from feedsvc.models import ListingItem
+from feedsvc.settings import settings_from_mapping
 from feedsvc.sources import Validators
 from feedsvc.store import SCHEMA_VERSION, MergeCounts, Store
+from feedsvc.store.schema import drop_indexes, ensure_indexes, open_database
 
 T0 = dt.datetime(2026, 11, 22, 6, 0, tzinfo=dt.UTC)
 T1 = T0 + dt.timedelta(minutes=30)
@@ -28,9 +38,17 @@ GAMMA = ListingItem(title="Gamma survey results", date=dt.date(2024, 3, 1),
                     category=None, credit=None, summary="Numbers.")
 
 
+pytestmark = pytest.mark.both_engines
+
+
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store.open(f"sqlite:///{tmp_path}/db/store.sqlite3") as opened:
+def store_url(database_url: Callable[..., str]) -> str:
+    return database_url()
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[Store]:
+    with Store.open(store_url) as opened:
         yield opened
 
 
@@ -38,13 +56,16 @@ def titles(store: Store) -> list[str]:
     return [item.title for item in store.all_items()]
 
 
-def sources_of(path: Path, key: str) -> tuple[str, ...]:
+def sources_of(url: str, key: str) -> tuple[str, ...]:
     """The sources that listed the item ``key``, by name, read from the database itself."""
-    with sqlite3.connect(path) as conn:
-        rows = conn.execute(
-            "SELECT source FROM item_sources WHERE item_key = ? ORDER BY source", (key,)
-        ).fetchall()
-    conn.close()
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(sa.text(
+                "SELECT source FROM item_sources WHERE item_key = :key ORDER BY source"),
+                {"key": key}).all()
+    finally:
+        engine.dispose()
     return tuple(source for (source,) in rows)
 
 
@@ -83,12 +104,61 @@ def test_a_version_1_store_is_upgraded_and_keeps_its_data(tmp_path: Path) -> Non
         assert version == (SCHEMA_VERSION,)
 
 
-def test_reopening_keeps_everything(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path}/store.sqlite3"
+def test_reopening_keeps_everything(store_url: str) -> None:
+    url = store_url
     with Store.open(url) as first:
         first.merge("a", [ALPHA], T0)
     with Store.open(url) as second:
         assert titles(second) == [ALPHA.title]
+
+
+def test_a_store_newer_than_the_code_is_refused(store_url: str) -> None:
+    Store.open(store_url).close()
+    engine = sa.create_engine(store_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO schema_version VALUES (:v)"), {"v": SCHEMA_VERSION + 1})
+    engine.dispose()
+    with pytest.raises(StoreError, match=f"version {SCHEMA_VERSION + 1} is newer"):
+        Store.open(store_url)
+
+
+OPEN_TOGETHER = """
+    import sys
+    from feedsvc.store import Store
+
+    sys.stdin.read()  # start together
+    with Store.open(sys.argv[1]) as store:
+        print(store.item_count(), flush=True)
+"""
+
+
+def open_together(url: str, count: int) -> list[tuple[int, str, str]]:
+    """Open the store at ``url`` from ``count`` processes at once; each one's exit status,
+    output (its item count) and errors."""
+    opening = [subprocess.Popen([sys.executable, "-c", textwrap.dedent(OPEN_TOGETHER), url],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True) for _ in range(count)]
+    for child in opening:
+        assert child.stdin is not None
+        child.stdin.close()
+    outcomes = []
+    for child in opening:
+        with child:
+            assert child.stdout is not None and child.stderr is not None
+            out, err = child.stdout.read(), child.stderr.read()
+            outcomes.append((child.wait(timeout=120), out, err))
+    return outcomes
+
+
+def test_processes_opening_a_new_store_at_once_create_it_once(store_url: str) -> None:
+    assert open_together(store_url, 4) == [(0, "0\n", "")] * 4
+    with Store.open(store_url) as store:
+        assert store.item_count() == 0
+    engine = sa.create_engine(store_url)
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT version FROM schema_version")).scalars().all() == [
+            SCHEMA_VERSION]
+    engine.dispose()
 
 
 def test_an_unopenable_store_is_a_store_error(tmp_path: Path) -> None:
@@ -126,13 +196,13 @@ def test_different_items_sharing_a_key_are_kept_once_and_reported(store: Store) 
     assert store.source_state("a").last_warnings == 2  # type: ignore[union-attr]
 
 
-def test_same_item_from_two_sources_is_one_item(store: Store, tmp_path: Path) -> None:
+def test_same_item_from_two_sources_is_one_item(store: Store, store_url: str) -> None:
     store.merge("all-news", [ALPHA, BETA], T0)
     assert store.merge("press", [ALPHA], T0) == MergeCounts(found=1, new=0, updated=0)
     items = store.all_items()
     assert len(items) == 2
     alpha = next(item for item in items if item.title == ALPHA.title)
-    assert sources_of(tmp_path / "db" / "store.sqlite3", alpha.key) == ("all-news", "press")
+    assert sources_of(store_url, alpha.key) == ("all-news", "press")
 
 
 def test_an_edit_updates_in_place_and_keeps_the_id(store: Store) -> None:
@@ -344,8 +414,8 @@ def test_the_refresh_lock_excludes_a_second_holder(store: Store) -> None:
         pass
 
 
-def test_a_second_store_on_the_same_file_sees_the_lock(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path}/store.sqlite3"
+def test_a_second_store_on_the_same_database_sees_the_lock(store_url: str) -> None:
+    url = store_url
     with (
         Store.open(url) as one,
         Store.open(url) as two,
@@ -386,3 +456,155 @@ def test_failures_total_only_ever_grows(store: Store) -> None:
     store.merge("a", [ALPHA], T2)
     state = store.record_failure("a", T2 + dt.timedelta(minutes=5), "third")
     assert (state.consecutive_failures, state.failures_total) == (1, 3)
+
+
+# --- PostgreSQL: whatever the database's collation --------------------------------------
+
+ECOLE = ListingItem(title="École ouverte", date=dt.date(2024, 3, 12), category="Étude",
+                    credit=None, summary=None)
+FORGE = ListingItem(title="Forge ouverte", date=dt.date(2024, 3, 12), category="Forge",
+                    credit=None, summary=None)
+
+
+def tied_items_and_categories(url: str) -> tuple[list[str], list[str]]:
+    """Merge two items of one date at the top of two listings (the same rank: only their
+    keys tell them apart) and publish their categories; the store's orders."""
+    with Store.open(url) as store:
+        store.merge("one", [ECOLE], T0)
+        store.merge("two", [FORGE], T0)
+        store.remember_categories({"etude": "Étude", "forge": "Forge", "e-tude": "E-tude"}, T0)
+        return titles(store), [c.slug for c in store.known_categories()]
+
+
+def test_a_language_collation_does_not_change_the_order_of_ties(
+    postgres_database: Callable[..., str], tmp_path: Path,
+) -> None:
+    on_sqlite = tied_items_and_categories(f"sqlite:///{tmp_path}/store.sqlite3")
+    # Code point order: "f" (U+0066) before "é" (U+00E9); "-" before "t".
+    assert on_sqlite == (["Forge ouverte", "École ouverte"], ["e-tude", "etude", "forge"])
+    assert tied_items_and_categories(postgres_database(icu_locale="en-US")) == on_sqlite
+
+
+def test_a_postgresql_store_of_version_5_is_upgraded_to_code_point_order(
+    postgres_database: Callable[..., str],
+) -> None:
+    url = postgres_database(icu_locale="en-US")
+    Store.open(url).close()
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:  # as version 5 made it: the database's collation
+        for table, column in (("items", "key"), ("item_sources", "item_key"),
+                              ("categories", "slug")):
+            conn.execute(sa.text(f"ALTER TABLE {table} ALTER COLUMN {column} TYPE VARCHAR "
+                                 'COLLATE "default"'))
+        conn.execute(sa.text("DELETE FROM schema_version"))
+        conn.execute(sa.text("INSERT INTO schema_version VALUES (5)"))
+    engine.dispose()
+    # Processes starting together: one upgrades, the others wait and find it done.
+    assert open_together(url, 3) == [(0, "0\n", "")] * 3
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT version FROM schema_version ORDER BY version")
+                            ).scalars().all() == [5, 6]
+    engine.dispose()
+    assert tied_items_and_categories(url) == (
+        ["Forge ouverte", "École ouverte"], ["e-tude", "etude", "forge"])
+    with Store.open(url) as store:
+        assert store.item_count() == 2
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT max(version) FROM schema_version")).scalar() == (
+            SCHEMA_VERSION)
+    engine.dispose()
+
+
+@pytest.mark.slow
+def test_a_category_of_more_items_than_a_statement_may_name_is_removed(store: Store) -> None:
+    # More keys than SQLite (32,766) or PostgreSQL (65,535) take as parameters of one
+    # statement: the removal must not name them one by one.
+    many = [ListingItem(title=f"Item {n}", date=dt.date(2024, 1, 1) + dt.timedelta(days=n % 300),
+                        category="Everything", credit=None, summary=None) for n in range(70_000)]
+    with store.bulk_loading():
+        store.merge("big", many, T0)
+    (removed,) = store.remove_categories(["everything"], T1)
+    assert (removed.ident, removed.label, removed.items) == ("everything", "Everything", 70_000)
+    assert store.item_count("everything") == 0
+    assert store.source_state("big").body_digest is None  # type: ignore[union-attr]
+
+
+def test_a_machine_whose_clock_runs_ahead_does_not_take_a_live_lock_over(
+    postgres_database: Callable[..., str], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import feedsvc.store.lock as lock
+
+    url = postgres_database()
+    with Store.open(url) as here, Store.open(url) as there, here.refresh_lock("here"):
+        # "there" is another machine, its clock two minutes ahead: past the lease.
+        ahead = types.SimpleNamespace(time=lambda: time.time() + 120,
+                                      monotonic=time.monotonic, sleep=time.sleep)
+        monkeypatch.setattr(lock, "time", ahead)
+        holder = there.lock_holder()
+        assert holder is not None and holder.owner == "here"
+        with pytest.raises(RefreshInProgressError, match="here"), there.refresh_lock("there"):
+            pass
+
+
+@pytest.mark.parametrize("written", ["postgresql://feedsvc:secret@db.test/feeds",
+                                     "postgres://feedsvc:secret@db.test/feeds"])
+def test_a_postgresql_url_naming_no_driver_uses_psycopg_3(tmp_path: Path, written: str) -> None:
+    settings = settings_from_mapping({"storage": {"database": written}},
+                                     config_path=tmp_path / "feedsvc.toml")
+    assert settings.storage.database == "postgresql+psycopg://feedsvc:secret@db.test/feeds"
+    sa.make_url(settings.storage.database).get_dialect().import_dbapi()  # installed
+
+
+def test_processes_rebuilding_the_indexes_at_once_build_them_once(
+    postgres_database: Callable[..., str],
+) -> None:
+    # As a store opened while another process ends a bulk load: both build the indexes.
+    url = postgres_database()
+    first, second = open_database(url), open_database(url)
+    with first.write() as conn:
+        drop_indexes(conn)
+    errors: list[BaseException] = []
+
+    def rebuild() -> None:
+        try:
+            with second.write() as conn:
+                ensure_indexes(conn)
+        except BaseException as exc:
+            errors.append(exc)
+
+    with first.write() as conn:
+        ensure_indexes(conn)
+        other = threading.Thread(target=rebuild)
+        other.start()
+        time.sleep(0.5)  # the other one is waiting on us by now
+    other.join(timeout=60)
+    first.dispose()
+    second.dispose()
+    assert errors == []
+
+
+def test_a_server_in_another_time_zone_keeps_the_same_times(
+    postgres_database: Callable[..., str], tmp_path: Path,
+) -> None:
+    def history(url: str) -> tuple[object, ...]:
+        with Store.open(url) as store:
+            store.merge("a", [ALPHA, BETA], T0)
+            store.record_failure("a", T1, "boom")
+            run = store.start_run(T1)
+            store.finish_run(run, T2, ok=True, published=True, summary={})
+            state = store.source_state("a")
+            assert state is not None
+            return (tuple((i.first_seen, i.updated) for i in store.all_items()),
+                    state.last_success, state.failing_since, store.run_durations())
+
+    url = postgres_database()
+    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:  # 14 hours ahead of UTC, for every session
+        conn.execute(sa.text(f"ALTER DATABASE {sa.make_url(url).database} "
+                             "SET timezone TO 'Pacific/Kiritimati'"))
+    engine.dispose()
+    on_postgres = history(url)
+    assert on_postgres == history(f"sqlite:///{tmp_path}/store.sqlite3")
+    assert on_postgres[0][0][0] == T0

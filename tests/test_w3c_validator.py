@@ -118,3 +118,50 @@ def test_custom_feeds_and_hub_links_have_no_errors_or_warnings(tmp_path: Path) -
         env={**os.environ, "FV_HOME": home}, capture_output=True, text=True, check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+MIXED_SITE = """
+[[sources]]
+name = "bureau-fr"
+location = "listings/bureau-fr.html"
+
+[[sources]]
+name = "agency-api"
+location = "listings/agency-posts.json"
+"""
+
+
+@pytest.mark.slow
+def test_every_document_of_a_mixed_site_has_no_errors_or_warnings(tmp_path: Path) -> None:
+    """Every document one refresh publishes, for the bundled text listings beside an
+    HTML page read by detection (French, images with credits) and a JSON API (an
+    item without a summary), with feeds of 3 entries (archive pages), custom feeds,
+    category rules and hubs."""
+    home, python = os.environ.get("FV_HOME"), os.environ.get("FV_PYTHON")
+    if not home or not python:
+        pytest.skip("set FV_HOME (a w3c/feedvalidator checkout) and FV_PYTHON to run it")
+    shutil.copytree(ROOT / "config", tmp_path / "config")
+    for name in ("bureau-fr.html", "agency-posts.json"):
+        shutil.copy(ROOT / "tests" / "data" / "w3c" / name, tmp_path / "config" / "listings")
+    config = tmp_path / "config" / "feedsvc.toml"
+    text = config.read_text("utf-8").replace("feed_size = 50", "feed_size = 3")
+    extras = EXTRAS.replace('"Statement" = "Press release"',
+                            '"Communiqué de presse" = "Press release"')
+    config.write_text(text + MIXED_SITE + extras, "utf-8")
+    settings = load_settings(config, environ={})
+    assert settings.site.feed_size == 3
+    assert refresh(settings, now=NOW, notifier=Silent(settings)).ok
+    current = settings.storage.publish_dir / "current"
+    files = sorted(str(p) for p in current.rglob("*") if p.suffix in (".atom", ".rss", ".opml"))
+    assert any("/archive/" in name for name in files)
+    assert any("/custom/" in name for name in files)
+    assert len(files) > 40, len(files)
+    every = b"".join(Path(name).read_bytes() for name in files)
+    for wanted in (b'xml:lang="fr"', b'rel="enclosure"', b"<enclosure ", b"media:credit",
+                   b'rel="hub"', b'rel="prev-archive"'):
+        assert wanted in every, wanted
+    result = subprocess.run(
+        [python, str(ROOT / "scripts" / "validate_feeds.py"), *files],
+        env={**os.environ, "FV_HOME": home}, capture_output=True, text=True, check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

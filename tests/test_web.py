@@ -25,11 +25,12 @@ from web_fixtures import (
 )
 from werkzeug.test import TestResponse
 
-from feedsvc.metrics import sqlite_file
-from feedsvc.publication import FEED_FORMATS, Publication, current_generation
+from feedsvc.errors import StoreError
+from feedsvc.metrics import StoreHealth, sqlite_file
+from feedsvc.outputs import OUTPUT_FORMATS
+from feedsvc.publication import Publication, current_generation
 from feedsvc.settings import Settings, settings_from_mapping
 from feedsvc.web import create_app
-from feedsvc.web.app import StatusUnavailableError, StoreStatus
 
 MAX_AGE = 600
 CATEGORY_SLUGS = ("press-release", "statement", "video-audio")
@@ -163,7 +164,7 @@ def assert_error_page(response: TestResponse, status: int, *words: str) -> None:
 
 
 @pytest.mark.parametrize("key", FEED_KEYS)
-@pytest.mark.parametrize("fmt", list(FEED_FORMATS))
+@pytest.mark.parametrize("fmt", list(OUTPUT_FORMATS))
 def test_every_feed_in_every_format(
     client: FlaskClient, publication: Publication, key: str, fmt: str
 ) -> None:
@@ -171,7 +172,7 @@ def test_every_feed_in_every_format(
     file = publication.files[path]
     response = client.get("/" + path)
     assert response.status_code == 200
-    assert response.headers["Content-Type"] == FEED_FORMATS[fmt]
+    assert response.headers["Content-Type"] == OUTPUT_FORMATS[fmt].content_type
     assert response.data == publication.read(path)
     assert response.headers["ETag"] == file.etag
     assert response.headers["Last-Modified"] == file.last_modified.strftime(
@@ -412,7 +413,7 @@ def test_home_page(client: FlaskClient, publication: Publication) -> None:
     }
     hrefs = {a["href"] for a in collect(response).anchors}
     for key in FEED_KEYS:
-        for fmt in FEED_FORMATS:
+        for fmt in OUTPUT_FORMATS:
             assert f"/feeds/{key}.{fmt}" in hrefs
     for record in ITEMS:
         assert f"/items/{record.id}" in hrefs
@@ -452,8 +453,8 @@ def test_item_page(client: FlaskClient, publication: Publication) -> None:
     article = [a for a in collect(response).anchors if a.get("class") == "article"]
     assert [a["href"] for a in article] == ["https://harbour.example/news/ferry-timetable"]
     assert alternates(response) == {
-        f"/feeds/{key}.{fmt}": FEED_FORMATS[fmt].split(";")[0]
-        for key in ("all", "category/press-release") for fmt in FEED_FORMATS
+        f"/feeds/{key}.{fmt}": OUTPUT_FORMATS[fmt].content_type.split(";")[0]
+        for key in ("all", "category/press-release") for fmt in OUTPUT_FORMATS
     }
 
 
@@ -463,7 +464,7 @@ def test_item_page_without_link_or_category(
     response = client.get("/items/2026-11-02-regatta")
     assert response.status_code == 200
     assert not [a for a in collect(response).anchors if a.get("class") == "article"]
-    assert set(alternates(response)) == {f"/feeds/all.{fmt}" for fmt in FEED_FORMATS}
+    assert set(alternates(response)) == {f"/feeds/all.{fmt}" for fmt in OUTPUT_FORMATS}
     credit = client.get("/items/2026-11-18-lighthouse").get_data(as_text=True)
     assert "© Ada Pier 2026" in credit
 
@@ -542,7 +543,7 @@ def test_status_before_publication(client: FlaskClient) -> None:
 
 
 @pytest.mark.parametrize(("error", "code"), [
-    (StatusUnavailableError("no store here"), 503),
+    (StoreError("no store here"), 503),
     (RuntimeError("database on fire"), 500),
 ])
 def test_status_failures_are_json_errors(
@@ -575,15 +576,12 @@ def test_default_status_reads_the_store(
                         types.SimpleNamespace(Store=FakeStore))
     monkeypatch.setitem(sys.modules, "feedsvc.status",
                         types.SimpleNamespace(read_status=read_status))
-    monkeypatch.setitem(sys.modules, "feedsvc.scheduler", types.SimpleNamespace(
-        read_scheduler_state=lambda settings, *, now: {"next_run": "2026-11-22T06:30:00+00:00"}))
     # A refresh has created the database (without one, see the next tests).
     database_file(settings).touch()
-    provider = StoreStatus(settings)
+    provider = StoreHealth(settings).status
     assert provider()["sources"] == {"harbour": {"items": 3}}
     status = provider()
     assert status["last_refresh"] is None
-    assert status["scheduler"] == {"next_run": "2026-11-22T06:30:00+00:00"}
     assert opened == [settings.storage.database]
 
 
@@ -674,3 +672,71 @@ def test_status_and_metrics_share_one_store(
     for path in ("/status", "/metrics", "/status", "/metrics"):
         assert client.get(path).status_code == 200, path
     assert opened == [settings.storage.database]
+
+
+def test_each_paragraph_of_a_summary_is_a_paragraph_of_the_pages(tmp_path: Path) -> None:
+    """Summaries keep their paragraphs (one blank line apart) on the item page, the
+    paged lists and the home page, where a browser would run them together."""
+    two = item("2026-11-21-two", "Two paragraphs", "2026-11-21", "Press release",
+               summary="First part.\n\nSecond <part>.")
+    items = (two, *ITEMS)
+    settings = web_settings(tmp_path)
+    publish_site(settings.storage.publish_dir, items=items)
+    app = create_app(settings, item_finder=items_by_id(items), item_pager=items_pager(items))
+    expected = '<p class="summary">First part.</p>\n<p class="summary">Second &lt;part&gt;.</p>'
+    with app.test_client() as client:
+        for path in ("/items/2026-11-21-two", "/items", "/categories/press-release"):
+            text = client.get(path).get_data(as_text=True)
+            assert expected in text, path
+
+
+class LanguageOfText(HTMLParser):
+    """The language each piece of a page's text is in: the nearest ``lang`` around it."""
+
+    VOID = frozenset({"meta", "link", "br", "img", "input", "hr", "source", "wbr"})
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stack: list[tuple[str, str]] = []
+        self.texts: list[tuple[str, str]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag not in self.VOID:
+            inherited = self.stack[-1][1] if self.stack else ""
+            self.stack.append((tag, dict(attrs).get("lang") or inherited))
+
+    def handle_endtag(self, tag: str) -> None:
+        while self.stack and self.stack.pop()[0] != tag:
+            pass
+
+    def handle_data(self, data: str) -> None:
+        if data.strip() and self.stack and self.stack[-1][0] not in {"script", "style", "title"}:
+            self.texts.append((" ".join(data.split()), self.stack[-1][1]))
+
+    def language_of(self, fragment: str) -> str:
+        return next(lang for text, lang in self.texts if fragment in text)
+
+
+def test_a_french_sites_pages_say_which_text_is_english(tmp_path: Path) -> None:
+    """The pages' own text is English whatever ``site.language``; the site's content
+    (item titles and dates, category labels) is in the site's language."""
+    settings = web_settings(tmp_path)
+    publish_site(settings.storage.publish_dir, language="fr")
+    app = create_app(settings, item_finder=items_by_id(), item_pager=items_pager())
+    first = ITEMS[0]
+    with app.test_client() as client:
+        for path in ("/", "/items", "/categories/press-release", f"/items/{first.id}"):
+            page = LanguageOfText()
+            page.feed(client.get(path).get_data(as_text=True))
+            assert page.language_of(first.title) == "fr", path
+            assert page.language_of("novembre 2026") == "fr", path
+            assert page.language_of("Home") == "en", path
+        page = LanguageOfText()
+        page.feed(client.get("/").get_data(as_text=True))
+        for english in ("How to subscribe", "Feeds", "Categories", "Latest items"):
+            assert page.language_of(english) == "en", english
+        assert page.language_of("Press release") == "fr"
+        page = LanguageOfText()
+        page.feed(client.get(f"/items/{first.id}").get_data(as_text=True))
+        assert page.language_of("Category") == "en"
+        assert page.language_of("In these feeds") == "en"

@@ -30,6 +30,8 @@ from feedsvc.store import Store
 from feedsvc.web import create_app
 from feedsvc.websub import Notifier
 
+pytestmark = pytest.mark.both_engines  # the refresh on SQLite and on PostgreSQL
+
 T0 = dt.datetime(2026, 11, 22, 6, 0, tzinfo=dt.UTC)
 TOKEN = "t" * 40
 FEED_FILES = ("atom", "rss", "json")

@@ -21,8 +21,8 @@ from xml.sax.saxutils import escape, quoteattr
 
 from werkzeug.serving import make_server
 
+from feedsvc.outputs import OUTPUT_FORMATS
 from feedsvc.publication import (
-    FEED_FORMATS,
     LATEST_ITEMS,
     OPML_CONTENT_TYPE,
     OPML_PATH,
@@ -97,7 +97,7 @@ def web_settings(
 
 def publish_site(
     publish_dir: Path, *, base_url: str = BASE_URL, items: Sequence[ItemRecord] = ITEMS,
-    title: str = SITE_TITLE, views: bool = True,
+    title: str = SITE_TITLE, views: bool = True, language: str = "en",
 ) -> Publication:
     """Publish feeds, OPML and site.json for ``items``; returns the live publication.
     Without ``views``, no feed has its page for people (as before they existed)."""
@@ -106,7 +106,7 @@ def publish_site(
         documents = {path: doc for path, doc in documents.items()
                      if doc.content_type != VIEW_CONTENT_TYPE}
     site = SiteSnapshot(title=title, description="News from the harbour, by the harbour.",
-                        base_url=base_url, language="en", feeds=feeds,
+                        base_url=base_url, language=language, feeds=feeds,
                         latest=tuple(items[:LATEST_ITEMS]), item_count=len(items))
     publish(publish_dir, documents, site)
     publication = open_publication(publish_dir)
@@ -152,9 +152,9 @@ def build_documents(
         label = None if key == "all" else members[0].category
         feed_title = title if label is None else f"{title}: {label}"
         modified = _noon(members[0].date)
-        for fmt, content_type in FEED_FORMATS.items():
+        for fmt, output in OUTPUT_FORMATS.items():
             content = FORMATTERS[fmt](base_url, key, feed_title, members, modified)
-            documents[feed_path(key, fmt)] = Document(content, content_type, modified)
+            documents[feed_path(key, fmt)] = Document(content, output.content_type, modified)
         documents[view_path(key)] = Document(
             view(base_url, key, feed_title, members), VIEW_CONTENT_TYPE, modified)
         links.append(FeedLink(

@@ -6,6 +6,7 @@ Everything here is pure except ``read_listing_file``, which reads one file
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -49,19 +50,23 @@ def parse_listing(
     language: str | None,
     page_url: str | None = None,
     selectors: Mapping[str, str] | None = None,
+    today: dt.date | None = None,
+    date_order: str = "dmy",
 ) -> ParseResult:
     """Parse ``text`` as a listing of format ``fmt`` (a name in ``feedsvc.formats``;
     "auto" picks one by the content).
 
-    ``page_url`` and ``selectors`` matter to HTML listings only. Raises
-    ValueError for an unknown format.
+    ``page_url`` and ``selectors`` matter to HTML listings only; ``today`` and
+    ``date_order`` go to the format's parser (see ``feedsvc.formats.ParseRequest``).
+    Raises ValueError for an unknown format.
     """
     from feedsvc.formats import ParseRequest, choose_format
 
     chosen = choose_format(fmt, content_type=None, body=text.encode("utf-8"))
     options = {} if selectors is None else {"selectors": selectors}
     return chosen.parse(ParseRequest(text=text, source=source, language=language,
-                                     page_url=page_url, options=options))
+                                     page_url=page_url, options=options, today=today,
+                                     date_order=date_order))
 
 
 def read_listing_file(
@@ -70,6 +75,8 @@ def read_listing_file(
     language: str | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
     read_timeout: float | None = None,
+    today: dt.date | None = None,
+    date_order: str = "dmy",
 ) -> ParseResult:
     """Read, decode and parse the text listing in ``path``.
 
@@ -78,6 +85,7 @@ def read_listing_file(
     ``feedsvc.files.read_at_most``). Raises FetchError when the file cannot be
     read or holds more than ``max_bytes``, ListingError when it is binary or
     holds no item (the message then quotes the first warning, which says why).
+    ``today`` and ``date_order`` are as for ``parse_text_listing``.
     """
     source = str(path)
     try:
@@ -91,7 +99,8 @@ def read_listing_file(
         raise ListingError("empty file, no news items found", source=source)
     text, decode_warnings = decode_document(body, source=source)
     del body  # the text is all that is needed now: do not hold both
-    result = parse_text_listing(text, source=source, language=language)
+    result = parse_text_listing(text, source=source, language=language, today=today,
+                                date_order=date_order)
     warnings = WarningLog(source)
     warnings.extend(decode_warnings)
     warnings.extend(result.warnings)
@@ -106,4 +115,5 @@ def _no_items_message(result: ParseResult) -> str:
     first = result.warnings[0]
     more = count_warnings(result.warnings) - 1
     also = f" (and {more} more warning(s))" if more else ""
-    return f"no news items found; line {first.line}: {first.message}{also}"
+    where = f"line {first.line}: " if first.line else ""
+    return f"no news items found; {where}{first.message}{also}"

@@ -165,11 +165,11 @@ class _Dating:
 
     def reader(self, language: str | None) -> DateReader:
         """Reads a whole text as a date in ``language`` (None: any supported one),
-        or as an ISO date (2015-11-26)."""
-        # today and date_order go to read_date once feedsvc.listing.dates takes them.
+        or as an ISO date (2015-11-26); relative and yearless dates against ``today``,
+        numeric ones in ``date_order``."""
 
         def read(text: str) -> dt.date | None:
-            date = read_date(text, language)
+            date = read_date(text, language, today=self.today, date_order=self.date_order)
             return date if date is not None else _iso_date(text, whole=True)
 
         return read
@@ -235,8 +235,15 @@ def _parse_page(
         _find_fields(node, alternatives, any_dates, links) for node in containers
     ]
     raws = [_raw_item(fields, ordinal) for ordinal, fields in enumerate(found, 1)]
-    date_language = language or detect_language(raw.date_text for raw in raws)
-    read = DateFinder(dating.reader(date_language))
+    if language is None:
+        # A guess from whole date lines ("1 December 2015"): dates written inside a
+        # phrase ("Publié le 1er décembre 2015") give no evidence, so any supported
+        # language is read where the guess reads nothing.
+        guessed, anything = (dating.reader(detect_language(raw.date_text for raw in raws)),
+                             dating.reader(None))
+        read = DateFinder(lambda text: guessed(text) or anything(text))
+    else:
+        read = DateFinder(dating.reader(language))
     items: list[ListingItem] = []
     siblings: dict[int, dict[int, int]] = {}
     for raw in raws:
@@ -262,7 +269,25 @@ def _parse_page(
         warnings=warnings.warnings(),
         next_page=next_page[0] if next_page else None,
         selectors_used=used,
+        language=declared_language(tree),
     )
+
+
+_LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*")
+"""An RFC 5646 language tag, as far as a feed's ``xml:lang`` needs one to be."""
+
+
+def declared_language(tree: LexborHTMLParser) -> str | None:
+    """The language the page declares for itself (``<html lang>``, else ``xml:lang``),
+    when it is a language tag; None otherwise."""
+    root = tree.css_first("html")
+    if root is None:
+        return None
+    for name in ("lang", "xml:lang"):
+        value = (root.attributes.get(name) or "").strip()
+        if _LANGUAGE_TAG.fullmatch(value):
+            return value
+    return None
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from feedsvc.identity import item_key
 from feedsvc.listing.dates import detect_language, heading_classifier
-from feedsvc.listing.text import parse_text_listing
+from feedsvc.listing.text import parse_renderings
 from feedsvc.models import ListingItem, ListingSnapshot, ParseWarning
 from feedsvc.xmlchars import XML_FORBIDDEN
 
@@ -90,8 +90,13 @@ def read_changed_top(
     top, old_top = text[:cut], previous.text[:old_cut]
     if not is_plain(top):
         return None
-    new = parse_text_listing(top, source=source, language=wanted)
-    old = parse_text_listing(old_top, source=source, language=wanted)
+    new = parse_renderings(top, source=source, language=wanted)
+    old = parse_renderings(old_top, source=source, language=wanted)
+    # Items in the new top (and in the old one, unless it is empty) mean both
+    # versions read as numbered or compact renderings, as the part below the cut
+    # did; the other layouts are decided over the whole text, never a part.
+    if not new.items or (old_top.strip() and not old.items):
+        return None
     if has_repeats(new.items) or has_repeats(old.items):
         return None
     old_keys = frozenset(item_key(item.date, item.title) for item in old.items)

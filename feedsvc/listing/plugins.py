@@ -16,9 +16,8 @@ def read_text(request: ParseRequest) -> ParseResult:
     """A text listing (``feedsvc.listing.text``)."""
     from feedsvc.listing.text import parse_text_listing
 
-    # WIRE-DATES: pass today=request.today, date_order=request.date_order once
-    # parse_text_listing takes them.
-    return parse_text_listing(request.text, source=request.source, language=request.language)
+    return parse_text_listing(request.text, source=request.source, language=request.language,
+                              today=request.today, date_order=request.date_order)
 
 
 def read_html(request: ParseRequest) -> ParseResult:
@@ -26,9 +25,8 @@ def read_html(request: ParseRequest) -> ParseResult:
     (None: detected) and the page's address for its links."""
     from feedsvc.listing.html import parse_html_listing
 
-    # WIRE-DATES: pass today=request.today, date_order=request.date_order once
-    # parse_html_listing takes them.
     return parse_html_listing(
         request.text, source=request.source, language=request.language,
         page_url=request.page_url, selectors=request.options.get("selectors"),
+        today=request.today, date_order=request.date_order,
     )

@@ -19,6 +19,10 @@ never items. A misspelt month heading ("Febuary 2021", see
 with a warning. Whatever cannot be read as an item is skipped with a warning that
 names the source and line; the parser never raises on any text.
 
+When neither rendering gives an item, the text is read again in the looser
+layouts of ``feedsvc.listing.loose`` (bullets, blocks, numeric and relative
+dates); see ``parse_text_listing``.
+
 Field values are normalised: characters XML 1.0 forbids are removed (with a
 warning), runs of whitespace become one space, the lines of a summary
 paragraph are joined by single spaces and paragraphs by one blank line.
@@ -36,17 +40,26 @@ from collections.abc import Iterable, Iterator, Sequence
 import babel.dates
 
 from feedsvc.listing.dates import (
+    DATE_ORDERS,
     LANGUAGES,
     DateProblem,
     date_classifier,
     detect_language,
     heading_classifier,
 )
+from feedsvc.listing.loose import read_loose_listing
 from feedsvc.listing.warnings import WarningLog
 from feedsvc.models import ListingItem, ParseResult, ParseWarning
 from feedsvc.xmlchars import XML_FORBIDDEN, strip_xml_forbidden
 
-__all__ = ["FURNITURE", "parse_text_listing", "render_numbered"]
+__all__ = [
+    "FURNITURE",
+    "HTML_HINT",
+    "NO_LAYOUT_HINT",
+    "parse_renderings",
+    "parse_text_listing",
+    "render_numbered",
+]
 
 FURNITURE: frozenset[str] = frozenset(
     phrase.casefold()
@@ -118,28 +131,109 @@ class _Block:
         return "'-'" if self.label == _COMPACT_MARKER else f"numbered ({self.label}.)"
 
 
+NO_LAYOUT_HINT = (
+    "no text listing layout matched: expected items started by \"  1. \", \"-\" or a "
+    "bullet (\"\u2022 Title\"), or blocks of a title and a date line (\"26 November 2015\", "
+    "\"2015-11-26\") separated by blank lines"
+)
+"""The warning (line 0) of a text in which no layout matched (see parse_text_listing)."""
+
+HTML_HINT = "; the text looks like HTML, which format \"html\" reads"
+"""Added to NO_LAYOUT_HINT when the text has HTML tags."""
+
+_HTML_TAG = re.compile(r"<(?:!doctype\s+html|html|head|body|div|article|p|a|li|ul|table)\b",
+                       re.IGNORECASE)
+_HTML_SAMPLE_CHARS = 10_000
+
+
 def parse_text_listing(
-    text: str, *, source: str = "<input>", language: str | None = None
+    text: str,
+    *,
+    source: str = "<input>",
+    language: str | None = None,
+    today: dt.date | None = None,
+    date_order: str = "dmy",
 ) -> ParseResult:
     """Read every item of a text listing, in listing order.
 
     ``language`` ("en", "fr", "es") is the language of dates and month headings;
     None detects it from the text. ``source`` names the listing in warnings.
-    Never raises on any text (an unsupported ``language`` is a ValueError); an
-    empty result with warnings says why nothing was found. Memory grows with
-    the text, never faster: lines are split a chunk at a time, and at most
-    ``feedsvc.listing.warnings.MAX_WARNINGS`` warnings are kept (a last one
-    counts the rest).
+
+    The numbered and compact renderings are read first, exactly as described
+    above. When they give no item, the bulleted and block layouts of
+    ``feedsvc.listing.loose`` are read, with every date form of
+    ``feedsvc.listing.dates.classify_listing_date``: ``today`` (the fetch date)
+    resolves relative and yearless dates (without it they are skipped with a
+    warning) and ``date_order`` ("dmy", "mdy", "ymd") reads ambiguous numeric
+    dates. When neither gives an item, the result's warnings are those of the
+    layout that matched (items without a date, say); when no layout matched,
+    they start with NO_LAYOUT_HINT, unless the text holds nothing but
+    headings and page furniture.
+
+    Never raises on any text (an unsupported ``language`` or ``date_order`` is
+    a ValueError); an empty result with warnings says why nothing was found.
+    Memory grows with the text, never faster: lines are split a chunk at a
+    time, and at most ``feedsvc.listing.warnings.MAX_WARNINGS`` warnings are
+    kept (a last one counts the rest).
     """
     if language is not None and language not in LANGUAGES:
         raise ValueError(f"unsupported language {language!r}; expected one of {LANGUAGES}")
-    warnings = WarningLog(source)
-    text = _normalise_text(text, source, warnings)
+    if date_order not in DATE_ORDERS:
+        raise ValueError(f"unknown date_order {date_order!r}; expected one of {DATE_ORDERS}")
+    text, reader, warnings, character_warnings = _read_renderings(text, source, language)
+    if reader.items:
+        return ParseResult(items=tuple(reader.items), warnings=warnings.warnings())
+    return _read_other_layouts(text, reader, warnings, character_warnings, language=language,
+                               today=today, date_order=date_order)
+
+
+def parse_renderings(
+    text: str, *, source: str = "<input>", language: str | None = None
+) -> ParseResult:
+    """Read ``text`` as ``parse_text_listing`` does, but in the numbered and compact
+    renderings only (no other layout, whatever they find): what a listing read
+    by them gives for a part of its text (see ``feedsvc.listing.incremental``)."""
+    if language is not None and language not in LANGUAGES:
+        raise ValueError(f"unsupported language {language!r}; expected one of {LANGUAGES}")
+    _, reader, warnings, _ = _read_renderings(text, source, language)
+    return ParseResult(items=tuple(reader.items), warnings=warnings.warnings())
+
+
+def _read_renderings(
+    text: str, source: str, language: str | None
+) -> tuple[str, _Reader, WarningLog, WarningLog]:
+    """The normalised text, the reader of the numbered and compact renderings
+    after reading it, its warnings and the character warnings alone."""
+    character_warnings = WarningLog(source)
+    text = _normalise_text(text, source, character_warnings)
     if language is None:
         language = detect_language(_lines(text))
+    warnings = WarningLog(source)
+    warnings.extend(character_warnings.warnings())
     reader = _Reader(language, warnings)
     reader.read(_lines(text))
-    return ParseResult(items=tuple(reader.items), warnings=warnings.warnings())
+    return text, reader, warnings, character_warnings
+
+
+def _read_other_layouts(
+    text: str, reader: _Reader, warnings: WarningLog, character_warnings: WarningLog, *,
+    language: str | None, today: dt.date | None, date_order: str,
+) -> ParseResult:
+    """The items of the bulleted and block layouts, when the numbered and compact
+    ones (read by ``reader``, which found no item) held none."""
+    loose_warnings = WarningLog(character_warnings.source)
+    loose_warnings.extend(character_warnings.warnings())
+    loose = read_loose_listing(lambda: _lines(text), loose_warnings, language=language,
+                               today=today, date_order=date_order)
+    if loose.items or (loose.matched and not reader.blocks):
+        return ParseResult(items=loose.items, warnings=loose_warnings.warnings())
+    if reader.blocks or not loose.has_text:
+        return ParseResult(items=(), warnings=warnings.warnings())
+    hinted = WarningLog(character_warnings.source)
+    looks_like_html = _HTML_TAG.search(text, 0, _HTML_SAMPLE_CHARS) is not None
+    hinted.warn(0, NO_LAYOUT_HINT + (HTML_HINT if looks_like_html else ""))
+    hinted.extend(warnings.warnings())
+    return ParseResult(items=(), warnings=hinted.warnings())
 
 
 def _lines(text: str) -> Iterator[str]:
@@ -206,6 +300,8 @@ class _Reader:
     def __init__(self, language: str, warnings: WarningLog) -> None:
         self.warnings = warnings
         self.items: list[ListingItem] = []
+        self.blocks = 0
+        """Item markers read: items, and blocks that could not be items."""
         # Listings repeat their dates (many items a day): read each spelling once.
         self.classify_date = functools.lru_cache(maxsize=4096)(date_classifier(language))
         self.classify_heading = heading_classifier(language)
@@ -298,6 +394,7 @@ class _Reader:
 
     def end(self, block: _Block | None) -> None:
         if block is not None:
+            self.blocks += 1
             item = self.item_from(block)
             if item is not None:
                 self.items.append(item)

@@ -23,19 +23,16 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Mapping
 from html import escape
 
 from babel.core import Locale, UnknownLocaleError
 from babel.dates import format_date
 
 from feedsvc.models import Entry, FeedSpec
+from feedsvc.outputs import OUTPUT_FORMATS
 
-FORMAT_NAMES: Mapping[str, str] = {"atom": "Atom", "rss": "RSS", "json": "JSON Feed"}
-FORMAT_TYPES: Mapping[str, str] = {
-    "atom": "application/atom+xml", "rss": "application/rss+xml", "json": "application/feed+json",
-}
 CATEGORY_PREFIX = "category/"
+CUSTOM_PREFIX = "custom/"
 
 EXPLANATION = (
     "This is a feed: a list of the newest items of this site that a feed reader (an app, "
@@ -45,6 +42,12 @@ EXPLANATION = (
 )
 
 
+INTERFACE_LANGUAGE = "en"
+"""The language of the page's own text (explanations, headings, links), which says
+so wherever the feed's language differs: the page's ``lang`` is the feed's, since
+its entries are what it is about."""
+
+
 def render_html_view(spec: FeedSpec, site_title: str) -> bytes:
     """The page for people of the feed ``spec`` (text and links already cleaned) of the
     site ``site_title``, UTF-8.
@@ -52,25 +55,35 @@ def render_html_view(spec: FeedSpec, site_title: str) -> bytes:
     It holds the feed's title and subtitle, a paragraph on what a feed is and
     how to subscribe, each format's address with a copy button (the button
     appears only when the site's ``static/copy.js`` runs), and every entry of
-    the feed, newest first, with its date (in ``spec.language``) and summary.
+    the feed, newest first, with its date (in the entry's language) and summary.
+    The page's ``lang`` is the feed's language; its own English text says
+    ``lang="en"`` when that differs, and an entry in another language than the
+    feed's says its own.
     """
     up = "../" * (spec.key.count("/") + 1)
-    parts = [_head(spec, up, site_title), _subscribe(spec, up), _entries(spec)]
+    ui = _lang_attribute(INTERFACE_LANGUAGE, spec.language)
+    parts = [_head(spec, up, site_title), _subscribe(spec, up, ui), _entries(spec, ui)]
     home = f'<a href="{up}">Home</a>'
     if spec.key.startswith(CATEGORY_PREFIX):
         slug = spec.key.removeprefix(CATEGORY_PREFIX)
         home += f' · <a href="{up}categories/{escape(slug)}">Every item of this category</a>'
+    elif spec.key.startswith(CUSTOM_PREFIX):
+        # A custom feed has no paged list of its own; its place on the home page
+        # (its alternate link) says what it holds.
+        slug = spec.key.removeprefix(CUSTOM_PREFIX)
+        home += (f' · <a href="{up}#custom-{escape(slug)}">This feed on the home page</a>'
+                 f' · <a href="{up}items">Every item of the site, page by page</a>')
     else:
         home += f' · <a href="{up}items">Every item, page by page</a>'
-    parts.append(f'</main>\n<footer>{home}</footer>\n</body>\n</html>\n')
+    parts.append(f'</main>\n<footer{ui}>{home}</footer>\n</body>\n</html>\n')
     return "".join(parts).encode("utf-8")
 
 
 def _head(spec: FeedSpec, up: str, site_title: str) -> str:
     alternates = "".join(
-        f'<link rel="alternate" type="{FORMAT_TYPES[fmt]}" '
-        f'title="{escape(spec.title)} ({FORMAT_NAMES[fmt]})" href="{escape(url)}">\n'
-        for fmt, url in spec.self_urls.items() if fmt in FORMAT_TYPES
+        f'<link rel="alternate" type="{OUTPUT_FORMATS[fmt].media_type}" '
+        f'title="{escape(spec.title)} ({OUTPUT_FORMATS[fmt].label})" href="{escape(url)}">\n'
+        for fmt, url in spec.self_urls.items() if fmt in OUTPUT_FORMATS
     )
     return (
         "<!doctype html>\n"
@@ -88,10 +101,18 @@ def _head(spec: FeedSpec, up: str, site_title: str) -> str:
     )
 
 
-def _subscribe(spec: FeedSpec, up: str) -> str:
+def _lang_attribute(language: str, around: str) -> str:
+    """`` lang="..."`` for text in ``language`` inside an element in ``around``; empty
+    when they are the same language."""
+    if language.lower() == around.lower():
+        return ""
+    return f' lang="{escape(language)}"'
+
+
+def _subscribe(spec: FeedSpec, up: str, ui: str) -> str:
     rows = []
     for fmt, url in spec.self_urls.items():
-        name = FORMAT_NAMES.get(fmt, fmt)
+        name = OUTPUT_FORMATS[fmt].label if fmt in OUTPUT_FORMATS else fmt
         field = f"address-{escape(fmt)}"
         rows.append(
             f'<div class="address"><label for="{field}">{name}</label>'
@@ -100,7 +121,7 @@ def _subscribe(spec: FeedSpec, up: str) -> str:
             f'aria-label="Copy the {name} address">Copy</button></div>\n'
         )
     return (
-        '<section class="box subscribe" aria-labelledby="subscribe">\n'
+        f'<section class="box subscribe" aria-labelledby="subscribe"{ui}>\n'
         '<h2 id="subscribe">Subscribe</h2>\n'
         f"<p>{escape(EXPLANATION)}</p>\n"
         f'{"".join(rows)}'
@@ -110,29 +131,36 @@ def _subscribe(spec: FeedSpec, up: str) -> str:
     )
 
 
-def _entries(spec: FeedSpec) -> str:
+def _entries(spec: FeedSpec, ui: str) -> str:
     count = len(spec.entries)
     heading = f"Latest {count} item{'' if count == 1 else 's'}" if count else "No items yet"
     if not spec.entries:
-        return f'<h2 id="entries">{heading}</h2>\n<p class="muted">This feed is empty.</p>\n'
+        return (f'<h2 id="entries"{ui}>{heading}</h2>\n'
+                f'<p class="muted"{ui}>This feed is empty.</p>\n')
     rows = "".join(_entry(entry, spec.language) for entry in spec.entries)
-    return f'<h2 id="entries">{heading}</h2>\n<ul class="plain entries">\n{rows}</ul>\n'
+    return f'<h2 id="entries"{ui}>{heading}</h2>\n<ul class="plain entries">\n{rows}</ul>\n'
 
 
-def _entry(entry: Entry, language: str) -> str:
+def _entry(entry: Entry, feed_language: str) -> str:
     day = entry.published.date()
+    language = entry.language or feed_language
     parts = [
-        f'<li class="entry"><a class="entry-title" href="{escape(entry.link)}">'
+        f'<li class="entry"{_lang_attribute(language, feed_language)}>'
+        f'<a class="entry-title" href="{escape(entry.link)}">'
         f"{escape(entry.title)}</a><br>",
         f'<time datetime="{day.isoformat()}">{escape(readable_date(day, language))}</time>',
     ]
     if entry.category:
         parts.append(f' <span class="badge">{escape(entry.category)}</span>')
     if entry.summary and entry.summary.strip():
-        parts.append(f'<p class="summary">{escape(entry.summary.strip())}</p>')
+        # Paragraphs are one blank line apart; a browser would run them together.
+        parts.extend(f'<p class="summary">{escape(part.strip())}</p>'
+                     for part in entry.summary.split("\n\n") if part.strip())
     if entry.credit and entry.credit.strip():
         credit = entry.credit.strip().removeprefix("©").lstrip()
-        parts.append(f'<p class="muted credit">Image: © {escape(credit)}</p>')
+        # "Image:" is the page's own English; the credit, a name, is left unmarked.
+        english = _lang_attribute(INTERFACE_LANGUAGE, language)
+        parts.append(f'<p class="muted credit"{english}>Image: © {escape(credit)}</p>')
     parts.append("</li>\n")
     return "".join(parts)
 

@@ -18,8 +18,10 @@ def render_opml(title: str, feeds: Sequence[FeedLink], base_url: str) -> bytes:
     (``category/<slug>``) are grouped in an outline "Categories", custom feeds
     (``custom/<slug>``) in one "Custom feeds" (each group only when it has
     feeds). Each feed's outline subscribes to the feed's Atom file
-    (``<base_url>feeds/<key>.atom``) and points at the site's home page,
-    ``base_url``, which must end with "/". Carries no dates, so the same feeds
+    (``<base_url>feeds/<key>.atom``) and points at the page its feed's
+    alternate link names: the home page ``base_url`` (which must end with "/")
+    for the all-items feed, ``categories/<slug>`` for a category's feed, the
+    home page's ``#custom-<slug>`` anchor for a custom feed. Carries no dates, so the same feeds
     always give the same bytes. Titles are HTML, as OPML readers and
     validators read them: "<" and "&" are escaped ("R&D" is written
     ``R&amp;amp;D``); every URL is written as a URI.
@@ -45,7 +47,7 @@ def render_opml(title: str, feeds: Sequence[FeedLink], base_url: str) -> bytes:
             text=name,
             title=name,
             xmlUrl=to_uri(clean_xml_text(base_url + feed_path(feed.key, "atom"))),
-            htmlUrl=to_uri(clean_xml_text(base_url)),
+            htmlUrl=to_uri(clean_xml_text(base_url + _page_of(feed.key))),
         )
     ET.indent(root)
     return bytes(ET.tostring(root, encoding="UTF-8", xml_declaration=True)) + b"\n"
@@ -53,6 +55,17 @@ def render_opml(title: str, feeds: Sequence[FeedLink], base_url: str) -> bytes:
 
 _GROUPS = {"category": "Categories", "custom": "Custom feeds"}
 """Outline groups by the first part of a feed's key, and their titles."""
+
+
+def _page_of(key: str) -> str:
+    """The web page of the feed ``key``, relative to the site's base URL (as in
+    ``collate``: the feeds' alternate links name the same pages)."""
+    kind, _, slug = key.partition("/")
+    if kind == "category":
+        return f"categories/{slug}"
+    if kind == "custom":
+        return f"#custom-{slug}"
+    return ""
 
 
 def _html_text(text: str) -> str:

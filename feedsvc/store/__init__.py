@@ -1,10 +1,12 @@
 """The item store: every item ever seen, each source's health and last text, refresh runs,
-every category ever published, and the refresh lock.
+every category ever published, the refresh lock, the scheduler's lease and the refresh
+requests of the admin trigger.
 
 One ``Store`` over any SQLAlchemy database URL (SQLite by default), made of
 modules named after their job: ``schema`` (tables, upgrades), ``decide``
 (what a merge changes: pure), ``items``, ``health``, ``runs``, ``categories``,
-``hubs`` (the WebSub outbox and hub records) and ``lock``. Merging is
+``hubs`` (the WebSub outbox and hub records), ``lock``, ``leases`` (the scheduler
+lease) and ``requests`` (the admin's refresh requests). Merging is
 idempotent and never forgets: items absent from a listing stay, an item's
 key, guid and id never change, and each source's merge is one transaction,
 so a refresh that dies midway leaves the store as it was after the last
@@ -14,12 +16,14 @@ source it finished.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 
+from feedsvc.errors import StoreError
 from feedsvc.models import ListingItem, StoredItem
 from feedsvc.sources import Validators
 from feedsvc.store import archives as _archives
@@ -27,13 +31,17 @@ from feedsvc.store import categories as _categories
 from feedsvc.store import health as _health
 from feedsvc.store import hubs as _hubs
 from feedsvc.store import items as _items
+from feedsvc.store import leases as _leases
 from feedsvc.store import removals as _removals
+from feedsvc.store import requests as _requests
 from feedsvc.store import runs as _runs
 from feedsvc.store.categories import CategoryRecord
 from feedsvc.store.health import MergeCounts, SourceSnapshot, SourceState
 from feedsvc.store.hubs import HubState, PendingPing
+from feedsvc.store.leases import InstanceState, Lease, LeaseHolder
 from feedsvc.store.lock import LockHolder, RefreshLock, hold_refresh_lock, lock_holder
 from feedsvc.store.removals import Removed
+from feedsvc.store.requests import RefreshRequest
 from feedsvc.store.runs import RunRecord
 from feedsvc.store.schema import (
     SCHEMA_VERSION,
@@ -45,8 +53,9 @@ from feedsvc.store.schema import (
 from feedsvc.store.schema import items as items_table
 
 __all__ = [
-    "SCHEMA_VERSION", "CategoryRecord", "HubState", "LockHolder", "MergeCounts", "PendingPing",
-    "RefreshLock", "Removed", "RunRecord", "SourceSnapshot", "SourceState", "Store", "StoredItem",
+    "SCHEMA_VERSION", "CategoryRecord", "HubState", "InstanceState", "Lease", "LeaseHolder",
+    "LockHolder", "MergeCounts", "PendingPing", "RefreshLock", "RefreshRequest", "Removed",
+    "RunRecord", "SourceSnapshot", "SourceState", "Store", "StoredItem",
 ]
 
 
@@ -423,3 +432,66 @@ class Store:
         """Who holds the refresh lock now, or None (expired locks count as free)."""
         return lock_holder(self._db)
 
+    # --- schedulers and refresh requests ------------------------------------------------
+
+    def scheduler_lease(
+        self, instance: str, failover: float, *, on_acquired: Callable[[], None] | None = None,
+    ) -> Lease:
+        """The scheduler lease as ``instance`` sees it (see ``feedsvc.store.leases``)."""
+        return Lease(self._db, instance, failover, on_acquired=on_acquired)
+
+    def scheduler_lease_holder(self) -> LeaseHolder | None:
+        """Who holds the scheduler lease as recorded (it may have died since)."""
+        with self._db.read() as conn:
+            return _leases.lease_holder(conn)
+
+    def record_scheduler(self, state: InstanceState) -> None:
+        """Record what a scheduler instance says about itself, for /status."""
+        with self._db.write() as conn:
+            _leases.record_instance(conn, state)
+
+    def scheduler_instances(self) -> list[InstanceState]:
+        """Every scheduler instance remembered, most recently seen first."""
+        with self._db.read() as conn:
+            return _leases.instance_states(conn)
+
+    def request_refresh(self, requested_by: str, now: dt.datetime) -> int | None:
+        """Queue a refresh request for the active scheduler; its id, or None when one is
+        queued or running already."""
+        try:
+            with self._db.write() as conn:
+                return _requests.add_request(conn, requested_by, now)
+        except StoreError as exc:
+            if isinstance(exc.__cause__, IntegrityError):
+                return None
+            raise
+
+    def claim_refresh_request(self, runner: str, now: dt.datetime) -> RefreshRequest | None:
+        """The queued request, now marked running for ``runner``; None when none is queued."""
+        # Looked for in a read first: the active scheduler asks every few seconds, and
+        # most of the time there is nothing to claim (no write lock for nothing).
+        with self._db.read() as conn:
+            pending = _requests.pending_request(conn)
+        if pending is None or pending.state != _requests.QUEUED:
+            return None
+        with self._db.write() as conn:
+            return _requests.claim_request(conn, runner, now)
+
+    def finish_refresh_request(self, request_id: int, now: dt.datetime, *,
+                               error: str | None) -> None:
+        with self._db.write() as conn:
+            _requests.finish_request(conn, request_id, now, error=error)
+
+    def requeue_refresh_request(self, request_id: int) -> None:
+        with self._db.write() as conn:
+            _requests.requeue_request(conn, request_id)
+
+    def fail_abandoned_requests(self, runner: str, now: dt.datetime) -> list[int]:
+        """Requests another runner left running, recorded as failed; their ids."""
+        with self._db.write() as conn:
+            return _requests.fail_abandoned(conn, runner, now)
+
+    def refresh_requests(self, limit: int = 10) -> list[RefreshRequest]:
+        """The newest ``limit`` refresh requests, newest first."""
+        with self._db.read() as conn:
+            return _requests.recent_requests(conn, limit)

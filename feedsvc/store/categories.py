@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from feedsvc.store.schema import categories
+from feedsvc.store.schema import KEYS_PER_QUERY, categories
 
 
 @dataclass(frozen=True)
@@ -34,9 +34,12 @@ def remember_categories(conn: Connection, published: Mapping[str, str], now: dt.
     known ones take the label given."""
     if not published:
         return
-    rows = conn.execute(sa.select(categories.c.slug, categories.c.label)
-                        .where(categories.c.slug.in_(sorted(published))))
-    stored = {slug: label for slug, label in rows}
+    wanted = sorted(published)
+    stored: dict[str, str] = {}
+    for start in range(0, len(wanted), KEYS_PER_QUERY):
+        rows = conn.execute(sa.select(categories.c.slug, categories.c.label)
+                            .where(categories.c.slug.in_(wanted[start:start + KEYS_PER_QUERY])))
+        stored.update((slug, label) for slug, label in rows)
     new = [{"slug": slug, "label": label, "first_seen": now}
            for slug, label in sorted(published.items()) if slug not in stored]
     if new:

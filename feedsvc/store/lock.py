@@ -6,6 +6,10 @@ refresh runs. A holder that dies stops renewing, so another refresh takes
 the lock over within ``LEASE_SECONDS``, wherever the holder ran (another
 machine, a container whose pid numbers mean nothing here). A holder known
 dead sooner (same host, no such process) is taken over at once.
+
+Lease times are the database's clock on PostgreSQL, where the holders may be
+machines whose clocks disagree: one running ahead would otherwise take over a
+live holder's lock. SQLite lives on one machine, whose clock they share.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 from feedsvc.errors import RefreshInProgressError, StoreError
 from feedsvc.store.schema import LOCK_ROW, Database, refresh_lock
@@ -29,6 +34,19 @@ LEASE_SECONDS = 60.0
 HEARTBEAT_SECONDS = 15.0
 """How often a held lock is renewed."""
 POLL_SECONDS = 0.05
+
+
+def _local_time() -> float:
+    return time.time()
+
+
+def _now(conn: Connection) -> float:
+    """Seconds since the epoch by the clock every holder shares: the database server's on
+    PostgreSQL, this machine's on SQLite."""
+    if conn.dialect.name == "postgresql":
+        return float(conn.execute(sa.select(
+            sa.func.extract("epoch", sa.func.clock_timestamp()))).scalar_one())
+    return _local_time()
 
 
 @dataclass(frozen=True)
@@ -72,7 +90,8 @@ def lock_holder(database: Database) -> LockHolder | None:
         row = conn.execute(
             sa.select(refresh_lock).where(refresh_lock.c.id == LOCK_ROW)
         ).mappings().first()
-    if row is None or row["token"] is None or row["expires"] < time.time():
+        now = _now(conn)
+    if row is None or row["token"] is None or row["expires"] < now:
         return None
     return LockHolder(owner=row["owner"], host=row["host"], pid=row["pid"],
                       acquired=row["acquired"], expires=row["expires"])
@@ -94,7 +113,7 @@ class RefreshLock:
             row = conn.execute(
                 sa.select(refresh_lock).where(refresh_lock.c.id == LOCK_ROW).with_for_update()
             ).mappings().one()
-            now = time.time()
+            now = _now(conn)
             if row["token"] is not None and not _is_stale(row, now):
                 return False
             conn.execute(refresh_lock.update().where(refresh_lock.c.id == LOCK_ROW).values(
@@ -108,7 +127,7 @@ class RefreshLock:
         with self._database.write() as conn:
             done = conn.execute(refresh_lock.update().where(
                 refresh_lock.c.id == LOCK_ROW, refresh_lock.c.token == self._token
-            ).values(expires=time.time() + self._ttl))
+            ).values(expires=_now(conn) + self._ttl))
             if done.rowcount != 1:
                 raise StoreError("the refresh lock was taken over by another refresh")
 

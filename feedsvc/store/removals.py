@@ -77,28 +77,33 @@ def remove_categories(conn: Connection, slugs: Sequence[str], now: dt.datetime) 
     for slug in dict.fromkeys(slug.strip() for slug in slugs):
         label = conn.execute(sa.select(categories.c.label)
                              .where(categories.c.slug == slug)).scalar()
-        keys = list(conn.execute(sa.select(items.c.key)
-                                 .where(items.c.category_slug == slug)).scalars())
-        if label is None and not keys:
+        # The category's items as a subquery, never as a list of keys: a category may
+        # hold more items than one statement may name parameters (65,535 on PostgreSQL).
+        in_category = sa.select(items.c.key).where(items.c.category_slug == slug)
+        count = int(conn.execute(sa.select(sa.func.count())
+                                 .select_from(in_category.subquery())).scalar_one())
+        if label is None and not count:
             continue
-        if keys:
+        if count:
             label = label or conn.execute(sa.select(items.c.category)
-                                          .where(items.c.key == keys[0])).scalar_one()
-            _read_again(conn, keys)
+                                          .where(items.c.category_slug == slug)
+                                          .order_by(items.c.key).limit(1)).scalar_one()
+            _read_again(conn, in_category)
             # What the sources said is forgotten, so a source that lists the
             # category again gives it back to the item.
-            conn.execute(item_sources.update().where(item_sources.c.item_key.in_(keys))
+            conn.execute(item_sources.update().where(item_sources.c.item_key.in_(in_category))
                          .values(content_hash=""))
             conn.execute(items.update().where(items.c.category_slug == slug)
                          .values(category=None, category_slug=None))
         conn.execute(categories.delete().where(categories.c.slug == slug))
-        removed.append(Removed("category", slug, str(label), len(keys)))
+        removed.append(Removed("category", slug, str(label), count))
     _record(conn, removed, now)
     return removed
 
 
-def _read_again(conn: Connection, keys: Sequence[str]) -> None:
-    """Make every source that listed any of ``keys`` read in full next time."""
+def _read_again(conn: Connection, keys: Sequence[str] | sa.Select[tuple[str]]) -> None:
+    """Make every source that listed any of ``keys`` (a few keys, or a query of them) read
+    in full next time."""
     names = list(conn.execute(sa.select(item_sources.c.source).distinct()
                               .where(item_sources.c.item_key.in_(keys))).scalars())
     if names:

@@ -1,19 +1,24 @@
 """The store's tables, its connection to the database, and the steps that upgrade it.
 
 SQLAlchemy Core only, so that the same statements run on SQLite (the default)
-and PostgreSQL. SQLite runs in WAL mode with a busy timeout so that web
-workers can read while a refresh writes, and its write transactions take the
-write lock up front (``BEGIN IMMEDIATE``). Times are stored as naive UTC and
-returned timezone-aware (UTC).
+and PostgreSQL (psycopg 3), and the tests run on both. SQLite runs in WAL
+mode with a busy timeout so that web workers can read while a refresh writes,
+and its write transactions take the write lock up front (``BEGIN
+IMMEDIATE``). Times are stored as naive UTC (``TIMESTAMP WITHOUT TIME ZONE``
+on PostgreSQL, whatever the session's time zone) and returned timezone-aware
+(UTC). Text the store sorts by is compared in code point order on both
+(``SortedText``), so both publish the same bytes.
 
 The schema is versioned: ``MIGRATIONS`` lists, in order, the steps that bring
-a store made by an older feedsvc up to ``SCHEMA_VERSION``, each run in the
-transaction that records it.
+a store made by an older feedsvc up to ``SCHEMA_VERSION``. Opening a store
+creates, upgrades and checks it in one transaction under ``lock_schema``
+(PostgreSQL's DDL is transactional: a failed step leaves the store as it was).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,17 +26,19 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 
 from feedsvc.errors import StoreError
 from feedsvc.identity import slugify
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 """1: the first schema. 2: ``sources.config_fingerprint`` and the ``categories`` table.
 3: ``sources.failures_total``. 4: ``items.category_slug`` and the indexes each feed's
 newest entries are read from, ``sources.body_digest``, the ``source_snapshots`` and
 ``publication_state`` and ``removals`` tables. 5: ``items.language`` and
-``items.archive_seq`` with its indexes, the ``archive_pages`` table."""
+``items.archive_seq`` with its indexes, the ``archive_pages`` table.
+6: on PostgreSQL, the ``SORTED_COLUMNS`` compared in code point order (collation
+``C``)."""
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_MERGE_CACHE_KIB = 4_096
 """Page cache of an SQLite connection that has merged (a merge touches every index of
@@ -57,6 +64,14 @@ class UTCDateTime(sa.types.TypeDecorator[dt.datetime]):
         return None if value is None else value.replace(tzinfo=dt.UTC)
 
 
+SortedText = sa.String().with_variant(sa.String(collation="C"), "postgresql")
+"""Text the store sorts by (item keys, category slugs, source names): compared byte by
+byte (code point order), as SQLite does, whatever collation a PostgreSQL database
+was created with, so feeds list tied items in the same order on every engine."""
+SORTED_COLUMNS = (("items", "key"), ("items", "category_slug"), ("item_sources", "item_key"),
+                  ("item_sources", "source"), ("sources", "name"), ("categories", "slug"))
+"""The ``SortedText`` columns, as (table, column)."""
+
 metadata = sa.MetaData()
 
 schema_version = sa.Table(
@@ -66,7 +81,7 @@ schema_version = sa.Table(
 
 items = sa.Table(
     "items", metadata,
-    sa.Column("key", sa.String, primary_key=True),
+    sa.Column("key", SortedText, primary_key=True),
     # Both derive from the key: unique as it is. item_id is looked up by item pages.
     sa.Column("guid", sa.String, nullable=False),
     sa.Column("item_id", sa.String, nullable=False, unique=True),
@@ -74,7 +89,7 @@ items = sa.Table(
     sa.Column("date", sa.Date, nullable=False),
     sa.Column("category", sa.String),
     # slugify(category): the category feed the item belongs to, for indexed lookups.
-    sa.Column("category_slug", sa.String),
+    sa.Column("category_slug", SortedText),
     sa.Column("credit", sa.String),
     sa.Column("summary", sa.Text),
     sa.Column("link", sa.String),
@@ -109,8 +124,8 @@ category_archive_index = sa.Index(
 
 item_sources = sa.Table(
     "item_sources", metadata,
-    sa.Column("item_key", sa.String, sa.ForeignKey("items.key"), primary_key=True),
-    sa.Column("source", sa.String, primary_key=True),
+    sa.Column("item_key", SortedText, sa.ForeignKey("items.key"), primary_key=True),
+    sa.Column("source", SortedText, primary_key=True),
     # When the source first listed the item, or last listed it saying something new.
     sa.Column("last_seen", UTCDateTime, nullable=False),
     sa.Column("content_hash", sa.String, nullable=False),
@@ -118,7 +133,7 @@ item_sources = sa.Table(
 
 sources = sa.Table(
     "sources", metadata,
-    sa.Column("name", sa.String, primary_key=True),
+    sa.Column("name", SortedText, primary_key=True),
     sa.Column("etag", sa.String),
     sa.Column("last_modified", sa.String),
     # The configuration the validators and the failure count belong to (see merge).
@@ -164,7 +179,7 @@ refresh_runs = sa.Table(
 
 categories = sa.Table(
     "categories", metadata,
-    sa.Column("slug", sa.String, primary_key=True),
+    sa.Column("slug", SortedText, primary_key=True),
     sa.Column("label", sa.String, nullable=False),
     sa.Column("first_seen", UTCDateTime, nullable=False),
 )
@@ -264,10 +279,16 @@ LIVE_ROW = 1
 
 
 class Database:
-    """An engine and the two kinds of transaction the store uses. Thread-safe."""
+    """An engine and the two kinds of transaction the store uses. Thread-safe.
+
+    A Database dropped without ``dispose()`` (a web app's store lives as long as
+    its process) still closes its pooled connections when it is collected,
+    rather than leaving them to the driver's finalizers.
+    """
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        weakref.finalize(self, engine.dispose)
 
     @contextmanager
     def write(self, *, bulk: bool = False) -> Iterator[Connection]:
@@ -319,39 +340,62 @@ KEPT_INDEXES = (archive_index,)
 def ensure_indexes(conn: Connection) -> None:
     """Create any of ``SECONDARY_INDEXES`` and ``KEPT_INDEXES`` that is missing (an
     upgraded store, or a bulk load that died before rebuilding them)."""
+    lock_schema(conn)
     for index in (*KEPT_INDEXES, *SECONDARY_INDEXES):
         index.create(conn, checkfirst=True)
 
 
 def drop_indexes(conn: Connection) -> None:
+    lock_schema(conn)
     for index in SECONDARY_INDEXES:
         index.drop(conn, checkfirst=True)
 
 
+SCHEMA_LOCK_KEY = 0x66656564737663  # "feedsvc" in ASCII
+"""The PostgreSQL advisory lock that serializes creating and upgrading the schema."""
+
+
+def lock_schema(conn: Connection) -> None:
+    """Keep every other process from changing the schema until ``conn``'s transaction
+    ends: on PostgreSQL an advisory lock (taken again by the same transaction, it is
+    held once more), on SQLite the write lock every write transaction holds already.
+    Whoever creates or drops tables or indexes takes it first: two processes creating
+    one index at once would otherwise both try, and one fail."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(SCHEMA_LOCK_KEY)))
+
+
 def _create_schema(database: Database) -> None:
-    # One immediate transaction: another process creating the same tables
-    # waits for us, then finds them, instead of failing halfway.
+    """Create what is missing, upgrade an older store and check the version, in one
+    transaction that excludes every other process doing the same: on SQLite its
+    ``BEGIN IMMEDIATE`` does, on PostgreSQL a transaction-scoped advisory lock
+    (DDL is transactional there, so a failed upgrade leaves the store as it was)."""
     with database.write() as conn:
+        lock_schema(conn)
+        version = _stored_version(conn)
+        if version is not None and version > SCHEMA_VERSION:
+            raise StoreError(f"store schema version {version} is newer than this feedsvc's "
+                             f"({SCHEMA_VERSION}): upgrade feedsvc")
         metadata.create_all(conn)
         _migrate(conn)
         ensure_indexes(conn)
-    for table, row in ((schema_version, {"version": SCHEMA_VERSION}),
-                       (refresh_lock, {"id": LOCK_ROW}),
-                       (publication_state, {"id": STATE_ROW, "render_pending": True}),
-                       (publication_live, {"id": LIVE_ROW, "generation": None})):
-        try:
-            with database.write() as conn:
-                if conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one():
-                    continue
+        for table, row in ((schema_version, {"version": SCHEMA_VERSION}),
+                           (refresh_lock, {"id": LOCK_ROW}),
+                           (publication_state, {"id": STATE_ROW, "render_pending": True}),
+                           (publication_live, {"id": LIVE_ROW, "generation": None})):
+            if conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one() == 0:
                 conn.execute(table.insert().values(**row))
-        except StoreError as exc:
-            # Another process created the row first: what we wanted.
-            if not isinstance(exc.__cause__, IntegrityError):
-                raise
-    with database.read() as conn:
-        version = conn.execute(sa.select(sa.func.max(schema_version.c.version))).scalar()
+        version = _stored_version(conn)
     if version != SCHEMA_VERSION:
         raise StoreError(f"store schema version {version}, expected {SCHEMA_VERSION}")
+
+
+def _stored_version(conn: Connection) -> int | None:
+    """The store's schema version; None for a new store (no table or no row yet)."""
+    if not sa.inspect(conn).has_table(schema_version.name):
+        return None
+    version = conn.execute(sa.select(sa.func.max(schema_version.c.version))).scalar()
+    return None if version is None else int(version)
 
 
 def _add_column(conn: Connection, table: str, column: str, ddl: str) -> None:
@@ -385,9 +429,14 @@ def _to_5(conn: Connection) -> None:
     _add_column(conn, "items", "archive_seq", "INTEGER")
     # Arrival order for the items already stored: first seen first, then as a first
     # refresh numbers a listing (oldest date first, the bottom of a day first).
-    keys = conn.execute(sa.select(items.c.key).order_by(
-        items.c.first_seen, items.c.date, items.c.listing_rank.desc(), items.c.key.desc(),
-    )).scalars().all()
+    # Sorted here, not by the database: a PostgreSQL store still in its database's
+    # collation (before step 6) would order keys otherwise. Two stable sorts: key
+    # descending, then the rest.
+    rows = list(conn.execute(sa.select(items.c.key, items.c.first_seen, items.c.date,
+                                       items.c.listing_rank)))
+    rows.sort(key=lambda row: row[0], reverse=True)
+    rows.sort(key=lambda row: (row[1], row[2], -row[3]))
+    keys = [row[0] for row in rows]
     statement = items.update().where(items.c.key == sa.bindparam("match_key")).values(
         archive_seq=sa.bindparam("seq"))
     for start in range(0, len(keys), 2_000):
@@ -396,8 +445,15 @@ def _to_5(conn: Connection) -> None:
     # The indexes themselves: see ensure_indexes.
 
 
+def _to_6(conn: Connection) -> None:
+    if conn.dialect.name != "postgresql":
+        return  # SQLite compares text byte by byte already
+    for table, column in SORTED_COLUMNS:
+        conn.execute(sa.text(f'ALTER TABLE {table} ALTER COLUMN {column} TYPE VARCHAR COLLATE "C"'))
+
+
 MIGRATIONS: tuple[tuple[int, Callable[[Connection], None]], ...] = (
-    (2, _to_2), (3, _to_3), (4, _to_4), (5, _to_5),
+    (2, _to_2), (3, _to_3), (4, _to_4), (5, _to_5), (6, _to_6),
 )
 """(version, step): each step upgrades a store of the version before it."""
 
@@ -406,7 +462,7 @@ def _migrate(conn: Connection) -> None:
     """Bring a store made by an older feedsvc up to ``SCHEMA_VERSION``, in ``conn``'s
     transaction. A new store has no version yet and needs nothing: ``create_all``
     made every table and index as they are now."""
-    version = conn.execute(sa.select(sa.func.max(schema_version.c.version))).scalar()
+    version = _stored_version(conn)
     if version is None:
         return
     for target, step in MIGRATIONS:
@@ -418,8 +474,12 @@ def _migrate(conn: Connection) -> None:
 
 def _create_engine(url: str) -> Engine:
     parsed = sa.engine.make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        # No driver named: psycopg 3, which feedsvc[postgres] installs (SQLAlchemy's
+        # default would be psycopg2).
+        parsed = parsed.set(drivername="postgresql+psycopg")
     if parsed.get_backend_name() != "sqlite":
-        return sa.create_engine(url, pool_pre_ping=True)
+        return sa.create_engine(parsed, pool_pre_ping=True)
     database = parsed.database
     if database and database != ":memory:" and not database.startswith("file:"):
         Path(database).parent.mkdir(parents=True, exist_ok=True)

@@ -5,13 +5,15 @@ admin token's guard, which /status uses too.
 app-wide hook that counts every response for the request metrics. The app
 factory registers it with ``app.register_blueprint(admin_blueprint(settings))``.
 
-``POST /admin/refresh`` starts a refresh in the background and answers at
-once. It exists only when a token is configured (``server.admin_token`` or
-``FEEDSVC_ADMIN_TOKEN``, at least 32 characters): without one it answers 404
-like any unknown address. A request must carry ``Authorization: Bearer
-<token>`` (compared in constant time), else 401. 202 means a refresh was
-started (see ``/status``); 409 means one is already running, in this process
-or any other (the store's refresh lock says so).
+``POST /admin/refresh`` records a refresh request in the store and answers at
+once; the active ``feedsvc scheduler`` (on any machine) runs it, and
+``/status`` shows it queued, running, then done or failed. No web worker
+ever refreshes. It exists only when a token is configured
+(``server.admin_token`` or ``FEEDSVC_ADMIN_TOKEN``, at least 32 characters):
+without one it answers 404 like any unknown address. A request must carry
+``Authorization: Bearer <token>`` (compared in constant time), else 401. 202
+means a request was queued (its id in the body); 409 means one is already
+queued or running, or a refresh holds the store's refresh lock.
 
 ``AdminGuard`` checks the token for both endpoints. A client address that
 sent ``MAX_FAILURES`` wrong tokens within ``FAILURE_WINDOW_SECONDS`` gets 429
@@ -23,6 +25,7 @@ itself is never logged.
 
 from __future__ import annotations
 
+import datetime as dt
 import hmac
 import ipaddress
 import logging
@@ -32,19 +35,21 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from flask import Blueprint, Request, Response, json, request
 
-from feedsvc.errors import FeedsvcError, RefreshInProgressError
-from feedsvc.metrics import CONTENT_TYPE, Metrics, StatsProvider, StoreStats
+from feedsvc.errors import FeedsvcError
+from feedsvc.metrics import CONTENT_TYPE, Metrics, StatsProvider, StoreHealth
 from feedsvc.settings import Settings
 from feedsvc.web.http_cache import NO_STORE
+
+if TYPE_CHECKING:
+    from feedsvc.store import Store
 
 log = logging.getLogger("feedsvc.web.admin")
 
 STATUS_PATH = "/status"
-ADMIN_OWNER = "admin trigger"
 
 MAX_FAILURES = 10
 FAILURE_WINDOW_SECONDS = 60.0
@@ -186,69 +191,42 @@ def unauthorized() -> Response:
 
 
 class RefreshTrigger(Protocol):
-    """Starts refreshes for the admin endpoint."""
+    """Queues refreshes for the admin endpoint."""
 
-    def start(self) -> bool:
-        """Start one refresh in the background; False when one is already running."""
+    def request(self, requested_by: str) -> int | None:
+        """Queue a refresh for the active scheduler: its request id, or None when a
+        refresh is already queued or running."""
         ...
 
 
-class BackgroundRefresh:
-    """The default trigger: ``pipeline.refresh(settings)`` on a thread of its own.
+class QueuedRefresh:
+    """The default trigger: a refresh request recorded in the store (see
+    ``feedsvc.store.requests``) for the active scheduler to run.
 
-    Before starting, it takes and releases the store's refresh lock without
-    waiting, so a refresh running in any process is reported as "already
-    running". A refresh that takes the lock in the instant between that probe
-    and the thread's own attempt makes the thread's refresh stand down (logged
-    at INFO): the request has been answered 202 and the other refresh serves it.
+    None (so 409) when a request is queued or running already, or when a
+    refresh holds the store's refresh lock (a scheduled one, or ``feedsvc
+    refresh``). The store is opened on first use, creating it if need be, and
+    kept. Raises StoreError when the store cannot be written.
     """
 
-    def __init__(self, settings: Settings, *, refresh: Callable[[], Any] | None = None) -> None:
+    def __init__(self, settings: Settings) -> None:
         self._settings = settings
-        self._refresh = refresh or self._pipeline_refresh
-        self._thread: threading.Thread | None = None
+        self._store: Store | None = None
         self._lock = threading.Lock()
 
-    def start(self) -> bool:
-        with self._lock:
-            if self._thread is not None and self._thread.is_alive():
-                return False
-            if self._lock_is_held():
-                return False
-            self._thread = threading.Thread(target=self._run, name="admin-refresh", daemon=True)
-            self._thread.start()
-            return True
+    def request(self, requested_by: str) -> int | None:
+        store = self._open()
+        if store.lock_holder() is not None:
+            return None
+        return store.request_refresh(requested_by, dt.datetime.now(dt.UTC))
 
-    def join(self, timeout: float | None = None) -> None:
-        """Wait for the refresh started last (tests, shutdown)."""
-        thread = self._thread
-        if thread is not None:
-            thread.join(timeout)
-
-    def _lock_is_held(self) -> bool:
+    def _open(self) -> Store:
         from feedsvc.store import Store
 
-        with Store.open(self._settings.storage.database) as store:
-            try:
-                with store.refresh_lock(f"{ADMIN_OWNER} (probe)", wait=0):
-                    return False
-            except RefreshInProgressError:
-                return True
-
-    def _pipeline_refresh(self) -> Any:
-        from feedsvc.pipeline import refresh
-
-        return refresh(self._settings, owner=ADMIN_OWNER)
-
-    def _run(self) -> None:
-        try:
-            report = self._refresh()
-        except RefreshInProgressError as exc:
-            log.info("admin refresh skipped=true reason=%r", str(exc))
-        except Exception:
-            log.exception("admin refresh ok=false")
-        else:
-            log.info("admin refresh ok=%s", str(bool(getattr(report, "ok", True))).lower())
+        with self._lock:
+            if self._store is None:
+                self._store = Store.open(self._settings.storage.database)
+            return self._store
 
 
 def admin_blueprint(
@@ -260,15 +238,15 @@ def admin_blueprint(
 ) -> Blueprint:
     """The operations blueprint for one app: /admin/refresh, /metrics, request counting.
 
-    ``trigger`` defaults to ``BackgroundRefresh(settings)``; ``stats`` (refresh
-    metrics) to ``StoreStats(settings)``; ``guard`` to an ``AdminGuard`` of the
+    ``trigger`` defaults to ``QueuedRefresh(settings)``; ``stats`` (refresh
+    metrics) to ``StoreHealth(settings).stats``; ``guard`` to an ``AdminGuard`` of the
     configured token (pass the app's own to share its failure counts with
     /status). Each call makes a new metrics registry.
     """
     blueprint = Blueprint("admin", __name__)
     admin = guard or AdminGuard(settings.server.admin_token)
-    refresher = trigger or BackgroundRefresh(settings)
-    metrics = Metrics.create(stats or StoreStats(settings))
+    refresher = trigger or QueuedRefresh(settings)
+    metrics = Metrics.create(stats or StoreHealth(settings).stats)
 
     @blueprint.post("/admin/refresh")
     def refresh() -> Response:
@@ -279,16 +257,17 @@ def admin_blueprint(
             return access.refusal
         if not access.admin:
             return unauthorized()
+        remote = client_address(request)
         try:
-            started = refresher.start()
+            request_id = refresher.request(remote)
         except FeedsvcError as exc:
-            log.error("admin refresh could not start: %s", exc)
+            log.error("admin refresh could not be queued: %s", exc)
             return json_response({"error": "the store is unavailable"}, 503)
-        if not started:
-            return json_response({"error": "a refresh is already running",
+        if request_id is None:
+            return json_response({"error": "a refresh is already queued or running",
                                   "status": STATUS_PATH}, 409)
-        log.info("admin refresh started remote=%s", client_address(request))
-        response = json_response({"status": STATUS_PATH}, 202)
+        log.info("admin refresh queued id=%d remote=%s", request_id, remote)
+        response = json_response({"id": request_id, "status": STATUS_PATH}, 202)
         response.headers["Location"] = STATUS_PATH
         return response
 

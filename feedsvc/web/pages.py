@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -17,9 +17,9 @@ from babel.core import Locale, UnknownLocaleError
 from babel.dates import format_date
 
 from feedsvc.curation import CUSTOM_PREFIX
+from feedsvc.outputs import OUTPUT_FORMATS
 from feedsvc.publication import (
     ALL,
-    FEED_FORMATS,
     LATEST_ITEMS,
     OPML_PATH,
     FeedLink,
@@ -27,11 +27,11 @@ from feedsvc.publication import (
     SiteSnapshot,
     category_key,
     feed_path,
+    view_path,
 )
 from feedsvc.settings import READER_PLACEHOLDER, WebReader
 
 ALL_ITEMS_LABEL = "All items"
-FORMAT_NAMES: Mapping[str, str] = {"atom": "Atom", "rss": "RSS", "json": "JSON Feed"}
 PAGE_SIZE = 50
 """Items on one page of a browsable list (``/items``, ``/categories/<slug>``)."""
 
@@ -51,7 +51,8 @@ class FeedView:
     """One feed with the addresses of all its formats.
 
     ``page_href`` is the root-relative address of its page for people (the
-    home page for all items, ``categories/<slug>`` for a category), ``anchor``
+    home page for all items, ``categories/<slug>`` for a category, the feed's
+    own page ``feeds/custom/<slug>.html`` for a custom feed), ``anchor``
     the id of its row on the home page.
     """
 
@@ -265,14 +266,25 @@ def feed_view(link: FeedLink, language: str) -> FeedView:
             FeedFormat(
                 fmt=fmt,
                 href=feed_path(link.key, fmt),
-                mime_type=content_type.split(";")[0],
-                name=FORMAT_NAMES[fmt],
+                mime_type=output.media_type,
+                name=output.label,
             )
-            for fmt, content_type in FEED_FORMATS.items()
+            for fmt, output in OUTPUT_FORMATS.items()
         ),
-        page_href="" if link.slug is None else f"categories/{link.slug}",
+        page_href=_page_href(link),
         anchor="all-items" if link.slug is None else f"category-{link.slug}",
     )
+
+
+def _page_href(link: FeedLink) -> str:
+    """The feed's page for people: the home page (all items), its category's page, or,
+    for a custom feed, which has no page of its own, the feed's page (its entries)."""
+    if link.key.startswith(CUSTOM_KEY_PREFIX):
+        return view_path(link.key)
+    return "" if link.slug is None else f"categories/{link.slug}"
+
+
+CUSTOM_KEY_PREFIX = "custom/"
 
 
 def item_view(item: ItemRecord, language: str) -> ItemView:
