@@ -63,13 +63,16 @@ def on_top(listing: list[ListingItem], number: int) -> list[ListingItem]:
 Build = Callable[..., Settings]
 
 
-def make_site(make_settings: Build, tmp_path: Path, name: str, publication: str) -> Settings:
+def make_site(make_settings: Build, tmp_path: Path, name: str, publication: str, *,
+              own_database: bool = True) -> Settings:
+    """A site in ``tmp_path / name``; with ``own_database`` its store is a SQLite file of
+    its own there, else the tests' engine's (SQLite or PostgreSQL, see tests/postgres.py)."""
     (tmp_path / name).mkdir(exist_ok=True)
-    return make_settings(
-        [{"name": "news", "location": f"{name}/news.txt"}],
-        site={"feed_size": FEED_SIZE, "base_url": BASE},
-        storage={"publication": publication, "database": f"sqlite:///{name}/db.sqlite3",
-                 "publish_dir": f"{name}/public"})
+    storage = {"publication": publication, "publish_dir": f"{name}/public"}
+    if own_database:
+        storage["database"] = f"sqlite:///{name}/db.sqlite3"
+    return make_settings([{"name": "news", "location": f"{name}/news.txt"}],
+                         site={"feed_size": FEED_SIZE, "base_url": BASE}, storage=storage)
 
 
 def write(settings: Settings, listing: list[ListingItem]) -> None:
@@ -158,10 +161,11 @@ def test_the_manifest_does_not_grow_with_the_number_of_pages(
     assert sizes[403] <= sizes[23] + 200, sizes
 
 
+@pytest.mark.both_engines
 def test_one_new_item_stores_no_archive_page_in_the_database(
     make_settings: Build, tmp_path: Path,
 ) -> None:
-    settings = make_site(make_settings, tmp_path, "site", "database")
+    settings = make_site(make_settings, tmp_path, "site", "database", own_database=False)
     listing = listing_items(23)
     write(settings, listing)
     assert refresh(settings, now=T0).published
@@ -182,11 +186,12 @@ def test_one_new_item_stores_no_archive_page_in_the_database(
 # --- (b) pruning: a page no kept generation references goes -----------------------
 
 
+@pytest.mark.both_engines
 @pytest.mark.parametrize("publication", ["directory", "database"])
 def test_a_replaced_page_is_pruned_once_no_kept_generation_references_it(
     make_settings: Build, tmp_path: Path, publication: str,
 ) -> None:
-    settings = make_site(make_settings, tmp_path, "site", publication)
+    settings = make_site(make_settings, tmp_path, "site", publication, own_database=False)
     listing = listing_items(23)
     write(settings, listing)
     assert refresh(settings, now=T0).published
