@@ -37,6 +37,9 @@ from feedsvc.settings import Settings
 from feedsvc.store import Store
 from feedsvc.store.schema import publication_generations, published_documents
 
+# Every test here runs refreshes or writes tens of megabytes: the slow tier.
+pytestmark = pytest.mark.slow
+
 T0 = dt.datetime(2026, 11, 22, 6, 0, tzinfo=dt.UTC)
 STEP = dt.timedelta(minutes=30)
 FEED_SIZE = 4
