@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from feedsvc.settings import FEED_OPTIONS, OPTIONS, SOURCE_OPTIONS, Option
+from feedsvc.settings import FEED_OPTIONS, OPTIONS, SOURCE_OPTIONS, Option, readme_tables
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -58,3 +58,29 @@ def test_readme_documents_no_setting_that_does_not_exist() -> None:
     known = {o.name for o in OPTIONS}
     documented = set(re.findall(r"^\| `([a-z_]+\.[a-z_]+)` \|", README, flags=re.M))
     assert documented <= known, documented - known
+
+
+# Where each table of readme_tables() is: the first table after this text.
+SETTINGS_TABLES_AFTER = {
+    "settings": "## Configuration",
+    "sources": "Each `[[sources]]` entry",
+    "feeds": "Each `[[feeds]]` entry",
+}
+
+
+def _first_table_after(marker: str) -> str:
+    assert marker in README, f"README has no {marker!r}"
+    lines = README.split(marker, 1)[1].splitlines()
+    start = next(index for index, line in enumerate(lines) if line.startswith("|"))
+    end = next((index for index in range(start, len(lines)) if not lines[index].startswith("|")),
+               len(lines))
+    return "\n".join(lines[start:end]) + "\n"
+
+
+@pytest.mark.parametrize("name", sorted(SETTINGS_TABLES_AFTER))
+def test_readme_settings_table_is_the_one_rendered_from_the_declarations(name: str) -> None:
+    assert _first_table_after(SETTINGS_TABLES_AFTER[name]) == readme_tables()[name]
+
+
+def test_every_rendered_settings_table_has_its_place_in_the_readme() -> None:
+    assert set(readme_tables()) == set(SETTINGS_TABLES_AFTER)
