@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
+import subprocess
+import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -60,27 +64,36 @@ def test_readme_documents_no_setting_that_does_not_exist() -> None:
     assert documented <= known, documented - known
 
 
-# Where each table of readme_tables() is: the first table after this text.
-SETTINGS_TABLES_AFTER = {
-    "settings": "## Configuration",
-    "sources": "Each `[[sources]]` entry",
-    "feeds": "Each `[[feeds]]` entry",
-}
+
+def _settings_tables_script() -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        "settings_tables", ROOT / "scripts" / "settings_tables.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-def _first_table_after(marker: str) -> str:
-    assert marker in README, f"README has no {marker!r}"
-    lines = README.split(marker, 1)[1].splitlines()
-    start = next(index for index, line in enumerate(lines) if line.startswith("|"))
-    end = next((index for index in range(start, len(lines)) if not lines[index].startswith("|")),
-               len(lines))
-    return "\n".join(lines[start:end]) + "\n"
+SETTINGS_TABLES = _settings_tables_script()
 
 
-@pytest.mark.parametrize("name", sorted(SETTINGS_TABLES_AFTER))
+@pytest.mark.parametrize("name", sorted(SETTINGS_TABLES.TABLES_AFTER))
 def test_readme_settings_table_is_the_one_rendered_from_the_declarations(name: str) -> None:
-    assert _first_table_after(SETTINGS_TABLES_AFTER[name]) == readme_tables()[name]
+    start, end = SETTINGS_TABLES.table_span(README, SETTINGS_TABLES.TABLES_AFTER[name])
+    assert README[start:end] == readme_tables()[name], (
+        "run: .venv/bin/python scripts/settings_tables.py")
 
 
 def test_every_rendered_settings_table_has_its_place_in_the_readme() -> None:
-    assert set(readme_tables()) == set(SETTINGS_TABLES_AFTER)
+    assert set(readme_tables()) == set(SETTINGS_TABLES.TABLES_AFTER)
+
+
+def test_the_script_rewrites_a_stale_table_and_leaves_the_rest(tmp_path: Path) -> None:
+    stale = re.sub(r"^\| `fetch\.retries` \|.*\n", "", README, count=1, flags=re.M)
+    stale = stale.replace("| `scan` | `5000` |", "| `scan` | `50` |")
+    assert stale.count("\n") == README.count("\n") - 1
+    copy = tmp_path / "README.md"
+    copy.write_text(stale, encoding="utf-8")
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "settings_tables.py"), str(copy)],
+                   check=True, capture_output=True, cwd=ROOT)
+    assert copy.read_text(encoding="utf-8") == README
