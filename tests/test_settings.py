@@ -403,3 +403,13 @@ def test_the_readme_tables_render_each_default_as_a_file_writes_it() -> None:
     assert "| `server.admin_token` | `(unset)` |" in table
     assert "| `fetch.allow_private_addresses` | `false` |" in table
     assert "| `name` | required |" in readme_tables()["sources"]
+
+
+def test_a_table_built_without_arguments_has_the_defaults_a_file_gets(tmp_path: Path) -> None:
+    from feedsvc.settings import CategorySettings, WebSettings, WebSubSettings
+
+    settings = _settings({}, tmp_path)
+    assert WebSubSettings() == settings.websub
+    assert CategorySettings() == settings.categories
+    # Declared apart on purpose: built directly (tests), the pages offer no readers.
+    assert WebSettings().readers == () and settings.web.readers
