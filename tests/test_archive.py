@@ -104,11 +104,17 @@ def files(settings: Settings) -> dict[str, bytes]:
     return {path: publication.read(path) for path in publication.files}
 
 
+def live_generation(settings: Settings) -> str:
+    publication = open_publication(settings.storage.publish_dir)
+    assert publication is not None
+    return publication.generation
+
+
 def walk(documents: dict[str, bytes], key: str, fmt: str) -> list[tuple[str, bool, list[str]]]:
     """(path, is an archive, entry ids) of each document from the subscription document
     of ``key`` back along prev-archive (JSON Feed: next_url), as feedparser reads them."""
     path: str | None = f"feeds/{key}.{fmt}"
-    walked = []
+    walked: list[tuple[str, bool, list[str]]] = []
     while path is not None:
         assert path not in [seen for seen, _, _ in walked], "the chain loops"
         data = documents[path]
@@ -214,11 +220,11 @@ def test_nothing_changed_publishes_the_same_bytes(site: Settings) -> None:
     write(site, listing_items(23))
     refresh(site, now=T0)
     before = files(site)
-    generation = open_publication(site.storage.publish_dir).generation
+    generation = live_generation(site)
     report = refresh(site, now=T0 + 30 * MINUTE)
     assert not report.published
     assert files(site) == before
-    assert open_publication(site.storage.publish_dir).generation == generation
+    assert live_generation(site) == generation
 
 
 class CountingRenderer(DefaultRenderer):

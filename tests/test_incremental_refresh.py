@@ -71,6 +71,7 @@ def files(settings: Settings) -> dict[str, bytes]:
     publication = open_publication(settings.storage.publish_dir)
     assert publication is not None
     root = publication.directory
+    assert root is not None
     return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
 
 

@@ -70,6 +70,7 @@ def published(settings: Settings) -> dict[str, bytes]:
     publication = open_publication(settings.storage.publish_dir)
     assert publication is not None, "nothing is published"
     root = publication.directory
+    assert root is not None
     files = sorted(p for p in root.rglob("*") if p.is_file())
     return {str(p.relative_to(root)): p.read_bytes() for p in files}
 

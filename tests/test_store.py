@@ -14,6 +14,7 @@ import types
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -588,7 +589,7 @@ def test_processes_rebuilding_the_indexes_at_once_build_them_once(
 def test_a_server_in_another_time_zone_keeps_the_same_times(
     postgres_database: Callable[..., str], tmp_path: Path,
 ) -> None:
-    def history(url: str) -> tuple[object, ...]:
+    def history(url: str) -> tuple[Any, ...]:
         with Store.open(url) as store:
             store.merge("a", [ALPHA, BETA], T0)
             store.record_failure("a", T1, "boom")
