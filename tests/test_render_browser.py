@@ -20,7 +20,7 @@ from stored_items import every_item
 
 from feedsvc.browser import CHROMEDRIVER, CHROMIUM, BrowserFetcher
 from feedsvc.errors import FetchError
-from feedsvc.formats import FORMATS, ParseRequest
+from feedsvc.formats import SOURCE_FORMATS, ParseRequest
 from feedsvc.listing import decode_document
 from feedsvc.pipeline import refresh
 from feedsvc.settings import Settings
@@ -55,7 +55,7 @@ def test_the_page_alone_has_no_items() -> None:
     # Without the browser the listing is not there: what the test below proves
     # is the browser's doing.
     text, _ = decode_document(PAGE)
-    result = FORMATS["html"].parse(ParseRequest(text=text, source="s", language="en"))
+    result = SOURCE_FORMATS["html"].parse(ParseRequest(text=text, source="s", language="en"))
     assert result.items == ()
 
 
