@@ -23,11 +23,7 @@ from hypothesis import strategies as st
 
 from feedsvc.errors import FetchError, ListingError
 from feedsvc.files import read_at_most
-from feedsvc.listing import (
-    decode_document,
-    parse_text_listing,
-    read_listing_file,
-)
+from feedsvc.listing import decode_document, parse_text_listing, read_listing_file
 from feedsvc.listing.warnings import MAX_WARNINGS, OmittedWarnings, count_warnings
 from feedsvc.models import ParseResult
 from feedsvc.pipeline import refresh
