@@ -304,14 +304,15 @@ def test_accepted_schedules_work_at_run_time(
     import datetime as dt
 
     from feedsvc.scheduler import check_trigger
+    from feedsvc.sources import Validators
     from feedsvc.status import is_stale
     from feedsvc.store import SourceState
 
     settings = _settings({section: values}, tmp_path)
     now = dt.datetime(2026, 11, 30, tzinfo=dt.UTC)
     assert check_trigger(settings).get_next_fire_time(None, now) is not None
-    failing = SourceState("a", None, None, None, None, None, dt.datetime(1, 1, 1, tzinfo=dt.UTC),
-                          3, 0, 0, 0, 0, 0)
+    failing = SourceState("a", Validators(), None, None, None, None,
+                          dt.datetime(1, 1, 1, tzinfo=dt.UTC), 3, 0, 0, 0, 0, 0)
     assert is_stale(failing, stale_after=settings.schedule.stale_after, now=now)
 
 
