@@ -41,7 +41,8 @@ from feedsvc.formats import Format, ParseRequest, choose_format
 from feedsvc.identity import item_key, slugify
 from feedsvc.listing.warnings import OmittedWarnings, count_warnings
 from feedsvc.models import FeedSpec, ListingItem, ParseWarning, StoredItem
-from feedsvc.outcomes import RunSummary, SourceReport, SourceStatus
+from feedsvc.outcomes import RunSummary, SourceStatus
+from feedsvc.outcomes import SourceReport as SourceReport  # re-exported: the refresh reports it
 from feedsvc.outputs import OUTPUT_FORMATS, output_for_extension
 from feedsvc.publication import (
     ALL,

@@ -740,7 +740,9 @@ class DirectoryDraft:
 
     def _put(self, name: str, suffix: str, data: bytes) -> None:
         target = _object_path(self._objects, name, suffix=suffix)
-        if target.exists():
+        # Named by its content: one of the right size is the right one (a power cut
+        # before the generation's sync can leave one short, which is written again).
+        if target.exists() and target.stat().st_size == len(data):
             return
         # Written whole beside the generation, then renamed in: an object that
         # exists is complete.
@@ -796,6 +798,7 @@ class DirectoryDraft:
             if not final.is_dir():
                 _write(staging / MANIFEST, prepared.manifest)
                 _write(staging / SITE, prepared.site)
+                _make_durable()
                 os.rename(staging, final)
                 self._staging = None
             else:
@@ -861,11 +864,17 @@ def _sweep_leftovers(publish_dir: Path, generations: Path) -> None:
 
 
 def _write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path``; durable only after ``_make_durable`` (one sync for a
+    whole generation, not one per file: a first refresh writes tens of thousands)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "wb") as handle:
         handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
+
+
+def _make_durable() -> None:
+    """Every file written so far is on disk: called once before a generation goes live,
+    so that no live generation names bytes a power cut could lose."""
+    os.sync()
 
 
 def _link(source: Path, target: Path) -> None:
