@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import http.client
 import json
 import os
 import re
 import runpy
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from plain_http import free_port, get, request
 
 from feedsvc.publication import Publication, open_publication
 from feedsvc.scheduler import read_scheduler_state
@@ -52,11 +51,6 @@ def wait_for(condition: Callable[[], object], timeout: float = WAIT, what: str =
         time.sleep(0.05)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def require(path: Path, what: str) -> None:
@@ -177,26 +171,6 @@ def _answers(port: int) -> bool:
         return False
 
 
-@dataclass(frozen=True)
-class Answer:
-    status: int
-    headers: dict[str, str]
-    body: bytes
-
-
-def request(port: int, method: str, path: str, headers: dict[str, str] | None = None) -> Answer:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        connection.request(method, path, headers=headers or {})
-        response = connection.getresponse()
-        body = response.read()
-        return Answer(response.status, {k.lower(): v for k, v in response.getheaders()}, body)
-    finally:
-        connection.close()
-
-
-def get(port: int, path: str, headers: dict[str, str] | None = None) -> Answer:
-    return request(port, "GET", path, headers)
 
 
 def assert_publication_intact(publication: Publication | None) -> None:

@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from plain_http import free_port, get, request
 from test_deploy import (
     BIN,
     DEPLOY,
@@ -33,11 +34,8 @@ from test_deploy import (
     WAIT,
     Site,
     _answers,
-    free_port,
-    get,
     make_site,
     nginx_config,
-    request,
     require,
     wait_for,
 )

@@ -26,7 +26,6 @@ generous deadline; nothing sleeps on faith.
 from __future__ import annotations
 
 import gzip
-import http.client
 import json
 import os
 import re
@@ -42,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from plain_http import Answer, free_port, get, request
 
 from feedsvc.publication import etag_of
 
@@ -70,35 +70,8 @@ def wait_for(condition: Callable[[], object], timeout: float = WAIT, what: str =
         time.sleep(0.1)
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
-@dataclass(frozen=True)
-class Answer:
-    status: int
-    headers: dict[str, str]
-    body: bytes
-
-
-def request(port: int, method: str, path: str, headers: dict[str, str] | None = None) -> Answer:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
-    try:
-        connection.request(method, path, headers=headers or {})
-        response = connection.getresponse()
-        body = response.read()
-        return Answer(response.status, {k.lower(): v for k, v in response.getheaders()}, body)
-    finally:
-        connection.close()
-
-
-def get(port: int, path: str, headers: dict[str, str] | None = None) -> Answer:
-    return request(port, "GET", path, headers)
 
 
 ADMIN = {"Authorization": f"Bearer {TOKEN}"}
