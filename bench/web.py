@@ -15,14 +15,8 @@ from typing import TYPE_CHECKING
 from flask import Flask
 from flask.testing import FlaskClient
 
-from feedsvc.publication import (
-    FEED_FORMATS,
-    Document,
-    FeedLink,
-    ItemRecord,
-    SiteSnapshot,
-    publish,
-)
+from feedsvc.feeds import FEED_FORMATS, FeedLink, ItemRecord, SiteSnapshot
+from feedsvc.publication import Document, publish
 from feedsvc.settings import settings_from_mapping
 from feedsvc.web import create_app
 

@@ -25,11 +25,11 @@ from pathlib import Path
 from typing import Protocol
 
 from feedsvc.errors import PublishError, StoreError
+from feedsvc.feeds import SiteSnapshot
 from feedsvc.publication import (
     KEEP_GENERATIONS,
     Document,
     Publication,
-    SiteSnapshot,
     current_generation,
     load_manifest,
     manifest_files,

@@ -36,8 +36,8 @@ from render_fixtures import (
     seed_spec,
 )
 
+from feedsvc.feeds import FEED_FORMATS, FeedLink
 from feedsvc.models import FeedSpec
-from feedsvc.publication import FEED_FORMATS, FeedLink
 from feedsvc.render import FORMATS, clean_xml_text, render_feed, render_opml
 
 GOLDEN = Path(__file__).parent / "data" / "golden"

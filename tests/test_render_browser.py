@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 from loopback_pages import serve_pages
 
-from feedsvc.browser import CHROMEDRIVER, CHROMIUM, BrowserFetcher
 from feedsvc.errors import FetchError
+from feedsvc.fetch.browser import CHROMEDRIVER, CHROMIUM, BrowserFetcher
 from feedsvc.formats import FORMATS, ParseRequest
 from feedsvc.listing import decode_document
 from feedsvc.pipeline import refresh

@@ -340,7 +340,7 @@ BASE_URLS_AS_URIS = [
 
 @pytest.mark.parametrize(("written", "kept"), BASE_URLS_AS_URIS)
 def test_base_url_is_kept_as_an_ascii_uri(written: str, kept: str, tmp_path: Path) -> None:
-    from feedsvc.http import user_agent
+    from feedsvc.fetch.http import user_agent
 
     settings = _settings({"site": {"base_url": written, "contact": "feeds@example.org"}},
                          tmp_path)

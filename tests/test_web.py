@@ -25,8 +25,9 @@ from web_fixtures import (
 )
 from werkzeug.test import TestResponse
 
+from feedsvc.feeds import FEED_FORMATS
 from feedsvc.metrics import sqlite_file
-from feedsvc.publication import FEED_FORMATS, Publication, current_generation
+from feedsvc.publication import Publication, current_generation
 from feedsvc.settings import Settings, settings_from_mapping
 from feedsvc.web import create_app
 from feedsvc.web.app import StatusUnavailableError, StoreStatus

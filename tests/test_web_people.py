@@ -26,7 +26,8 @@ from web_fixtures import (
 from werkzeug.test import TestResponse
 
 from feedsvc.errors import ConfigError
-from feedsvc.publication import FEED_FORMATS, ItemRecord, Publication, view_path
+from feedsvc.feeds import FEED_FORMATS, ItemRecord, view_path
+from feedsvc.publication import Publication
 from feedsvc.settings import DEFAULT_READERS, Settings, WebReader, settings_from_mapping
 from feedsvc.web import create_app
 from feedsvc.web.app import PAGE_POLICY

@@ -29,21 +29,20 @@ from werkzeug.exceptions import HTTPException
 from feedsvc.archive import ARCHIVE_MAX_AGE, is_archive_path
 from feedsvc.curation import NO_RULES, CategoryRules, as_published
 from feedsvc.errors import FeedsvcError, PublishError
-from feedsvc.metrics import LazyStore, StoreStats
-from feedsvc.publication import (
+from feedsvc.feeds import (
     ALL,
     FEED_FORMATS,
     OPML_PATH,
     VIEW_CONTENT_TYPE,
     ItemRecord,
-    Publication,
     SiteSnapshot,
     category_key,
-    etag_of,
     feed_path,
     item_record,
     view_path,
 )
+from feedsvc.metrics import LazyStore, StoreStats
+from feedsvc.publication import Publication, etag_of
 from feedsvc.publishing import Publisher, publisher_for
 from feedsvc.settings import Settings
 from feedsvc.status import admin_status, public_status

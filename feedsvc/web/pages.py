@@ -17,7 +17,7 @@ from babel.core import Locale, UnknownLocaleError
 from babel.dates import format_date
 
 from feedsvc.curation import CUSTOM_PREFIX
-from feedsvc.publication import (
+from feedsvc.feeds import (
     ALL,
     FEED_FORMATS,
     LATEST_ITEMS,
