@@ -119,6 +119,7 @@ class DatabasePublisher:
         self._known: tuple[float, str | None] | None = None
         self._lock = threading.Lock()
         self._listener: NotificationListener | None = None
+        self._closed = False
 
     def describe(self) -> str:
         return "the database"
@@ -207,12 +208,20 @@ class DatabasePublisher:
         self._known = None
         return True
 
+    def close(self) -> None:
+        """Stop hearing PostgreSQL's notifications (the publisher still polls)."""
+        self._closed = True
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            listener.stop(timeout=2 * NotificationListener.WAIT_SECONDS)
+
     def _listen(self) -> None:
         """Start, once per process, the thread that hears PostgreSQL's notifications."""
-        if self._listener is not None or self._db.engine.dialect.name != "postgresql":
+        if (self._listener is not None or self._closed
+                or self._db.engine.dialect.name != "postgresql"):
             return
         with self._lock:
-            if self._listener is None:
+            if self._listener is None and not self._closed:
                 self._listener = NotificationListener(self._db, self.forget_live)
                 self._listener.start()
 
@@ -260,25 +269,49 @@ class DocumentCache:
 
 class NotificationListener(threading.Thread):
     """Calls ``heard`` whenever PostgreSQL says a new generation went live, on a
-    connection of its own; reconnects after an error, never stops the process."""
+    connection of its own; reconnects every ``retry_seconds`` after an error and never
+    stops the process. ``stop`` ends it.
+
+    A database that goes away is logged once, as a warning, however long it stays
+    away (the web worker keeps polling meanwhile, so nothing is missed); the retries
+    are logged at debug level only, and hearing again is logged once, at info level.
+    """
 
     RETRY_SECONDS = 5.0
-    WAIT_SECONDS = 30.0
+    WAIT_SECONDS = 1.0
+    """How long one wait for a notification lasts: the most ``stop`` waits for it."""
 
-    def __init__(self, database: Database, heard: Callable[[], None]) -> None:
+    def __init__(self, database: Database, heard: Callable[[], None], *,
+                 retry_seconds: float = RETRY_SECONDS) -> None:
         super().__init__(name="feedsvc-publication-listener", daemon=True)
         self._db = database
         self._heard = heard
+        self._retry_seconds = retry_seconds
+        self._stopping = threading.Event()
+        self._lost = False
 
-    def run(self) -> None:  # pragma: no cover - exercised by the PostgreSQL tests
-        while True:
+    def stop(self, timeout: float | None = None) -> None:
+        """Stop listening and wait up to ``timeout`` seconds for the thread to end."""
+        self._stopping.set()
+        if self.is_alive():
+            self.join(timeout)
+
+    def run(self) -> None:
+        while not self._stopping.is_set():
             try:
                 self._listen_once()
             except Exception as exc:  # whatever it is, polling still finds new generations
-                log.warning("publication notifications lost (%s); polling meanwhile", exc)
+                if self._stopping.is_set():
+                    break
+                if self._lost:
+                    log.debug("publication notifications still lost (%s)", exc)
+                else:
+                    log.warning("publication notifications lost (%s); polling meanwhile and "
+                                "reconnecting every %gs quietly", exc, self._retry_seconds)
+                    self._lost = True
             # Whatever went unheard while not listening is found by asking again.
             self._heard()
-            time.sleep(self.RETRY_SECONDS)
+            self._stopping.wait(self._retry_seconds)
 
     def _listen_once(self) -> None:
         raw = self._db.engine.raw_connection()
@@ -288,8 +321,11 @@ class NotificationListener(threading.Thread):
                 return
             connection.autocommit = True
             connection.execute(f"LISTEN {stored.NOTIFY_CHANNEL}")
+            if self._lost:
+                log.info("publication notifications heard again")
+                self._lost = False
             self._heard()
-            while True:
+            while not self._stopping.is_set():
                 for _ in connection.notifies(timeout=self.WAIT_SECONDS, stop_after=1):
                     self._heard()
         finally:

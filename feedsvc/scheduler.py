@@ -69,6 +69,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from feedsvc.errors import ConfigError, FeedsvcError, RefreshInProgressError
+from feedsvc.outages import Outage
 from feedsvc.settings import ScheduleSettings, Settings
 from feedsvc.status import misfire_grace_seconds, scheduler_json
 from feedsvc.store import InstanceState, Lease, Store
@@ -214,6 +215,8 @@ class _StateRecorder:
     last_tick: dict[str, Any] | None = None
     stopped: dt.datetime | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Written at every heartbeat: a database that is away is one warning, not one each.
+    outage: Outage = field(default_factory=lambda: Outage(log, "recording the scheduler's state"))
 
     def set_next_run(self, next_run: dt.datetime | None) -> None:
         """Record the next run, unless the scheduler has stopped meanwhile."""
@@ -265,7 +268,9 @@ class _StateRecorder:
             self.store.record_scheduler(state)
         except FeedsvcError as exc:
             # /status loses its "next run" line for now; refreshing matters more.
-            log.warning("cannot record the scheduler's state: %s", exc)
+            self.outage.failed(exc)
+        else:
+            self.outage.succeeded()
 
 
 # --- the job --------------------------------------------------------------------
@@ -306,6 +311,8 @@ class _Tick:
     closed: bool = False
     request: int | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Polled every few seconds: a database that is away is one warning, not one each.
+    outage: Outage = field(default_factory=lambda: Outage(log, "admin refresh requests"))
 
     def __post_init__(self) -> None:
         self.idle.set()
@@ -342,6 +349,7 @@ class _Tick:
         store = self.recorder.store
         try:
             claimed = store.claim_refresh_request(self.recorder.instance, dt.datetime.now(dt.UTC))
+            self.outage.succeeded()
             if claimed is None:
                 return
             self.request = claimed.id
@@ -355,7 +363,7 @@ class _Tick:
                 log.info("admin refresh request=%d %s", claimed.id,
                          "done" if error is None else f"failed error={error!r}")
         except FeedsvcError as exc:
-            log.warning("admin refresh requests: %s", exc)
+            self.outage.failed(exc)
         finally:
             self.request = None
             self.idle.set()

@@ -41,7 +41,7 @@ Layer = tuple[str, Mapping[str, tuple[str, ...]]]
 LAYERS: tuple[Layer, ...] = (
     ("foundation", {"types": (
         "feedsvc", "feedsvc.errors", "feedsvc.models", "feedsvc.identity", "feedsvc.uris",
-        "feedsvc.addresses", "feedsvc.xmlchars",
+        "feedsvc.addresses", "feedsvc.xmlchars", "feedsvc.outages",
     )}),
     ("configuration", {"settings": ("feedsvc.formats", "feedsvc.settings")}),
     ("feed names", {"feeds": ("feedsvc.feeds", "feedsvc.archive", "feedsvc.curation")}),

@@ -39,6 +39,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from feedsvc.errors import StoreError
+from feedsvc.outages import Outage
 from feedsvc.store.schema import Database, UTCDateTime, metadata
 
 log = logging.getLogger("feedsvc.store.leases")
@@ -140,6 +141,8 @@ class Lease:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        # A database that is away fails every heartbeat: one warning for all of them.
+        self._outage = Outage(log, "scheduler lease")
 
     def is_active(self) -> bool:
         """Whether this instance holds the lease and renewed it recently enough."""
@@ -154,7 +157,9 @@ class Lease:
             with self._lock:
                 acquired = self._step()
         except StoreError as exc:
-            log.warning("scheduler lease: %s", exc)
+            self._outage.failed(exc)
+        else:
+            self._outage.succeeded()
         if acquired:
             log.info("scheduler active instance=%s", self.instance)
             if self._on_acquired is not None:

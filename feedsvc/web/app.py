@@ -28,7 +28,7 @@ from werkzeug.exceptions import HTTPException
 
 from feedsvc.archive import ARCHIVE_MAX_AGE, is_archive_path
 from feedsvc.curation import NO_RULES, CategoryRules, as_published
-from feedsvc.errors import FeedsvcError, PublishError
+from feedsvc.errors import FeedsvcError, PublishError, StoreError
 from feedsvc.feeds import (
     ALL,
     FEED_FORMATS,
@@ -137,15 +137,38 @@ class LiveSite:
 
 
 class PublicationCache:
-    """The live publication of ``publisher``, opened once per generation."""
+    """The live publication of ``publisher``, opened once per generation.
+
+    When the publisher cannot be read (the database restarting or out of reach),
+    the last generation this process opened is served on, from what it holds
+    (a database publication keeps its documents in memory), rather than
+    answering 503 for every request; the outage is logged once, as a warning,
+    and its end once.
+    """
 
     def __init__(self, publisher: Publisher) -> None:
         self.publisher = publisher
         self._live: LiveSite | None = None
         self._lock = threading.Lock()
+        self._failing = False
 
     def get(self) -> LiveSite | None:
-        """The live site, or None when nothing is published. Raises PublishError."""
+        """The live site, or None when nothing is published. Raises PublishError when
+        the publication cannot be read and this process has opened none before."""
+        try:
+            live = self._current()
+        except PublishError as exc:
+            held = self._live
+            self._report_failure(exc, held)
+            if held is None:
+                raise
+            return held
+        if self._failing:
+            self._failing = False
+            log.info("the publication in %s can be read again", self.publisher.describe())
+        return live
+
+    def _current(self) -> LiveSite | None:
         generation = self.publisher.live_generation()
         if generation is None:
             return None
@@ -162,6 +185,23 @@ class PublicationCache:
                 self._live = live
                 log.info("serving publication %s", publication.generation)
             return live
+
+    def _report_failure(self, exc: PublishError, held: LiveSite | None) -> None:
+        """A warning at the first failure, debug lines while it lasts: every request
+        of every worker meets the same outage."""
+        if self._failing:
+            log.debug("the publication still cannot be read: %s", exc)
+            return
+        self._failing = True
+        fallback = (f"serving publication {held.publication.generation} from memory meanwhile"
+                    if held is not None else "answering 503 meanwhile")
+        log.warning("cannot read the publication in %s (%s); %s",
+                    self.publisher.describe(), exc, fallback)
+
+    @property
+    def failing(self) -> bool:
+        """Whether the last attempt to read the publication failed."""
+        return self._failing
 
     @property
     def generation(self) -> str | None:
@@ -212,8 +252,7 @@ def create_app(
     def live_site() -> LiveSite | None:
         try:
             return cache.get()
-        except PublishError:
-            log.exception("cannot open the publication in %s", cache.publisher.describe())
+        except PublishError:  # logged by the cache, once per outage
             return None
 
     def not_live(message: str | None = None) -> Response:
@@ -222,10 +261,10 @@ def create_app(
         ``message`` is what the page says when nothing is published yet; None
         on the home page, which explains it at length.
         """
-        if cache.generation is None:
+        if not cache.failing and cache.generation is None:
             return nothing_published(message)
-        # A publication exists but could not be opened: the how-to-publish
-        # advice would mislead, and the error is logged already.
+        # The publication cannot be read, or exists but could not be opened: the
+        # how-to-publish advice would mislead, and the error is logged already.
         return unavailable("The feeds cannot be read right now. Try again in a moment.")
 
     def serve_file(live: LiveSite, path: str, *, vary: tuple[str, ...] = ()) -> Response:
@@ -403,7 +442,7 @@ def create_app(
         try:
             body = dict(provider())
         except StatusUnavailableError as exc:
-            return json_response({"error": str(exc)}, 503)
+            return _retry_later(json_response({"error": str(exc)}, 503))
         except Exception:
             log.exception("cannot read the refresh status")
             return json_response({"error": "the refresh status cannot be read"}, 500)
@@ -548,7 +587,13 @@ class StoreStatus:
         from feedsvc.status import read_status
 
         now = dt.datetime.now(dt.UTC)
-        # The never-refreshed stand-in has everything read_status reads of a store.
-        store = cast("Store", self._store.get())
-        status: dict[str, Any] = read_status(store, self._settings, now=now)
+        try:
+            # The never-refreshed stand-in has everything read_status reads of a store.
+            store = cast("Store", self._store.get())
+            status: dict[str, Any] = read_status(store, self._settings, now=now)
+        except StoreError as exc:
+            # The database is down or unreachable: a passing state, not a bug. The
+            # detail (host, port) is for the log, not for anyone asking /status.
+            log.warning("cannot read the refresh status: %s", exc)
+            raise StatusUnavailableError("the database cannot be read right now") from exc
         return status

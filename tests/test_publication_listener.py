@@ -1,0 +1,139 @@
+"""The web worker's PostgreSQL notification listener (feedsvc.publishing.NotificationListener):
+a database that goes away is one warning, not one every few seconds; hearing again
+is said once; ``stop`` ends the thread. Real connections on loopback, no mocks."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from feedsvc.publishing import DatabasePublisher, NotificationListener
+from feedsvc.store import publications as stored
+from feedsvc.store.schema import Database
+
+WAIT = 30.0
+RETRY = 0.05
+
+
+def wait_for(condition: Callable[[], object], what: str) -> None:
+    deadline = time.monotonic() + WAIT
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+class Heard:
+    """Counts the listener's calls (each a reason to ask the database again)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._lock = threading.Lock()
+
+    def __call__(self) -> None:
+        with self._lock:
+            self.count += 1
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+def listener_records(caplog: pytest.LogCaptureFixture, level: int) -> list[str]:
+    return [record.getMessage() for record in caplog.records
+            if record.name == "feedsvc.publishing" and record.levelno == level]
+
+
+def test_a_database_that_is_gone_is_one_warning_and_the_listener_stops(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    pytest.importorskip("psycopg")
+    caplog.set_level(logging.DEBUG, logger="feedsvc.publishing")
+    engine = sa.create_engine(
+        f"postgresql+psycopg://postgres@127.0.0.1:{closed_port()}/gone",
+        connect_args={"connect_timeout": 5}, poolclass=sa.pool.NullPool)
+    heard = Heard()
+    listener = NotificationListener(Database(engine), heard, retry_seconds=RETRY)
+    listener.start()
+    try:
+        # Many reconnection attempts, each followed by a poll.
+        wait_for(lambda: heard.count >= 6, "several reconnection attempts")
+    finally:
+        listener.stop(timeout=WAIT)
+    assert not listener.is_alive()
+    warnings = listener_records(caplog, logging.WARNING)
+    assert len(warnings) == 1, warnings
+    assert "publication notifications lost" in warnings[0]
+    assert len(listener_records(caplog, logging.DEBUG)) >= 4
+    engine.dispose()
+
+
+class FlakyEngine:
+    """A real engine whose first ``failures`` connections fail, as a database that is
+    restarting would."""
+
+    def __init__(self, engine: sa.Engine, failures: int) -> None:
+        self._engine = engine
+        self.failures = failures
+        self.dialect = engine.dialect
+
+    def raw_connection(self) -> Any:
+        if self.failures > 0:
+            self.failures -= 1
+            raise sa.exc.OperationalError("connect", {}, Exception("the server is restarting"))
+        return self._engine.raw_connection()
+
+    def dispose(self) -> None:
+        self._engine.dispose()
+
+
+def test_the_listener_says_once_that_it_hears_again_and_then_hears(
+    caplog: pytest.LogCaptureFixture, postgres_database: Callable[..., str],
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="feedsvc.publishing")
+    engine = sa.create_engine(sa.make_url(postgres_database()).set(
+        drivername="postgresql+psycopg"), poolclass=sa.pool.NullPool)
+    heard = Heard()
+    flaky = FlakyEngine(engine, failures=3)
+    listener = NotificationListener(Database(flaky), heard,  # type: ignore[arg-type]
+                                    retry_seconds=RETRY)
+    listener.start()
+    try:
+        wait_for(lambda: listener_records(caplog, logging.INFO), "hearing again")
+        before = heard.count
+        with engine.connect() as conn:
+            conn.exec_driver_sql(f"NOTIFY {stored.NOTIFY_CHANNEL}")
+            conn.commit()
+        wait_for(lambda: heard.count > before, "the notification heard")
+    finally:
+        listener.stop(timeout=WAIT)
+    assert not listener.is_alive()
+    assert len(listener_records(caplog, logging.WARNING)) == 1
+    assert listener_records(caplog, logging.INFO) == ["publication notifications heard again"]
+    engine.dispose()
+
+
+def test_closing_a_database_publisher_stops_its_listener(
+    postgres_database: Callable[..., str],
+) -> None:
+    url = sa.make_url(postgres_database()).set(drivername="postgresql+psycopg")
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    publisher = DatabasePublisher(Database(engine), poll_seconds=1)
+    publisher._listen()
+    listener = publisher._listener
+    assert listener is not None and listener.is_alive()
+    publisher.close()
+    assert not listener.is_alive()
+    publisher._listen()  # a closed publisher starts no new listener
+    assert publisher._listener is None
+    engine.dispose()
