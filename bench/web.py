@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING
 from flask import Flask
 from flask.testing import FlaskClient
 
-from feedsvc.feeds import FEED_FORMATS, FeedLink, ItemRecord, SiteSnapshot
+from feedsvc.feeds import FeedLink, ItemRecord, SiteSnapshot
+from feedsvc.outputs import OUTPUT_FORMATS
 from feedsvc.publication import Document, publish
 from feedsvc.settings import settings_from_mapping
 from feedsvc.web import create_app
@@ -42,7 +43,7 @@ def _feed_bytes() -> bytes:
 def _publish(root: Path) -> bytes:
     body = _feed_bytes()
     when = dt.datetime(2026, 11, 20, 12, tzinfo=dt.UTC)
-    documents = {"feeds/all.atom": Document(body, FEED_FORMATS["atom"], when)}
+    documents = {"feeds/all.atom": Document(body, OUTPUT_FORMATS["atom"].content_type, when)}
     items = tuple(
         ItemRecord(id=f"item-{n}", guid=f"tag:bench,2026:{n}", title=f"Item {n}",
                    date="2026-11-20", category=None, category_slug=None, credit=None,

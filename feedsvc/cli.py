@@ -23,9 +23,9 @@ from feedsvc.errors import ConfigError, FeedsvcError
 from feedsvc.formats import (
     DATE_ORDERS,
     FORMAT_NAMES,
-    FORMATS,
     HTML_SELECTOR_DEFAULTS,
     JSON_PATH_KEYS,
+    SOURCE_FORMATS,
     Format,
 )
 from feedsvc.settings import LANGUAGES, RENDERS, Settings, SourceSettings, load_settings
@@ -226,9 +226,9 @@ def _parse_source(args: argparse.Namespace, settings: Settings) -> SourceSetting
         raise ConfigError("feedsvc parse needs a LOCATION (a file or an http(s) URL) or "
                           "--source NAME")
     selectors = _pairs(args.selector, "--selector", "FIELD=CSS, e.g. item=div.news",
-                       FORMATS["html"], "selectors")
+                       SOURCE_FORMATS["html"], "selectors")
     paths = _pairs(args.path, "--path", "FIELD=DOTTED.PATH, e.g. items=data.news",
-                   FORMATS["json"], "paths")
+                   SOURCE_FORMATS["json"], "paths")
     return adhoc_source(args.location, fmt=args.format, language=args.language,
                         selectors=selectors, paths=paths, render=args.render,
                         date_order=args.date_order)

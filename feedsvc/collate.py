@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from feedsvc.curation import NO_RULES, CategoryRules, FeedFilter
 from feedsvc.feeds import (
     ALL,
-    FEED_FORMATS,
     LATEST_ITEMS,
     FeedLink,
     ItemRecord,
@@ -37,6 +36,7 @@ from feedsvc.feeds import (
 )
 from feedsvc.identity import feed_guid, slugify
 from feedsvc.models import Entry, FeedSpec, StoredItem
+from feedsvc.outputs import OUTPUT_FORMATS
 from feedsvc.settings import SiteSettings
 
 EMPTY_FEED_UPDATED = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
@@ -177,7 +177,7 @@ def feed_spec(
         title=title,
         subtitle=subtitle,
         home_url=home,
-        self_urls={fmt: site.base_url + feed_path(key, fmt) for fmt in FEED_FORMATS},
+        self_urls={fmt: site.base_url + feed_path(key, fmt) for fmt in OUTPUT_FORMATS},
         language=feed_language(entries, site),
         author=site.author or site.title,
         updated=updated,

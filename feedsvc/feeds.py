@@ -14,15 +14,11 @@ from dataclasses import asdict, dataclass
 
 from feedsvc.identity import slugify
 from feedsvc.models import StoredItem
+from feedsvc.outputs import OUTPUT_FORMATS
 
 LATEST_ITEMS = 30
 """How many of the newest items the site snapshot lists (the home page shows them)."""
 
-FEED_FORMATS: Mapping[str, str] = {
-    "atom": "application/atom+xml; charset=utf-8",
-    "rss": "application/rss+xml; charset=utf-8",
-    "json": "application/feed+json; charset=utf-8",
-}
 OPML_PATH = "feeds.opml"
 OPML_CONTENT_TYPE = "text/x-opml; charset=utf-8"
 
@@ -37,8 +33,9 @@ def category_key(slug: str) -> str:
 
 
 def feed_path(key: str, fmt: str) -> str:
-    """Path of a feed file inside a publication: ``feeds/all.atom``, ``feeds/category/x.rss``."""
-    return f"feeds/{key}.{fmt}"
+    """Path of a feed file inside a publication: ``feeds/all.atom``, ``feeds/category/x.rss``
+    (``fmt`` a name in ``feedsvc.outputs.OUTPUT_FORMATS``; the suffix its extension)."""
+    return f"feeds/{key}.{OUTPUT_FORMATS[fmt].extension}"
 
 
 VIEW_CONTENT_TYPE = "text/html; charset=utf-8"

@@ -6,7 +6,7 @@ them into ``[[sources]]`` options and the README documents them), which
 function parses it and whether it has pages ("next" links) or is read
 incrementally. ``settings``, ``pipeline`` and the CLI ask this registry; none
 of them compares format names. A new format is one parser module (a function
-taking a ``ParseRequest``) and one line in ``FORMATS``.
+taking a ``ParseRequest``) and one line in ``SOURCE_FORMATS``.
 
 The parser is named as ``"module:function"`` and imported when first used,
 so that the settings (and with them the web layer) never load a parser.
@@ -31,10 +31,10 @@ from feedsvc.models import ParseResult
 __all__ = [
     "AUTO",
     "DATE_ORDERS",
-    "FORMATS",
     "FORMAT_NAMES",
     "HTML_SELECTOR_DEFAULTS",
     "JSON_PATH_KEYS",
+    "SOURCE_FORMATS",
     "Format",
     "FormatSetting",
     "ParseRequest",
@@ -208,7 +208,7 @@ def _pages(value: Any, key: str) -> int:
 # The text and html parsers are reached through feedsvc.listing.plugins, which hands
 # them the request's today and date_order; json's parser takes the request itself.
 
-FORMATS: Mapping[str, Format] = MappingProxyType({format.name: format for format in (
+SOURCE_FORMATS: Mapping[str, Format] = MappingProxyType({format.name: format for format in (
     Format(
         name="text",
         help="news items under month headings, numbered, bulleted or in blocks",
@@ -248,14 +248,14 @@ FORMATS: Mapping[str, Format] = MappingProxyType({format.name: format for format
     ),
 )})
 
-FORMAT_NAMES: Final = (AUTO, *FORMATS)
+FORMAT_NAMES: Final = (AUTO, *SOURCE_FORMATS)
 """What a source's ``format`` may be."""
 
 
 def format_named(name: str) -> Format:
     """The registered format ``name``; a ValueError naming the known ones otherwise."""
     try:
-        return FORMATS[name]
+        return SOURCE_FORMATS[name]
     except KeyError:
         raise ValueError(f"unknown listing format {name!r}; known: "
                          f"{', '.join(FORMAT_NAMES)}") from None
@@ -284,16 +284,16 @@ def choose_format(name: str, *, content_type: str | None, body: bytes) -> Format
         return format_named(name)
     head = _sniff_prefix(body)
     if head[:1] in (b"{", b"[") and _is_json(body):
-        return FORMATS["json"]
+        return SOURCE_FORMATS["json"]
     media = (content_type or "").split(";", 1)[0].strip().lower()
-    for format in FORMATS.values():
+    for format in SOURCE_FORMATS.values():
         if media in format.content_types and media != "text/plain":
             return format
     if media.endswith("+json"):
-        return FORMATS["json"]
+        return SOURCE_FORMATS["json"]
     if _MARKUP.search(head):
-        return FORMATS["html"]
-    return FORMATS["text"]
+        return SOURCE_FORMATS["html"]
+    return SOURCE_FORMATS["text"]
 
 
 def _sniff_prefix(body: bytes) -> bytes:

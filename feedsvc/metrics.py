@@ -25,7 +25,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from prometheus_client import CollectorRegistry, Counter, generate_latest
 from prometheus_client.core import (
@@ -39,9 +39,10 @@ from prometheus_client.registry import Collector
 from feedsvc.errors import FeedsvcError
 from feedsvc.models import StoredItem
 from feedsvc.settings import Settings
+from feedsvc.status import HubHealth, SourceHealth, site_health
 
 if TYPE_CHECKING:
-    from feedsvc.store import HubState, RunRecord, SourceState
+    from feedsvc.store import HubState, RunRecord, SourceState, Store
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -49,20 +50,10 @@ DURATION_BUCKETS: tuple[float, ...] = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 12
 
 
 @dataclass(frozen=True)
-class SourceStats:
-    """One source's health as the store records it."""
-
-    name: str
-    items: int
-    consecutive_failures: int
-    stale: bool
-    last_success: dt.datetime | None
-    failures_total: int = 0
-
-
-@dataclass(frozen=True)
 class RefreshStats:
-    """What the refresh metrics are computed from, read fresh on each scrape.
+    """What the refresh metrics are computed from, read fresh on each scrape: the
+    run counts, and the sources' and hubs' health (``feedsvc.status.SiteHealth``,
+    the model /status shows too).
 
     ``durations`` holds the duration of every finished run, or None from a
     provider that has none (then no histogram is exposed).
@@ -73,20 +64,8 @@ class RefreshStats:
     last_duration: float | None
     last_ok: bool | None
     durations: Sequence[float] | None
-    sources: Sequence[SourceStats]
-    hubs: Sequence[HubStats] = ()
-
-
-@dataclass(frozen=True)
-class HubStats:
-    """One WebSub hub's notifications as the store records them."""
-
-    hub: str
-    notified_total: int
-    failures_total: int
-    consecutive_failures: int
-    last_success: dt.datetime | None
-    pending: int = 0
+    sources: Sequence[SourceHealth]
+    hubs: Sequence[HubHealth] = ()
 
 
 StatsProvider = Callable[[], RefreshStats]
@@ -156,7 +135,7 @@ def _run_metrics(stats: RefreshStats) -> Iterator[Metric]:
         yield when
 
 
-def _source_metrics(sources: Sequence[SourceStats]) -> Iterator[Metric]:
+def _source_metrics(sources: Sequence[SourceHealth]) -> Iterator[Metric]:
     items = GaugeMetricFamily("feedsvc_source_items", "Items the store holds from each source.",
                               labels=["source"])
     failures = GaugeMetricFamily(
@@ -181,7 +160,7 @@ def _source_metrics(sources: Sequence[SourceStats]) -> Iterator[Metric]:
     yield from (items, failures, failures_total, stale, success)
 
 
-def _hub_metrics(hubs: Sequence[HubStats]) -> Iterator[Metric]:
+def _hub_metrics(hubs: Sequence[HubHealth]) -> Iterator[Metric]:
     notified = CounterMetricFamily(
         "feedsvc_websub_notifications", "Feed changes a WebSub hub accepted, ever.",
         labels=["hub"])
@@ -307,71 +286,44 @@ class LazyStore:
             return self._store
 
 
-class StoreStats:
-    """The default ``StatsProvider``: the store at ``settings.storage.database``.
-
-    ``store`` defaults to a ``LazyStore`` of its own, so an app starts even
-    before the store exists (and a scrape then reports a never-refreshed store).
+class StoreHealth:
+    """The store at ``settings.storage.database`` as the web processes read it for
+    ``/status`` (``status()``) and ``/metrics`` (``stats()``): one ``LazyStore``,
+    so that an app starts before the store exists (both then report a
+    never-refreshed store) and a process opens one database engine for both.
     """
 
     def __init__(self, settings: Settings, store: LazyStore | None = None) -> None:
         self._settings = settings
         self._store = store or LazyStore(settings.storage.database)
 
-    def __call__(self) -> RefreshStats:
+    def status(self) -> dict[str, Any]:
+        """The /status picture (``feedsvc.status.read_status``). Raises StoreError."""
+        from feedsvc.status import read_status
+
+        # The never-refreshed stand-in has everything read_status reads of a store.
+        store = cast("Store", self._store.get())
+        return read_status(store, self._settings, now=dt.datetime.now(dt.UTC))
+
+    def stats(self) -> RefreshStats:
+        """What the refresh metrics are computed from (``refresh_stats``). Raises StoreError."""
         return refresh_stats(self._store.get(), self._settings, now=dt.datetime.now(dt.UTC))
 
 
 def refresh_stats(store: StoreReader, settings: Settings, *, now: dt.datetime) -> RefreshStats:
-    """``RefreshStats`` from ``store`` for every configured source, sorted by name.
-
-    Sources apply the rules of ``/status`` (``feedsvc.status``): one never
-    recorded has no items and no failures; stale means failing for longer
-    than ``schedule.stale_after``.
-    """
-    from feedsvc.status import is_stale
-
-    states = store.source_states()
-    sources = []
-    for name in sorted(source.name for source in settings.sources):
-        state = states.get(name)
-        sources.append(SourceStats(
-            name=name,
-            items=0 if state is None else state.item_count,
-            consecutive_failures=0 if state is None else state.consecutive_failures,
-            failures_total=0 if state is None else state.failures_total,
-            stale=is_stale(state, stale_after=settings.schedule.stale_after, now=now),
-            last_success=None if state is None else state.last_success,
-        ))
-    last_run = store.last_run()
+    """``RefreshStats`` from ``store``: its runs, and the health of every configured
+    source (sorted by name) and hub, as /status reads them (``site_health``)."""
+    health = site_health(store, settings, now=now)
+    last_run = health.last_run
     return RefreshStats(
         runs=store.run_count(),
         last_started=None if last_run is None else last_run.started,
         last_duration=None if last_run is None else last_run.duration_seconds,
         last_ok=None if last_run is None else last_run.ok,
         durations=tuple(store.run_durations()),
-        sources=sources,
-        hubs=_hub_stats(store, settings),
+        sources=sorted(health.sources, key=lambda source: source.name),
+        hubs=health.hubs,
     )
-
-
-def _hub_stats(store: StoreReader, settings: Settings) -> tuple[HubStats, ...]:
-    """Each configured hub's record (zeros for one never notified)."""
-    if not settings.websub.hubs:
-        return ()
-    states = store.hub_states()
-    stats = []
-    for hub in settings.websub.hubs:
-        state = states.get(hub)
-        stats.append(HubStats(
-            hub=hub,
-            notified_total=state.notified_total if state else 0,
-            failures_total=state.failures_total if state else 0,
-            consecutive_failures=state.consecutive_failures if state else 0,
-            last_success=state.last_success if state else None,
-            pending=state.pending if state else 0,
-        ))
-    return tuple(stats)
 
 
 # --- request metrics and the registry ---------------------------------------------

@@ -39,7 +39,6 @@ from feedsvc.curation import CategoryRules, FeedFilter, as_published
 from feedsvc.errors import FeedsvcError, FetchError, ListingError, PublishError, SourceError
 from feedsvc.feeds import (
     ALL,
-    FEED_FORMATS,
     LATEST_ITEMS,
     OPML_CONTENT_TYPE,
     OPML_PATH,
@@ -56,6 +55,7 @@ from feedsvc.formats import Format, ParseRequest, choose_format
 from feedsvc.identity import item_key, slugify
 from feedsvc.listing.warnings import OmittedWarnings, count_warnings
 from feedsvc.models import FeedSpec, Fetched, ListingItem, ParseWarning, StoredItem, Validators
+from feedsvc.outputs import OUTPUT_FORMATS, output_for_extension
 from feedsvc.publication import Document, Publication, etag_of
 from feedsvc.publishing import Publisher, publisher_for
 from feedsvc.settings import Settings, SourceSettings
@@ -862,7 +862,7 @@ def _publish(
         last_modified=max(dt.datetime.fromisoformat(link.updated) for link in feed_links),
     )
     carried = [path for link in feed_links
-               for path in (*(feed_path(link.key, fmt) for fmt in FEED_FORMATS),
+               for path in (*(feed_path(link.key, fmt) for fmt in OUTPUT_FORMATS),
                             view_path(link.key))
                if path not in documents]
     if incremental and previous is not None:
@@ -905,7 +905,7 @@ def _changed_feeds(
     before = {} if previous is None else previous.files
     return [
         settings.site.base_url + path for path, doc in sorted(documents.items())
-        if path.startswith("feeds/") and path.rpartition(".")[2] in FEED_FORMATS
+        if path.startswith("feeds/") and output_for_extension(path.rpartition(".")[2]) is not None
         and (path not in before or before[path].etag != etag_of(doc.content))
     ]
 
@@ -964,7 +964,7 @@ def _with_archives(
     """``spec`` as the subscription document of feed ``key`` (``page`` None) or as its
     archive page ``page``, linking to archive page ``older`` (0: none)."""
     def urls(of: str) -> dict[str, str]:
-        return {fmt: base_url + feed_path(of, fmt) for fmt in FEED_FORMATS}
+        return {fmt: base_url + feed_path(of, fmt) for fmt in OUTPUT_FORMATS}
 
     prev = urls(archive_key(key, older)) if older else None
     if page is None:
@@ -988,9 +988,9 @@ class FeedDocuments(dict[str, Document]):
     def add_feed(self, spec: FeedSpec) -> None:
         """The feed ``spec`` in every format; its page for people unless it is an
         archive page (served as it is to browsers too)."""
-        for fmt, content_type in FEED_FORMATS.items():
+        for fmt, output in OUTPUT_FORMATS.items():
             self[feed_path(spec.key, fmt)] = Document(
-                content=self._renderer.render_feed(spec, fmt), content_type=content_type,
+                content=self._renderer.render_feed(spec, fmt), content_type=output.content_type,
                 last_modified=spec.updated)
         if not spec.is_archive:
             self[view_path(spec.key)] = Document(

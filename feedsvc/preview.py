@@ -23,7 +23,7 @@ from typing import Any
 
 from feedsvc.fetch.base import Fetcher
 from feedsvc.fetch.routing import RoutingFetcher
-from feedsvc.formats import FORMATS
+from feedsvc.formats import SOURCE_FORMATS
 from feedsvc.models import ListingItem, ParseWarning
 from feedsvc.settings import Settings, SourceSettings, is_http_url
 
@@ -136,8 +136,8 @@ def explain_toml(result: Preview) -> str:
     if result.format == "json" and paths:
         lines += ["", "[sources.paths]"]
         lines += [f"{key} = {_toml_string(value)}" for key, value in paths.items()]
-    if result.format is not None and result.format in FORMATS \
-            and not FORMATS[result.format].settings:
+    if result.format is not None and result.format in SOURCE_FORMATS \
+            and not SOURCE_FORMATS[result.format].settings:
         lines.append(f"# a {result.format} listing has no selectors")
     return "\n".join(lines) + "\n"
 

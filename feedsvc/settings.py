@@ -22,7 +22,7 @@ from typing import Any, Final
 from urllib.parse import SplitResult, urlsplit
 
 from feedsvc.errors import ConfigError
-from feedsvc.formats import AUTO, DATE_ORDERS, FORMAT_NAMES, FORMATS
+from feedsvc.formats import AUTO, DATE_ORDERS, FORMAT_NAMES, SOURCE_FORMATS
 from feedsvc.formats import (  # re-exported: declared with the html format
     HTML_SELECTOR_DEFAULTS as HTML_SELECTOR_DEFAULTS,
 )
@@ -461,7 +461,7 @@ SOURCE_OPTIONS: tuple[Option, ...] = (
            "Path (relative to the config file) or http(s) URL of the listing.", _nonempty_str),
     Option("sources", "format", AUTO,
            "Listing format: \"auto\" (by content type and content), "
-           + ", ".join(f"\"{name}\"" for name in FORMATS) + ".", _choice(FORMAT_NAMES)),
+           + ", ".join(f"\"{name}\"" for name in SOURCE_FORMATS) + ".", _choice(FORMAT_NAMES)),
     Option("sources", "language", None,
            "Language of dates and month names (en, fr, es); detected when unset.",
            _optional(_choice(LANGUAGES))),
@@ -474,9 +474,9 @@ SOURCE_OPTIONS: tuple[Option, ...] = (
            _choice(RENDERS)),
     # Each format's own settings, from the format registry.
     *(Option("sources", setting.key, setting.default, setting.help, setting.check)
-      for format in FORMATS.values() for setting in format.settings),
+      for format in SOURCE_FORMATS.values() for setting in format.settings),
 )
-FORMAT_OPTION_KEYS = frozenset(setting.key for format in FORMATS.values()
+FORMAT_OPTION_KEYS = frozenset(setting.key for format in SOURCE_FORMATS.values()
                                for setting in format.settings)
 """The source settings that belong to a format; SourceSettings keeps them in ``options``."""
 

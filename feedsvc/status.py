@@ -9,16 +9,21 @@ pipeline and /status apply the same ones.
 /status answers anyone, so what it shows is cut in two: ``public_status`` is
 names, health and times only (no locations, error texts, paths or pid), and
 ``admin_status`` is everything, with the credentials of any URL in it redacted.
+
+The health of each source and hub is one typed model (``SourceHealth``,
+``HubHealth``, gathered in ``SiteHealth`` by ``site_health``) that both
+/status (as JSON, here) and /metrics (``feedsvc.metrics``) are built from.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
 
-from feedsvc.settings import ScheduleSettings, Settings
+from feedsvc.settings import ScheduleSettings, Settings, SourceSettings
 from feedsvc.store import HubState, InstanceState, RefreshRequest, RunRecord, SourceState, Store
 
 MAX_BACKOFF_SECONDS = 24 * 3600
@@ -79,45 +84,159 @@ def read_status(store: Store, settings: Settings, *, now: dt.datetime) -> dict[s
     ``pending`` counts the feeds it is yet to be told of): the admin view
     only, as an error may quote a hub's URL.
     """
-    states = store.source_states()
+    health = site_health(store, settings, now=now)
     scheduler = scheduler_json(store.scheduler_instances(), store.scheduler_lease_holder(),
                                settings.schedule, now=now)
-    last = store.last_run()
-    messages = _warning_messages(last)
+    messages = _warning_messages(health.last_run)
     status = {
-        "last_refresh": _run_json(last),
+        "last_refresh": _run_json(health.last_run),
         "sources": {
-            source.name: {
-                **_source_json(states.get(source.name), source.location, source.is_remote,
-                               settings, now),
-                "warning_messages": messages.get(source.name),
-            }
-            for source in settings.sources
+            source.name: {**source_json(source), "warning_messages": messages.get(source.name)}
+            for source in health.sources
         },
         "scheduler": scheduler,
         "refresh_requests": requests_json(store.refresh_requests(SHOWN_REQUESTS),
                                           scheduler_running=scheduler["running"]),
     }
     if settings.websub.hubs:
-        status["websub"] = websub_status(store.hub_states(), settings.websub.hubs)
+        status["websub"] = {hub.hub: hub_json(hub) for hub in health.hubs}
     return status
 
 
-def websub_status(states: Mapping[str, HubState], hubs: Sequence[str]) -> dict[str, Any]:
-    """How the notifications to each of ``hubs`` went (a hub never notified: zeros)."""
-    picture: dict[str, Any] = {}
-    for hub in hubs:
-        state = states.get(hub)
-        picture[hub] = {
-            "pending": state.pending if state else 0,
-            "notified_total": state.notified_total if state else 0,
-            "failures_total": state.failures_total if state else 0,
-            "consecutive_failures": state.consecutive_failures if state else 0,
-            "last_success": _iso(state.last_success) if state else None,
-            "last_error": state.last_error if state else None,
-            "last_error_at": _iso(state.last_error_at) if state else None,
-        }
-    return picture
+# --- the health model -----------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class SourceHealth:
+    """One configured source's health as the store records it (a source never recorded:
+    no items, no failures). ``stale``: failing for longer than ``schedule.stale_after``;
+    ``retry_after``: when a failing remote source is next due (None for a local one)."""
+
+    name: str
+    location: str = ""
+    items: int = 0
+    last_success: dt.datetime | None = None
+    last_error: str | None = None
+    last_error_at: dt.datetime | None = None
+    failing_since: dt.datetime | None = None
+    consecutive_failures: int = 0
+    failures_total: int = 0
+    stale: bool = False
+    retry_after: dt.datetime | None = None
+    warnings: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class HubHealth:
+    """One configured WebSub hub's notifications (a hub never notified: zeros);
+    ``pending`` counts the changed feeds it is yet to be told of."""
+
+    hub: str
+    pending: int = 0
+    notified_total: int = 0
+    failures_total: int = 0
+    consecutive_failures: int = 0
+    last_success: dt.datetime | None = None
+    last_error: str | None = None
+    last_error_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class SiteHealth:
+    """The last finished refresh, every configured source (in configuration order) and
+    every configured hub."""
+
+    last_run: RunRecord | None
+    sources: tuple[SourceHealth, ...]
+    hubs: tuple[HubHealth, ...] = ()
+
+
+class HealthReader(Protocol):
+    """What ``site_health`` reads of a store."""
+
+    def source_states(self) -> Mapping[str, SourceState]: ...
+
+    def last_run(self) -> RunRecord | None: ...
+
+    def hub_states(self) -> Mapping[str, HubState]: ...
+
+
+def site_health(store: HealthReader, settings: Settings, *, now: dt.datetime) -> SiteHealth:
+    """The health of every configured source and hub, and the last refresh, from ``store``.
+    Sources and hubs the configuration no longer names are left out."""
+    states = store.source_states()
+    hub_states = store.hub_states() if settings.websub.hubs else {}
+    return SiteHealth(
+        last_run=store.last_run(),
+        sources=tuple(source_health(source, states.get(source.name), settings, now=now)
+                      for source in settings.sources),
+        hubs=tuple(hub_health(hub, hub_states.get(hub)) for hub in settings.websub.hubs),
+    )
+
+
+def source_health(
+    source: SourceSettings, state: SourceState | None, settings: Settings, *, now: dt.datetime,
+) -> SourceHealth:
+    """``source``'s health from its recorded ``state`` (None: never recorded)."""
+    if state is None:
+        return SourceHealth(name=source.name, location=source.location)
+    due = retry_after(state, settings.schedule.interval) if source.is_remote else None
+    return SourceHealth(
+        name=source.name,
+        location=source.location,
+        items=state.item_count,
+        last_success=state.last_success,
+        last_error=state.last_error,
+        last_error_at=state.last_error_at,
+        failing_since=state.failing_since,
+        consecutive_failures=state.consecutive_failures,
+        failures_total=state.failures_total,
+        stale=is_stale(state, stale_after=settings.schedule.stale_after, now=now),
+        retry_after=due,
+        warnings=state.last_warnings,
+    )
+
+
+def hub_health(hub: str, state: HubState | None) -> HubHealth:
+    """``hub``'s notifications from its recorded ``state`` (None: never notified)."""
+    if state is None:
+        return HubHealth(hub=hub)
+    return HubHealth(
+        hub=hub, pending=state.pending, notified_total=state.notified_total,
+        failures_total=state.failures_total, consecutive_failures=state.consecutive_failures,
+        last_success=state.last_success, last_error=state.last_error,
+        last_error_at=state.last_error_at,
+    )
+
+
+def source_json(source: SourceHealth) -> dict[str, Any]:
+    """A source's health as /status shows it (times ISO 8601, None when never)."""
+    return {
+        "location": source.location,
+        "items": source.items,
+        "last_success": _iso(source.last_success),
+        "last_error": source.last_error,
+        "last_error_at": _iso(source.last_error_at),
+        "failing_since": _iso(source.failing_since),
+        "consecutive_failures": source.consecutive_failures,
+        "failures_total": source.failures_total,
+        "stale": source.stale,
+        "retry_after": _iso(source.retry_after),
+        "warnings": source.warnings,
+    }
+
+
+def hub_json(hub: HubHealth) -> dict[str, Any]:
+    """A hub's notifications as /status shows them (admin view only)."""
+    return {
+        "pending": hub.pending,
+        "notified_total": hub.notified_total,
+        "failures_total": hub.failures_total,
+        "consecutive_failures": hub.consecutive_failures,
+        "last_success": _iso(hub.last_success),
+        "last_error": hub.last_error,
+        "last_error_at": _iso(hub.last_error_at),
+    }
 
 
 def _warning_messages(run: RunRecord | None) -> dict[str, list[str]]:
@@ -242,32 +361,6 @@ def run_error(run: RunRecord) -> str | None:
         if isinstance(source, dict) and (source.get("error") or source.get("skipped"))
     ]
     return "; ".join(failures) or "failed"
-
-
-def _source_json(
-    state: SourceState | None, location: str, remote: bool, settings: Settings,
-    now: dt.datetime,
-) -> dict[str, Any]:
-    if state is None:
-        return {
-            "location": location, "items": 0, "last_success": None, "last_error": None,
-            "last_error_at": None, "failing_since": None, "consecutive_failures": 0,
-            "failures_total": 0, "stale": False, "retry_after": None, "warnings": 0,
-        }
-    due = retry_after(state, settings.schedule.interval) if remote else None
-    return {
-        "location": location,
-        "items": state.item_count,
-        "last_success": _iso(state.last_success),
-        "last_error": state.last_error,
-        "last_error_at": _iso(state.last_error_at),
-        "failing_since": _iso(state.failing_since),
-        "consecutive_failures": state.consecutive_failures,
-        "failures_total": state.failures_total,
-        "stale": is_stale(state, stale_after=settings.schedule.stale_after, now=now),
-        "retry_after": _iso(due),
-        "warnings": state.last_warnings,
-    }
 
 
 # --- what /status shows to whom -------------------------------------------------------

@@ -10,7 +10,7 @@ import pytest
 from feedsvc.formats import (
     AUTO,
     FORMAT_NAMES,
-    FORMATS,
+    SOURCE_FORMATS,
     ParseRequest,
     choose_format,
     format_named,
@@ -58,15 +58,15 @@ def test_a_named_format_is_taken_as_it_is() -> None:
 def test_every_format_setting_is_a_source_option() -> None:
     keys = [option.key for option in SOURCE_OPTIONS]
     assert len(keys) == len(set(keys))
-    for fmt in FORMATS.values():
+    for fmt in SOURCE_FORMATS.values():
         assert fmt.name in FORMAT_NAMES
         for setting in fmt.settings:
             assert setting.key in keys
 
 
-@pytest.mark.parametrize("name", list(FORMATS))
+@pytest.mark.parametrize("name", list(SOURCE_FORMATS))
 def test_every_parser_is_found(name: str) -> None:
-    result = FORMATS[name].parse(ParseRequest(text="", source="s"))
+    result = SOURCE_FORMATS[name].parse(ParseRequest(text="", source="s"))
     assert result.items == ()
 
 

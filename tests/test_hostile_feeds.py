@@ -23,7 +23,8 @@ from lxml import etree
 from render_fixtures import hostile_spec, markup_spec, seed_spec
 
 from feedsvc.feeds import FeedLink
-from feedsvc.render import FORMATS, clean_xml_text, render_feed, render_opml
+from feedsvc.outputs import OUTPUT_FORMATS
+from feedsvc.render import clean_xml_text, render_feed, render_opml
 from feedsvc.render.xmltext import WORD_JOINER
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,7 +73,7 @@ def links_in(document: bytes, fmt: str) -> list[str]:
     return found
 
 
-@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("fmt", list(OUTPUT_FORMATS))
 @pytest.mark.parametrize("case", sorted(HOSTILE_SPECS))
 def test_every_link_is_an_rfc3986_uri(case: str, fmt: str) -> None:
     links = links_in(render_feed(HOSTILE_SPECS[case](), fmt), fmt)
@@ -100,7 +101,7 @@ def test_links_are_published_as_the_uri_a_browser_would_request(link: str, uri: 
     spec = markup_spec()
     spec = dataclasses.replace(
         spec, entries=(dataclasses.replace(spec.entries[0], link=link),))
-    for fmt in FORMATS:
+    for fmt in OUTPUT_FORMATS:
         assert links_in(render_feed(spec, fmt), fmt).count(uri) == 1
 
 

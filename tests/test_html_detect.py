@@ -207,7 +207,7 @@ def test_date_texts_are_found_whole_or_as_a_run_of_words() -> None:
 
 
 def test_the_html_format_reads_dates_against_the_request_s_today_and_date_order() -> None:
-    from feedsvc.formats import FORMATS, ParseRequest
+    from feedsvc.formats import SOURCE_FORMATS, ParseRequest
 
     page = """<html><body><main>
       <article><h2><a href="/a">Harbour cranes stop</a></h2><p class="date">yesterday</p>
@@ -219,6 +219,6 @@ def test_the_html_format_reads_dates_against_the_request_s_today_and_date_order(
     </main></body></html>"""
     request = ParseRequest(text=page, source="s", today=dt.date(2015, 11, 26), date_order="mdy",
                            page_url="https://news.test/", language=None)
-    result = FORMATS["html"].parse(request)
+    result = SOURCE_FORMATS["html"].parse(request)
     assert [item.date for item in result.items] == [
         dt.date(2015, 11, 25), dt.date(2015, 11, 5), dt.date(2015, 11, 23)]

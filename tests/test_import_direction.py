@@ -43,7 +43,7 @@ LAYERS: tuple[Layer, ...] = (
         "feedsvc", "feedsvc.errors", "feedsvc.models", "feedsvc.identity", "feedsvc.uris",
         "feedsvc.addresses", "feedsvc.xmlchars", "feedsvc.outages",
     )}),
-    ("configuration", {"settings": ("feedsvc.formats", "feedsvc.settings")}),
+    ("configuration", {"settings": ("feedsvc.formats", "feedsvc.outputs", "feedsvc.settings")}),
     ("feed names", {"feeds": ("feedsvc.feeds", "feedsvc.archive", "feedsvc.curation")}),
     ("fetch", {"fetch": (
         "feedsvc.fetch", "feedsvc.fetch.base", "feedsvc.fetch.file", "feedsvc.fetch.routing",
@@ -75,7 +75,9 @@ LAYERS: tuple[Layer, ...] = (
         "refresh": ("feedsvc.pipeline", "feedsvc.preview", "feedsvc.scheduler"),
         "web": (
             "feedsvc.web", "feedsvc.web.http_cache", "feedsvc.web.negotiation",
-            "feedsvc.web.pages", "feedsvc.web.admin", "feedsvc.web.app", "feedsvc.web.server",
+            "feedsvc.web.responses", "feedsvc.web.pages", "feedsvc.web.admin",
+            "feedsvc.web.live", "feedsvc.web.feeds", "feedsvc.web.browse",
+            "feedsvc.web.operations", "feedsvc.web.app", "feedsvc.web.server",
         ),
     }),
     ("command line", {"cli": ("feedsvc.cli",)}),

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from feedsvc.formats import FORMATS, ParseRequest, choose_format
+from feedsvc.formats import SOURCE_FORMATS, ParseRequest, choose_format
 from feedsvc.listing.jsonapi import html_to_paragraphs, parse_json_listing
 from feedsvc.models import ListingItem
 
@@ -39,7 +39,7 @@ def test_document_gives_expected_items_and_warnings(name: str) -> None:
     body = (DATA / f"{name}.input.json").read_bytes()
     # Read through the registry, as the refresh reads it: auto must pick json.
     fmt = choose_format("auto", content_type=None, body=body)
-    assert fmt is FORMATS["json"]
+    assert fmt is SOURCE_FORMATS["json"]
     options = {} if spec["paths"] is None else {"paths": spec["paths"]}
     result = fmt.parse(ParseRequest(
         text=body.decode("utf-8"), source="fixture", language=spec["language"],

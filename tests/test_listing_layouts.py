@@ -275,9 +275,9 @@ def test_the_hint_says_when_the_text_looks_like_html() -> None:
 
 
 def test_the_text_format_reads_dates_against_the_request_s_today_and_date_order() -> None:
-    from feedsvc.formats import FORMATS, ParseRequest
+    from feedsvc.formats import SOURCE_FORMATS, ParseRequest
 
     text = "\u2022 Harbour cranes stop\n  yesterday\n\u2022 Budget adopted\n  11/05/2015\n"
     request = ParseRequest(text=text, source="s", today=dt.date(2015, 11, 26), date_order="mdy")
-    result = FORMATS["text"].parse(request)
+    result = SOURCE_FORMATS["text"].parse(request)
     assert [item.date for item in result.items] == [dt.date(2015, 11, 25), dt.date(2015, 11, 5)]

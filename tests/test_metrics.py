@@ -16,11 +16,11 @@ from feedsvc.errors import StoreError
 from feedsvc.metrics import (
     CONTENT_TYPE,
     RefreshStats,
-    SourceStats,
-    StoreStats,
+    StoreHealth,
     histogram_buckets,
 )
 from feedsvc.settings import Settings, settings_from_mapping
+from feedsvc.status import SourceHealth
 from feedsvc.web.admin import admin_blueprint
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,8 +33,8 @@ STATS = RefreshStats(
     last_ok=False,
     durations=(0.05, 0.4, 7.0),
     sources=(
-        SourceStats(name="a", items=10, consecutive_failures=0, stale=False, last_success=T0),
-        SourceStats(name="b", items=4, consecutive_failures=3, stale=True, last_success=None),
+        SourceHealth(name="a", items=10, consecutive_failures=0, stale=False, last_success=T0),
+        SourceHealth(name="b", items=4, consecutive_failures=3, stale=True, last_success=None),
     ),
 )
 
@@ -154,7 +154,7 @@ def test_store_stats_read_what_a_real_refresh_recorded(tmp_path: Path) -> None:
         {"name": "gone", "location": "missing.txt", "language": "en"},
     ])
     refresh(settings)
-    stats = StoreStats(settings)()
+    stats = StoreHealth(settings).stats()
     assert stats.runs == 1
     assert stats.last_ok is False
     assert stats.last_duration is not None

@@ -36,9 +36,10 @@ from render_fixtures import (
     seed_spec,
 )
 
-from feedsvc.feeds import FEED_FORMATS, FeedLink
+from feedsvc.feeds import FeedLink
 from feedsvc.models import FeedSpec
-from feedsvc.render import FORMATS, clean_xml_text, render_feed, render_opml
+from feedsvc.outputs import OUTPUT_FORMATS
+from feedsvc.render import clean_xml_text, render_feed, render_opml
 
 GOLDEN = Path(__file__).parent / "data" / "golden"
 REGENERATE = os.environ.get("FEEDSVC_REGENERATE_GOLDEN") == "1"
@@ -85,7 +86,8 @@ def _parsed(spec: FeedSpec, fmt: str) -> Any:
     document = render_feed(spec, fmt)
     if fmt == "json":
         return _json_as_feedparser(document)
-    result = feedparser.parse(document, response_headers={"content-type": FEED_FORMATS[fmt]})
+    result = feedparser.parse(
+        document, response_headers={"content-type": OUTPUT_FORMATS[fmt].content_type})
     assert not result.bozo, f"{fmt}: {result.get('bozo_exception')}"
     return result
 
@@ -140,7 +142,7 @@ def _when(text: str) -> dt.datetime:
 # --- golden files and determinism ---
 
 
-@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("fmt", list(OUTPUT_FORMATS))
 @pytest.mark.parametrize("case", sorted(SPECS))
 def test_matches_golden_file(case: str, fmt: str) -> None:
     _check_golden(f"{case}.{fmt}", render_feed(SPECS[case](), fmt))
@@ -150,7 +152,7 @@ def test_opml_matches_golden_file() -> None:
     _check_golden("site.opml", render_opml("ILO Newsroom", SITE_FEEDS, BASE_URL))
 
 
-@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("fmt", list(OUTPUT_FORMATS))
 def test_same_spec_gives_the_same_bytes(fmt: str) -> None:
     assert render_feed(seed_spec(), fmt) == render_feed(seed_spec(), fmt)
 
@@ -162,7 +164,7 @@ def test_generator_names_no_version() -> None:
     assert _xml(seed_spec(), "rss").findtext("channel/generator") == "feedsvc"
 
 
-@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("fmt", list(OUTPUT_FORMATS))
 def test_output_is_utf8_and_free_of_the_clock(fmt: str) -> None:
     text = render_feed(seed_spec(), fmt).decode("utf-8")
     assert "René" in text
@@ -174,7 +176,7 @@ def test_unknown_format_is_refused() -> None:
         render_feed(seed_spec(), "rdf")
 
 
-@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("fmt", list(OUTPUT_FORMATS))
 def test_naive_dates_are_refused(fmt: str) -> None:
     spec = dataclasses.replace(seed_spec(), updated=dt.datetime(2021, 11, 15))
     with pytest.raises(ValueError, match="timezone-aware"):
@@ -184,7 +186,7 @@ def test_naive_dates_are_refused(fmt: str) -> None:
 # --- what every format says ---
 
 
-@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("fmt", list(OUTPUT_FORMATS))
 def test_entries_keep_spec_order(fmt: str) -> None:
     spec = seed_spec()
     for entries in (spec.entries, tuple(reversed(spec.entries))):
@@ -192,7 +194,7 @@ def test_entries_keep_spec_order(fmt: str) -> None:
         assert [e.id for e in parsed.entries] == [e.guid for e in entries]
 
 
-@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("fmt", list(OUTPUT_FORMATS))
 def test_entries_carry_id_link_title_and_category(fmt: str) -> None:
     spec = seed_spec()
     parsed = _parsed(spec, fmt)
@@ -205,7 +207,7 @@ def test_entries_carry_id_link_title_and_category(fmt: str) -> None:
         assert labels == ([want.category] if want.category else [])
 
 
-@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("fmt", list(OUTPUT_FORMATS))
 def test_feed_carries_title_links_and_language(fmt: str) -> None:
     spec = seed_spec()
     feed = _parsed(spec, fmt).feed
@@ -217,21 +219,21 @@ def test_feed_carries_title_links_and_language(fmt: str) -> None:
         assert self_links == [spec.self_urls[fmt]]
 
 
-@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("fmt", list(OUTPUT_FORMATS))
 def test_image_credit_is_in_every_format(fmt: str) -> None:
     text = render_feed(seed_spec(), fmt).decode()
     assert "Image: © René Levita 2021" in text
     assert "© ©" not in text
 
 
-@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("fmt", list(OUTPUT_FORMATS))
 def test_empty_feed_is_valid(fmt: str) -> None:
     parsed = _parsed(empty_spec(), fmt)
     assert parsed.entries == []
     assert parsed.feed.title == "ILO Newsroom"
 
 
-@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("fmt", list(OUTPUT_FORMATS))
 def test_feed_without_subtitle_or_author_is_valid(fmt: str) -> None:
     spec = dataclasses.replace(seed_spec(), subtitle="", author="")
     parsed = _parsed(spec, fmt)
@@ -274,7 +276,7 @@ def test_json_dates_are_rfc3339() -> None:
         assert _when(item["date_modified"]) == entry.updated
 
 
-@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("fmt", list(OUTPUT_FORMATS))
 def test_feed_date_comes_from_the_spec_not_the_clock(fmt: str) -> None:
     moment = dt.datetime(2030, 5, 6, 7, 8, 9, tzinfo=ZONE)
     spec = make_spec((), updated=moment)
@@ -437,7 +439,7 @@ def test_archive_documents_link_current_and_prev_archive() -> None:
 
 def test_subscription_document_is_no_archive() -> None:
     spec = dataclasses.replace(seed_spec(), prev_archive_urls={
-        fmt: f"{BASE_URL}feeds/all/archive/3.{fmt}" for fmt in FORMATS})
+        fmt: f"{BASE_URL}feeds/all/archive/3.{fmt}" for fmt in OUTPUT_FORMATS})
     atom = _xml(spec, "atom")
     assert atom.find(f"{HISTORY}archive") is None
     assert [link.get("href") for link in atom.findall(f"{ATOM}link[@rel='prev-archive']")] == [
@@ -469,7 +471,7 @@ def test_clean_xml_text(raw: str, clean: str) -> None:
     assert clean_xml_text(raw) == clean
 
 
-@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("fmt", list(OUTPUT_FORMATS))
 def test_hostile_text_never_reaches_the_output(fmt: str) -> None:
     text = render_feed(hostile_spec(), fmt).decode("utf-8")
     assert not FORBIDDEN.search(text)

@@ -19,7 +19,7 @@ from loopback_pages import serve_pages
 
 from feedsvc.errors import FetchError
 from feedsvc.fetch.browser import CHROMEDRIVER, CHROMIUM, BrowserFetcher
-from feedsvc.formats import FORMATS, ParseRequest
+from feedsvc.formats import SOURCE_FORMATS, ParseRequest
 from feedsvc.listing import decode_document
 from feedsvc.pipeline import refresh
 from feedsvc.settings import Settings
@@ -54,7 +54,7 @@ def test_the_page_alone_has_no_items() -> None:
     # Without the browser the listing is not there: what the test below proves
     # is the browser's doing.
     text, _ = decode_document(PAGE)
-    result = FORMATS["html"].parse(ParseRequest(text=text, source="s", language="en"))
+    result = SOURCE_FORMATS["html"].parse(ParseRequest(text=text, source="s", language="en"))
     assert result.items == ()
 
 

@@ -25,12 +25,12 @@ from web_fixtures import (
 )
 from werkzeug.test import TestResponse
 
-from feedsvc.feeds import FEED_FORMATS
-from feedsvc.metrics import sqlite_file
+from feedsvc.errors import StoreError
+from feedsvc.metrics import StoreHealth, sqlite_file
+from feedsvc.outputs import OUTPUT_FORMATS
 from feedsvc.publication import Publication, current_generation
 from feedsvc.settings import Settings, settings_from_mapping
 from feedsvc.web import create_app
-from feedsvc.web.app import StatusUnavailableError, StoreStatus
 
 MAX_AGE = 600
 CATEGORY_SLUGS = ("press-release", "statement", "video-audio")
@@ -164,7 +164,7 @@ def assert_error_page(response: TestResponse, status: int, *words: str) -> None:
 
 
 @pytest.mark.parametrize("key", FEED_KEYS)
-@pytest.mark.parametrize("fmt", list(FEED_FORMATS))
+@pytest.mark.parametrize("fmt", list(OUTPUT_FORMATS))
 def test_every_feed_in_every_format(
     client: FlaskClient, publication: Publication, key: str, fmt: str
 ) -> None:
@@ -172,7 +172,7 @@ def test_every_feed_in_every_format(
     file = publication.files[path]
     response = client.get("/" + path)
     assert response.status_code == 200
-    assert response.headers["Content-Type"] == FEED_FORMATS[fmt]
+    assert response.headers["Content-Type"] == OUTPUT_FORMATS[fmt].content_type
     assert response.data == publication.read(path)
     assert response.headers["ETag"] == file.etag
     assert response.headers["Last-Modified"] == file.last_modified.strftime(
@@ -413,7 +413,7 @@ def test_home_page(client: FlaskClient, publication: Publication) -> None:
     }
     hrefs = {a["href"] for a in collect(response).anchors}
     for key in FEED_KEYS:
-        for fmt in FEED_FORMATS:
+        for fmt in OUTPUT_FORMATS:
             assert f"/feeds/{key}.{fmt}" in hrefs
     for record in ITEMS:
         assert f"/items/{record.id}" in hrefs
@@ -453,8 +453,8 @@ def test_item_page(client: FlaskClient, publication: Publication) -> None:
     article = [a for a in collect(response).anchors if a.get("class") == "article"]
     assert [a["href"] for a in article] == ["https://harbour.example/news/ferry-timetable"]
     assert alternates(response) == {
-        f"/feeds/{key}.{fmt}": FEED_FORMATS[fmt].split(";")[0]
-        for key in ("all", "category/press-release") for fmt in FEED_FORMATS
+        f"/feeds/{key}.{fmt}": OUTPUT_FORMATS[fmt].content_type.split(";")[0]
+        for key in ("all", "category/press-release") for fmt in OUTPUT_FORMATS
     }
 
 
@@ -464,7 +464,7 @@ def test_item_page_without_link_or_category(
     response = client.get("/items/2026-11-02-regatta")
     assert response.status_code == 200
     assert not [a for a in collect(response).anchors if a.get("class") == "article"]
-    assert set(alternates(response)) == {f"/feeds/all.{fmt}" for fmt in FEED_FORMATS}
+    assert set(alternates(response)) == {f"/feeds/all.{fmt}" for fmt in OUTPUT_FORMATS}
     credit = client.get("/items/2026-11-18-lighthouse").get_data(as_text=True)
     assert "© Ada Pier 2026" in credit
 
@@ -543,7 +543,7 @@ def test_status_before_publication(client: FlaskClient) -> None:
 
 
 @pytest.mark.parametrize(("error", "code"), [
-    (StatusUnavailableError("no store here"), 503),
+    (StoreError("no store here"), 503),
     (RuntimeError("database on fire"), 500),
 ])
 def test_status_failures_are_json_errors(
@@ -578,7 +578,7 @@ def test_default_status_reads_the_store(
                         types.SimpleNamespace(read_status=read_status))
     # A refresh has created the database (without one, see the next tests).
     database_file(settings).touch()
-    provider = StoreStatus(settings)
+    provider = StoreHealth(settings).status
     assert provider()["sources"] == {"harbour": {"items": 3}}
     status = provider()
     assert status["last_refresh"] is None

@@ -26,12 +26,13 @@ from web_fixtures import (
 from werkzeug.test import TestResponse
 
 from feedsvc.errors import ConfigError
-from feedsvc.feeds import FEED_FORMATS, ItemRecord, view_path
+from feedsvc.feeds import ItemRecord, view_path
+from feedsvc.outputs import OUTPUT_FORMATS
 from feedsvc.publication import Publication
 from feedsvc.settings import DEFAULT_READERS, Settings, WebReader, settings_from_mapping
 from feedsvc.web import create_app
-from feedsvc.web.app import PAGE_POLICY
 from feedsvc.web.pages import PAGE_SIZE
+from feedsvc.web.responses import PAGE_POLICY
 
 MAX_AGE = 600
 
@@ -122,7 +123,7 @@ def test_accept_header_table_through_the_app(
     assert response.headers["Vary"] == "Accept, Accept-Encoding"
     assert ("Content-Security-Policy" in response.headers) is html
     if not html:
-        assert response.headers["Content-Type"] == FEED_FORMATS[fmt]
+        assert response.headers["Content-Type"] == OUTPUT_FORMATS[fmt].content_type
 
 
 def test_each_representation_has_its_own_etags_and_304s(
@@ -183,7 +184,7 @@ def test_a_publication_without_pages_serves_the_feed_to_browsers(settings: Setti
     with make_client(settings) as client:
         response = get(client, "/feeds/all.atom", CHROMIUM)
     assert response.status_code == 200
-    assert response.headers["Content-Type"] == FEED_FORMATS["atom"]
+    assert response.headers["Content-Type"] == OUTPUT_FORMATS["atom"].content_type
     assert response.headers["Vary"] == "Accept-Encoding"
 
 
@@ -219,7 +220,7 @@ def test_home_page_says_how_to_subscribe_with_the_address_to_copy(
     box = page.all("section", class_="box subscribe")
     assert box and box[0]["aria-labelledby"] == "subscribe"
     inputs = page.all("input", readonly="")
-    assert [i["value"] for i in inputs] == [f"{BASE_URL}feeds/all.{fmt}" for fmt in FEED_FORMATS]
+    assert [i["value"] for i in inputs] == [f"{BASE_URL}feeds/all.{fmt}" for fmt in OUTPUT_FORMATS]
     buttons = page.all("button", class_="copy")
     assert [b["data-copy"] for b in buttons] == [i["id"] for i in inputs]
     assert all(b["aria-label"].startswith("Copy the All items ") for b in buttons)
@@ -311,7 +312,7 @@ def test_category_page(client: FlaskClient) -> None:
     assert page.all("input", readonly="")[0]["value"] == \
         f"{BASE_URL}feeds/category/press-release.atom"
     assert {link["href"] for link in page.all("link", rel="alternate")} == {
-        f"/feeds/category/press-release.{fmt}" for fmt in FEED_FORMATS}
+        f"/feeds/category/press-release.{fmt}" for fmt in OUTPUT_FORMATS}
     assert "Boats leave every forty minutes" in text
 
 

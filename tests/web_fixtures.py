@@ -22,7 +22,6 @@ from xml.sax.saxutils import escape, quoteattr
 from werkzeug.serving import make_server
 
 from feedsvc.feeds import (
-    FEED_FORMATS,
     LATEST_ITEMS,
     OPML_CONTENT_TYPE,
     OPML_PATH,
@@ -33,6 +32,7 @@ from feedsvc.feeds import (
     feed_path,
     view_path,
 )
+from feedsvc.outputs import OUTPUT_FORMATS
 from feedsvc.publication import Document, Publication, open_publication, publish
 from feedsvc.settings import Settings, settings_from_mapping
 from feedsvc.web import create_app
@@ -149,9 +149,9 @@ def build_documents(
         label = None if key == "all" else members[0].category
         feed_title = title if label is None else f"{title}: {label}"
         modified = _noon(members[0].date)
-        for fmt, content_type in FEED_FORMATS.items():
+        for fmt, output in OUTPUT_FORMATS.items():
             content = FORMATTERS[fmt](base_url, key, feed_title, members, modified)
-            documents[feed_path(key, fmt)] = Document(content, content_type, modified)
+            documents[feed_path(key, fmt)] = Document(content, output.content_type, modified)
         documents[view_path(key)] = Document(
             view(base_url, key, feed_title, members), VIEW_CONTENT_TYPE, modified)
         links.append(FeedLink(

@@ -34,7 +34,7 @@ from urllib.parse import urlsplit
 from feedsvc.addresses import IPAddress, literal_address, refusal, refusal_message
 from feedsvc.errors import FetchError
 from feedsvc.fetch.guard_proxy import GuardProxy
-from feedsvc.formats import AUTO, FORMATS, ParseRequest, format_named
+from feedsvc.formats import AUTO, SOURCE_FORMATS, ParseRequest, format_named
 from feedsvc.models import Fetched, Validators
 from feedsvc.settings import Settings, SourceSettings
 
@@ -167,7 +167,7 @@ class BrowserFetcher:
                           configured: SourceSettings | None) -> str:
         """The DOM as HTML once the HTML reader finds an item in it, or when
         ``fetch.read_timeout`` seconds have passed (then the reader says why not)."""
-        fmt = FORMATS["html"]
+        fmt = SOURCE_FORMATS["html"]
         if configured is not None and configured.format != AUTO:
             fmt = format_named(configured.format)
         options = fmt.options(configured.options if configured is not None else {})

@@ -8,31 +8,21 @@ RFC 3986 URI, before any format sees it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 
 from feedsvc.models import FeedSpec
+from feedsvc.outputs import OUTPUT_FORMATS
 from feedsvc.render.dates import require_aware_dates
-from feedsvc.render.feedgen_adapter import atom_document, rss_document
 from feedsvc.render.html_view import render_html_view
-from feedsvc.render.jsonfeed import json_document
 from feedsvc.render.opml import render_opml
 from feedsvc.render.xmltext import clean_spec, clean_xml_text, spec_with_uris
 
-_RENDERERS: Mapping[str, Callable[[FeedSpec], bytes]] = {
-    "atom": atom_document,
-    "rss": rss_document,
-    "json": json_document,
-}
-
-FORMATS: tuple[str, ...] = tuple(_RENDERERS)
-"""The feed formats, in the order they are offered: atom, rss, json."""
-
-__all__ = ["FORMATS", "clean_xml_text", "render_feed", "render_formats", "render_opml",
-           "render_view"]
+__all__ = ["clean_xml_text", "render_feed", "render_formats", "render_opml", "render_view"]
 
 
 def render_feed(spec: FeedSpec, fmt: str) -> bytes:
-    """The feed ``spec`` in format ``fmt`` ("atom", "rss" or "json"), as UTF-8 bytes.
+    """The feed ``spec`` in the output format ``fmt`` (a name in
+    ``feedsvc.outputs.OUTPUT_FORMATS``: "atom", "rss", "json"), as UTF-8 bytes.
 
     ``spec.self_urls`` must hold the URL of ``fmt``; every datetime in ``spec``
     must be timezone-aware. Raises ValueError for an unknown format or a naive
@@ -41,15 +31,17 @@ def render_feed(spec: FeedSpec, fmt: str) -> bytes:
     return render_formats(spec, (fmt,))[fmt]
 
 
-def render_formats(spec: FeedSpec, formats: Sequence[str] = FORMATS) -> dict[str, bytes]:
-    """The feed ``spec`` in each of ``formats`` (see ``render_feed``), cleaning its text
-    and links once for all of them."""
-    unknown = [fmt for fmt in formats if fmt not in _RENDERERS]
+def render_formats(spec: FeedSpec, formats: Sequence[str] | None = None) -> dict[str, bytes]:
+    """The feed ``spec`` in each of ``formats`` (see ``render_feed``; None: every
+    registered output format), cleaning its text and links once for all of them."""
+    names = tuple(OUTPUT_FORMATS) if formats is None else formats
+    unknown = [fmt for fmt in names if fmt not in OUTPUT_FORMATS]
     if unknown:
-        raise ValueError(f"unknown feed format {unknown[0]!r}; known: {', '.join(FORMATS)}")
+        raise ValueError(f"unknown feed format {unknown[0]!r}; "
+                         f"known: {', '.join(OUTPUT_FORMATS)}")
     require_aware_dates(spec)
     ready = spec_with_uris(clean_spec(spec))
-    return {fmt: _RENDERERS[fmt](ready) for fmt in formats}
+    return {fmt: OUTPUT_FORMATS[fmt].render(ready) for fmt in names}
 
 
 def render_view(spec: FeedSpec, site_title: str) -> bytes:

@@ -23,18 +23,14 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Mapping
 from html import escape
 
 from babel.core import Locale, UnknownLocaleError
 from babel.dates import format_date
 
 from feedsvc.models import Entry, FeedSpec
+from feedsvc.outputs import OUTPUT_FORMATS
 
-FORMAT_NAMES: Mapping[str, str] = {"atom": "Atom", "rss": "RSS", "json": "JSON Feed"}
-FORMAT_TYPES: Mapping[str, str] = {
-    "atom": "application/atom+xml", "rss": "application/rss+xml", "json": "application/feed+json",
-}
 CATEGORY_PREFIX = "category/"
 CUSTOM_PREFIX = "custom/"
 
@@ -85,9 +81,9 @@ def render_html_view(spec: FeedSpec, site_title: str) -> bytes:
 
 def _head(spec: FeedSpec, up: str, site_title: str) -> str:
     alternates = "".join(
-        f'<link rel="alternate" type="{FORMAT_TYPES[fmt]}" '
-        f'title="{escape(spec.title)} ({FORMAT_NAMES[fmt]})" href="{escape(url)}">\n'
-        for fmt, url in spec.self_urls.items() if fmt in FORMAT_TYPES
+        f'<link rel="alternate" type="{OUTPUT_FORMATS[fmt].media_type}" '
+        f'title="{escape(spec.title)} ({OUTPUT_FORMATS[fmt].label})" href="{escape(url)}">\n'
+        for fmt, url in spec.self_urls.items() if fmt in OUTPUT_FORMATS
     )
     return (
         "<!doctype html>\n"
@@ -116,7 +112,7 @@ def _lang_attribute(language: str, around: str) -> str:
 def _subscribe(spec: FeedSpec, up: str, ui: str) -> str:
     rows = []
     for fmt, url in spec.self_urls.items():
-        name = FORMAT_NAMES.get(fmt, fmt)
+        name = OUTPUT_FORMATS[fmt].label if fmt in OUTPUT_FORMATS else fmt
         field = f"address-{escape(fmt)}"
         rows.append(
             f'<div class="address"><label for="{field}">{name}</label>'

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from flask import Blueprint, Request, Response, json, request
 
 from feedsvc.errors import FeedsvcError
-from feedsvc.metrics import CONTENT_TYPE, Metrics, StatsProvider, StoreStats
+from feedsvc.metrics import CONTENT_TYPE, Metrics, StatsProvider, StoreHealth
 from feedsvc.settings import Settings
 from feedsvc.web.http_cache import NO_STORE
 
@@ -239,14 +239,14 @@ def admin_blueprint(
     """The operations blueprint for one app: /admin/refresh, /metrics, request counting.
 
     ``trigger`` defaults to ``QueuedRefresh(settings)``; ``stats`` (refresh
-    metrics) to ``StoreStats(settings)``; ``guard`` to an ``AdminGuard`` of the
+    metrics) to ``StoreHealth(settings).stats``; ``guard`` to an ``AdminGuard`` of the
     configured token (pass the app's own to share its failure counts with
     /status). Each call makes a new metrics registry.
     """
     blueprint = Blueprint("admin", __name__)
     admin = guard or AdminGuard(settings.server.admin_token)
     refresher = trigger or QueuedRefresh(settings)
-    metrics = Metrics.create(stats or StoreStats(settings))
+    metrics = Metrics.create(stats or StoreHealth(settings).stats)
 
     @blueprint.post("/admin/refresh")
     def refresh() -> Response:

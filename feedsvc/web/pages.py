@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -19,7 +19,6 @@ from babel.dates import format_date
 from feedsvc.curation import CUSTOM_PREFIX
 from feedsvc.feeds import (
     ALL,
-    FEED_FORMATS,
     LATEST_ITEMS,
     OPML_PATH,
     FeedLink,
@@ -29,10 +28,10 @@ from feedsvc.feeds import (
     feed_path,
     view_path,
 )
+from feedsvc.outputs import OUTPUT_FORMATS
 from feedsvc.settings import READER_PLACEHOLDER, WebReader
 
 ALL_ITEMS_LABEL = "All items"
-FORMAT_NAMES: Mapping[str, str] = {"atom": "Atom", "rss": "RSS", "json": "JSON Feed"}
 PAGE_SIZE = 50
 """Items on one page of a browsable list (``/items``, ``/categories/<slug>``)."""
 
@@ -267,10 +266,10 @@ def feed_view(link: FeedLink, language: str) -> FeedView:
             FeedFormat(
                 fmt=fmt,
                 href=feed_path(link.key, fmt),
-                mime_type=content_type.split(";")[0],
-                name=FORMAT_NAMES[fmt],
+                mime_type=output.media_type,
+                name=output.label,
             )
-            for fmt, content_type in FEED_FORMATS.items()
+            for fmt, output in OUTPUT_FORMATS.items()
         ),
         page_href=_page_href(link),
         anchor="all-items" if link.slug is None else f"category-{link.slug}",
