@@ -315,4 +315,9 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if ("database_engine" in metafunc.fixturenames
             and metafunc.definition.get_closest_marker("both_engines") is not None):
-        metafunc.parametrize("database_engine", ENGINES, indirect=True)
+        # The PostgreSQL case starts a server for the session: it is not in the fast tier.
+        metafunc.parametrize(
+            "database_engine",
+            [pytest.param(engine, marks=pytest.mark.slow) if engine == "postgres" else engine
+             for engine in ENGINES],
+            indirect=True)

@@ -176,6 +176,7 @@ def test_409_while_any_process_holds_the_store_lock(
 
 
 @pytest.mark.both_engines
+@pytest.mark.slow
 def test_the_scheduler_runs_a_request_and_status_shows_it_queued_running_done(
     tmp_path: Path, engine_database: Callable[[str], str],
 ) -> None:

@@ -67,6 +67,7 @@ def test_a_strong_token_is_accepted_and_kept_out_of_the_settings_repr() -> None:
     assert settings_with(**{ADMIN_TOKEN_ENV: TOKEN}).server.admin_token == TOKEN
 
 
+@pytest.mark.slow
 def test_start_up_refuses_a_weak_token_in_one_line(tmp_path: Path) -> None:
     """`feedsvc check-config` (what start-up runs) says why in one line."""
     import subprocess

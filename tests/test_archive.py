@@ -182,6 +182,7 @@ def check_every_chain(settings: Settings, *, removed: bool = False) -> dict[str,
     return documents
 
 
+@pytest.mark.slow
 def test_walking_back_finds_every_item_once_and_pages_never_change(site: Settings) -> None:
     listing = listing_items(23)
     write(site, listing)
@@ -211,6 +212,7 @@ def test_walking_back_finds_every_item_once_and_pages_never_change(site: Setting
     assert holding[0] == "feeds/all.atom" or holding[0] not in before
 
 
+@pytest.mark.slow
 def test_nothing_changed_publishes_the_same_bytes(site: Settings) -> None:
     write(site, listing_items(23))
     refresh(site, now=T0)
@@ -234,6 +236,7 @@ class CountingRenderer(DefaultRenderer):
         return super().render_opml(title, feeds, base_url)
 
 
+@pytest.mark.slow
 def test_an_edit_renders_only_the_page_holding_the_item(site: Settings) -> None:
     listing = listing_items(23)
     write(site, listing)
@@ -256,6 +259,7 @@ def test_an_edit_renders_only_the_page_holding_the_item(site: Settings) -> None:
     assert after["feeds/all/archive/1.atom"] == before["feeds/all/archive/1.atom"]
 
 
+@pytest.mark.slow
 def test_a_refresh_never_loads_the_whole_history(
     site: Settings, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -270,6 +274,7 @@ def test_a_refresh_never_loads_the_whole_history(
     assert refresh(site, now=T0 + 30 * MINUTE).published
 
 
+@pytest.mark.slow
 def test_archive_pages_are_served_immutable(site: Settings) -> None:
     write(site, listing_items(23))
     refresh(site, now=T0)
@@ -288,6 +293,7 @@ def test_archive_pages_are_served_immutable(site: Settings) -> None:
     assert client.get("/feeds/all/archive/99.atom").status_code == 404
 
 
+@pytest.mark.slow
 def test_a_removed_item_leaves_its_page(site: Settings) -> None:
     write(site, listing_items(23))
     refresh(site, now=T0)
@@ -300,6 +306,7 @@ def test_a_removed_item_leaves_its_page(site: Settings) -> None:
     assert guid.encode() not in documents["feeds/all/archive/1.atom"]
 
 
+@pytest.mark.slow
 def test_the_database_publication_holds_the_same_chain(
     make_settings: Callable[..., Settings], tmp_path: Path,
 ) -> None:
@@ -329,6 +336,7 @@ def test_an_upgraded_store_numbers_its_items_in_arrival_order(tmp_path: Path) ->
         item.first_seen, item.date, -item.listing_rank))
 
 
+@pytest.mark.slow
 def test_a_merged_categorys_chain_holds_the_items_of_every_merged_label(
     make_settings: Callable[..., Settings], tmp_path: Path,
 ) -> None:

@@ -89,6 +89,7 @@ def feeds(settings: Settings) -> set[str]:
 # --- dates ---------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_an_item_dated_far_ahead_is_refused_and_looked_at_again(site: Settings) -> None:
     future = ListingItem(title="The end of time", date=dt.date(9999, 12, 31), category=None,
                          credit=None, summary=None)
@@ -121,6 +122,7 @@ def test_a_flood_of_warnings_is_counted_not_kept(site: Settings) -> None:
         assert len(last.summary["sources"][0]["warning_messages"]) == 21
 
 
+@pytest.mark.slow
 def test_run_history_is_pruned_to_the_setting(site: Settings) -> None:
     write(site, render_numbered(news(4)))
     for step in range(5):
@@ -133,6 +135,7 @@ def test_run_history_is_pruned_to_the_setting(site: Settings) -> None:
 # --- removing what should never have been published ----------------------------------------
 
 
+@pytest.mark.slow
 def test_removed_items_and_categories_stay_out_unless_listed_again(
     site: Settings, capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -170,6 +173,7 @@ def test_removed_items_and_categories_stay_out_unless_listed_again(
 # --- the refresh lock: a lease ------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_held_lock_is_renewed_while_its_holder_lives(database_url: Callable[..., str]) -> None:
     with Store.open(database_url()) as store, \
             store.refresh_lock("long refresh", ttl=1.0):
@@ -300,6 +304,7 @@ class StopWhileRendering(Exception):
     """Stands for a refresh stopped between merging and publishing."""
 
 
+@pytest.mark.slow
 def test_a_refresh_stopped_before_publishing_leaves_nothing_stuck(site: Settings) -> None:
     from feedsvc.pipeline import DefaultRenderer
 

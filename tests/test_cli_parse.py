@@ -83,6 +83,7 @@ def test_parse_errors_are_one_line(
     assert err.count("\n") == 1
 
 
+@pytest.mark.slow
 def test_installed_command(tmp_path: Path) -> None:
     command = Path(sys.executable).parent / "feedsvc"
     if not command.exists():
@@ -117,6 +118,7 @@ def run_parse(listing: Path, stdout: int, **env: str) -> subprocess.CompletedPro
     )
 
 
+@pytest.mark.slow
 def test_parse_writes_utf8_whatever_the_locale_encoding() -> None:
     done = run_parse(NOT_LATIN1, subprocess.PIPE, PYTHONIOENCODING="latin-1")
     assert done.returncode == 0, done.stderr.decode()
@@ -134,12 +136,14 @@ def closed_pipe() -> Iterator[int]:
     os.close(write_end)
 
 
+@pytest.mark.slow
 def test_parse_into_a_closed_pipe_exits_quietly(closed_pipe: int) -> None:
     done = run_parse(NOT_LATIN1, closed_pipe)
     assert (done.returncode, done.stderr) == (0, b"")
 
 
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full here")
+@pytest.mark.slow
 def test_parse_onto_a_full_disk_is_one_error_line() -> None:
     with open("/dev/full", "wb") as full:
         done = run_parse(NOT_LATIN1, full.fileno())

@@ -96,6 +96,7 @@ CHILD_LABOUR = {"slug": "child-labour", "title": "Child labour", "include": ["ch
 # --- custom feeds ---------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_custom_feed_gathers_matching_items_across_categories(tmp_path: Path) -> None:
     settings = build(tmp_path, feeds=[CHILD_LABOUR])
     write(settings, NEWS)
@@ -139,6 +140,7 @@ def test_categories_sources_exclusions_and_regular_expressions(tmp_path: Path) -
         "Ending child labour by 2025", "A pilot scheme for ILO members"]
 
 
+@pytest.mark.slow
 def test_a_custom_feed_is_rendered_again_only_when_its_items_may_have_changed(
     tmp_path: Path,
 ) -> None:
@@ -170,6 +172,7 @@ def test_a_custom_feed_is_rendered_again_only_when_its_items_may_have_changed(
         "Child labour: new figures", "Decent work for all"]
 
 
+@pytest.mark.slow
 def test_a_filtered_feed_reads_at_most_scan_candidates(tmp_path: Path) -> None:
     settings = build(tmp_path, feeds=[{**CHILD_LABOUR, "scan": 2}])
     write(settings, NEWS)
@@ -179,6 +182,7 @@ def test_a_filtered_feed_reads_at_most_scan_candidates(tmp_path: Path) -> None:
         "Child labour falls in Asia", "Ending child labour by 2025"]
 
 
+@pytest.mark.slow
 def test_a_filtered_feed_reads_no_more_than_scan_rows_however_long_the_history(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -230,6 +234,7 @@ def test_regular_expressions_each_stand_alone() -> None:
     assert not feed.matches(stored("nothing"))
 
 
+@pytest.mark.slow
 def test_the_home_page_lists_custom_feeds(tmp_path: Path) -> None:
     settings = build(tmp_path, feeds=[CHILD_LABOUR])
     write(settings, NEWS)
@@ -249,6 +254,7 @@ def test_the_home_page_lists_custom_feeds(tmp_path: Path) -> None:
 
 
 
+@pytest.mark.slow
 def test_a_custom_feeds_name_on_the_home_page_opens_its_page(tmp_path: Path) -> None:
     """As a category's name opens its page, a custom feed's opens the feed's page for
     people, its only page: its entries and how to subscribe."""
@@ -282,6 +288,7 @@ def test_merged_labels_publish_under_one_category(tmp_path: Path) -> None:
     assert link.item_count == 3
 
 
+@pytest.mark.slow
 def test_pages_show_merged_and_hidden_labels_as_the_feeds_do(tmp_path: Path) -> None:
     settings = build(tmp_path, categories={"merge": {"Press releases": "Press release"},
                                            "hide": ["Statement"]})
@@ -325,6 +332,7 @@ def test_a_hidden_label_has_no_feed_and_is_left_off_entries(tmp_path: Path) -> N
     assert b"Statement" not in publication.read("feeds/all.atom")
 
 
+@pytest.mark.slow
 def test_a_category_needs_min_items_for_a_feed_and_then_keeps_it(tmp_path: Path) -> None:
     settings = build(tmp_path, categories={"min_items": 2})
     write(settings, [item("One", 30, "Video"), item("Two", 29), item("Three", 28)])

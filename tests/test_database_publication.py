@@ -71,6 +71,7 @@ def first_title(listing: Path) -> str:
     raise AssertionError(f"no numbered item in {listing}")
 
 
+@pytest.mark.slow
 def test_web_nodes_serve_the_same_bytes_and_etags_from_the_database(
     make_settings: Build, listings: Path,
 ) -> None:
@@ -99,6 +100,7 @@ def test_web_nodes_serve_the_same_bytes_and_etags_from_the_database(
     assert db_client.get("/").status_code == 200
 
 
+@pytest.mark.slow
 def test_nothing_changed_keeps_the_generation_and_old_ones_are_pruned(
     make_settings: Build, listings: Path,
 ) -> None:
@@ -130,6 +132,7 @@ def test_nothing_changed_keeps_the_generation_and_old_ones_are_pruned(
     assert etags == referenced, "documents no kept generation names are deleted"
 
 
+@pytest.mark.slow
 def test_a_web_worker_sees_a_new_generation_within_the_poll_interval(
     make_settings: Build, listings: Path,
 ) -> None:
@@ -152,6 +155,7 @@ def test_a_web_worker_sees_a_new_generation_within_the_poll_interval(
     assert response.headers["ETag"] == f'{live(settings).files["feeds/all.atom"].etag}'
 
 
+@pytest.mark.slow
 def test_a_web_node_started_before_the_first_publication_waits_politely(
     make_settings: Build, listings: Path,
 ) -> None:

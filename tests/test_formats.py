@@ -95,6 +95,7 @@ def test_every_source_setting_that_changes_a_read_changes_the_fingerprint(
     assert config_fingerprint(same[0]) == config_fingerprint(same[1])
 
 
+@pytest.mark.slow
 def test_a_refresh_reads_each_source_in_the_format_auto_chooses(
     make_settings: Any, make_fetcher: Any,
 ) -> None:

@@ -234,6 +234,7 @@ class StuckFetcher:
         return Fetched(url=location, body=self.fine[location], validators=Validators())
 
 
+@pytest.mark.slow
 def test_the_refresh_waits_for_no_source_longer_than_the_total_timeout(tmp_path: Path) -> None:
     # However a source spends its time (pages, retries, waits), the refresh
     # gives up on it once total_timeout has passed since its read began.
@@ -505,6 +506,7 @@ def test_a_fetch_after_close_fails_as_a_fetch_error(tmp_path: Path) -> None:
         fetcher.fetch("late", "http://127.0.0.1:9/news", None)
 
 
+@pytest.mark.slow
 def test_an_environment_proxy_is_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """HTTP_PROXY as httpx reads it by itself: the request goes to the proxy (a server
     of the test's own on loopback), which answers for the name it was asked about."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
 from feedsvc.listing.html import ElementWarning, parse_html_listing
 from feedsvc.listing.html_detect import find_date_text
 from feedsvc.models import ParseResult
@@ -151,6 +153,7 @@ def test_fetch_day_and_date_order_are_accepted() -> None:
     assert len(result.items) == 3
 
 
+@pytest.mark.slow
 def test_many_detected_items_are_all_read() -> None:
     rows = "".join(
         f'<li><a href="/n/{n}">Item {n}</a> <span>{n % 28 + 1} May 2021</span></li>'
@@ -163,6 +166,7 @@ def test_many_detected_items_are_all_read() -> None:
     assert result.selectors_used["item"] == "ul.news > li"
 
 
+@pytest.mark.slow
 def test_deep_dated_markup_is_read_without_hanging() -> None:
     # Selectors with a descendant combinator cost the CSS engine the elements
     # times their depth: detection does without them on such pages.

@@ -8,6 +8,7 @@ import datetime as dt
 from html.parser import HTMLParser
 from pathlib import Path
 
+import pytest
 from render_fixtures import (
     HOSTILE_TITLE,
     SITE_TITLE,
@@ -136,6 +137,7 @@ def test_the_same_spec_gives_the_same_bytes() -> None:
     assert render_view(seed_spec(), SITE_TITLE) == render_view(seed_spec(), SITE_TITLE)
 
 
+@pytest.mark.slow
 def test_every_refresh_publishes_a_page_beside_every_feed(tmp_path: Path) -> None:
     import shutil
 

@@ -88,6 +88,7 @@ def counting(*responses: Response) -> tuple[list[Request], Any]:
 # --- a good day --------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_fetch_returns_body_validators_charset_and_final_url(
     httpserver: HTTPServer, fetcher: HttpFetcher
 ) -> None:
@@ -104,6 +105,7 @@ def test_fetch_returns_body_validators_charset_and_final_url(
     assert not fetched.not_modified
 
 
+@pytest.mark.slow
 def test_user_agent_names_service_version_site_and_contact(
     httpserver: HTTPServer, fetcher: HttpFetcher
 ) -> None:
@@ -120,6 +122,7 @@ def test_user_agent_without_contact(tmp_path: Path) -> None:
     assert user_agent(settings) == f"feedsvc/{__version__} (+http://127.0.0.1:8000/)"
 
 
+@pytest.mark.slow
 def test_gzip_body_is_decompressed(httpserver: HTTPServer, fetcher: HttpFetcher) -> None:
     httpserver.expect_request("/gz").respond_with_data(
         gzip.compress(PAGE), headers={"Content-Encoding": "gzip"}, content_type="text/html"
@@ -128,6 +131,7 @@ def test_gzip_body_is_decompressed(httpserver: HTTPServer, fetcher: HttpFetcher)
 
 
 @pytest.mark.parametrize("wbits", [zlib.MAX_WBITS, -zlib.MAX_WBITS], ids=["zlib", "raw"])
+@pytest.mark.slow
 def test_deflate_body_is_decompressed_wrapped_or_raw(
     httpserver: HTTPServer, fetcher: HttpFetcher, wbits: int
 ) -> None:
@@ -142,6 +146,7 @@ def test_deflate_body_is_decompressed_wrapped_or_raw(
 # --- conditional GET -----------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_conditional_get_sends_validators_and_304_keeps_them(
     httpserver: HTTPServer, fetcher: HttpFetcher
 ) -> None:
@@ -195,6 +200,7 @@ def test_304_returns_new_validators_merged_with_the_old(
     assert seen[0].headers["If-None-Match"] == '"v1"'
 
 
+@pytest.mark.slow
 def test_unconditional_request_sends_no_validators(
     httpserver: HTTPServer, fetcher: HttpFetcher
 ) -> None:
@@ -208,6 +214,7 @@ def test_unconditional_request_sends_no_validators(
 # --- retries -------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_500_then_success_is_retried_after_a_jittered_backoff(
     httpserver: HTTPServer, fetcher: HttpFetcher, sleeps: Sleeps
 ) -> None:
@@ -218,6 +225,7 @@ def test_500_then_success_is_retried_after_a_jittered_backoff(
     assert sleeps.calls == [0.5]
 
 
+@pytest.mark.slow
 def test_persistent_500_gives_up_after_the_retries(
     httpserver: HTTPServer, fetcher: HttpFetcher, sleeps: Sleeps
 ) -> None:
@@ -234,6 +242,7 @@ def test_persistent_500_gives_up_after_the_retries(
     assert sleeps.calls == [0.5, 1.0, 2.0]
 
 
+@pytest.mark.slow
 def test_429_honours_retry_after_seconds(
     httpserver: HTTPServer, fetcher: HttpFetcher, sleeps: Sleeps
 ) -> None:
@@ -245,6 +254,7 @@ def test_429_honours_retry_after_seconds(
     assert sleeps.calls == [7.0]
 
 
+@pytest.mark.slow
 def test_503_honours_retry_after_http_date(
     httpserver: HTTPServer, fetcher: HttpFetcher, sleeps: Sleeps
 ) -> None:
@@ -257,6 +267,7 @@ def test_503_honours_retry_after_http_date(
     assert sleeps.calls == [90.0]
 
 
+@pytest.mark.slow
 def test_retry_after_beyond_the_cap_fails_at_once(
     httpserver: HTTPServer, fetcher: HttpFetcher, sleeps: Sleeps
 ) -> None:
@@ -268,6 +279,7 @@ def test_retry_after_beyond_the_cap_fails_at_once(
     assert len(seen) == 1
 
 
+@pytest.mark.slow
 def test_4xx_is_not_retried(
     httpserver: HTTPServer, fetcher: HttpFetcher, sleeps: Sleeps
 ) -> None:
@@ -280,6 +292,7 @@ def test_4xx_is_not_retried(
     assert sleeps.calls == []
 
 
+@pytest.mark.slow
 def test_connection_refused_is_retried_then_reported(
     tmp_path: Path, sleeps: Sleeps
 ) -> None:
@@ -295,6 +308,7 @@ def test_connection_refused_is_retried_then_reported(
     assert sleeps.calls == [1.0, 2.0]
 
 
+@pytest.mark.slow
 def test_slow_response_times_out(tmp_path: Path, httpserver: HTTPServer, sleeps: Sleeps) -> None:
     release = threading.Event()
 
@@ -313,6 +327,7 @@ def test_slow_response_times_out(tmp_path: Path, httpserver: HTTPServer, sleeps:
         release.set()
 
 
+@pytest.mark.slow
 def test_trickling_body_is_cut_off_at_the_total_timeout(
     tmp_path: Path, httpserver: HTTPServer, sleeps: Sleeps
 ) -> None:
@@ -344,6 +359,7 @@ def test_trickling_body_is_cut_off_at_the_total_timeout(
     assert str(caught.value) == f"s: timed out: {url} took longer than 1 s in all"
 
 
+@pytest.mark.slow
 def test_slow_headers_count_towards_the_total_timeout_and_are_retried(
     tmp_path: Path, httpserver: HTTPServer, sleeps: Sleeps
 ) -> None:
@@ -365,6 +381,7 @@ def test_slow_headers_count_towards_the_total_timeout_and_are_retried(
     assert sleeps.calls == [0.5]
 
 
+@pytest.mark.slow
 def test_persistent_slowness_gives_up_with_the_total_timeout(
     tmp_path: Path, httpserver: HTTPServer, sleeps: Sleeps
 ) -> None:
@@ -388,6 +405,7 @@ def test_persistent_slowness_gives_up_with_the_total_timeout(
 # --- redirects -----------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_relative_redirect_is_followed_and_final_url_reported(
     httpserver: HTTPServer, fetcher: HttpFetcher
 ) -> None:
@@ -400,6 +418,7 @@ def test_relative_redirect_is_followed_and_final_url_reported(
     assert fetched.url == httpserver.url_for("/new") + "?page=0"
 
 
+@pytest.mark.slow
 def test_redirect_loop_is_refused(httpserver: HTTPServer, fetcher: HttpFetcher) -> None:
     httpserver.expect_request("/a").respond_with_data(b"", 302, headers={"Location": "/b"})
     httpserver.expect_request("/b").respond_with_data(b"", 302, headers={"Location": "/a"})
@@ -407,6 +426,7 @@ def test_redirect_loop_is_refused(httpserver: HTTPServer, fetcher: HttpFetcher) 
         fetcher.fetch("s", httpserver.url_for("/a"), None)
 
 
+@pytest.mark.slow
 def test_too_many_redirects_are_refused(
     tmp_path: Path, httpserver: HTTPServer, sleeps: Sleeps
 ) -> None:
@@ -425,6 +445,7 @@ def test_too_many_redirects_are_refused(
 
 
 @pytest.mark.parametrize("target", ["file:///etc/passwd", "ftp://example.org/listing.txt"])
+@pytest.mark.slow
 def test_redirect_to_a_non_http_scheme_is_refused(
     httpserver: HTTPServer, fetcher: HttpFetcher, target: str
 ) -> None:
@@ -461,6 +482,7 @@ def test_non_http_location_is_refused(fetcher: HttpFetcher) -> None:
 # --- size limits ---------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_oversized_body_with_content_length_is_refused(
     tmp_path: Path, httpserver: HTTPServer, sleeps: Sleeps
 ) -> None:
@@ -472,6 +494,7 @@ def test_oversized_body_with_content_length_is_refused(
         small.fetch("s", httpserver.url_for("/big"), None)
 
 
+@pytest.mark.slow
 def test_endless_body_without_content_length_is_cut_off(
     tmp_path: Path, httpserver: HTTPServer, sleeps: Sleeps
 ) -> None:
@@ -494,6 +517,7 @@ def test_endless_body_without_content_length_is_cut_off(
     assert sent[0] < 2_000
 
 
+@pytest.mark.slow
 def test_gzip_bomb_is_refused_once_decompressed(
     tmp_path: Path, httpserver: HTTPServer, sleeps: Sleeps
 ) -> None:
@@ -516,6 +540,7 @@ def _gzip_of_zeros(size: int) -> bytes:
     return b"".join(packed) + packer.flush()
 
 
+@pytest.mark.slow
 def test_unknown_content_encoding_is_refused(
     httpserver: HTTPServer, fetcher: HttpFetcher
 ) -> None:
@@ -526,6 +551,7 @@ def test_unknown_content_encoding_is_refused(
         fetcher.fetch("s", httpserver.url_for("/br"), None)
 
 
+@pytest.mark.slow
 def test_corrupt_gzip_is_a_fetch_error(httpserver: HTTPServer, fetcher: HttpFetcher) -> None:
     httpserver.expect_request("/bad-gz").respond_with_data(
         b"not gzip at all", headers={"Content-Encoding": "gzip"}
@@ -537,6 +563,7 @@ def test_corrupt_gzip_is_a_fetch_error(httpserver: HTTPServer, fetcher: HttpFetc
 # --- charsets ------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_meta_declared_windows_1252_page_decodes_without_mojibake(
     httpserver: HTTPServer, fetcher: HttpFetcher
 ) -> None:
@@ -552,6 +579,7 @@ def test_meta_declared_windows_1252_page_decodes_without_mojibake(
     assert "€2.5 million" in text
 
 
+@pytest.mark.slow
 def test_undeclared_utf8_page_decodes_without_mojibake(
     httpserver: HTTPServer, fetcher: HttpFetcher
 ) -> None:
@@ -580,6 +608,7 @@ def threaded_server() -> Iterator[HTTPServer]:
     server.stop()
 
 
+@pytest.mark.slow
 def test_never_two_requests_at_once_to_one_host(
     threaded_server: HTTPServer, fetcher: HttpFetcher
 ) -> None:

@@ -68,6 +68,7 @@ def test_feed_ids_depend_on_site_and_key_only() -> None:
     assert feed_guid("http://a.test/", "all") != feed_guid("http://a.test/", "category/x")
 
 
+@pytest.mark.slow
 @given(st.text())
 def test_any_label_gets_a_url_safe_slug(label: str) -> None:
     slug = slugify(label)
@@ -76,6 +77,7 @@ def test_any_label_gets_a_url_safe_slug(label: str) -> None:
     assert SLUG.match(slug), slug
 
 
+@pytest.mark.slow
 @given(st.text(), st.dates())
 def test_item_ids_are_url_safe_and_stable(title: str, date: dt.date) -> None:
     assert re.fullmatch(r"[0-9a-f]{32}", item_id(date, title))

@@ -217,6 +217,7 @@ def loaded_after_import(code: str) -> set[str]:
     return set(json.loads(result.stdout.splitlines()[-1]))
 
 
+@pytest.mark.slow
 def test_building_the_app_loads_no_parser_renderer_or_pipeline(tmp_path: Path) -> None:
     code = (
         "from pathlib import Path\n"
@@ -228,6 +229,7 @@ def test_building_the_app_loads_no_parser_renderer_or_pipeline(tmp_path: Path) -
 
 
 @pytest.mark.parametrize("module", PURE_MODULES)
+@pytest.mark.slow
 def test_importing_a_pure_module_loads_no_framework(module: str) -> None:
     if module_file(module) is None:
         pytest.skip(f"{module} does not exist yet")

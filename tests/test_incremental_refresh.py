@@ -90,6 +90,7 @@ def forget_snapshots(settings: Settings) -> None:
         engine.dispose()
 
 
+@pytest.mark.slow
 def test_the_same_bytes_again_are_neither_parsed_nor_merged(site: Settings) -> None:
     write(site, items(40))
     renderer = CountingRenderer()
@@ -105,6 +106,7 @@ def test_the_same_bytes_again_are_neither_parsed_nor_merged(site: Settings) -> N
     assert files(site) == before
 
 
+@pytest.mark.slow
 def test_a_new_item_on_top_renders_only_the_feeds_it_is_in(site: Settings) -> None:
     listing = items(60)
     write(site, listing)
@@ -127,6 +129,7 @@ def test_a_new_item_on_top_renders_only_the_feeds_it_is_in(site: Settings) -> No
 
 @pytest.mark.parametrize("change", ["grow at the top", "edit near the top", "edit at the bottom",
                                     "drop the oldest", "move a category"])
+@pytest.mark.slow
 def test_reading_what_changed_publishes_what_reading_everything_publishes(
     make_settings: Callable[..., Settings], tmp_path: Path, change: str,
     database_url: Callable[..., str],
@@ -165,6 +168,7 @@ def test_reading_what_changed_publishes_what_reading_everything_publishes(
         assert stored_rows(sites[0]) == stored_rows(sites[1])
 
 
+@pytest.mark.slow
 def test_an_unchanged_file_is_not_modified_by_its_size_and_time(site: Settings) -> None:
     write(site, items(10))
     refresh(site, now=T0)
@@ -172,6 +176,7 @@ def test_an_unchanged_file_is_not_modified_by_its_size_and_time(site: Settings) 
     assert report.summary_lines()[0] == "news: not modified"
 
 
+@pytest.mark.slow
 def test_item_pages_are_looked_up_in_the_store_by_id(site: Settings) -> None:
     from feedsvc.web import create_app
 

@@ -161,6 +161,7 @@ def test_a_request_left_running_by_another_scheduler_is_failed_on_takeover(
     assert store.request_refresh("192.0.2.1", T0) is not None
 
 
+@pytest.mark.slow
 def test_only_the_newest_requests_are_kept(store: Store) -> None:
     for _ in range(KEEP_REQUESTS + 5):
         request_id = store.request_refresh("192.0.2.1", T0)

@@ -188,6 +188,7 @@ def _page(title_markup: str, around: str = "") -> str:
             '<time datetime="2022-03-14">14 March 2022</time></article></body></html>')
 
 
+@pytest.mark.slow
 def test_a_title_in_20000_nested_spans_is_read() -> None:
     html = _page("<span>" * 20_000 + "Deep title" + "</span>" * 20_000)
     assert len(html) > 220_000
@@ -225,6 +226,7 @@ def test_a_recursion_error_is_a_listing_error(monkeypatch: pytest.MonkeyPatch) -
                            selectors=None)
 
 
+@pytest.mark.slow
 def test_a_page_of_junk_items_keeps_the_first_warnings_and_counts_the_rest() -> None:
     html = "<article><h2>No date</h2></article>" * 50_000
     result = parse_html_listing(html, source="s", language="en", page_url=None, selectors=None)

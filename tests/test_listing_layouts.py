@@ -209,6 +209,7 @@ LAYOUTS = {
 }
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None)
 @given(st.lists(_item, min_size=1, max_size=6), st.sampled_from(sorted(LAYOUTS)))
 def test_items_written_in_each_layout_read_back(
@@ -241,6 +242,7 @@ LOOSE_JUNK = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", LOOSE_JUNK)
 def test_memory_of_the_other_layouts_grows_with_the_input_and_no_faster(kind: str) -> None:
     assert_memory_in_step_with_input(LOOSE_JUNK[kind])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -67,6 +68,7 @@ def without_lines(result: ParseResult) -> list[ListingItem]:
     ]
 
 
+@pytest.mark.slow
 @QUICK
 @given(st.lists(items, max_size=8))
 def test_rendered_items_read_back_the_same(generated: list[ListingItem]) -> None:
@@ -75,6 +77,7 @@ def test_rendered_items_read_back_the_same(generated: list[ListingItem]) -> None
     assert result.warnings == ()
 
 
+@pytest.mark.slow
 @QUICK
 @given(st.lists(items, max_size=8), st.sampled_from(["\r\n", "\r"]))
 def test_line_endings_do_not_matter(generated: list[ListingItem], newline: str) -> None:
@@ -82,6 +85,7 @@ def test_line_endings_do_not_matter(generated: list[ListingItem], newline: str) 
     assert without_lines(parse_text_listing(text, language="en")) == generated
 
 
+@pytest.mark.slow
 @QUICK
 @given(st.lists(items, min_size=1, max_size=8))
 def test_items_start_where_their_marker_is(generated: list[ListingItem]) -> None:
@@ -119,6 +123,7 @@ listing_line = st.one_of(
 )
 
 
+@pytest.mark.slow
 @QUICK
 @given(st.lists(listing_line, max_size=40), st.sampled_from(["\n", "\r\n", "\r"]))
 def test_never_raises_on_listing_like_text(lines: list[str], newline: str) -> None:

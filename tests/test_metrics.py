@@ -166,6 +166,7 @@ def test_store_stats_read_what_a_real_refresh_recorded(tmp_path: Path) -> None:
     assert by_name["gone"].items == 0
 
 
+@pytest.mark.slow
 def test_metrics_of_a_real_store_include_the_refresh_duration_histogram(tmp_path: Path) -> None:
     from feedsvc.pipeline import refresh
     from feedsvc.web import create_app

@@ -92,6 +92,7 @@ JUNK = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", JUNK)
 def test_parsing_memory_grows_with_the_input_and_no_faster(kind: str) -> None:
     assert_memory_in_step_with_input(JUNK[kind])
@@ -102,6 +103,7 @@ junk_line = st.text(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=8, deadline=None)
 @given(lines=st.lists(junk_line, min_size=1, max_size=6))
 def test_parsing_memory_of_any_repeated_junk_grows_with_the_input(lines: list[str]) -> None:
@@ -112,6 +114,7 @@ def test_parsing_memory_of_any_repeated_junk_grows_with_the_input(lines: list[st
 # --- warnings ---
 
 
+@pytest.mark.slow
 def test_junk_keeps_the_first_warnings_and_counts_the_rest() -> None:
     lines = 2_500_000  # 5 MB of "-" lines: one warning each
     result = parse_text_listing("-\n" * lines, source="junk")
@@ -226,6 +229,7 @@ def small_limit_config(tmp_path: Path) -> Iterator[Path]:
     yield config
 
 
+@pytest.mark.slow
 def test_parse_dev_zero_fails_with_one_line() -> None:
     done = run_parse("parse", "/dev/zero")
     assert done.returncode == 1
@@ -235,6 +239,7 @@ def test_parse_dev_zero_fails_with_one_line() -> None:
     )
 
 
+@pytest.mark.slow
 def test_parse_of_a_file_larger_than_fetch_max_bytes_fails_with_one_line(
     tmp_path: Path, small_limit_config: Path
 ) -> None:
@@ -247,6 +252,7 @@ def test_parse_of_a_file_larger_than_fetch_max_bytes_fails_with_one_line(
     )
 
 
+@pytest.mark.slow
 def test_parse_reads_files_up_to_fetch_max_bytes(
     tmp_path: Path, small_limit_config: Path
 ) -> None:
@@ -266,6 +272,7 @@ def test_read_at_most_gives_up_on_a_silent_writer(fifo: Path) -> None:
         os.close(writer_end)
 
 
+@pytest.mark.slow
 def test_the_refresh_gives_up_on_a_local_fifo_after_fetch_read_timeout(
     fifo: Path, make_settings: Callable[..., Settings]
 ) -> None:
@@ -278,6 +285,7 @@ def test_the_refresh_gives_up_on_a_local_fifo_after_fetch_read_timeout(
         os.close(writer_end)
 
 
+@pytest.mark.slow
 def test_parse_gives_up_on_a_silent_fifo_with_one_line(fifo: Path, tmp_path: Path) -> None:
     config = tmp_path / "feedsvc.toml"
     config.write_text("[fetch]\nread_timeout = 1\n", encoding="utf-8")

@@ -100,6 +100,7 @@ def edit(path: Path, old: str, new: str) -> None:
 # --- publishing ---------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_first_refresh_publishes_every_feed_in_every_format(settings: Settings) -> None:
     report = refresh(settings, now=T0)
     assert report.ok and report.published
@@ -117,6 +118,7 @@ def test_first_refresh_publishes_every_feed_in_every_format(settings: Settings) 
     json.dumps(report.to_json())
 
 
+@pytest.mark.slow
 def test_two_refreshes_in_a_row_give_byte_identical_feeds(settings: Settings) -> None:
     first = refresh(settings, now=T0)
     before = published(settings)
@@ -129,6 +131,7 @@ def test_two_refreshes_in_a_row_give_byte_identical_feeds(settings: Settings) ->
     assert current_generation(settings.storage.publish_dir) == generation
 
 
+@pytest.mark.slow
 def test_feed_dates_come_from_items_never_from_the_clock(settings: Settings) -> None:
     refresh(settings, now=T0)
     atom = published(settings)["feeds/all.atom"].decode()
@@ -139,6 +142,7 @@ def test_feed_dates_come_from_items_never_from_the_clock(settings: Settings) -> 
 # --- identity and history ------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_ids_survive_reordering_edits_and_moving_to_another_source(
     settings: Settings, listings: Path
 ) -> None:
@@ -178,6 +182,7 @@ def _entry_updated_times(settings: Settings) -> dict[str, str]:
     return dict(pairs)
 
 
+@pytest.mark.slow
 def test_an_edit_changes_the_edited_entrys_updated_time_only(
     settings: Settings, listings: Path
 ) -> None:
@@ -192,6 +197,7 @@ def test_an_edit_changes_the_edited_entrys_updated_time_only(
     assert len(set(after.values())) == len(after)
 
 
+@pytest.mark.slow
 def test_items_that_leave_their_listing_stay_in_the_feeds(
     settings: Settings, listings: Path
 ) -> None:
@@ -204,6 +210,7 @@ def test_items_that_leave_their_listing_stay_in_the_feeds(
     assert len(site_snapshot(settings).latest) == 5
 
 
+@pytest.mark.slow
 def test_the_same_item_in_two_sources_is_one_item(settings: Settings) -> None:
     refresh(settings, now=T0)
     titles = [item.title for item in site_snapshot(settings).latest]
@@ -235,6 +242,7 @@ def break_directory(path: Path, data: Path) -> None:
     path.mkdir()
 
 
+@pytest.mark.slow
 def test_a_source_with_no_items_says_what_the_parser_saw(
     make_settings: Build, make_fetcher: Any, pipeline_data: Path
 ) -> None:
@@ -260,6 +268,7 @@ def test_a_source_with_no_items_says_what_the_parser_saw(
         (break_directory, "not a file"),
     ],
 )
+@pytest.mark.slow
 def test_a_broken_source_leaves_the_feeds_as_they_were(
     settings: Settings, listings: Path, pipeline_data: Path,
     breakage: Callable[[Path, Path], None], message: str,
@@ -281,6 +290,7 @@ def test_a_broken_source_leaves_the_feeds_as_they_were(
     assert "Ministers meet on skills funding" in guids_by_title(settings)
 
 
+@pytest.mark.slow
 def test_a_source_that_never_worked_never_becomes_an_item(
     make_settings: Build, listings: Path
 ) -> None:
@@ -308,6 +318,7 @@ def test_nothing_is_published_while_the_store_is_empty(make_settings: Build,
     assert last["error"] == "the store holds no items yet"
 
 
+@pytest.mark.slow
 def test_a_failing_source_recovers_and_status_shows_it(
     settings: Settings, listings: Path, store: Store
 ) -> None:
@@ -347,6 +358,7 @@ def test_status_before_any_refresh(settings: Settings, store: Store) -> None:
 # --- remote sources: validators, back-off, pages ---------------------------------------
 
 
+@pytest.mark.slow
 def test_a_not_modified_source_keeps_its_items(
     make_settings: Build, make_fetcher: Any, pipeline_data: Path
 ) -> None:
@@ -361,6 +373,7 @@ def test_a_not_modified_source_keeps_its_items(
     assert len(site_snapshot(settings).latest) == 4
 
 
+@pytest.mark.slow
 def test_a_failing_remote_source_is_retried_less_and_less_often(
     make_settings: Build, make_fetcher: Any, listings: Path
 ) -> None:
@@ -387,6 +400,7 @@ def test_a_failing_remote_source_is_retried_less_and_less_often(
     assert attempted(210 * MINUTE) == (True, False)
 
 
+@pytest.mark.slow
 def test_html_sources_follow_next_pages_and_stop_at_a_loop(
     make_settings: Build, make_fetcher: Any, pipeline_data: Path
 ) -> None:
@@ -435,6 +449,7 @@ def test_a_next_page_that_cannot_be_read_keeps_the_pages_before_it(
     assert len(site_snapshot(settings).latest) == 2
 
 
+@pytest.mark.slow
 def test_html_sources_stop_at_max_pages(
     make_settings: Build, make_fetcher: Any, pipeline_data: Path
 ) -> None:
@@ -454,6 +469,7 @@ def test_html_sources_stop_at_max_pages(
         {"max_pages": 2},
     ],
 )
+@pytest.mark.slow
 def test_a_changed_source_config_is_read_in_full_even_if_not_modified(
     make_settings: Build, make_fetcher: Any, pipeline_data: Path, change: dict[str, Any]
 ) -> None:
@@ -477,6 +493,7 @@ def test_a_changed_source_config_is_read_in_full_even_if_not_modified(
     assert report.summary_lines()[0] == "h: not modified"
 
 
+@pytest.mark.slow
 def test_a_failing_remote_source_fixed_in_the_config_is_retried_at_once(
     make_settings: Build, make_fetcher: Any, pipeline_data: Path
 ) -> None:
@@ -528,6 +545,7 @@ def test_different_items_with_the_same_date_and_title_are_reported(
 # --- categories ------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_category_whose_last_item_moved_keeps_an_empty_feed(
     settings: Settings, listings: Path
 ) -> None:
@@ -587,6 +605,7 @@ def test_an_interrupted_fetch_leaves_store_and_publication_as_they_were(
 
 
 @pytest.mark.parametrize("exc", [SystemExit(3), KeyboardInterrupt(), MemoryError()])
+@pytest.mark.slow
 def test_a_refresh_killed_while_rendering_leaves_the_publication_intact(
     settings: Settings, listings: Path, store: Store, exc: BaseException
 ) -> None:
@@ -662,6 +681,7 @@ KILLED_WHILE_PUBLISHING = """
 """
 
 
+@pytest.mark.slow
 def test_a_refresh_killed_with_sigkill_while_publishing_leaves_the_old_feeds(
     tmp_path: Path, settings: Settings, listings: Path
 ) -> None:
@@ -694,6 +714,7 @@ HOLD_THE_LOCK = """
 """
 
 
+@pytest.mark.slow
 def test_a_refresh_is_refused_while_another_process_holds_the_lock(
     settings: Settings,
 ) -> None:
@@ -710,6 +731,7 @@ def test_a_refresh_is_refused_while_another_process_holds_the_lock(
     assert refresh(settings, now=T0).published
 
 
+@pytest.mark.slow
 def test_a_dead_process_does_not_keep_the_lock(settings: Settings) -> None:
     Store.open(settings.storage.database).close()
     with run_python(HOLD_THE_LOCK, settings.storage.database) as child:
@@ -734,6 +756,7 @@ RACE = """
 """
 
 
+@pytest.mark.slow
 def test_refreshes_racing_from_several_processes_never_overlap(
     tmp_path: Path, settings: Settings
 ) -> None:
@@ -770,6 +793,7 @@ def test_a_refresh_is_refused_while_this_process_holds_the_lock(
 # --- the command line ---------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_feedsvc_refresh_on_the_bundled_config(
     bundled_site: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -791,6 +815,7 @@ def test_feedsvc_refresh_on_the_bundled_config(
     assert "feeds.opml" in publication.files
 
 
+@pytest.mark.slow
 def test_feedsvc_refresh_exits_2_when_a_source_fails(
     bundled_site: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -97,6 +97,7 @@ class FlakyEngine:
         self._engine.dispose()
 
 
+@pytest.mark.slow
 def test_the_listener_says_once_that_it_hears_again_and_then_hears(
     caplog: pytest.LogCaptureFixture, postgres_database: Callable[..., str],
 ) -> None:
@@ -123,6 +124,7 @@ def test_the_listener_says_once_that_it_hears_again_and_then_hears(
     engine.dispose()
 
 
+@pytest.mark.slow
 def test_closing_a_database_publisher_stops_its_listener(
     postgres_database: Callable[..., str],
 ) -> None:

@@ -74,6 +74,7 @@ def test_an_unknown_source_is_one_error_line(
     assert err == ["feedsvc: error: no source named 'nope' (the sources are: news, other)"]
 
 
+@pytest.mark.slow
 def test_force_reads_an_unchanged_source_in_full(
     config: Path, capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -85,6 +86,7 @@ def test_force_reads_an_unchanged_source_in_full(
         "other: 3 found, 0 new, 0 updated, 0 warnings")
 
 
+@pytest.mark.slow
 def test_warnings_are_said_the_first_few_or_all(
     config: Path, capsys: pytest.CaptureFixture[str],
 ) -> None:

@@ -176,6 +176,7 @@ def test_misfire_grace_is_one_interval_at_most_an_hour(interval: int, grace: int
 # --- the background scheduler ---------------------------------------------------
 
 
+@pytest.mark.slow
 def test_runs_once_at_start_up_then_on_each_tick(started: Any) -> None:
     job = CountingJob()
     settings, _ = started(job)
@@ -203,6 +204,7 @@ def test_no_run_at_start_up_when_disabled(started: Any) -> None:
     assert dt.datetime.fromisoformat(state["next_run"]) == next_run.replace(microsecond=0)
 
 
+@pytest.mark.slow
 def test_a_slow_refresh_is_never_run_twice_at_once_and_missed_ticks_are_not_replayed(
     started: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -220,6 +222,7 @@ def test_a_slow_refresh_is_never_run_twice_at_once_and_missed_ticks_are_not_repl
     assert job.runs <= 2
 
 
+@pytest.mark.slow
 def test_a_failing_refresh_never_stops_the_scheduler(
     started: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -230,6 +233,7 @@ def test_a_failing_refresh_never_stops_the_scheduler(
     wait_for(lambda: (read_scheduler_state(settings) or {}).get("ticks", 0) >= 2)
 
 
+@pytest.mark.slow
 def test_a_refresh_refused_by_the_lock_is_skipped_at_info(
     started: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -370,6 +374,7 @@ def start_foreground(tmp_path: Path) -> subprocess.Popen[str]:
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.slow
 def test_a_signal_lets_the_running_refresh_finish_then_returns(
     tmp_path: Path, signum: int
 ) -> None:
@@ -404,6 +409,7 @@ def log_text(tmp_path: Path) -> str:
         return ""
 
 
+@pytest.mark.slow
 def test_a_second_signal_abandons_the_running_refresh(tmp_path: Path) -> None:
     process = start_foreground(tmp_path)
     process.send_signal(signal.SIGTERM)
@@ -424,6 +430,7 @@ def test_a_second_signal_abandons_the_running_refresh(tmp_path: Path) -> None:
 
 
 @pytest.mark.both_engines
+@pytest.mark.slow
 def test_of_two_schedulers_on_one_store_only_the_lease_holder_refreshes(
     tmp_path: Path, engine_database: EngineDatabase,
 ) -> None:
@@ -454,6 +461,7 @@ def test_of_two_schedulers_on_one_store_only_the_lease_holder_refreshes(
 
 
 @pytest.mark.both_engines
+@pytest.mark.slow
 def test_a_standby_takes_over_a_lease_its_holder_stopped_renewing(
     tmp_path: Path, engine_database: EngineDatabase,
 ) -> None:
@@ -507,6 +515,7 @@ def test_the_active_scheduler_runs_a_queued_request(started: Any) -> None:
 
 
 @pytest.mark.both_engines
+@pytest.mark.slow
 def test_a_failing_request_is_recorded_failed_and_one_refused_by_the_lock_stays_queued(
     started: Any,
 ) -> None:
@@ -524,6 +533,7 @@ def test_a_failing_request_is_recorded_failed_and_one_refused_by_the_lock_stays_
 
 
 @pytest.mark.both_engines
+@pytest.mark.slow
 def test_a_standby_leaves_requests_to_the_active_scheduler(
     tmp_path: Path, engine_database: EngineDatabase,
 ) -> None:
@@ -549,6 +559,7 @@ def test_a_standby_leaves_requests_to_the_active_scheduler(
 
 
 @pytest.mark.both_engines
+@pytest.mark.slow
 def test_a_takeover_refreshes_once_a_dead_refresh_lock_expires(
     tmp_path: Path, engine_database: EngineDatabase,
 ) -> None:

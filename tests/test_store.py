@@ -149,6 +149,7 @@ def open_together(url: str, count: int) -> list[tuple[int, str, str]]:
     return outcomes
 
 
+@pytest.mark.slow
 def test_processes_opening_a_new_store_at_once_create_it_once(store_url: str) -> None:
     assert open_together(store_url, 4) == [(0, "0\n", "")] * 4
     with Store.open(store_url) as store:
@@ -475,6 +476,7 @@ def tied_items_and_categories(url: str) -> tuple[list[str], list[str]]:
         return titles(store), [c.slug for c in store.known_categories()]
 
 
+@pytest.mark.slow
 def test_a_language_collation_does_not_change_the_order_of_ties(
     postgres_database: Callable[..., str], tmp_path: Path,
 ) -> None:
@@ -484,6 +486,7 @@ def test_a_language_collation_does_not_change_the_order_of_ties(
     assert tied_items_and_categories(postgres_database(icu_locale="en-US")) == on_sqlite
 
 
+@pytest.mark.slow
 def test_a_postgresql_store_of_version_5_is_upgraded_to_code_point_order(
     postgres_database: Callable[..., str],
 ) -> None:
@@ -530,6 +533,7 @@ def test_a_category_of_more_items_than_a_statement_may_name_is_removed(store: St
     assert store.source_state("big").body_digest is None  # type: ignore[union-attr]
 
 
+@pytest.mark.slow
 def test_a_machine_whose_clock_runs_ahead_does_not_take_a_live_lock_over(
     postgres_database: Callable[..., str], monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -556,6 +560,7 @@ def test_a_postgresql_url_naming_no_driver_uses_psycopg_3(tmp_path: Path, writte
     sa.make_url(settings.storage.database).get_dialect().import_dbapi()  # installed
 
 
+@pytest.mark.slow
 def test_processes_rebuilding_the_indexes_at_once_build_them_once(
     postgres_database: Callable[..., str],
 ) -> None:
@@ -584,6 +589,7 @@ def test_processes_rebuilding_the_indexes_at_once_build_them_once(
     assert errors == []
 
 
+@pytest.mark.slow
 def test_a_server_in_another_time_zone_keeps_the_same_times(
     postgres_database: Callable[..., str], tmp_path: Path,
 ) -> None:

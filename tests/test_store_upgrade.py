@@ -108,6 +108,7 @@ def moved_category_pages(published: bytes) -> bytes:
     return re.sub(rb"/#category-([a-z0-9-]+)", rb"/categories/\1", published)
 
 
+@pytest.mark.slow
 def test_the_next_refresh_publishes_the_same_bytes(old_site: Path) -> None:
     settings = load_settings(old_site / "config" / "feedsvc.toml")
     before = _items(settings.storage.database)

@@ -236,6 +236,7 @@ def test_home_page_links_the_default_web_readers(client: FlaskClient) -> None:
         f"Subscribe to All items in {reader['name']}" for reader in DEFAULT_READERS]
 
 
+@pytest.mark.slow
 def test_web_readers_are_configurable(tmp_path: Path) -> None:
     raw: dict[str, Any] = {
         "site": {"base_url": BASE_URL},
@@ -335,6 +336,7 @@ def many_items(count: int) -> tuple[ItemRecord, ...]:
     )
 
 
+@pytest.mark.slow
 def test_the_item_list_pages_through_every_item_newest_first(settings: Settings) -> None:
     records = many_items(PAGE_SIZE * 2 + 7)
     publish_site(settings.storage.publish_dir, items=records)

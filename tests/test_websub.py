@@ -134,6 +134,7 @@ def urls(settings: Settings, *keys: str) -> list[str]:
                   for fmt in FEED_FILES)
 
 
+@pytest.mark.slow
 def test_every_feed_names_the_hub_and_itself(site: Settings, hub: Hub) -> None:
     write(site, listing("One"))
     refresh(site, now=T0, notifier=notifier(site))
@@ -151,6 +152,7 @@ def test_every_feed_names_the_hub_and_itself(site: Settings, hub: Hub) -> None:
         assert feed["feed_url"] == f"{site.site.base_url}feeds/{key}.json"
 
 
+@pytest.mark.slow
 def test_a_feed_answers_with_link_headers_to_the_hub_and_itself(site: Settings, hub: Hub) -> None:
     write(site, listing("One"))
     refresh(site, now=T0, notifier=notifier(site))
@@ -167,6 +169,7 @@ def test_a_feed_answers_with_link_headers_to_the_hub_and_itself(site: Settings, 
     assert "Link" not in client.get("/").headers
 
 
+@pytest.mark.slow
 def test_the_hub_hears_of_exactly_the_feeds_whose_bytes_changed(
     site: Settings, hub: Hub
 ) -> None:
@@ -189,6 +192,7 @@ def test_the_hub_hears_of_exactly_the_feeds_whose_bytes_changed(
     assert hub.protocol_errors == []
 
 
+@pytest.mark.slow
 def test_a_5xx_is_retried_and_the_delivery_recorded(site: Settings, hub: Hub) -> None:
     sender = notifier(site)
     write(site, listing("One"))
@@ -203,6 +207,7 @@ def test_a_5xx_is_retried_and_the_delivery_recorded(site: Settings, hub: Hub) ->
     assert (state.notified_total, state.failures_total, state.consecutive_failures) == (6, 0, 0)
 
 
+@pytest.mark.slow
 def test_failures_show_in_status_and_metrics_and_are_caught_up_later(
     site: Settings, hub: Hub
 ) -> None:
@@ -253,6 +258,7 @@ class Asleep(Notifier):
         pass
 
 
+@pytest.mark.slow
 def test_what_a_killed_process_did_not_send_is_sent_by_the_next(
     site: Settings, hub: Hub
 ) -> None:
@@ -280,6 +286,7 @@ def test_the_refresh_does_not_wait_for_the_hub(site: Settings, hub: Hub) -> None
     assert sorted(hub.pings) == urls(site, "all", "category/press-release")
 
 
+@pytest.mark.slow
 def test_a_dead_hub_holds_up_no_other(site: Settings, hub: Hub) -> None:
     dead = Hub()
     dead.hold = threading.Event()  # never answers within the read timeout
@@ -305,6 +312,7 @@ def test_a_dead_hub_holds_up_no_other(site: Settings, hub: Hub) -> None:
         dead.close()
 
 
+@pytest.mark.slow
 def test_no_hub_no_links_and_no_pings(make_settings: Callable[..., Settings],
                                       tmp_path: Path, hub: Hub) -> None:
     (tmp_path / "listings").mkdir()
@@ -332,6 +340,7 @@ def test_hubs_are_validated(make_settings: Callable[..., Settings], hubs: Any,
         make_settings([], websub={"hubs": hubs})
 
 
+@pytest.mark.slow
 def test_feedsvc_refresh_tells_the_hubs_before_it_exits(
     tmp_path: Path, hub: Hub, capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -361,6 +370,7 @@ language = "en"
     assert "published" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_a_publication_kept_in_the_database_tells_the_hub_too(
     make_settings: Callable[..., Settings], tmp_path: Path, hub: Hub,
 ) -> None:
