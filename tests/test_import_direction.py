@@ -236,6 +236,7 @@ def test_importing_a_pure_module_loads_no_framework(module: str) -> None:
     assert offenders(loaded_after_import(f"import {module}"), PURE_FORBIDDEN) == []
 
 
+@pytest.mark.slow
 def test_importing_the_store_loads_no_fetch_module() -> None:
     assert offenders(loaded_after_import("import feedsvc.store"), STORE_FORBIDDEN) == []
 
@@ -364,6 +365,7 @@ def columns() -> list[tuple[str, str]]:
     return [(name, column) for name, layer_columns in LAYERS for column in layer_columns]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("layer", "column"), columns())
 def test_importing_a_layer_loads_nothing_above_it(layer: str, column: str) -> None:
     modules = dict(LAYERS)[layer][column]
