@@ -69,3 +69,13 @@ def pages_holding(seqs: Collection[int], bounds: Sequence[int]) -> set[int]:
 def page_run(bounds: Sequence[int], page: int) -> tuple[int, int]:
     """(after, upto): page ``page`` holds the arrival numbers above ``after``, up to ``upto``."""
     return (bounds[page - 2] if page > 1 else 0), bounds[page - 1]
+
+
+_ARCHIVE_PARTS = re.compile(r"feeds/((?:all|category/[^/]+))/archive/([1-9][0-9]*)\.[a-z]+")
+
+
+def archive_page_of(path: str) -> tuple[str, int] | None:
+    """(feed key, page number) of the archive document at ``path``, or None for any
+    other path: ``feeds/all/archive/3.atom`` → ``("all", 3)``."""
+    found = _ARCHIVE_PARTS.fullmatch(path)
+    return None if found is None else (found[1], int(found[2]))

@@ -33,7 +33,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
-from feedsvc.archive import archive_key, is_archive_path, new_page_bounds, page_run, pages_holding
+from feedsvc.archive import archive_key, new_page_bounds, page_run, pages_holding
 from feedsvc.collate import Category, feed_link, feed_spec, site_snapshot
 from feedsvc.curation import CategoryRules, FeedFilter, as_published
 from feedsvc.errors import FeedsvcError, FetchError, ListingError, PublishError, SourceError
@@ -56,8 +56,8 @@ from feedsvc.identity import item_key, slugify
 from feedsvc.listing.warnings import OmittedWarnings, count_warnings
 from feedsvc.models import FeedSpec, Fetched, ListingItem, ParseWarning, StoredItem, Validators
 from feedsvc.outputs import OUTPUT_FORMATS, output_for_extension
-from feedsvc.publication import Document, Publication, etag_of
-from feedsvc.publishing import Publisher, publisher_for
+from feedsvc.publication import Document, Publication
+from feedsvc.publishing import Draft, Publisher, publisher_for
 from feedsvc.settings import Settings, SourceSettings
 from feedsvc.status import is_stale, redact_credentials, retry_after
 from feedsvc.store import MergeCounts, RefreshLock, SourceSnapshot, SourceState, Store
@@ -834,55 +834,64 @@ def _publish(
     too_small = _below_minimum(store, rules, [s for s in missing if s not in known])
     wanted = [slug for slug in wanted if slug in labels and slug not in too_small]
     slugs = [slug for slug in slugs if slug in labels and slug not in too_small]
-    documents = FeedDocuments(renderer, settings.site.title)
-    # Archive pages holding an item this refresh changed are rendered again.
-    changed = [] if not incremental else store.arrival_numbers(sorted(changes.changed_keys))
-    built = [_build_feed(store, settings, None, labels, item_count, documents, changed, rules,
-                         everything=not incremental), *(
-        _build_feed(store, settings, Category(slug, labels[slug]), labels, None, documents,
-                    changed, rules, everything=not incremental)
-        for slug in wanted)]
-    customs = [FeedFilter(feed, rules) for feed in settings.feeds]
-    built.extend(_build_custom(store, settings, custom, labels, rules, documents)
-                 for custom in customs if not incremental or custom.key not in published
-                 or _custom_touched(custom, changes))
-    if not incremental:
-        _warn_unknown_categories(customs, store.category_slugs())
-    # Remembered before publishing, so that no category feed is ever live
-    # without the store knowing to keep publishing it.
-    store.remember_categories({slug: labels[slug] for slug in slugs}, now)
-    links = {} if previous is None else {link.key: link for link in previous.site.feeds}
-    for link in built:
-        links[link.key] = link
-    feed_links = [links[ALL], *(links[category_key(slug)] for slug in slugs),
-                  *(links[custom.key] for custom in customs)]
-    documents[OPML_PATH] = Document(
-        content=renderer.render_opml(settings.site.title, feed_links, settings.site.base_url),
-        content_type=OPML_CONTENT_TYPE,
-        last_modified=max(dt.datetime.fromisoformat(link.updated) for link in feed_links),
-    )
-    carried = [path for link in feed_links
-               for path in (*(feed_path(link.key, fmt) for fmt in OUTPUT_FORMATS),
-                            view_path(link.key))
-               if path not in documents]
-    if incremental and previous is not None:
-        # Archive pages nothing changed: as they are (a full render renders them all).
-        carried += [path for path in previous.files
-                    if is_archive_path(path) and path not in documents]
-    site = site_snapshot(
-        settings.site, feeds=feed_links,
-        latest=[item_record(as_published(item, rules, labels), labels)
-                for item in store.newest_items(None, LATEST_ITEMS)],
-        item_count=item_count,
-    )
+    # Each document is stored as it is rendered (nothing holds them all); archive
+    # pages nothing changed stay in their feeds' indexes (a full render renders
+    # them all).
     try:
-        went_live = publisher.publish(documents, site, now=now, carried=carried,
-                                      render_key=key)
+        draft = publisher.draft(previous, now=now, render_key=key, keep_archives=incremental)
     except PublishError as exc:
-        return False, len(feed_links), item_count, str(exc)
+        return False, 0, item_count, str(exc)
+    documents = FeedDocuments(renderer, settings.site.title, draft)
+    feed_count = 0
+    try:
+        # Archive pages holding an item this refresh changed are rendered again.
+        changed = [] if not incremental else store.arrival_numbers(sorted(changes.changed_keys))
+        built = [_build_feed(store, settings, None, labels, item_count, documents, changed,
+                             rules, everything=not incremental), *(
+            _build_feed(store, settings, Category(slug, labels[slug]), labels, None, documents,
+                        changed, rules, everything=not incremental)
+            for slug in wanted)]
+        customs = [FeedFilter(feed, rules) for feed in settings.feeds]
+        built.extend(_build_custom(store, settings, custom, labels, rules, documents)
+                     for custom in customs if not incremental or custom.key not in published
+                     or _custom_touched(custom, changes))
+        if not incremental:
+            _warn_unknown_categories(customs, store.category_slugs())
+        # Remembered before publishing, so that no category feed is ever live
+        # without the store knowing to keep publishing it.
+        store.remember_categories({slug: labels[slug] for slug in slugs}, now)
+        links = {} if previous is None else {link.key: link for link in previous.site.feeds}
+        for link in built:
+            links[link.key] = link
+        feed_links = [links[ALL], *(links[category_key(slug)] for slug in slugs),
+                      *(links[custom.key] for custom in customs)]
+        feed_count = len(feed_links)
+        draft.add(OPML_PATH, Document(
+            content=renderer.render_opml(settings.site.title, feed_links,
+                                         settings.site.base_url),
+            content_type=OPML_CONTENT_TYPE,
+            last_modified=max(dt.datetime.fromisoformat(link.updated) for link in feed_links),
+        ))
+        draft.carry([path for link in feed_links
+                     for path in (*(feed_path(link.key, fmt) for fmt in OUTPUT_FORMATS),
+                                  view_path(link.key))
+                     if path not in draft])
+        site = site_snapshot(
+            settings.site, feeds=feed_links,
+            latest=[item_record(as_published(item, rules, labels), labels)
+                    for item in store.newest_items(None, LATEST_ITEMS)],
+            item_count=item_count,
+        )
+        went_live = draft.commit(site)
+    except PublishError as exc:
+        draft.abandon()
+        return False, feed_count, item_count, str(exc)
+    except BaseException:
+        draft.abandon()
+        raise
     if went_live:
-        _queue_pings(settings, store, _changed_feeds(settings, documents, previous), now)
-    return went_live, len(feed_links), item_count, None
+        _queue_pings(settings, store, _changed_feeds(settings, draft.changed), now)
+    return went_live, feed_count, item_count, None
 
 
 def _queue_pings(settings: Settings, store: Store, urls: Sequence[str], now: dt.datetime) -> None:
@@ -896,17 +905,15 @@ def _queue_pings(settings: Settings, store: Store, urls: Sequence[str], now: dt.
         logger.warning("websub: changed feeds not queued for the hubs: %s", exc)
 
 
-def _changed_feeds(
-    settings: Settings, documents: Mapping[str, Document], previous: Publication | None,
-) -> list[str]:
+def _changed_feeds(settings: Settings, changed: Sequence[str]) -> list[str]:
     """The address of every feed file (Atom, RSS, JSON Feed: not the OPML list nor the
-    feeds' pages for people) among ``documents`` whose bytes differ from the
-    previous publication's (carried files are unchanged by definition)."""
-    before = {} if previous is None else previous.files
+    feeds' pages for people) among the published paths ``changed`` (those whose bytes
+    differ from the previous publication's; carried files are unchanged by
+    definition)."""
     return [
-        settings.site.base_url + path for path, doc in sorted(documents.items())
-        if path.startswith("feeds/") and output_for_extension(path.rpartition(".")[2]) is not None
-        and (path not in before or before[path].etag != etag_of(doc.content))
+        settings.site.base_url + path for path in sorted(set(changed))
+        if path.startswith("feeds/")
+        and output_for_extension(path.rpartition(".")[2]) is not None
     ]
 
 
@@ -976,26 +983,27 @@ def _with_archives(
                                next_archive_urls=urls(archive_key(key, page + 1)))
 
 
-class FeedDocuments(dict[str, Document]):
-    """The documents of one publication, by path, feeds added whole: every format, and
-    for a subscription document its page for people (see feedsvc.render.html_view)."""
+class FeedDocuments:
+    """Renders feeds into the publication ``draft`` whole: every format, and for a
+    subscription document its page for people (see feedsvc.render.html_view). Each
+    document goes to the draft as soon as it is rendered and is not kept."""
 
-    def __init__(self, renderer: Renderer, site_title: str) -> None:
-        super().__init__()
+    def __init__(self, renderer: Renderer, site_title: str, draft: Draft) -> None:
         self._renderer = renderer
         self._site_title = site_title
+        self._draft = draft
 
     def add_feed(self, spec: FeedSpec) -> None:
         """The feed ``spec`` in every format; its page for people unless it is an
-        archive page (served as it is to browsers too)."""
+        archive page (served as it is to browsers too). Raises PublishError."""
         for fmt, output in OUTPUT_FORMATS.items():
-            self[feed_path(spec.key, fmt)] = Document(
-                content=self._renderer.render_feed(spec, fmt), content_type=output.content_type,
-                last_modified=spec.updated)
+            self._draft.add(feed_path(spec.key, fmt), Document(
+                content=self._renderer.render_feed(spec, fmt),
+                content_type=output.content_type, last_modified=spec.updated))
         if not spec.is_archive:
-            self[view_path(spec.key)] = Document(
+            self._draft.add(view_path(spec.key), Document(
                 content=self._renderer.render_view(spec, self._site_title),
-                content_type=VIEW_CONTENT_TYPE, last_modified=spec.updated)
+                content_type=VIEW_CONTENT_TYPE, last_modified=spec.updated))
 
 
 SCAN_BATCH = 500

@@ -8,9 +8,13 @@ machine need only the database URL, keep documents in memory by ETag, and
 see a new generation within ``storage.publication_poll_seconds`` (at once on
 PostgreSQL, which notifies them).
 
-Both publishers take the same prepared generation (``prepare_generation``),
-so the same inputs give the same generation name and the same ETags
-wherever they are published.
+Both publishers build generations the same way (``GenerationBuilder``), so
+the same inputs give the same generation name and the same ETags wherever
+they are published. A refresh publishes through a draft (``Publisher.draft``):
+each document is stored as soon as it is rendered, so a publication holds one
+document at a time, never all of them; archive pages go into shared,
+content-addressed storage and per-feed indexes (see ``feedsvc.publication``),
+so a generation costs what changed, not the history.
 """
 
 from __future__ import annotations
@@ -24,18 +28,23 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Protocol
 
+from sqlalchemy.engine import Connection
+
 from feedsvc.errors import PublishError, StoreError
 from feedsvc.feeds import SiteSnapshot
 from feedsvc.publication import (
     KEEP_GENERATIONS,
+    DirectoryDraft,
     Document,
+    GenerationBuilder,
     Publication,
+    PublishedFiles,
     current_generation,
     load_manifest,
     manifest_files,
     open_publication,
-    prepare_generation,
     publish,
+    unreferenced,
 )
 from feedsvc.settings import Settings
 from feedsvc.store import publications as stored
@@ -45,6 +54,38 @@ log = logging.getLogger(__name__)
 
 DOCUMENT_CACHE_BYTES = 64 * 1024 * 1024
 """Document bytes a web process keeps in memory (least recently used go first)."""
+STAGED_BYTES = 4 * 1024 * 1024
+"""Document bytes a database publication gathers before storing them in one batch."""
+
+
+class Draft(Protocol):
+    """A generation being published, document by document (see ``Publisher.draft``).
+    Nothing is live until ``commit``."""
+
+    def add(self, path: str, document: Document) -> None:
+        """Store ``document`` at ``path`` now. Raises PublishError."""
+        ...
+
+    def carry(self, paths: Sequence[str]) -> None:
+        """Keep the live generation's files ``paths`` as they are. Raises PublishError."""
+        ...
+
+    def __contains__(self, path: object) -> bool:
+        """Whether ``path`` was added."""
+        ...
+
+    @property
+    def changed(self) -> Sequence[str]:
+        """The paths added whose bytes differ from the live generation's."""
+        ...
+
+    def commit(self, site: SiteSnapshot) -> bool:
+        """Make the generation live; False when it was live already. Raises PublishError."""
+        ...
+
+    def abandon(self) -> None:
+        """Give the draft up, removing what it stored that nothing references."""
+        ...
 
 
 class Publisher(Protocol):
@@ -67,6 +108,15 @@ class Publisher(Protocol):
         """Make ``documents``, the ``carried`` files of the live generation and ``site``
         the live generation (see ``feedsvc.publication.publish``). Returns False when
         that generation was live already. Raises PublishError."""
+        ...
+
+    def draft(
+        self, previous: Publication | None, *, now: dt.datetime | None = None,
+        render_key: str | None = None, keep_archives: bool = False,
+    ) -> Draft:
+        """A new generation on top of ``previous`` (the live one, as ``live`` gave it).
+        With ``keep_archives`` every feed's archive pages stay published unless
+        replaced. Raises PublishError."""
         ...
 
     def describe(self) -> str:
@@ -93,6 +143,13 @@ class DirectoryPublisher:
     ) -> bool:
         return publish(self.publish_dir, documents, site, now=now, carried=carried,
                        render_key=render_key)
+
+    def draft(
+        self, previous: Publication | None, *, now: dt.datetime | None = None,
+        render_key: str | None = None, keep_archives: bool = False,
+    ) -> Draft:
+        return DirectoryDraft(self.publish_dir, previous, now=now, render_key=render_key,
+                              keep_archives=keep_archives)
 
     def describe(self) -> str:
         return str(self.publish_dir)
@@ -178,35 +235,70 @@ class DatabasePublisher:
         except (ValueError, KeyError, TypeError) as exc:
             raise PublishError(f"publication {where} is unreadable: {exc}") from exc
         return Publication(directory=None, generation=found.generation,
-                           files=manifest_files(manifest), site=site,
-                           render_key=manifest.get("render_key"), documents=self._documents)
+                           files=manifest_files(manifest, _CachedObjects(self._documents)),
+                           site=site, render_key=manifest.get("render_key"),
+                           documents=self._documents)
 
     def publish(
         self, documents: Mapping[str, Document], site: SiteSnapshot, *,
         now: dt.datetime | None = None, carried: Sequence[str] = (),
         render_key: str | None = None,
     ) -> bool:
-        moment = now or dt.datetime.now(dt.UTC)
+        draft = self.draft(self.live(), now=now, render_key=render_key)
+        try:
+            for path, doc in sorted(documents.items()):
+                draft.add(path, doc)
+            draft.carry(carried)
+            return draft.commit(site)
+        except BaseException:
+            draft.abandon()
+            raise
+
+    def draft(
+        self, previous: Publication | None, *, now: dt.datetime | None = None,
+        render_key: str | None = None, keep_archives: bool = False,
+    ) -> Draft:
+        return DatabaseDraft(self, previous, now=now, render_key=render_key,
+                             keep_archives=keep_archives)
+
+    def switch(self, prepared: stored.StoredGeneration, documents: Sequence[stored.NewDocument],
+               moment: dt.datetime) -> bool:
+        """Store the last ``documents`` and make ``prepared`` live, pruning old generations,
+        in one transaction. False when it was live already. Raises PublishError."""
         try:
             with self._db.write() as conn:
-                live = stored.live_generation(conn)
-                found = None if live is None else stored.generation(conn, live)
-                previous = {} if found is None else manifest_files(
-                    load_manifest(found.manifest, f"{live} (database)"))
-                prepared = prepare_generation(documents, site, previous, now=now,
-                                              carried=carried, render_key=render_key)
-                if prepared.generation == live:
+                if stored.live_generation(conn) == prepared.generation:
                     return False
-                new = [stored.NewDocument(prepared.files[path].etag, doc.content,
-                                          prepared.gzipped[path])
-                       for path, doc in documents.items()]
-                stored.switch(conn, stored.StoredGeneration(
-                    prepared.generation, prepared.manifest, prepared.site), new, moment)
-                stored.prune(conn, self._keep, _manifest_etags)
+                stored.store_documents(conn, documents)
+                stored.switch(conn, prepared, (), moment)
+                stored.prune(conn, self._keep, _released_by(conn))
         except StoreError as exc:
             raise PublishError(f"cannot publish to the database: {exc}") from exc
         self._known = None
         return True
+
+    def stage(self, documents: Sequence[stored.NewDocument]) -> list[str]:
+        """Store ``documents`` the database lacks, before their generation goes live (no
+        reader sees a document no live generation names). Returns the ETags stored.
+        Raises PublishError."""
+        try:
+            with self._db.write() as conn:
+                return stored.store_documents(conn, documents)
+        except StoreError as exc:
+            raise PublishError(f"cannot publish to the database: {exc}") from exc
+
+    def unstage(self, etags: Sequence[str]) -> None:
+        """Delete the staged documents ``etags`` (of a draft given up) that no generation
+        names. Best effort: a failure leaves them, unreferenced."""
+        if not etags:
+            return
+        try:
+            with self._db.write() as conn:
+                # Stored by this draft because absent, and no generation went live
+                # since: nothing names them.
+                stored.delete_documents(conn, etags)
+        except StoreError as exc:
+            log.warning("staged documents of an abandoned publication left: %s", exc)
 
     def close(self) -> None:
         """Stop hearing PostgreSQL's notifications (the publisher still polls)."""
@@ -226,9 +318,119 @@ class DatabasePublisher:
                 self._listener.start()
 
 
-def _manifest_etags(manifest: bytes) -> Iterable[str]:
-    files = manifest_files(load_manifest(manifest, "being pruned"))
-    return (file.etag for file in files.values())
+class DatabaseDraft:
+    """A generation being published into the database: documents are staged (stored
+    by ETag, in batches of about ``STAGED_BYTES``) as they are added; the last batch,
+    the generation and the switch of the live row are one transaction."""
+
+    def __init__(self, publisher: DatabasePublisher, previous: Publication | None, *,
+                 now: dt.datetime | None, render_key: str | None, keep_archives: bool) -> None:
+        self._publisher = publisher
+        self._previous = previous
+        self._now = now
+        self._pending: list[stored.NewDocument] = []
+        self._pending_bytes = 0
+        self._staged: list[str] = []
+        files = None if previous is None else previous.files
+        self.builder = GenerationBuilder(
+            self, files if isinstance(files, PublishedFiles) else PublishedFiles({}),
+            now=now, render_key=render_key, keep_archives=keep_archives)
+
+    # GenerationSink
+
+    def put_file(self, path: str, content: bytes, gzipped: bytes, etag: str) -> None:
+        self._stage(stored.NewDocument(etag, content, gzipped))
+
+    def carry_file(self, path: str, etag: str) -> None:
+        """Nothing to do: the document is stored by ETag already."""
+
+    def put_object(self, name: str, content: bytes, gzipped: bytes) -> None:
+        self._stage(stored.NewDocument(f'"{name}"', content, gzipped))
+
+    def put_index(self, name: str, data: bytes) -> None:
+        self._stage(stored.NewDocument(f'"{name}"', data, b""))
+
+    def read_previous(self, path: str) -> tuple[bytes, bytes]:
+        if self._previous is None:
+            raise PublishError(f"cannot carry over {path!r}: nothing is live")
+        try:
+            return self._previous.read(path), self._previous.read(path, gzipped=True)
+        except OSError as exc:
+            raise PublishError(f"cannot carry over {path!r}: {exc}") from exc
+
+    def _stage(self, document: stored.NewDocument) -> None:
+        self._pending.append(document)
+        self._pending_bytes += len(document.content) + len(document.gzip_content)
+        if self._pending_bytes >= STAGED_BYTES:
+            pending, self._pending, self._pending_bytes = self._pending, [], 0
+            self._staged.extend(self._publisher.stage(pending))
+
+    # Draft
+
+    def add(self, path: str, document: Document) -> None:
+        self.builder.add(path, document)
+
+    def carry(self, paths: Sequence[str]) -> None:
+        self.builder.carry(paths)
+
+    def __contains__(self, path: object) -> bool:
+        return path in self.builder
+
+    @property
+    def changed(self) -> Sequence[str]:
+        return self.builder.changed
+
+    def commit(self, site: SiteSnapshot) -> bool:
+        prepared = self.builder.finish(site)
+        moment = self._now or dt.datetime.now(dt.UTC)
+        went_live = self._publisher.switch(
+            stored.StoredGeneration(prepared.generation, prepared.manifest, prepared.site),
+            self._pending, moment)
+        self._pending, self._staged = [], []
+        return went_live
+
+    def abandon(self) -> None:
+        self._pending = []
+        staged, self._staged = self._staged, []
+        self._publisher.unstage(staged)
+
+
+class _CachedObjects:
+    """Index objects read through a web process's document cache."""
+
+    def __init__(self, documents: DocumentCache) -> None:
+        self._documents = documents
+
+    def read_object(self, name: str) -> bytes:
+        return self._documents.read(f'"{name}"', gzipped=False)
+
+
+class _ConnectionObjects:
+    """Index objects read in the transaction ``conn`` (while pruning)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def read_object(self, name: str) -> bytes:
+        found = stored.document(self._conn, f'"{name}"', gzipped=False)
+        if found is None:
+            raise FileNotFoundError(f"index {name} is not stored")
+        return found
+
+
+def _released_by(conn: Connection) -> Callable[[Sequence[bytes], Sequence[bytes]], Iterable[str]]:
+    """What pruning generations frees (see ``feedsvc.publication.unreferenced``), as
+    the ETags of ``published_documents``."""
+    objects = _ConnectionObjects(conn)
+
+    def released(gone: Sequence[bytes], kept: Sequence[bytes]) -> Iterable[str]:
+        freed = unreferenced([manifest_files(load_manifest(m, "being pruned"), objects)
+                              for m in gone],
+                             [manifest_files(load_manifest(m, "kept"), objects) for m in kept],
+                             plain=True)
+        return {etag if etag.startswith('"') else f'"{etag}"' for etag in freed}
+
+    return released
 
 
 class DocumentCache:

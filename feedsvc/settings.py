@@ -1,8 +1,12 @@
 """Settings: read once from one TOML file, validated, frozen, passed explicitly.
 
-Every setting is declared once in ``OPTIONS`` (section, key, default, help) or
-``SOURCE_OPTIONS`` (per ``[[sources]]`` entry). The README's settings table is
-checked against these declarations by the tests, so the docs cannot drift.
+Every setting is declared once: as a field of its section's frozen dataclass
+(``SiteSettings.title``...), with its default, one-line help and check beside
+it in ``metadata=setting(...)``; a source format's own settings are declared
+with the format in ``feedsvc.formats``. ``OPTIONS``, ``SOURCE_OPTIONS`` and
+``FEED_OPTIONS`` (the rows the loader reads by) are derived from those fields,
+and so are the README's settings tables (``readme_tables``; the tests check
+the README holds them as rendered), so the docs cannot drift.
 Nothing here runs at import time; ``load_settings`` is called by the CLI and
 by ``wsgi.py``.
 """
@@ -15,7 +19,7 @@ import tomllib
 import unicodedata
 import zoneinfo
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final
@@ -64,14 +68,17 @@ REQUIRED: Final = _Required()
 
 @dataclass(frozen=True)
 class Option:
-    """One documented setting: where it lives, its default (or REQUIRED) and
-    what it is for."""
+    """One documented setting: where it lives, its default as written in the
+    file (or REQUIRED) and what it is for; ``shown``: how the README shows the
+    default, when not as its literal. Derived from the settings' dataclass
+    fields (``options_of``) and the formats' own settings."""
 
     section: str
     key: str
     default: Any
     help: str
     check: Validator
+    shown: str | None = None
 
     @property
     def name(self) -> str:
@@ -357,229 +364,153 @@ def _readers(value: Any, key: str) -> tuple[WebReader, ...]:
     return tuple(readers)
 
 
-OPTIONS: tuple[Option, ...] = (
-    Option("site", "title", "feedsvc", "Site title; feed titles derive from it.", _nonempty_str),
-    Option("site", "base_url", "http://127.0.0.1:8000/",
-           "Public address of the service; every link in a feed is absolute. Kept as a URI: "
-           "an IDNA host, other non-ASCII characters percent-encoded.", _http_url),
-    Option("site", "description", "",
-           "One-line description of the site, shown in feeds and on the home page.", _str),
-    Option("site", "timezone", "UTC",
-           "IANA time zone in which listing dates are read and feed dates written.", _timezone),
-    Option("site", "language", "en",
-           "Language of the feeds whose entries' sources do not share one (RFC 5646 tag).",
-           _language_tag),
-    Option("site", "feed_size", 50,
-           "Most entries in a subscription feed; older ones are in its archive pages.",
-           _int_range(1, 10_000)),
-    Option("site", "author", "", "Name of the feeds' author; the site title when empty.", _str),
-    Option("site", "contact", "",
-           "Contact address (e-mail or URL) put in the User-Agent of outbound requests; "
-           "printable ASCII only.", _header_text),
-    Option("storage", "database", "sqlite:///../var/feedsvc.sqlite3",
-           "SQLAlchemy database URL, SQLite or PostgreSQL (postgresql:// uses psycopg 3); "
-           "a relative SQLite path resolves against the config file.",
-           _nonempty_str),
-    Option("storage", "publish_dir", "../var/public",
-           "Directory the published feeds are written to, relative to the config file.",
-           _nonempty_str),
-    Option("storage", "publication", "directory",
-           "Where feeds are published: \"directory\" (publish_dir) or \"database\" (the "
-           "store, for web nodes on several machines).", _choice(PUBLICATIONS)),
-    Option("storage", "publication_poll_seconds", 2,
-           "With publication = \"database\": how often a web worker asks for a new "
-           "generation (PostgreSQL also notifies at once).", _int_range(1, 3600)),
-    Option("storage", "keep_runs", 500,
-           "Refresh runs kept in the store for /status and the metrics; older ones are deleted.",
-           _int_range(1, 1_000_000)),
-    Option("server", "host", "127.0.0.1", "Address `feedsvc serve` listens on.", _nonempty_str),
-    Option("server", "port", 8000, "Port `feedsvc serve` listens on.", _int_range(1, 65535)),
-    Option("server", "cache_max_age", None,
-           "Cache-Control max-age of feeds in seconds; default: the refresh interval, "
-           "at most one hour.", _optional(_int_range(0, 31_536_000))),
-    Option("server", "admin_token", None,
-           "Bearer token (32+ characters) for POST /admin/refresh and the full /status "
-           "(or FEEDSVC_ADMIN_TOKEN); off when unset.",
-           _optional(_admin_token)),
-    Option("schedule", "interval", "30m",
-           "Time between scheduled refreshes (\"30m\", \"6h\", at most \"365d\"); with cron "
-           "set, still the basis of the default max-age and of retry back-off.", _duration),
-    Option("schedule", "cron", None,
-           "Five-field cron expression for refreshes, in the site's time zone; wins over "
-           "interval. It must fire at least once every few years.", _optional(_cron)),
-    Option("schedule", "run_at_startup", True, "Refresh once when the scheduler starts.", _bool),
-    Option("schedule", "stale_after", "6h",
-           "A source failing for longer than this (at most \"365d\") is flagged stale in "
-           "/status and the logs.", _duration),
-    Option("schedule", "failover_seconds", 60,
-           "Seconds within which a standby `feedsvc scheduler` takes over when the active "
-           "one stops renewing its lease in the database.", _int_range(2, 3600)),
-    Option("fetch", "connect_timeout", 10, "Seconds to wait for a connection.",
-           _int_range(1, 600)),
-    Option("fetch", "read_timeout", 30, "Seconds to wait for response data.",
-           _int_range(1, 3600)),
-    Option("fetch", "total_timeout", 120,
-           "Seconds one request, and one source's whole read, may take in all, however "
-           "slowly data trickles in.", _int_range(1, 3600)),
-    Option("fetch", "max_bytes", DEFAULT_MAX_BYTES,
-           "Largest body read from a source (HTTP response or local file), in bytes.",
-           _int_range(1_000, 1_000_000_000)),
-    Option("fetch", "max_redirects", 5, "Most redirects followed for one request.",
-           _int_range(0, 30)),
-    Option("fetch", "retries", 3, "Retries on connection errors, 5xx and 429 responses.",
-           _int_range(0, 10)),
-    Option("fetch", "concurrency", 4, "Most sources fetched at once (one at a time per host).",
-           _int_range(1, 64)),
-    Option("fetch", "allow_private_addresses", False,
-           "Let redirects and links reach loopback, private, link-local and other internal "
-           "addresses; only sources' own locations may otherwise.", _bool),
-    Option("websub", "hubs", (),
-           "WebSub hubs (http(s) URLs) every feed names as rel=\"hub\"; each is told of every "
-           "feed whose bytes a publication changed.", _str_list(_hub_url)),
-    Option("websub", "retries", 3,
-           "Retries of a failed hub notification, waiting 1 s, 2 s, 4 s... between them.",
-           _int_range(0, 10)),
-    Option("categories", "merge", MappingProxyType({}),
-           "Labels published under another label (\"Press releases\" = \"Press release\"): "
-           "their items join that label's feed.", _label_map),
-    Option("categories", "hide", (),
-           "Labels that get no feed of their own and are left off entries; their items stay "
-           "in the other feeds.", _str_list(_nonempty_str)),
-    Option("categories", "min_items", 1,
-           "Items a category needs before it gets a feed of its own; a feed once published "
-           "stays.", _int_range(1, 1_000_000)),
-    Option("web", "readers", DEFAULT_READERS,
-           "Web feed readers the pages offer \"open in\" links for: name and URL template "
-           "({url} = the feed's encoded address); [] for none.", _readers),
-)
+# --- the settings: each one a dataclass field, its help and check in its metadata ---
 
-SOURCE_OPTIONS: tuple[Option, ...] = (
-    Option("sources", "name", REQUIRED,
-           "Unique name of the source, used in messages and /status; one line, no control "
-           "characters.", _one_line_name),
-    Option("sources", "location", REQUIRED,
-           "Path (relative to the config file) or http(s) URL of the listing.", _nonempty_str),
-    Option("sources", "format", AUTO,
-           "Listing format: \"auto\" (by content type and content), "
-           + ", ".join(f"\"{name}\"" for name in SOURCE_FORMATS) + ".", _choice(FORMAT_NAMES)),
-    Option("sources", "language", None,
-           "Language of dates and month names (en, fr, es); detected when unset.",
-           _optional(_choice(LANGUAGES))),
-    Option("sources", "date_order", "dmy",
-           "How numeric dates such as 03/04/2021 are read: \"dmy\", \"mdy\" or \"ymd\".",
-           _choice(DATE_ORDERS)),
-    Option("sources", "render", "fetch",
-           "\"browser\": load the page in headless Chromium and read the page its scripts "
-           "build (needs the browser extra); \"fetch\": read what the server sends.",
-           _choice(RENDERS)),
-    # Each format's own settings, from the format registry.
-    *(Option("sources", setting.key, setting.default, setting.help, setting.check)
-      for format in SOURCE_FORMATS.values() for setting in format.settings),
-)
-FORMAT_OPTION_KEYS = frozenset(setting.key for format in SOURCE_FORMATS.values()
-                               for setting in format.settings)
-"""The source settings that belong to a format; SourceSettings keeps them in ``options``."""
-
-_SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+_SETTING = "feedsvc.setting"
+_UNSET: Final = object()
 
 
-def _feed_slug(value: Any, key: str) -> str:
-    slug = _nonempty_str(value, key)
-    if not _SLUG.match(slug) or len(slug) > 80:
-        raise ConfigError("must be lower-case letters, digits and single hyphens (at most 80), "
-                          f"such as \"child-labour\", not {slug!r}", key=key)
-    return slug
+@dataclass(frozen=True)
+class _Declared:
+    """What a field's ``metadata=setting(...)`` holds."""
+
+    help: str
+    check: Validator
+    config: Any
+    shown: str | None
 
 
-def _pattern(value: Any, key: str) -> str:
-    return _nonempty_str(value, key)
+def setting(help: str, check: Validator, *, config: Any = _UNSET,
+            shown: str | None = None) -> Mapping[str, Any]:
+    """Field metadata that makes a dataclass field a setting: its one-line ``help``
+    (the README's "what it is for") and ``check`` (takes the value as written and
+    the key's name, returns the typed value or raises ConfigError naming the key).
 
-
-FEED_OPTIONS: tuple[Option, ...] = (
-    Option("feeds", "slug", REQUIRED,
-           "Address of the feed: /feeds/custom/<slug>.atom, .rss and .json; lower-case "
-           "letters, digits and hyphens.", _feed_slug),
-    Option("feeds", "title", REQUIRED, "Title of the feed, shown after the site title.",
-           _one_line_name),
-    Option("feeds", "categories", (),
-           "Category labels whose items it takes (labels merged into them too); none: items "
-           "of any category or none.", _str_list(_nonempty_str)),
-    Option("feeds", "sources", (),
-           "Names of the sources whose items it takes; none: items of any source.",
-           _str_list(_nonempty_str)),
-    Option("feeds", "include", (),
-           "Words or phrases (regular expressions with regex) of which the title or summary "
-           "must hold one; none: every item.", _str_list(_pattern)),
-    Option("feeds", "exclude", (),
-           "Words or phrases (regular expressions with regex) that leave out an item whose "
-           "title or summary holds one.", _str_list(_pattern)),
-    Option("feeds", "regex", False,
-           "Read include and exclude as regular expressions (Python syntax, case-insensitive) "
-           "rather than whole words.", _bool),
-    Option("feeds", "scan", 5000,
-           "Most of the newest candidate items a feed with include or exclude filters reads "
-           "to find its entries.", _int_range(1, 1_000_000)),
-)
-
-_SECTIONS = tuple(dict.fromkeys(option.section for option in OPTIONS))
-"""The top-level tables besides [[sources]], in the order OPTIONS declares them."""
+    ``config`` is the default as written in the file when the key is left out,
+    if it differs from the field's default or the field has none (``"30m"`` for
+    an interval kept in seconds); a field with neither is required. ``shown``
+    replaces the default in the README where its literal would not read well.
+    """
+    return MappingProxyType({_SETTING: _Declared(help, check, config, shown)})
 
 
 @dataclass(frozen=True)
 class SiteSettings:
-    title: str
-    base_url: str
-    description: str
-    timezone: str
-    language: str
-    feed_size: int
-    author: str
-    contact: str
+    title: str = field(metadata=setting(
+        "Site title; feed titles derive from it.", _nonempty_str, config="feedsvc"))
+    base_url: str = field(metadata=setting(
+        "Public address of the service; every link in a feed is absolute. Kept as a URI: "
+        "an IDNA host, other non-ASCII characters percent-encoded.", _http_url,
+        config="http://127.0.0.1:8000/"))
+    description: str = field(metadata=setting(
+        "One-line description of the site, shown in feeds and on the home page.", _str,
+        config=""))
+    timezone: str = field(metadata=setting(
+        "IANA time zone in which listing dates are read and feed dates written.", _timezone,
+        config="UTC"))
+    language: str = field(metadata=setting(
+        "Language of the feeds whose entries' sources do not share one (RFC 5646 tag).",
+        _language_tag, config="en"))
+    feed_size: int = field(metadata=setting(
+        "Most entries in a subscription feed; older ones are in its archive pages.",
+        _int_range(1, 10_000), config=50))
+    author: str = field(metadata=setting(
+        "Name of the feeds' author; the site title when empty.", _str, config=""))
+    contact: str = field(metadata=setting(
+        "Contact address (e-mail or URL) put in the User-Agent of outbound requests; "
+        "printable ASCII only.", _header_text, config=""))
 
 
 @dataclass(frozen=True)
 class StorageSettings:
-    database: str
-    publish_dir: Path
-    keep_runs: int = 500
-    publication: str = "directory"
-    publication_poll_seconds: int = 2
+    """``database`` and ``publish_dir`` are resolved against the config file's folder."""
+
+    database: str = field(metadata=setting(
+        "SQLAlchemy database URL, SQLite or PostgreSQL (postgresql:// uses psycopg 3); "
+        "a relative SQLite path resolves against the config file.", _nonempty_str,
+        config="sqlite:///../var/feedsvc.sqlite3"))
+    publish_dir: Path = field(metadata=setting(
+        "Directory the published feeds are written to, relative to the config file.",
+        _nonempty_str, config="../var/public"))
+    publication: str = field(default="directory", metadata=setting(
+        "Where feeds are published: \"directory\" (publish_dir) or \"database\" (the "
+        "store, for web nodes on several machines).", _choice(PUBLICATIONS)))
+    publication_poll_seconds: int = field(default=2, metadata=setting(
+        "With publication = \"database\": how often a web worker asks for a new "
+        "generation (PostgreSQL also notifies at once).", _int_range(1, 3600)))
+    keep_runs: int = field(default=500, metadata=setting(
+        "Refresh runs kept in the store for /status and the metrics; older ones are deleted.",
+        _int_range(1, 1_000_000)))
 
 
 @dataclass(frozen=True)
 class ServerSettings:
-    host: str
-    port: int
-    cache_max_age: int | None
+    host: str = field(metadata=setting(
+        "Address `feedsvc serve` listens on.", _nonempty_str, config="127.0.0.1"))
+    port: int = field(metadata=setting(
+        "Port `feedsvc serve` listens on.", _int_range(1, 65535), config=8000))
+    cache_max_age: int | None = field(metadata=setting(
+        "Cache-Control max-age of feeds in seconds; default: the refresh interval, "
+        "at most one hour.", _optional(_int_range(0, 31_536_000)), config=None))
     # A secret: kept out of the repr so that logging the settings cannot leak it.
-    admin_token: str | None = field(repr=False)
+    admin_token: str | None = field(repr=False, metadata=setting(
+        "Bearer token (32+ characters) for POST /admin/refresh and the full /status "
+        "(or FEEDSVC_ADMIN_TOKEN); off when unset.", _optional(_admin_token), config=None))
 
 
 @dataclass(frozen=True)
 class ScheduleSettings:
-    interval: int
-    cron: str | None
-    run_at_startup: bool
-    stale_after: int
-    failover_seconds: int = 60
+    interval: int = field(metadata=setting(
+        "Time between scheduled refreshes (\"30m\", \"6h\", at most \"365d\"); with cron "
+        "set, still the basis of the default max-age and of retry back-off.", _duration,
+        config="30m"))
+    cron: str | None = field(metadata=setting(
+        "Five-field cron expression for refreshes, in the site's time zone; wins over "
+        "interval. It must fire at least once every few years.", _optional(_cron),
+        config=None))
+    run_at_startup: bool = field(metadata=setting(
+        "Refresh once when the scheduler starts.", _bool, config=True))
+    stale_after: int = field(metadata=setting(
+        "A source failing for longer than this (at most \"365d\") is flagged stale in "
+        "/status and the logs.", _duration, config="6h"))
+    failover_seconds: int = field(default=60, metadata=setting(
+        "Seconds within which a standby `feedsvc scheduler` takes over when the active "
+        "one stops renewing its lease in the database.", _int_range(2, 3600)))
 
 
 @dataclass(frozen=True)
 class FetchSettings:
-    connect_timeout: int
-    read_timeout: int
-    total_timeout: int
-    max_bytes: int
-    max_redirects: int
-    retries: int
-    concurrency: int
-    allow_private_addresses: bool
+    connect_timeout: int = field(metadata=setting(
+        "Seconds to wait for a connection.", _int_range(1, 600), config=10))
+    read_timeout: int = field(metadata=setting(
+        "Seconds to wait for response data.", _int_range(1, 3600), config=30))
+    total_timeout: int = field(metadata=setting(
+        "Seconds one request, and one source's whole read, may take in all, however "
+        "slowly data trickles in.", _int_range(1, 3600), config=120))
+    max_bytes: int = field(metadata=setting(
+        "Largest body read from a source (HTTP response or local file), in bytes.",
+        _int_range(1_000, 1_000_000_000), config=DEFAULT_MAX_BYTES))
+    max_redirects: int = field(metadata=setting(
+        "Most redirects followed for one request.", _int_range(0, 30), config=5))
+    retries: int = field(metadata=setting(
+        "Retries on connection errors, 5xx and 429 responses.", _int_range(0, 10),
+        config=3))
+    concurrency: int = field(metadata=setting(
+        "Most sources fetched at once (one at a time per host).", _int_range(1, 64),
+        config=4))
+    allow_private_addresses: bool = field(metadata=setting(
+        "Let redirects and links reach loopback, private, link-local and other internal "
+        "addresses; only sources' own locations may otherwise.", _bool, config=False))
 
 
 @dataclass(frozen=True)
 class WebSubSettings:
-    hubs: tuple[str, ...] = ()
-    retries: int = 3
+    hubs: tuple[str, ...] = field(default=(), metadata=setting(
+        "WebSub hubs (http(s) URLs) every feed names as rel=\"hub\"; each is told of every "
+        "feed whose bytes a publication changed.", _str_list(_hub_url)))
+    retries: int = field(default=3, metadata=setting(
+        "Retries of a failed hub notification, waiting 1 s, 2 s, 4 s... between them.",
+        _int_range(0, 10)))
 
 
 @dataclass(frozen=True)
@@ -587,30 +518,25 @@ class CategorySettings:
     """``merge``: label -> label it is published under; ``hide``: labels with no feed
     and left off entries; ``min_items``: items a new category feed needs."""
 
-    merge: Mapping[str, str] = field(default_factory=dict)
-    hide: tuple[str, ...] = ()
-    min_items: int = 1
-
-
-@dataclass(frozen=True)
-class CustomFeedSettings:
-    """One ``[[feeds]]`` entry: a feed of the items of ``categories`` and/or ``sources``
-    (empty: any) whose title or summary holds one of ``include`` (empty: any) and
-    none of ``exclude``; words, or regular expressions with ``regex``."""
-
-    slug: str
-    title: str
-    categories: tuple[str, ...] = ()
-    sources: tuple[str, ...] = ()
-    include: tuple[str, ...] = ()
-    exclude: tuple[str, ...] = ()
-    regex: bool = False
-    scan: int = 5000
+    merge: Mapping[str, str] = field(default_factory=dict, metadata=setting(
+        "Labels published under another label (\"Press releases\" = \"Press release\"): "
+        "their items join that label's feed.", _label_map))
+    hide: tuple[str, ...] = field(default=(), metadata=setting(
+        "Labels that get no feed of their own and are left off entries; their items stay "
+        "in the other feeds.", _str_list(_nonempty_str)))
+    min_items: int = field(default=1, metadata=setting(
+        "Items a category needs before it gets a feed of its own; a feed once published "
+        "stays.", _int_range(1, 1_000_000)))
 
 
 @dataclass(frozen=True)
 class WebSettings:
-    readers: tuple[WebReader, ...] = ()
+    """Built directly (tests), it offers no readers; read from a file, the defaults."""
+
+    readers: tuple[WebReader, ...] = field(default=(), metadata=setting(
+        "Web feed readers the pages offer \"open in\" links for: name and URL template "
+        "({url} = the feed's encoded address); [] for none.", _readers,
+        config=DEFAULT_READERS, shown=", ".join(reader["name"] for reader in DEFAULT_READERS)))
 
 
 @dataclass(frozen=True)
@@ -619,12 +545,26 @@ class SourceSettings:
     ``feedsvc.formats``: ``selectors``, ``max_pages``, ``paths``...) are in
     ``options`` by key, unset ones left out."""
 
-    name: str
-    location: str
-    format: str = AUTO
-    language: str | None = None
-    date_order: str = "dmy"
-    render: str = "fetch"
+    name: str = field(metadata=setting(
+        "Unique name of the source, used in messages and /status; one line, no control "
+        "characters.", _one_line_name))
+    location: str = field(metadata=setting(
+        "Path (relative to the config file) or http(s) URL of the listing.", _nonempty_str))
+    format: str = field(default=AUTO, metadata=setting(
+        "Listing format: \"auto\" (by content type and content), "
+        + ", ".join(f"\"{name}\"" for name in SOURCE_FORMATS) + ".", _choice(FORMAT_NAMES)))
+    language: str | None = field(default=None, metadata=setting(
+        "Language of dates and month names (en, fr, es); detected when unset.",
+        _optional(_choice(LANGUAGES))))
+    date_order: str = field(default="dmy", metadata=setting(
+        "How numeric dates such as 03/04/2021 are read: \"dmy\", \"mdy\" or \"ymd\".",
+        _choice(DATE_ORDERS)))
+    render: str = field(default="fetch", metadata=setting(
+        "\"browser\": load the page in headless Chromium and read the page its scripts "
+        "build (needs the browser extra); \"fetch\": read what the server sends.",
+        _choice(RENDERS)))
+    # Not a setting of its own: the format's settings (declared with each format in
+    # feedsvc.formats, documented after the ones above), gathered by key.
     options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
@@ -641,6 +581,52 @@ class SourceSettings:
     def max_pages(self) -> int:
         """Most pages followed through "next" links (formats that paginate)."""
         return int(self.options.get("max_pages") or 1)
+
+
+_SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+
+
+def _feed_slug(value: Any, key: str) -> str:
+    slug = _nonempty_str(value, key)
+    if not _SLUG.match(slug) or len(slug) > 80:
+        raise ConfigError("must be lower-case letters, digits and single hyphens (at most 80), "
+                          f"such as \"child-labour\", not {slug!r}", key=key)
+    return slug
+
+
+def _pattern(value: Any, key: str) -> str:
+    return _nonempty_str(value, key)
+
+
+@dataclass(frozen=True)
+class CustomFeedSettings:
+    """One ``[[feeds]]`` entry: a feed of the items of ``categories`` and/or ``sources``
+    (empty: any) whose title or summary holds one of ``include`` (empty: any) and
+    none of ``exclude``; words, or regular expressions with ``regex``."""
+
+    slug: str = field(metadata=setting(
+        "Address of the feed: /feeds/custom/<slug>.atom, .rss and .json; lower-case "
+        "letters, digits and hyphens.", _feed_slug))
+    title: str = field(metadata=setting(
+        "Title of the feed, shown after the site title.", _one_line_name))
+    categories: tuple[str, ...] = field(default=(), metadata=setting(
+        "Category labels whose items it takes (labels merged into them too); none: items "
+        "of any category or none.", _str_list(_nonempty_str)))
+    sources: tuple[str, ...] = field(default=(), metadata=setting(
+        "Names of the sources whose items it takes; none: items of any source.",
+        _str_list(_nonempty_str)))
+    include: tuple[str, ...] = field(default=(), metadata=setting(
+        "Words or phrases (regular expressions with regex) of which the title or summary "
+        "must hold one; none: every item.", _str_list(_pattern)))
+    exclude: tuple[str, ...] = field(default=(), metadata=setting(
+        "Words or phrases (regular expressions with regex) that leave out an item whose "
+        "title or summary holds one.", _str_list(_pattern)))
+    regex: bool = field(default=False, metadata=setting(
+        "Read include and exclude as regular expressions (Python syntax, case-insensitive) "
+        "rather than whole words.", _bool))
+    scan: int = field(default=5000, metadata=setting(
+        "Most of the newest candidate items a feed with include or exclude filters reads "
+        "to find its entries.", _int_range(1, 1_000_000)))
 
 
 @dataclass(frozen=True)
@@ -665,6 +651,102 @@ class Settings:
         if self.server.cache_max_age is not None:
             return self.server.cache_max_age
         return min(self.schedule.interval, 3600)
+
+
+# --- the options tables, derived from the fields above ---------------------------------
+
+
+def options_of(section: str, table: type[Any]) -> tuple[Option, ...]:
+    """The settings among ``table``'s dataclass fields, in their order, as Option rows
+    of ``section``: the default is ``config`` if given, else the field's default, else
+    REQUIRED."""
+    rows: list[Option] = []
+    for each in fields(table):
+        declared = each.metadata.get(_SETTING)
+        if not isinstance(declared, _Declared):
+            continue
+        if declared.config is not _UNSET:
+            default: Any = declared.config
+        elif each.default is not MISSING:
+            default = each.default
+        elif each.default_factory is not MISSING:
+            default = each.default_factory()
+        else:
+            default = REQUIRED
+        rows.append(Option(section, each.name, default, declared.help, declared.check,
+                           shown=declared.shown))
+    return tuple(rows)
+
+
+SECTIONS: Mapping[str, type[Any]] = MappingProxyType({
+    "site": SiteSettings,
+    "storage": StorageSettings,
+    "server": ServerSettings,
+    "schedule": ScheduleSettings,
+    "fetch": FetchSettings,
+    "websub": WebSubSettings,
+    "categories": CategorySettings,
+    "web": WebSettings,
+})
+"""The top-level tables besides [[sources]] and [[feeds]], in the order errors list them."""
+
+OPTIONS: tuple[Option, ...] = tuple(
+    option for section, table in SECTIONS.items() for option in options_of(section, table))
+SOURCE_OPTIONS: tuple[Option, ...] = (
+    *options_of("sources", SourceSettings),
+    # Each format's own settings, from the format registry.
+    *(Option("sources", each.key, each.default, each.help, each.check)
+      for format in SOURCE_FORMATS.values() for each in format.settings),
+)
+FORMAT_OPTION_KEYS = frozenset(each.key for format in SOURCE_FORMATS.values()
+                               for each in format.settings)
+"""The source settings that belong to a format; SourceSettings keeps them in ``options``."""
+FEED_OPTIONS: tuple[Option, ...] = options_of("feeds", CustomFeedSettings)
+
+_SECTIONS = tuple(SECTIONS)
+
+
+def _shown_default(option: Option) -> str:
+    """An option's default as the README's table shows it."""
+    default = option.default
+    if option.shown is not None:
+        return option.shown
+    if default is REQUIRED:
+        return "required"
+    if default is None:
+        return "`(unset)`"
+    if isinstance(default, bool):
+        return f"`{'true' if default else 'false'}`"
+    if isinstance(default, str):
+        return f"`\"{default}\"`"
+    if isinstance(default, tuple | list) and not default:
+        return "`[]`"
+    if isinstance(default, Mapping) and not default:
+        return "`{}`"
+    return f"`{default}`"
+
+
+def settings_table(options: tuple[Option, ...], *, qualified: bool = True) -> str:
+    """The markdown table of ``options`` as the README has it: setting, default, help.
+
+    ``qualified`` names each as ``section.key``; otherwise by key alone (the tables
+    of one ``[[sources]]`` or ``[[feeds]]`` entry).
+    """
+    lines = ["| setting | default | what it is for |", "|---|---|---|"]
+    for option in options:
+        name = option.name if qualified else option.key
+        lines.append(f"| `{name}` | {_shown_default(option)} | {option.help} |")
+    return "\n".join(lines) + "\n"
+
+
+def readme_tables() -> dict[str, str]:
+    """The README's settings tables by what they list: ``settings`` (the top-level
+    tables), ``sources`` (one ``[[sources]]`` entry), ``feeds`` (one ``[[feeds]]`` entry)."""
+    return {
+        "settings": settings_table(OPTIONS),
+        "sources": settings_table(SOURCE_OPTIONS, qualified=False),
+        "feeds": settings_table(FEED_OPTIONS, qualified=False),
+    }
 
 
 def config_path_from_env(explicit: str | os.PathLike[str] | None = None) -> Path:

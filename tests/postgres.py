@@ -81,7 +81,7 @@ class PostgresServer:
         name = f"feedsvc_test_{uuid.uuid4().hex[:16]}"
         icu = f" LOCALE_PROVIDER icu ICU_LOCALE '{icu_locale}'" if icu_locale else ""
         with self.engine().connect() as conn:
-            if icu and conn.dialect.server_version_info < (15,):
+            if icu and _server_version(conn) < (15,):
                 pytest.skip("an ICU database collation needs PostgreSQL 15 or newer")
             conn.exec_driver_sql(f"CREATE DATABASE {name} TEMPLATE template0 ENCODING 'UTF8' "
                                  f"LC_COLLATE 'C' LC_CTYPE 'C'{icu}")
@@ -92,12 +92,19 @@ class PostgresServer:
         with self.engine().connect() as conn:
             # FORCE (13 and newer): a test that left a connection open must not keep its
             # database.
-            force = " WITH (FORCE)" if conn.dialect.server_version_info >= (13,) else ""
+            force = " WITH (FORCE)" if _server_version(conn) >= (13,) else ""
             conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}{force}")
 
     def dispose(self) -> None:
         if self._engine is not None:
             self._engine.dispose()
+
+
+def _server_version(conn: sa.Connection) -> tuple[int | str, ...]:
+    """The server's version, e.g. (15, 4); every PostgreSQL connection reports one."""
+    version = conn.dialect.server_version_info
+    assert version is not None
+    return version
 
 
 def find_binaries() -> Path | None:

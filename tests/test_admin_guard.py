@@ -8,10 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask
+from flask import Flask, Request
 from flask.testing import FlaskClient
 from werkzeug.test import EnvironBuilder
-from werkzeug.wrappers import Request
 
 from feedsvc.errors import ConfigError
 from feedsvc.metrics import RefreshStats
@@ -199,7 +198,7 @@ def test_the_address_table_is_bounded() -> None:
     ("::1", "2001:db8::5", "2001:db8::5"),
 ])
 def test_client_address(remote: str, forwarded: str | None, address: str) -> None:
-    headers = {"X-Forwarded-For": forwarded} if forwarded else {}
+    headers = [("X-Forwarded-For", forwarded)] if forwarded else []
     environ = EnvironBuilder(headers=headers, environ_base={"REMOTE_ADDR": remote}).get_environ()
     assert client_address(Request(environ)) == address
 

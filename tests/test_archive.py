@@ -11,9 +11,11 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import feedparser
 import pytest
+from stored_items import every_item
 
 from feedsvc.archive import (
     ARCHIVE_MAX_AGE,
@@ -26,7 +28,7 @@ from feedsvc.archive import (
 from feedsvc.feeds import FeedLink
 from feedsvc.identity import slugify
 from feedsvc.listing import render_numbered
-from feedsvc.models import FeedSpec, ListingItem
+from feedsvc.models import FeedSpec, ListingItem, StoredItem
 from feedsvc.pipeline import DefaultRenderer, refresh
 from feedsvc.publication import open_publication
 from feedsvc.publishing import publisher_for
@@ -105,11 +107,17 @@ def files(settings: Settings) -> dict[str, bytes]:
     return {path: publication.read(path) for path in publication.files}
 
 
+def live_generation(settings: Settings) -> str:
+    publication = open_publication(settings.storage.publish_dir)
+    assert publication is not None
+    return publication.generation
+
+
 def walk(documents: dict[str, bytes], key: str, fmt: str) -> list[tuple[str, bool, list[str]]]:
     """(path, is an archive, entry ids) of each document from the subscription document
     of ``key`` back along prev-archive (JSON Feed: next_url), as feedparser reads them."""
     path: str | None = f"feeds/{key}.{fmt}"
-    walked = []
+    walked: list[tuple[str, bool, list[str]]] = []
     while path is not None:
         assert path not in [seen for seen, _, _ in walked], "the chain loops"
         data = documents[path]
@@ -146,7 +154,7 @@ def walk(documents: dict[str, bytes], key: str, fmt: str) -> list[tuple[str, boo
 
 
 def expected_ids(store: Store, key: str) -> list[str]:
-    items = store.all_items()
+    items = every_item(store)
     if key != "all":
         items = [item for item in items
                  if item.category and f"category/{slugify(item.category)}" == key]
@@ -217,11 +225,11 @@ def test_nothing_changed_publishes_the_same_bytes(site: Settings) -> None:
     write(site, listing_items(23))
     refresh(site, now=T0)
     before = files(site)
-    generation = open_publication(site.storage.publish_dir).generation
+    generation = live_generation(site)
     report = refresh(site, now=T0 + 30 * MINUTE)
     assert not report.published
     assert files(site) == before
-    assert open_publication(site.storage.publish_dir).generation == generation
+    assert live_generation(site) == generation
 
 
 class CountingRenderer(DefaultRenderer):
@@ -263,15 +271,24 @@ def test_an_edit_renders_only_the_page_holding_the_item(site: Settings) -> None:
 def test_a_refresh_never_loads_the_whole_history(
     site: Settings, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    write(site, listing_items(23))
+    """Every read of items a refresh makes is bounded (by a feed or page size, or the
+    home page's LATEST_ITEMS): none returns the whole history, here 43 items."""
+    write(site, listing_items(40))
+    largest_read = [0]
 
-    def refuse(self: Store) -> None:
-        raise AssertionError("a refresh loaded every item")
+    def spy(read: Callable[..., list[StoredItem]]) -> Callable[..., list[StoredItem]]:
+        def counted(*args: Any, **kwargs: Any) -> list[StoredItem]:
+            found = read(*args, **kwargs)
+            largest_read[0] = max(largest_read[0], len(found))
+            return found
+        return counted
 
-    monkeypatch.setattr(Store, "all_items", refuse)
+    for name in ("newest_items", "newest_selected", "items_page"):
+        monkeypatch.setattr(Store, name, spy(getattr(Store, name)))
     refresh(site, now=T0)
-    write(site, [*listing_items(3, first=50, newest=dt.date(2021, 12, 20)), *listing_items(23)])
+    write(site, [*listing_items(3, first=50, newest=dt.date(2021, 12, 20)), *listing_items(40)])
     assert refresh(site, now=T0 + 30 * MINUTE).published
+    assert 0 < largest_read[0] < 43
 
 
 @pytest.mark.slow
@@ -329,7 +346,7 @@ def test_an_upgraded_store_numbers_its_items_in_arrival_order(tmp_path: Path) ->
     release = Path(__file__).resolve().parent / "data" / "stores" / "release-0.1.0"
     shutil.copy(release / "feedsvc.sqlite3", tmp_path / "old.sqlite3")
     with Store.open(f"sqlite:///{tmp_path / 'old.sqlite3'}") as store:
-        items = store.all_items()
+        items = every_item(store)
     by_arrival = sorted(items, key=lambda item: item.archive_seq)
     assert [item.archive_seq for item in by_arrival] == list(range(1, len(items) + 1))
     assert by_arrival == sorted(items, key=lambda item: (
@@ -349,7 +366,7 @@ def test_a_merged_categorys_chain_holds_the_items_of_every_merged_label(
     documents = files(settings)
     assert "feeds/category/statement.atom" not in documents
     with Store.open(settings.storage.database) as store:
-        wanted = sorted(item.guid for item in store.all_items()
+        wanted = sorted(item.guid for item in every_item(store)
                         if item.category in ("Press release", "Statement"))
     for fmt in ("atom", "rss", "json"):
         walked = walk(documents, "category/press-release", fmt)

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from stored_items import every_item
 
 from feedsvc import cli
 from feedsvc.errors import RefreshInProgressError
@@ -146,7 +147,7 @@ def test_removed_items_and_categories_stay_out_unless_listed_again(
     assert MOJIBAKE in titles(site)
     assert "category/a-photo" in feeds(site)
     with Store.open(site.storage.database) as store:
-        (item,) = [i for i in store.all_items() if i.title.startswith("Mojibake")]
+        (item,) = [i for i in every_item(store) if i.title.startswith("Mojibake")]
     config = ["--config", str(site.config_path)]
     assert cli.main([*config, "categories", "remove", "a-photo"]) == cli.EXIT_ERROR
     assert "not a terminal" in capsys.readouterr().err

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import feedparser  # type: ignore[import-untyped]
+import feedparser
 import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service

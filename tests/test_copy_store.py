@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from stored_items import every_item
 
 from feedsvc import cli
 from feedsvc.errors import StoreError
@@ -80,7 +81,7 @@ def live_history(settings: Settings) -> None:
     assert report.published and not report.ok  # b failed, a's edit published
     (listings / "b.txt").write_bytes(b_text)
     with Store.open(settings.storage.database) as store:
-        victim = next(i for i in store.all_items() if i.title.startswith("Statement"))
+        victim = next(i for i in every_item(store) if i.title.startswith("Statement"))
         assert store.remove_items([victim.item_id], T0 + 2 * STEP)
         assert store.remove_categories(["feature"], T0 + 2 * STEP)
     assert refresh(settings, now=T0 + 2 * STEP).ok

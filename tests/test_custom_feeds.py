@@ -247,10 +247,10 @@ def test_the_home_page_lists_custom_feeds(tmp_path: Path) -> None:
     assert response.status_code == 200
     assert response.content_type == "application/rss+xml; charset=utf-8"
     # Opened in a browser, a custom feed is a page for people, as every feed is.
-    page = create_app(settings).test_client().get(
+    opened = create_app(settings).test_client().get(
         "/feeds/custom/child-labour.atom", headers={"Accept": "text/html,*/*;q=0.8"})
-    assert page.status_code == 200 and page.content_type.startswith("text/html")
-    assert "Ending child labour by 2025" in page.get_data(as_text=True)
+    assert opened.status_code == 200 and opened.content_type.startswith("text/html")
+    assert "Ending child labour by 2025" in opened.get_data(as_text=True)
 
 
 

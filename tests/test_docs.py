@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
+import subprocess
+import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
-from feedsvc.settings import FEED_OPTIONS, OPTIONS, SOURCE_OPTIONS, Option
+from feedsvc.settings import FEED_OPTIONS, OPTIONS, SOURCE_OPTIONS, Option, readme_tables
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -58,3 +62,38 @@ def test_readme_documents_no_setting_that_does_not_exist() -> None:
     known = {o.name for o in OPTIONS}
     documented = set(re.findall(r"^\| `([a-z_]+\.[a-z_]+)` \|", README, flags=re.M))
     assert documented <= known, documented - known
+
+
+
+def _settings_tables_script() -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        "settings_tables", ROOT / "scripts" / "settings_tables.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+SETTINGS_TABLES = _settings_tables_script()
+
+
+@pytest.mark.parametrize("name", sorted(SETTINGS_TABLES.TABLES_AFTER))
+def test_readme_settings_table_is_the_one_rendered_from_the_declarations(name: str) -> None:
+    start, end = SETTINGS_TABLES.table_span(README, SETTINGS_TABLES.TABLES_AFTER[name])
+    assert README[start:end] == readme_tables()[name], (
+        "run: .venv/bin/python scripts/settings_tables.py")
+
+
+def test_every_rendered_settings_table_has_its_place_in_the_readme() -> None:
+    assert set(readme_tables()) == set(SETTINGS_TABLES.TABLES_AFTER)
+
+
+def test_the_script_rewrites_a_stale_table_and_leaves_the_rest(tmp_path: Path) -> None:
+    stale = re.sub(r"^\| `fetch\.retries` \|.*\n", "", README, count=1, flags=re.M)
+    stale = stale.replace("| `scan` | `5000` |", "| `scan` | `50` |")
+    assert stale.count("\n") == README.count("\n") - 1
+    copy = tmp_path / "README.md"
+    copy.write_text(stale, encoding="utf-8")
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "settings_tables.py"), str(copy)],
+                   check=True, capture_output=True, cwd=ROOT)
+    assert copy.read_text(encoding="utf-8") == README

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from lxml import etree
+from stored_items import every_item
 
 from feedsvc.models import ListingItem
 from feedsvc.pipeline import refresh
@@ -72,16 +73,16 @@ def test_items_stored_without_a_language_take_their_sources_next_time(tmp_path: 
                            credit=None, summary=None)]
     with Store.open(f"sqlite:///{tmp_path / 'db.sqlite3'}") as store:
         store.merge("a", listing, T0)
-        before = store.all_items()
+        before = every_item(store)
         assert [item.language for item in before] == [None]
         counts = store.merge("a", listing, T0 + dt.timedelta(hours=1), language="fr")
         assert (counts.new, counts.updated) == (0, 0)
-        after = store.all_items()
+        after = every_item(store)
         assert [item.language for item in after] == ["fr"]
         assert [item.updated for item in after] == [item.updated for item in before]
         # The first source's language stays.
         store.merge("b", listing, T0 + dt.timedelta(hours=2), language="es")
-        assert [item.language for item in store.all_items()] == ["fr"]
+        assert [item.language for item in every_item(store)] == ["fr"]
 
 
 FRENCH_PAGE = """<!DOCTYPE html>

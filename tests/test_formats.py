@@ -77,7 +77,7 @@ def test_every_source_setting_that_changes_a_read_changes_the_fingerprint(
     from feedsvc.settings import settings_from_mapping
 
     base = {"name": "s", "location": "https://example.org/news"}
-    variants = [
+    variants: list[dict[str, object]] = [
         {}, {"format": "json"}, {"date_order": "mdy"}, {"render": "browser"},
         {"paths": {"items": "data.news"}}, {"selectors": {"item": ".row"}}, {"max_pages": 2},
         {"language": "fr"},

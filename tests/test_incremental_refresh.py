@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from stored_items import every_item
 
 from feedsvc.feeds import FeedLink
 from feedsvc.listing import render_numbered
@@ -72,13 +73,14 @@ def files(settings: Settings) -> dict[str, bytes]:
     publication = open_publication(settings.storage.publish_dir)
     assert publication is not None
     root = publication.directory
+    assert root is not None
     return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
 
 
 def stored_rows(settings: Settings) -> list[tuple[object, ...]]:
     with Store.open(settings.storage.database) as store:
         return [(i.key, i.first_seen, i.updated, i.listing_rank, i.category, i.summary)
-                for i in store.all_items()]
+                for i in every_item(store)]
 
 
 def forget_snapshots(settings: Settings) -> None:
@@ -184,7 +186,7 @@ def test_item_pages_are_looked_up_in_the_store_by_id(site: Settings) -> None:
     write(site, listing)
     refresh(site, now=T0)
     with Store.open(site.storage.database) as store:
-        oldest = store.all_items()[-1]
+        oldest = every_item(store)[-1]
     publication = open_publication(site.storage.publish_dir)
     assert publication is not None
     # The published snapshot lists only the newest items, never the whole history.

@@ -7,6 +7,7 @@ import shutil
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -47,9 +48,9 @@ def test_a_page_is_read_off_an_index(tmp_path: Path) -> None:
     database = tmp_path / "plan.sqlite3"
     engine = sa.create_engine(f"sqlite:///{database}")
     metadata.create_all(engine)
-    captured: list[tuple[str, object]] = []
+    captured: list[tuple[str, Any]] = []
 
-    def capture(conn: object, cursor: object, sql: str, params: object, *_: object) -> None:
+    def capture(conn: object, cursor: object, sql: str, params: Any, *_: object) -> None:
         captured.append((sql, params))
 
     sa.event.listen(engine, "before_cursor_execute", capture)

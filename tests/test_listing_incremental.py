@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+from collections.abc import Callable, Collection
 from dataclasses import replace
 
 import pytest
@@ -47,6 +48,10 @@ def previous_read(text: str, language: str = "en") -> ListingSnapshot:
 
 def nothing_listed(keys: object) -> set[str]:
     return set()
+
+
+def everything_listed(keys: Collection[str]) -> set[str]:
+    return set(keys)
 
 
 def keys(items: tuple[ListingItem, ...] | list[ListingItem]) -> list[str]:
@@ -95,7 +100,7 @@ def test_it_declines_what_only_a_full_read_gets_right(change: str) -> None:
     old_text = render_numbered(old_items)
     new_text = render_numbered([replace(old_items[0], title="Brand new"), *old_items])
     language = None
-    listed_before = nothing_listed
+    listed_before: Callable[[Collection[str]], set[str]] = nothing_listed
     if change == "edit at the bottom":
         new_text = new_text[:-20] + "Something else here\n"
     elif change == "carriage returns":
@@ -103,7 +108,7 @@ def test_it_declines_what_only_a_full_read_gets_right(change: str) -> None:
     elif change == "repeat":
         new_text = render_numbered([old_items[-1]]) + old_text
         # The store knows the source listed it: it may be repeated further down.
-        listed_before = set
+        listed_before = everything_listed
     elif change == "other language":
         language = "fr"
     elif change == "no heading below":

@@ -68,7 +68,7 @@ def test_a_format_registered_once_is_rendered_published_served_and_linked(
     assert publication is not None
     published = publication.files["feeds/all.txt"]
     assert published.content_type == TOY.content_type
-    text = (publication.directory / "feeds/all.txt").read_text(encoding="utf-8")
+    text = publication.read("feeds/all.txt").decode("utf-8")
     assert text.splitlines()[0] == publication.site.feeds[0].title
     assert len(text.splitlines()) > 1
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import random
 import resource
 import subprocess
 import sys
@@ -22,7 +21,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import feedsvc.listing.text
 from feedsvc.errors import FetchError, ListingError
 from feedsvc.fetch.file import read_at_most
 from feedsvc.fetch.routing import RoutingFetcher
@@ -327,15 +325,31 @@ def test_a_refresh_fails_hostile_sources_with_one_line_each(
 # --- lines split a chunk at a time ---
 
 
-@pytest.mark.parametrize("chunk_chars", [1, 2, 3, 7])
-def test_lines_split_in_chunks_are_the_lines_split_at_once(
-    chunk_chars: int, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(feedsvc.listing.text, "_CHUNK_CHARS", chunk_chars)
-    generator = random.Random(chunk_chars)
-    texts = ["", "\n", "\n\n", "a", "a\n", "\na", "ab\ncd\n\nef"] + [
-        "".join(generator.choice("ab\n") for _ in range(generator.randint(0, 30)))
-        for _ in range(500)
-    ]
-    for text in texts:
-        assert list(feedsvc.listing.text._lines(text)) == text.split("\n"), repr(text)
+MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
+          "September", "October", "November", "December")
+
+
+def _long_listing() -> tuple[str, list[tuple[str, dt.date, str]]]:
+    """A listing several times longer than the 64 KiB (of text) the reader splits into
+    lines at a time, written with no blank lines (so a line lost at a cut shows), and
+    the (title, date, summary) of its items."""
+    newest = dt.date(2026, 11, 20)
+    lines, items = [], []
+    for index in range(900):
+        title, date = f"Item {index} of a long listing", newest - dt.timedelta(days=index // 3)
+        summary = " ".join(f"word{n}" for n in range(index % 7, index % 7 + 6 + index % 5))
+        month = MONTHS[date.month - 1]
+        lines += [f"{index + 1}. {title}", f"   {date.day} {month} {date.year}", f"   {summary}"]
+        items.append((title, date, summary))
+    return "\n".join(lines) + "\n", items
+
+
+def test_a_listing_read_a_chunk_at_a_time_loses_and_repeats_no_line() -> None:
+    """Whichever line a chunk of text ends on (a marker, date or summary line: the first
+    line's length moves every cut), the items read are the items written."""
+    text, expected = _long_listing()
+    assert len(text) > 65_536
+    for shift in range(0, 90, 7):
+        result = parse_text_listing(f"Latest news{'.' * shift}\n{text}", source="s",
+                                    language="en")
+        assert [(item.title, item.date, item.summary) for item in result.items] == expected, shift

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from stored_items import every_item
 
 from feedsvc import cli
 from feedsvc.errors import FetchError, RefreshInProgressError
@@ -71,6 +72,7 @@ def published(settings: Settings) -> dict[str, bytes]:
     publication = open_publication(settings.storage.publish_dir)
     assert publication is not None, "nothing is published"
     root = publication.directory
+    assert root is not None
     files = sorted(p for p in root.rglob("*") if p.is_file())
     return {str(p.relative_to(root)): p.read_bytes() for p in files}
 
@@ -586,7 +588,7 @@ def test_an_interrupted_fetch_leaves_store_and_publication_as_they_were(
     settings: Settings, listings: Path, store: Store, make_fetcher: Any
 ) -> None:
     refresh(settings, now=T0, store=store)
-    before, items_before = published(settings), store.all_items()
+    before, items_before = published(settings), every_item(store)
     edit(listings / "a.txt", "Forty families", "Fifty families")
     fetcher = make_fetcher({
         str(listings / "a.txt"): (listings / "a.txt").read_bytes(),
@@ -595,7 +597,7 @@ def test_an_interrupted_fetch_leaves_store_and_publication_as_they_were(
     with pytest.raises(KeyboardInterrupt):
         refresh(settings, now=T0 + 30 * MINUTE, store=store, fetcher=fetcher)
     assert published(settings) == before
-    assert store.all_items() == items_before
+    assert every_item(store) == items_before
     assert store.lock_holder() is None
     last = store.last_run()
     assert last is not None and last.ok is False
@@ -775,7 +777,7 @@ def test_refreshes_racing_from_several_processes_never_overlap(
     assert set(outcomes) <= {"ok", "busy"}
     with Store.open(settings.storage.database) as store:
         assert store.run_count() == outcomes.count("ok")
-        assert len(store.all_items()) == 5
+        assert len(every_item(store)) == 5
     assert len(site_snapshot(settings).latest) == 5
 
 

@@ -19,7 +19,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-import feedparser  # type: ignore[import-untyped]
+import feedparser
 import pytest
 from reader import make_reader
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from loopback_pages import serve_pages
+from stored_items import every_item
 
 from feedsvc.errors import FetchError
 from feedsvc.fetch.browser import CHROMEDRIVER, CHROMIUM, BrowserFetcher
@@ -72,7 +73,7 @@ def test_a_scripted_page_is_read_through_the_browser(make_settings: Any) -> None
     from feedsvc.store import Store
 
     with Store.open(settings.storage.database) as store:
-        stored = sorted(store.all_items(), key=lambda item: item.date, reverse=True)
+        stored = sorted(every_item(store), key=lambda item: item.date, reverse=True)
     assert [(item.title, item.date.isoformat(), item.summary, item.link) for item in stored] == [
         (item["title"], item["date"], item["summary"], item["link"])
         for item in _expected(server.base_url)]

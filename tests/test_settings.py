@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -302,6 +303,7 @@ def test_accepted_schedules_work_at_run_time(
 ) -> None:
     import datetime as dt
 
+    from feedsvc.models import Validators
     from feedsvc.scheduler import check_trigger
     from feedsvc.status import is_stale
     from feedsvc.store import SourceState
@@ -309,8 +311,8 @@ def test_accepted_schedules_work_at_run_time(
     settings = _settings({section: values}, tmp_path)
     now = dt.datetime(2026, 11, 30, tzinfo=dt.UTC)
     assert check_trigger(settings).get_next_fire_time(None, now) is not None
-    failing = SourceState("a", None, None, None, None, None, dt.datetime(1, 1, 1, tzinfo=dt.UTC),
-                          3, 0, 0, 0, 0, 0)
+    failing = SourceState("a", Validators(), None, None, None, None,
+                          dt.datetime(1, 1, 1, tzinfo=dt.UTC), 3, 0, 0, 0, 0, 0)
     assert is_stale(failing, stale_after=settings.schedule.stale_after, now=now)
 
 
@@ -352,3 +354,63 @@ def test_base_url_is_kept_as_an_ascii_uri(written: str, kept: str, tmp_path: Pat
 def test_source_names_may_be_any_one_line_text(name: str, tmp_path: Path) -> None:
     settings = _settings({"sources": [{"name": name, "location": "a.txt"}]}, tmp_path)
     assert settings.sources[0].name == name
+
+
+# --- each setting declared once: a dataclass field with its help and check ---------
+
+
+def _declared_tables() -> list[tuple[str, type[Any]]]:
+    from feedsvc.settings import SECTIONS, CustomFeedSettings, SourceSettings
+
+    return [*SECTIONS.items(), ("sources", SourceSettings), ("feeds", CustomFeedSettings)]
+
+
+@pytest.mark.parametrize(("section", "table"), _declared_tables(), ids=lambda v: str(v))
+def test_every_field_of_a_settings_table_is_a_declared_setting(
+    section: str, table: type[Any]
+) -> None:
+    import dataclasses
+
+    from feedsvc.settings import options_of
+
+    # SourceSettings.options gathers the format's own settings, declared with each format.
+    names = [f.name for f in dataclasses.fields(table) if f.name != "options"]
+    assert [o.key for o in options_of(section, table)] == names
+    assert all(o.help.strip() and "\n" not in o.help for o in options_of(section, table))
+
+
+def test_a_declared_default_is_what_an_empty_file_gives(tmp_path: Path) -> None:
+    settings = _settings({"sources": [{"name": "a", "location": "a.txt"}],
+                          "feeds": [{"slug": "f", "title": "F"}]}, tmp_path)
+    assert settings.schedule.interval == 1800  # declared as "30m", as a file writes it
+    assert settings.storage.keep_runs == 500 and settings.websub.retries == 3
+    assert [reader.name for reader in settings.web.readers] == [
+        "Feedly", "Inoreader", "NewsBlur", "The Old Reader"]
+    assert settings.sources[0].date_order == "dmy" and settings.feeds[0].scan == 5000
+
+
+def test_an_undeclared_key_is_an_error_listing_the_declared_ones(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"^fetch\.retry: unknown setting; known in \[fetch\]: "
+                                          r"connect_timeout, read_timeout, .*, "
+                                          r"allow_private_addresses$"):
+        _settings({"fetch": {"retry": 3}}, tmp_path)
+
+
+def test_the_readme_tables_render_each_default_as_a_file_writes_it() -> None:
+    from feedsvc.settings import readme_tables
+
+    table = readme_tables()["settings"]
+    assert "| `schedule.interval` | `\"30m\"` |" in table
+    assert "| `server.admin_token` | `(unset)` |" in table
+    assert "| `fetch.allow_private_addresses` | `false` |" in table
+    assert "| `name` | required |" in readme_tables()["sources"]
+
+
+def test_a_table_built_without_arguments_has_the_defaults_a_file_gets(tmp_path: Path) -> None:
+    from feedsvc.settings import CategorySettings, WebSettings, WebSubSettings
+
+    settings = _settings({}, tmp_path)
+    assert WebSubSettings() == settings.websub
+    assert CategorySettings() == settings.categories
+    # Declared apart on purpose: built directly (tests), the pages offer no readers.
+    assert WebSettings().readers == () and settings.web.readers

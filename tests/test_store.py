@@ -14,9 +14,11 @@ import types
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from stored_items import every_item
 
 from feedsvc.errors import RefreshInProgressError, StoreError
 from feedsvc.identity import item_guid
@@ -52,7 +54,7 @@ def store(store_url: str) -> Iterator[Store]:
 
 
 def titles(store: Store) -> list[str]:
-    return [item.title for item in store.all_items()]
+    return [item.title for item in every_item(store)]
 
 
 def sources_of(url: str, key: str) -> tuple[str, ...]:
@@ -170,7 +172,7 @@ def test_an_unopenable_store_is_a_store_error(tmp_path: Path) -> None:
 def test_merge_counts_and_first_seen(store: Store) -> None:
     assert store.merge("a", [ALPHA, BETA], T0) == MergeCounts(found=2, new=2, updated=0)
     assert store.merge("a", [ALPHA, BETA, GAMMA], T1) == MergeCounts(found=3, new=1, updated=0)
-    by_title = {item.title: item for item in store.all_items()}
+    by_title = {item.title: item for item in every_item(store)}
     assert by_title[ALPHA.title].first_seen == T0 == by_title[ALPHA.title].updated
     assert by_title[GAMMA.title].first_seen == T1
 
@@ -192,14 +194,14 @@ def test_different_items_sharing_a_key_are_kept_once_and_reported(store: Store) 
     counts = store.merge("a", [ALPHA, BETA, respelled], T0, warnings=1)
     assert (counts.found, counts.new, counts.duplicates) == (2, 2, (respelled,))
     assert titles(store) == [ALPHA.title, BETA.title]
-    assert store.all_items()[0].summary == ALPHA.summary
+    assert every_item(store)[0].summary == ALPHA.summary
     assert store.source_state("a").last_warnings == 2  # type: ignore[union-attr]
 
 
 def test_same_item_from_two_sources_is_one_item(store: Store, store_url: str) -> None:
     store.merge("all-news", [ALPHA, BETA], T0)
     assert store.merge("press", [ALPHA], T0) == MergeCounts(found=1, new=0, updated=0)
-    items = store.all_items()
+    items = every_item(store)
     assert len(items) == 2
     alpha = next(item for item in items if item.title == ALPHA.title)
     assert sources_of(store_url, alpha.key) == ("all-news", "press")
@@ -207,10 +209,10 @@ def test_same_item_from_two_sources_is_one_item(store: Store, store_url: str) ->
 
 def test_an_edit_updates_in_place_and_keeps_the_id(store: Store) -> None:
     store.merge("a", [ALPHA], T0)
-    before = store.all_items()[0]
+    before = every_item(store)[0]
     edited = replace(ALPHA, summary="Second summary.", category="Statement", credit="B")
     assert store.merge("a", [edited], T1) == MergeCounts(found=1, new=0, updated=1)
-    after = store.all_items()[0]
+    after = every_item(store)[0]
     assert (after.guid, after.item_id, after.first_seen) == (
         before.guid, before.item_id, before.first_seen)
     assert (after.summary, after.category, after.credit) == ("Second summary.", "Statement", "B")
@@ -227,35 +229,35 @@ def test_a_respelled_title_is_the_same_item_with_the_new_spelling(store: Store) 
 
 def test_an_unchanged_listing_changes_nothing(store: Store) -> None:
     store.merge("a", [ALPHA, BETA], T0)
-    before = store.all_items()
+    before = every_item(store)
     assert store.merge("a", [ALPHA, BETA], T1).updated == 0
-    assert store.all_items() == before
+    assert every_item(store) == before
 
 
 def test_a_listing_that_omits_a_field_does_not_erase_it(store: Store) -> None:
     store.merge("all-news", [ALPHA], T0)
     store.merge("press", [replace(ALPHA, summary=None)], T1)
-    assert store.all_items()[0].summary == ALPHA.summary
+    assert every_item(store)[0].summary == ALPHA.summary
 
 
 def test_two_listings_that_disagree_do_not_flip_the_item_each_time(store: Store) -> None:
     short = replace(ALPHA, summary="Short.")
     store.merge("all-news", [ALPHA], T0)
     store.merge("press", [short], T0)
-    settled = store.all_items()
+    settled = every_item(store)
     for later in (T1, T2):
         assert store.merge("all-news", [ALPHA], later).updated == 0
         assert store.merge("press", [short], later).updated == 0
-    assert store.all_items() == settled
+    assert every_item(store) == settled
 
 
 def test_listing_rank_follows_the_latest_listing(store: Store) -> None:
     store.merge("a", [ALPHA, BETA], T0)
     assert titles(store) == [ALPHA.title, BETA.title]
-    times = {item.key: item.updated for item in store.all_items()}
+    times = {item.key: item.updated for item in every_item(store)}
     store.merge("a", [BETA, ALPHA], T1)
     assert titles(store) == [BETA.title, ALPHA.title]
-    assert {item.key: item.updated for item in store.all_items()} == times
+    assert {item.key: item.updated for item in every_item(store)} == times
 
 
 def test_updated_times_are_unique_whole_seconds_top_item_latest(store: Store) -> None:
@@ -265,7 +267,7 @@ def test_updated_times_are_unique_whole_seconds_top_item_latest(store: Store) ->
     # seconds, must not reuse times the first batch took.
     store.merge("b", listing[10:20], T0)
     store.merge("c", listing[20:], T0 + dt.timedelta(seconds=5))
-    by_title = {item.title: item.updated for item in store.all_items()}
+    by_title = {item.title: item.updated for item in every_item(store)}
     assert len(set(by_title.values())) == 30
     assert by_title["Item number 0"] == T0
     assert by_title["Item number 1"] == T0 - dt.timedelta(seconds=1)
@@ -276,9 +278,9 @@ def test_updated_times_are_unique_whole_seconds_top_item_latest(store: Store) ->
 
 def test_an_edit_moves_the_edited_items_time_only(store: Store) -> None:
     store.merge("a", [ALPHA, BETA, GAMMA], T0)
-    before = {item.title: item.updated for item in store.all_items()}
+    before = {item.title: item.updated for item in every_item(store)}
     store.merge("a", [ALPHA, replace(BETA, summary="Now with a summary."), GAMMA], T1)
-    after = {item.title: item.updated for item in store.all_items()}
+    after = {item.title: item.updated for item in every_item(store)}
     assert after[BETA.title] == T1
     assert {t: after[t] for t in (ALPHA.title, GAMMA.title)} == {
         t: before[t] for t in (ALPHA.title, GAMMA.title)}
@@ -286,13 +288,13 @@ def test_an_edit_moves_the_edited_items_time_only(store: Store) -> None:
 
 def test_merge_stores_whole_seconds(store: Store) -> None:
     store.merge("a", [ALPHA], T0.replace(microsecond=123456))
-    assert store.all_items()[0].first_seen == T0
+    assert every_item(store)[0].first_seen == T0
 
 
 def test_merge_rejects_naive_times(store: Store) -> None:
     with pytest.raises(StoreError):
         store.merge("a", [ALPHA], T0.replace(tzinfo=None))
-    assert store.all_items() == []
+    assert every_item(store) == []
 
 
 def test_a_failed_merge_writes_nothing(store: Store) -> None:
@@ -593,7 +595,7 @@ def test_processes_rebuilding_the_indexes_at_once_build_them_once(
 def test_a_server_in_another_time_zone_keeps_the_same_times(
     postgres_database: Callable[..., str], tmp_path: Path,
 ) -> None:
-    def history(url: str) -> tuple[object, ...]:
+    def history(url: str) -> tuple[Any, ...]:
         with Store.open(url) as store:
             store.merge("a", [ALPHA, BETA], T0)
             store.record_failure("a", T1, "boom")
@@ -601,7 +603,7 @@ def test_a_server_in_another_time_zone_keeps_the_same_times(
             store.finish_run(run, T2, ok=True, published=True, summary={})
             state = store.source_state("a")
             assert state is not None
-            return (tuple((i.first_seen, i.updated) for i in store.all_items()),
+            return (tuple((i.first_seen, i.updated) for i in every_item(store)),
                     state.last_success, state.failing_since, store.run_durations())
 
     url = postgres_database()

@@ -301,6 +301,7 @@ PUBLISH_HINT = "feedsvc refresh"
 def test_unreadable_publication_is_503_not_a_traceback(
     client: FlaskClient, publication: Publication, path: str
 ) -> None:
+    assert publication.directory is not None
     (publication.directory / "manifest.json").write_text("{ not json")
     response = client.get(path)
     assert_error_page(response, 503, "cannot be read")

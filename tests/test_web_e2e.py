@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import feedparser  # type: ignore[import-untyped]
+import feedparser
 import pytest
 from reader import make_reader
 from web_fixtures import ITEMS, LiveServer, live_server, publish_site, web_settings

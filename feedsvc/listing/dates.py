@@ -697,6 +697,90 @@ def _needs_today(text: str, what: str) -> DateProblem:
     return DateProblem(text, f"{what} {text!r} needs the fetch date to be read")
 
 
+def _impossible_unless_found(core: str, found: dt.date | None) -> dt.date | DateProblem:
+    return found if found is not None else DateProblem(core, f"impossible date {core!r}")
+
+
+def _yearless(core: str, info: parserinfo, today: dt.date | None) -> dt.date | DateProblem | None:
+    """``core`` as a day and month without a year ("26 Nov"): the most recent such date
+    up to ``today``; None when it is not one."""
+    match = _YEARLESS_DAY_FIRST.fullmatch(core) or _YEARLESS_MONTH_FIRST.fullmatch(core)
+    if match is None:
+        return None
+    month = _month(info, match["month"])
+    if month is None:
+        return None
+    day = int(match["day"])
+    if not 1 <= day <= 31:
+        return DateProblem(core, f"impossible date {core!r}")
+    if today is None:
+        return _needs_today(core, "date without a year")
+    return _impossible_unless_found(core, _most_recent(month, day, today))
+
+
+def _ago_phrase(key: str, relative: _Relative) -> tuple[int, str] | None:
+    """The amount and unit of an "{amount} {unit} ago" phrase (``key`` casefolded and
+    spaced once), or None when ``key`` is not one."""
+    if relative.ago is None:
+        return None
+    match = relative.ago.fullmatch(key)
+    if match is None:
+        return None
+    amount_text = next(v for k, v in match.groupdict().items()
+                       if k.startswith("amount") and v is not None)
+    unit_text = next(v for k, v in match.groupdict().items()
+                     if k.startswith("unit") and v is not None)
+    amount = 1 if amount_text in relative.ones else int(amount_text)
+    return amount, relative.units[unit_text]
+
+
+def _relative_date(
+    core: str, relative: _Relative, today: dt.date | None
+) -> dt.date | DateProblem | None:
+    """``core`` as a relative date ("yesterday", "3 days ago") counted back from
+    ``today``; None when it is not one."""
+    key = " ".join(core.casefold().replace("\u2019", "'").split())
+    days = relative.days_back.get(key)
+    ago = _ago_phrase(key, relative) if days is None else (days, "day")
+    if ago is None:
+        return None
+    if today is None:
+        return _needs_today(core, "relative date")
+    amount, unit = ago
+    return _impossible_unless_found(core, _ago(today, amount, unit))
+
+
+def _written_or_numeric(
+    core: str, written: DateClassifier, date_order: str
+) -> dt.date | DateProblem | None:
+    """``core`` as a date written with a year ("26 November 2015") or in numbers
+    ("26/11/2015", read in ``date_order``); None when it is neither."""
+    if not core[-1].isdigit():
+        return None
+    found = written(core)
+    if found is None and core[0].isdigit():
+        found = _numeric(core, date_order)
+    return found
+
+
+def _undecorated(line: str) -> str | None:
+    """``line`` without the brackets, final dot or hyphens a date may be written with
+    ("(26 November 2015)", "26 November 2015.", "26-Nov-2015"); None when it has none."""
+    if line[0] in "([" or line[-1] in ".)]" or "-" in line:
+        bare = _HYPHENATED.sub(r"\1 \2 \3", line.strip("()[]").removesuffix("."))
+        if bare != line:
+            return bare
+    return None
+
+
+def _timeless_core(line: str) -> tuple[str, str]:
+    """``line`` without a trailing time of day, and that without a leading word such
+    as "Published" too."""
+    timeless = _TIME_SUFFIX.sub("", line, count=1) if ":" in line or "h" in line else line
+    lead = _LEAD.fullmatch(timeless)
+    return timeless, (lead["rest"] if lead is not None else timeless)
+
+
 def listing_date_classifier(
     language: str | None, *, today: dt.date | None = None, date_order: str = "dmy"
 ) -> DateClassifier:
@@ -708,54 +792,11 @@ def listing_date_classifier(
     info = _info(language)
     relative = _RELATIVE[language]
 
-    def yearless(core: str) -> dt.date | DateProblem | None:
-        match = _YEARLESS_DAY_FIRST.fullmatch(core) or _YEARLESS_MONTH_FIRST.fullmatch(core)
-        if match is None:
-            return None
-        month = _month(info, match["month"])
-        if month is None:
-            return None
-        day = int(match["day"])
-        if not 1 <= day <= 31:
-            return DateProblem(core, f"impossible date {core!r}")
-        if today is None:
-            return _needs_today(core, "date without a year")
-        found = _most_recent(month, day, today)
-        return found if found is not None else DateProblem(core, f"impossible date {core!r}")
-
-    def relative_date(core: str) -> dt.date | DateProblem | None:
-        key = " ".join(core.casefold().replace("\u2019", "'").split())
-        days = relative.days_back.get(key)
-        if days is None and relative.ago is not None:
-            match = relative.ago.fullmatch(key)
-            if match is not None:
-                amount_text = next(v for k, v in match.groupdict().items()
-                                   if k.startswith("amount") and v is not None)
-                unit_text = next(v for k, v in match.groupdict().items()
-                                 if k.startswith("unit") and v is not None)
-                amount = 1 if amount_text in relative.ones else int(amount_text)
-                if today is None:
-                    return _needs_today(core, "relative date")
-                found = _ago(today, amount, relative.units[unit_text])
-                return found if found is not None else DateProblem(
-                    core, f"impossible date {core!r}")
-        if days is None:
-            return None
-        if today is None:
-            return _needs_today(core, "relative date")
-        found = _ago(today, days, "day")
-        return found if found is not None else DateProblem(core, f"impossible date {core!r}")
-
     def read_core(core: str) -> dt.date | DateProblem | None:
         if not core:
             return None
-        if core[-1].isdigit():
-            found = written(core)
-            if found is None and core[0].isdigit():
-                found = _numeric(core, date_order)
-            if found is not None:
-                return found
-        return yearless(core) or relative_date(core)
+        return (_written_or_numeric(core, written, date_order)
+                or _yearless(core, info, today) or _relative_date(core, relative, today))
 
     def classify(line: str) -> dt.date | DateProblem | None:
         if not line or len(line) > _LONGEST_LISTING_DATE:
@@ -763,14 +804,10 @@ def listing_date_classifier(
         found = read_core(line)
         if found is not None:
             return found
-        if line[0] in "([" or line[-1] in ".)]" or "-" in line:
-            # "(26 November 2015)", "26 November 2015.", "26-Nov-2015"
-            bare = _HYPHENATED.sub(r"\1 \2 \3", line.strip("()[]").removesuffix("."))
-            if bare != line:
-                return classify(bare)
-        timeless = _TIME_SUFFIX.sub("", line, count=1) if ":" in line or "h" in line else line
-        lead = _LEAD.fullmatch(timeless)
-        core = lead["rest"] if lead is not None else timeless
+        bare = _undecorated(line)
+        if bare is not None:
+            return classify(bare)
+        timeless, core = _timeless_core(line)
         if core == line:
             return None
         return read_core(core) or (read_core(timeless) if timeless != line else None)

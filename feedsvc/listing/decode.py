@@ -117,35 +117,17 @@ def decode_document(
 def _decode(
     body: bytes, declared: str | None, source: str, warnings: list[ParseWarning]
 ) -> str:
-    for bom, encoding in _BOMS:
-        if body.startswith(bom):
-            rest = body[len(bom):]
-            if encoding == "utf-8":
-                text = _utf8(rest, warnings, source)
-                if text is not None:
-                    return text
-            return _strict(rest, encoding, source, f"byte order mark ({encoding})")
+    text = _after_bom(body, source, warnings)
+    if text is not None:
+        return text
     if b"\x00" in body:
         raise ListingError("binary data (NUL bytes), not a text listing", source=source)
-    declarations = (
-        (declared, "declared charset", "declared charset", False),
-        (_sniff(body), "charset in the document", "document charset", True),
-    )
-    any_declared = False
     # Encodings already tried, none of which fitted: trying one again (the
     # document declaring what the transport did) would only repeat its warning.
     tried: set[str] = set()
-    for label, origin, prefix, in_document in declarations:
-        known = _known(label, origin, source, warnings, in_document=in_document)
-        if label and known is not None:
-            any_declared = True
-            if known in tried:
-                continue
-            tried.add(known)
-            # Warnings quote the label as written ("iso-8859-1"), not the codec it means.
-            text = _try_declared(body, known, f"{prefix} {label.strip()}", source, warnings)
-            if text is not None:
-                return text
+    text, any_declared = _as_declared(body, declared, source, warnings, tried)
+    if text is not None:
+        return text
     if "utf-8" not in tried:
         text = _utf8(body, warnings, source)
         if text is not None:
@@ -158,6 +140,46 @@ def _decode(
         ))
         return text
     return _detect(body, source, warnings, undeclared)
+
+
+def _after_bom(body: bytes, source: str, warnings: list[ParseWarning]) -> str | None:
+    """``body`` read in the encoding its byte order mark names, the mark consumed;
+    None when it starts with none."""
+    for bom, encoding in _BOMS:
+        if body.startswith(bom):
+            rest = body[len(bom):]
+            if encoding == "utf-8":
+                text = _utf8(rest, warnings, source)
+                if text is not None:
+                    return text
+            return _strict(rest, encoding, source, f"byte order mark ({encoding})")
+    return None
+
+
+def _as_declared(
+    body: bytes, declared: str | None, source: str, warnings: list[ParseWarning],
+    tried: set[str],
+) -> tuple[str | None, bool]:
+    """``body`` read in the transport's charset, else in the one the document
+    declares (None when neither fits), and whether any known charset was declared.
+    Adds each encoding tried to ``tried``."""
+    declarations = (
+        (declared, "declared charset", "declared charset", False),
+        (_sniff(body), "charset in the document", "document charset", True),
+    )
+    any_declared = False
+    for label, origin, prefix, in_document in declarations:
+        known = _known(label, origin, source, warnings, in_document=in_document)
+        if label and known is not None:
+            any_declared = True
+            if known in tried:
+                continue
+            tried.add(known)
+            # Warnings quote the label as written ("iso-8859-1"), not the codec it means.
+            text = _try_declared(body, known, f"{prefix} {label.strip()}", source, warnings)
+            if text is not None:
+                return text, True
+    return None, any_declared
 
 
 def _utf8(body: bytes, warnings: list[ParseWarning], source: str) -> str | None:

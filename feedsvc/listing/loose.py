@@ -613,6 +613,29 @@ class _Builder:
         if isinstance(date.date, DateProblem):
             self.warnings.warn(item.date_line, f"{date.date.reason}, item skipped")
             return None
+        before, summary_lines = self.fields_and_summary(item, date)
+        fields = [" ".join(line.text for line in group) for group in self.logical_lines(before)]
+        credit = None
+        if fields and fields[0].startswith("©"):
+            credit = _clean(fields[0][1:]) or None
+            fields = fields[1:]
+        summary = _summary(summary_lines)
+        if len(fields) > 2:
+            self.warnings.warn(item.line, f"{label} item has {len(fields) - 2} line(s) "
+                               "before its category and title, dropped")
+        named = _title_and_category(fields, summary)
+        if named is None:
+            self.warnings.warn(item.date_line, f"{label} item has no title and no summary, "
+                               "skipped")
+            return None
+        title, category = named
+        return ListingItem(title, date.date, category, credit, summary, item.line)
+
+    def fields_and_summary(
+        self, item: _Pending, date: _DateLine
+    ) -> tuple[list[_Line], list[_Line]]:
+        """The lines of ``item`` before its date that hold its fields (credit,
+        category, title) and the lines that make its summary."""
         before = list(item.before)
         if date.before is not None:
             before.append(_Line(item.date_line, date.before, 0, False))
@@ -627,26 +650,7 @@ class _Builder:
             after = after[len(before):]
             if after:
                 after[0] = _Line(after[0].number, after[0].text, after[0].indent, True)
-        fields = [" ".join(line.text for line in group) for group in self.logical_lines(before)]
-        credit = None
-        if fields and fields[0].startswith("©"):
-            credit = _clean(fields[0][1:]) or None
-            fields = fields[1:]
-        summary = _summary([*summary_start, *after])
-        if len(fields) > 2:
-            self.warnings.warn(item.line, f"{label} item has {len(fields) - 2} line(s) "
-                               "before its category and title, dropped")
-        if fields:
-            title = _clean(fields[-1])
-            category = _clean(fields[-2]) if len(fields) >= 2 else None
-        elif summary:
-            title = title_from_summary(summary)
-            category = None
-        else:
-            self.warnings.warn(item.date_line, f"{label} item has no title and no summary, "
-                               "skipped")
-            return None
-        return ListingItem(title, date.date, category, credit, summary, item.line)
+        return before, [*summary_start, *after]
 
     def logical_lines(self, lines: Sequence[_Line]) -> list[list[_Line]]:
         """``lines`` grouped into logical lines: a line runs on into the next (no
@@ -663,6 +667,16 @@ class _Builder:
             else:
                 groups.append([line])
         return groups
+
+
+def _title_and_category(fields: list[str], summary: str | None) -> tuple[str, str | None] | None:
+    """An item's title and category: its last field line and the one before that, or
+    (with no field lines) a title made from the summary; None when it has neither."""
+    if fields:
+        return _clean(fields[-1]), (_clean(fields[-2]) if len(fields) >= 2 else None)
+    if summary:
+        return title_from_summary(summary), None
+    return None
 
 
 _LONGEST_CAPITALS_HEADING = 40

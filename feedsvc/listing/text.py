@@ -294,6 +294,21 @@ def _forbidden_character_warnings(text: str, source: str) -> list[ParseWarning]:
     return warnings
 
 
+def _start_block(number: int, raw: str, line: str) -> _Block | None:
+    """The block an item marker on line ``number`` starts ("-" alone, or "12." and
+    perhaps the first field after it), or None when ``line`` is no marker."""
+    if line == _COMPACT_MARKER:
+        return _Block(number, _COMPACT_MARKER, _indent(raw))
+    marker = _NUMBER_MARKER.fullmatch(line)
+    if marker is None:
+        return None
+    block = _Block(number, marker[1], _indent(raw))
+    if marker[2]:
+        block.before.append(marker[2].strip())
+        block.before_lines.append(number)
+    return block
+
+
 class _Reader:
     """Groups lines into blocks (one per item marker) and blocks into items."""
 
@@ -310,8 +325,9 @@ class _Reader:
         self.warnings.warn(line, message)
 
     def read(self, lines: Iterable[str]) -> None:
-        """Read all lines, in one loop that makes as few calls as it can: it runs
-        for every line of listings of any size.
+        """Read all lines, in one loop that makes as few calls as it can (one per
+        line inside a block, none for blank lines): it runs for every line of
+        listings of any size.
 
         A line that is no item marker joins the current block unless it ends it:
         a line indented no deeper than the block's marker (and not starting with
@@ -320,9 +336,6 @@ class _Reader:
         outside blocks are furniture, checked for stray dates and headings.
         """
         block: _Block | None = None
-        marker_match = _NUMBER_MARKER.fullmatch
-        classify_date = self.classify_date
-        classify_heading = self.classify_heading
         for number, raw in enumerate(lines, 1):
             line = raw.strip()
             if not line:
@@ -331,56 +344,59 @@ class _Reader:
                 continue
             first = line[0]
             # "12. " has its dot within the first four characters; dates never do.
+            # (A would-be marker as deeply indented as the fields is a field, such as
+            # "1. First point" in a summary.)
             if (first == _COMPACT_MARKER or (first.isdigit() and line.find(".", 1, 4) > 0)) and (
                 block is None or not block.deeper or not raw.startswith(block.deeper)
             ):
-                # (A would-be marker as deeply indented as the fields is a field,
-                # such as "1. First point" in a summary.)
-                if line == _COMPACT_MARKER:
+                started = _start_block(number, raw, line)
+                if started is not None:
                     self.end(block)
-                    block = _Block(number, _COMPACT_MARKER, _indent(raw))
-                    continue
-                marker = marker_match(line)
-                if marker is not None:
-                    self.end(block)
-                    block = _Block(number, marker[1], _indent(raw))
-                    if marker[2]:
-                        block.before.append(marker[2].strip())
-                        block.before_lines.append(number)
+                    block = started
                     continue
             if block is not None:
-                # Inline rather than in a method: most lines are fields of a block.
                 deeper = block.deeper
-                if (deeper is not None and raw.startswith(deeper)) or _indented(block, raw):
-                    # Dates and headings end in a digit: other lines need no look.
-                    if not line[-1].isdigit():
-                        if block.date is None:
-                            block.before.append(line)
-                            block.before_lines.append(number)
-                            continue
-                        if len(line) > _LONGEST_FURNITURE or line.casefold() not in FURNITURE:
-                            block.after.append(line)
-                            block.after_lines.append(number)
-                            continue
-                    elif block.date is None:
-                        date = classify_date(line)
-                        if date is not None:
-                            block.date = date
-                            block.date_line = number
-                            continue
-                        if classify_heading(line) is None:
-                            block.before.append(line)
-                            block.before_lines.append(number)
-                            continue
-                    elif classify_heading(line) is None:
-                        block.after.append(line)
-                        block.after_lines.append(number)
-                        continue
+                if ((deeper is not None and raw.startswith(deeper)) or _indented(block, raw)) and (
+                    self.join(block, number, line)
+                ):
+                    continue
                 self.end(block)
                 block = None
             if line[-1].isdigit():
                 self.check_outside_line(number, line)
         self.end(block)
+
+    def join(self, block: _Block, number: int, line: str) -> bool:
+        """Add ``line``, indented as a field of ``block``, to the block as its date or
+        a line before or after it; False when it ends the block instead (furniture
+        after the date, or a month heading)."""
+        # Dates and headings end in a digit: other lines need no look.
+        if not line[-1].isdigit():
+            if block.date is None:
+                block.before.append(line)
+                block.before_lines.append(number)
+                return True
+            if len(line) > _LONGEST_FURNITURE or line.casefold() not in FURNITURE:
+                block.after.append(line)
+                block.after_lines.append(number)
+                return True
+            return False
+        if block.date is None:
+            date = self.classify_date(line)
+            if date is not None:
+                block.date = date
+                block.date_line = number
+                return True
+            if self.classify_heading(line) is None:
+                block.before.append(line)
+                block.before_lines.append(number)
+                return True
+            return False
+        if self.classify_heading(line) is None:
+            block.after.append(line)
+            block.after_lines.append(number)
+            return True
+        return False
 
     def check_outside_line(self, number: int, line: str) -> None:
         """Lines outside items are page furniture, but a date there means an item

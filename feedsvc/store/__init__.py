@@ -204,11 +204,6 @@ class Store:
         with self._db.write() as conn:
             _items.set_render_pending(conn, False)
 
-    def all_items(self) -> list[StoredItem]:
-        """Every stored item: newest date first, then listing order, then key."""
-        with self._db.read() as conn:
-            return _items.all_items(conn)
-
     def newest_items(self, slug: str | None, limit: int) -> list[StoredItem]:
         """The newest ``limit`` items of category ``slug`` (None: of all items), in feed
         order, read off an index."""

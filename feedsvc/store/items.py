@@ -205,12 +205,6 @@ def _write_links(conn: Connection, source: str, plan: MergePlan, now: dt.datetim
 # --- reads ---------------------------------------------------------------------------
 
 
-def all_items(conn: Connection) -> list[StoredItem]:
-    """Every stored item, newest first (date, then rank, then key)."""
-    return [_stored_item(row) for row in conn.execute(
-        sa.select(*_ITEM_COLUMNS).order_by(*NEWEST_FIRST))]
-
-
 def newest_items(conn: Connection, slug: str | None, limit: int) -> list[StoredItem]:
     """The newest ``limit`` items of the category ``slug`` (None: of all items)."""
     query = sa.select(*_ITEM_COLUMNS).order_by(*NEWEST_FIRST).limit(limit)

@@ -4,7 +4,11 @@ Used when ``storage.publication = "database"``, so that web nodes on other
 machines need only the database URL. A generation is written and made live
 in one transaction (``switch``): a reader sees the old generation or the new
 one, whole. Documents are stored once by the ETag of their bytes, so a
-generation that carries most feeds over costs only its new documents.
+generation that carries most feeds over costs only its new documents; they may
+be stored before their generation (``store_documents``), since no reader sees a
+document no live generation names. Archive pages and their indexes are
+documents too (see ``feedsvc.publication``): a generation's manifest names only
+each feed's index.
 """
 
 from __future__ import annotations
@@ -67,18 +71,31 @@ def document(conn: Connection, etag: str, *, gzipped: bool) -> bytes | None:
     return None if data is None else bytes(data)
 
 
+def store_documents(conn: Connection, documents: Iterable[NewDocument]) -> list[str]:
+    """Store ``documents`` the database lacks (by ETag); returns the ETags stored."""
+    wanted = {doc.etag: doc for doc in documents}
+    present = _present(conn, list(wanted))
+    new = [doc for etag, doc in wanted.items() if etag not in present]
+    if new:
+        conn.execute(published_documents.insert(), [
+            {"etag": doc.etag, "content": doc.content, "gzip_content": doc.gzip_content}
+            for doc in new])
+    return [doc.etag for doc in new]
+
+
+def delete_documents(conn: Connection, etags: Sequence[str]) -> None:
+    for start in range(0, len(etags), KEYS_PER_QUERY):
+        conn.execute(published_documents.delete().where(
+            published_documents.c.etag.in_(list(etags[start:start + KEYS_PER_QUERY]))))
+
+
 def switch(
     conn: Connection, prepared: StoredGeneration, documents: Iterable[NewDocument],
     now: dt.datetime,
 ) -> None:
     """Store ``documents`` the database lacks and the generation ``prepared``, and make it
     live, in ``conn``'s transaction. On PostgreSQL, listeners hear of it at commit."""
-    wanted = {doc.etag: doc for doc in documents}
-    present = _present(conn, list(wanted))
-    rows = [{"etag": doc.etag, "content": doc.content, "gzip_content": doc.gzip_content}
-            for etag, doc in wanted.items() if etag not in present]
-    if rows:
-        conn.execute(published_documents.insert(), rows)
+    store_documents(conn, documents)
     if generation(conn, prepared.generation) is None:
         conn.execute(publication_generations.insert().values(
             generation=prepared.generation, created=now,
@@ -94,10 +111,15 @@ def switch(
         conn.execute(sa.select(sa.func.pg_notify(NOTIFY_CHANNEL, prepared.generation)))
 
 
-def prune(conn: Connection, keep: int, referenced: Callable[[bytes], Iterable[str]]) -> int:
+def prune(
+    conn: Connection, keep: int,
+    released: Callable[[Sequence[bytes], Sequence[bytes]], Iterable[str]],
+) -> int:
     """Delete all but the ``keep`` newest generations (the live one always stays) and
-    the documents no remaining generation names. Returns how many generations went.
-    ``referenced`` gives the ETags a stored manifest names."""
+    the documents that only they named. Returns how many generations went.
+    ``released(gone, kept)`` gives, from the manifests of the generations going and
+    of those kept, the ETags of the documents only the former name: its cost, not
+    a scan of every stored document, is what pruning costs."""
     live = live_generation(conn)
     names = list(conn.execute(
         sa.select(publication_generations.c.generation)
@@ -108,19 +130,14 @@ def prune(conn: Connection, keep: int, referenced: Callable[[bytes], Iterable[st
     gone = [name for name in names if name not in kept]
     if not gone:
         return 0
+    manifests = {name: found.manifest for name in names
+                 if (found := generation(conn, name)) is not None}
+    unused = sorted(set(released([manifests[name] for name in gone if name in manifests],
+                                 [manifests[name] for name in kept if name in manifests])))
     for start in range(0, len(gone), KEYS_PER_QUERY):
         conn.execute(publication_generations.delete().where(
             publication_generations.c.generation.in_(gone[start:start + KEYS_PER_QUERY])))
-    still: set[str] = set()
-    for name in kept:
-        stored = generation(conn, name)
-        if stored is not None:
-            still.update(referenced(stored.manifest))
-    unused = [etag for etag in conn.execute(sa.select(published_documents.c.etag)).scalars()
-              if etag not in still]
-    for start in range(0, len(unused), KEYS_PER_QUERY):
-        conn.execute(published_documents.delete().where(
-            published_documents.c.etag.in_(unused[start:start + KEYS_PER_QUERY])))
+    delete_documents(conn, unused)
     return len(gone)
 
 

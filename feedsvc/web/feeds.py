@@ -10,6 +10,7 @@ page for people instead (chosen by ``Accept``, see
 from __future__ import annotations
 
 import functools
+import logging
 
 from flask import Blueprint, Response, request
 
@@ -18,6 +19,8 @@ from feedsvc.outputs import OUTPUT_FORMATS, output_for_extension
 from feedsvc.web.live import live_site, not_live, serve_file, web_context
 from feedsvc.web.negotiation import prefers_html
 from feedsvc.web.responses import not_found, unavailable
+
+log = logging.getLogger(__name__)
 
 MAIN_FEEDS = {"feed": "atom", "atom": "atom", "rss": "rss", "feeds": "atom"}
 """Short addresses people type, and the format of the all-items feed each redirects to."""
@@ -45,7 +48,14 @@ def feed(name: str) -> Response:
     files = live.publication.files
     output = output_for_extension(extension)
     path = feed_path(key, output.name) if output is not None else None
-    if path is not None and path in files:
+    try:
+        # An archive page is looked up in its feed's page index (read once, cached).
+        found = path is not None and path in files
+    except OSError:
+        log.exception("cannot read the page index of %s in publication %s", path,
+                      live.publication.generation)
+        return unavailable("The feeds are being replaced. Try again in a moment.")
+    if path is not None and found:
         # A browser gets the feed's page for people, every feed reader the feed.
         # Publications from before those pages existed serve the feed to all.
         view = view_path(key)
