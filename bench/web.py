@@ -15,14 +15,9 @@ from typing import TYPE_CHECKING
 from flask import Flask
 from flask.testing import FlaskClient
 
+from feedsvc.feeds import FeedLink, ItemRecord, SiteSnapshot
 from feedsvc.outputs import OUTPUT_FORMATS
-from feedsvc.publication import (
-    Document,
-    FeedLink,
-    ItemRecord,
-    SiteSnapshot,
-    publish,
-)
+from feedsvc.publication import Document, publish
 from feedsvc.settings import settings_from_mapping
 from feedsvc.web import create_app
 

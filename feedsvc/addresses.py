@@ -5,7 +5,7 @@ must not steer feedsvc into the machine it runs on or the network around
 it (server-side request forgery). ``refusal`` names the rule that refuses
 an address; ``literal_address`` reads the many ways a URL's host may spell
 an IP address, so that ``http://2130706433/`` is known to be 127.0.0.1
-before anything is resolved. ``feedsvc.http`` applies the rules to the
+before anything is resolved. ``feedsvc.fetch.http`` applies the rules to the
 address it actually connects to.
 """
 

@@ -13,9 +13,10 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from feedsvc import __version__
 from feedsvc.errors import ConfigError, FeedsvcError
@@ -28,6 +29,9 @@ from feedsvc.formats import (
     Format,
 )
 from feedsvc.settings import LANGUAGES, RENDERS, Settings, SourceSettings, load_settings
+
+if TYPE_CHECKING:
+    from feedsvc.web.server import Scheduler
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -435,9 +439,16 @@ def _confirmed(question: str) -> bool:
 def _serve(settings: Settings, host: str | None, port: int | None, *, scheduler: bool) -> int:
     from feedsvc.web import serve
 
+    start_scheduler: Callable[[Settings], Scheduler] | None = None
+    if scheduler:
+        # Imported here: only `serve` with a scheduler needs APScheduler and the pipeline.
+        from feedsvc.scheduler import start_background_scheduler
+
+        start_scheduler = start_background_scheduler
     # `is not None`: port 0 (any free port) and host "" (every interface) are choices too.
     serve(settings, host=host if host is not None else settings.server.host,
-          port=port if port is not None else settings.server.port, with_scheduler=scheduler)
+          port=port if port is not None else settings.server.port,
+          start_scheduler=start_scheduler)
     return EXIT_OK
 
 

@@ -24,10 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from feedsvc.curation import NO_RULES, CategoryRules, FeedFilter
-from feedsvc.identity import feed_guid, slugify
-from feedsvc.models import Entry, FeedSpec, StoredItem
-from feedsvc.outputs import OUTPUT_FORMATS
-from feedsvc.publication import (
+from feedsvc.feeds import (
     ALL,
     LATEST_ITEMS,
     FeedLink,
@@ -37,6 +34,9 @@ from feedsvc.publication import (
     feed_path,
     item_record,
 )
+from feedsvc.identity import feed_guid, slugify
+from feedsvc.models import Entry, FeedSpec, StoredItem
+from feedsvc.outputs import OUTPUT_FORMATS
 from feedsvc.settings import SiteSettings
 
 EMPTY_FEED_UPDATED = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)

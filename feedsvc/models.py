@@ -163,3 +163,29 @@ class FeedSpec:
     def is_archive(self) -> bool:
         """True for an archive document (RFC 5005), whose entries never change."""
         return self.current_urls is not None
+
+
+@dataclass(frozen=True)
+class Validators:
+    """What a conditional GET sends back: the last ETag and Last-Modified seen."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """One fetched document.
+
+    ``url`` is the final address after redirects (or the file path);
+    ``charset`` the one the server declared, if any; ``body`` is None exactly
+    when ``not_modified`` is True. ``content_type`` is the declared media type
+    (``text/html``), without parameters; None for files.
+    """
+
+    url: str
+    body: bytes | None
+    validators: Validators
+    charset: str | None = None
+    not_modified: bool = False
+    content_type: str | None = None

@@ -37,30 +37,30 @@ from feedsvc.archive import archive_key, new_page_bounds, page_run, pages_holdin
 from feedsvc.collate import Category, feed_link, feed_spec, site_snapshot
 from feedsvc.curation import CategoryRules, FeedFilter, as_published
 from feedsvc.errors import FeedsvcError, FetchError, ListingError, PublishError, SourceError
-from feedsvc.formats import Format, ParseRequest, choose_format
-from feedsvc.identity import item_key, slugify
-from feedsvc.listing.warnings import OmittedWarnings, count_warnings
-from feedsvc.models import FeedSpec, ListingItem, ParseWarning, StoredItem
-from feedsvc.outcomes import RunSummary, SourceStatus
-from feedsvc.outcomes import SourceReport as SourceReport  # re-exported: the refresh reports it
-from feedsvc.outputs import OUTPUT_FORMATS, output_for_extension
-from feedsvc.publication import (
+from feedsvc.feeds import (
     ALL,
     LATEST_ITEMS,
     OPML_CONTENT_TYPE,
     OPML_PATH,
     VIEW_CONTENT_TYPE,
-    Document,
     FeedLink,
-    Publication,
     category_key,
     feed_path,
     item_record,
     view_path,
 )
+from feedsvc.fetch.base import Fetcher, read_within
+from feedsvc.fetch.routing import RoutingFetcher
+from feedsvc.formats import Format, ParseRequest, choose_format
+from feedsvc.identity import item_key, slugify
+from feedsvc.listing.warnings import OmittedWarnings, count_warnings
+from feedsvc.models import FeedSpec, Fetched, ListingItem, ParseWarning, StoredItem, Validators
+from feedsvc.outcomes import RunSummary, SourceStatus
+from feedsvc.outcomes import SourceReport as SourceReport  # re-exported: the refresh reports it
+from feedsvc.outputs import OUTPUT_FORMATS, output_for_extension
+from feedsvc.publication import Document, Publication
 from feedsvc.publishing import Draft, Publisher, publisher_for
 from feedsvc.settings import Settings, SourceSettings
-from feedsvc.sources import Fetched, Fetcher, RoutingFetcher, Validators, read_within
 from feedsvc.status import is_stale, redact_credentials, retry_after
 from feedsvc.store import MergeCounts, RefreshLock, SourceSnapshot, SourceState, Store
 from feedsvc.websub import Notifier, default_notifier
@@ -246,7 +246,7 @@ def refresh(
     read nor recorded; their items stay published); an unknown name is a
     ValueError. ``force`` reads each source in full now: no back-off, no
     validators, no digest or snapshot to build on. ``browser`` reads the pages
-    of sources with ``render = "browser"`` (default: ``feedsvc.browser.BrowserFetcher``,
+    of sources with ``render = "browser"`` (default: ``feedsvc.fetch.browser.BrowserFetcher``,
     made only when a source needs it).
 
     With ``websub.hubs`` set, the feeds whose bytes a new publication changed
@@ -270,7 +270,7 @@ def refresh(
     own_fetcher = fetcher is None
     active_fetcher = fetcher if fetcher is not None else RoutingFetcher(settings)
     if browser is None and any(source.render == "browser" for source in settings.sources):
-        from feedsvc.browser import BrowserFetcher
+        from feedsvc.fetch.browser import BrowserFetcher
 
         browser = BrowserFetcher(settings)
     try:

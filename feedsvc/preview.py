@@ -21,10 +21,11 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from feedsvc.fetch.base import Fetcher
+from feedsvc.fetch.routing import RoutingFetcher
 from feedsvc.formats import SOURCE_FORMATS
 from feedsvc.models import ListingItem, ParseWarning
 from feedsvc.settings import Settings, SourceSettings, is_http_url
-from feedsvc.sources import Fetcher, RoutingFetcher
 
 __all__ = ["Preview", "adhoc_source", "explain_toml", "item_json", "items_json", "preview"]
 
@@ -78,7 +79,7 @@ def preview(
     moment = now if now is not None else dt.datetime.now(dt.UTC)
     today = moment.astimezone(zoneinfo.ZoneInfo(settings.site.timezone)).date()
     if browser is None and source.render == "browser":
-        from feedsvc.browser import BrowserFetcher
+        from feedsvc.fetch.browser import BrowserFetcher
 
         browser = BrowserFetcher(settings)
     own = fetcher is None

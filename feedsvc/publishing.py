@@ -31,6 +31,7 @@ from typing import Protocol
 from sqlalchemy.engine import Connection
 
 from feedsvc.errors import PublishError, StoreError
+from feedsvc.feeds import SiteSnapshot
 from feedsvc.publication import (
     KEEP_GENERATIONS,
     DirectoryDraft,
@@ -38,7 +39,6 @@ from feedsvc.publication import (
     GenerationBuilder,
     Publication,
     PublishedFiles,
-    SiteSnapshot,
     current_generation,
     load_manifest,
     manifest_files,

@@ -41,7 +41,7 @@ BACKOFF_SECONDS = 1.0
 
 
 class Poster(Protocol):
-    """Sends one form; ``feedsvc.http.FormPoster`` by default."""
+    """Sends one form; ``feedsvc.fetch.http.FormPoster`` by default."""
 
     def post(self, url: str, fields: Sequence[tuple[str, str]]) -> int: ...
 
@@ -186,7 +186,7 @@ def _open_store(database: str) -> Outbox:
 
 
 def _default_poster(settings: Settings) -> Poster:
-    from feedsvc.http import FormPoster
+    from feedsvc.fetch.http import FormPoster
 
     return FormPoster(settings)
 

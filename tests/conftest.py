@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from feedsvc.errors import FetchError
+from feedsvc.models import Fetched, Validators
 from feedsvc.settings import Settings, settings_from_mapping
-from feedsvc.sources import Fetched, Validators
 
 ROOT = Path(__file__).resolve().parent.parent
 PIPELINE_DATA = Path(__file__).resolve().parent / "data" / "pipeline"

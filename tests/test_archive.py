@@ -25,11 +25,12 @@ from feedsvc.archive import (
     page_size,
     pages_holding,
 )
+from feedsvc.feeds import FeedLink
 from feedsvc.identity import slugify
 from feedsvc.listing import render_numbered
 from feedsvc.models import FeedSpec, ListingItem, StoredItem
 from feedsvc.pipeline import DefaultRenderer, refresh
-from feedsvc.publication import FeedLink, open_publication
+from feedsvc.publication import open_publication
 from feedsvc.publishing import publisher_for
 from feedsvc.settings import Settings
 from feedsvc.store import Store

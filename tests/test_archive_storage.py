@@ -16,6 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from feedsvc.archive import is_archive_path
+from feedsvc.feeds import FeedLink, SiteSnapshot
 from feedsvc.listing import render_numbered
 from feedsvc.models import ListingItem
 from feedsvc.pipeline import refresh
@@ -25,11 +26,9 @@ from feedsvc.publication import (
     MANIFEST,
     OBJECTS,
     Document,
-    FeedLink,
     Publication,
     PublishedFile,
     PublishedFiles,
-    SiteSnapshot,
     object_name_of,
 )
 from feedsvc.publishing import STAGED_BYTES, DatabasePublisher, DirectoryPublisher, publisher_for

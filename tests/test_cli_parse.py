@@ -197,7 +197,7 @@ def test_serve_passes_host_and_port_through(
     assert main(["serve", "--no-scheduler", *argv]) == 0
     assert served == [{"host": configured.host if host is None else host,
                        "port": configured.port if port is None else port,
-                       "with_scheduler": False}]
+                       "start_scheduler": None}]
 
 
 def test_an_html_page_without_items_says_so_once(

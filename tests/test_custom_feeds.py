@@ -15,10 +15,11 @@ from lxml import etree
 
 from feedsvc.curation import CategoryRules, FeedFilter
 from feedsvc.errors import ConfigError
+from feedsvc.feeds import FeedLink
 from feedsvc.listing import render_numbered
 from feedsvc.models import FeedSpec, ListingItem, StoredItem
 from feedsvc.pipeline import DefaultRenderer, refresh
-from feedsvc.publication import FeedLink, open_publication
+from feedsvc.publication import open_publication
 from feedsvc.settings import CustomFeedSettings, Settings, settings_from_mapping
 from feedsvc.store import Store
 from feedsvc.web import create_app

@@ -101,8 +101,8 @@ def test_a_refresh_reads_each_source_in_the_format_auto_chooses(
 ) -> None:
     import datetime as dt
 
+    from feedsvc.models import Fetched, Validators
     from feedsvc.pipeline import refresh
-    from feedsvc.sources import Fetched, Validators
 
     settings = make_settings([
         {"name": "text", "location": "https://example.org/news.txt"},

@@ -7,7 +7,7 @@ import socket
 import pytest
 from loopback_pages import serve_pages
 
-from feedsvc.guard_proxy import GuardProxy
+from feedsvc.fetch.guard_proxy import GuardProxy
 
 pytestmark = pytest.mark.slow
 

@@ -22,8 +22,8 @@ import pytest
 from lxml import etree
 from render_fixtures import hostile_spec, markup_spec, seed_spec
 
+from feedsvc.feeds import FeedLink
 from feedsvc.outputs import OUTPUT_FORMATS
-from feedsvc.publication import FeedLink
 from feedsvc.render import clean_xml_text, render_feed, render_opml
 from feedsvc.render.xmltext import WORD_JOINER
 

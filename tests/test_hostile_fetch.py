@@ -35,11 +35,12 @@ from hostile_server import (
 
 from feedsvc.addresses import literal_address, refusal
 from feedsvc.errors import FetchError
-from feedsvc.http import HttpFetcher, connect_address
+from feedsvc.fetch.http import HttpFetcher, connect_address
+from feedsvc.fetch.routing import RoutingFetcher
+from feedsvc.models import Fetched, Validators
 from feedsvc.pipeline import RefreshReport, SourceReport, refresh
 from feedsvc.publication import open_publication
 from feedsvc.settings import Settings, settings_from_mapping
-from feedsvc.sources import Fetched, RoutingFetcher, Validators
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = dt.datetime(2026, 11, 22, 6, 0, tzinfo=dt.UTC)

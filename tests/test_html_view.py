@@ -19,8 +19,9 @@ from render_fixtures import (
     seed_spec,
 )
 
+from feedsvc.feeds import VIEW_CONTENT_TYPE, view_path
 from feedsvc.pipeline import refresh
-from feedsvc.publication import VIEW_CONTENT_TYPE, open_publication, view_path
+from feedsvc.publication import open_publication
 from feedsvc.render import render_view
 from feedsvc.settings import load_settings
 

@@ -22,9 +22,9 @@ from werkzeug import Request, Response
 
 from feedsvc import __version__
 from feedsvc.errors import FetchError
-from feedsvc.http import HttpFetcher, backoff_delay, parse_retry_after, user_agent
+from feedsvc.fetch.http import HttpFetcher, backoff_delay, parse_retry_after, user_agent
+from feedsvc.models import Validators
 from feedsvc.settings import Settings, settings_from_mapping
-from feedsvc.sources import Validators
 
 HTML = Path(__file__).parent / "data" / "html"
 PAGE = (HTML / "newsroom-page1.html").read_bytes()

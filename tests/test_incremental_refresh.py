@@ -13,10 +13,11 @@ import pytest
 import sqlalchemy as sa
 from stored_items import every_item
 
+from feedsvc.feeds import FeedLink
 from feedsvc.listing import render_numbered
 from feedsvc.models import FeedSpec, ListingItem
 from feedsvc.pipeline import DefaultRenderer, refresh
-from feedsvc.publication import FeedLink, open_publication
+from feedsvc.publication import open_publication
 from feedsvc.settings import Settings
 from feedsvc.store import Store
 

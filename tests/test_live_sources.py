@@ -24,11 +24,11 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from feedsvc.http import HttpFetcher
+from feedsvc.fetch.http import HttpFetcher
+from feedsvc.fetch.routing import RoutingFetcher
 from feedsvc.pipeline import RefreshReport, SourceReport, refresh
 from feedsvc.publication import Publication, current_generation, open_publication
 from feedsvc.settings import Settings, settings_from_mapping
-from feedsvc.sources import RoutingFetcher
 
 ROOT = Path(__file__).resolve().parent.parent
 LISTINGS = ROOT / "config" / "listings"

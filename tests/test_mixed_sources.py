@@ -18,7 +18,7 @@ import feedparser
 import pytest
 from loopback_pages import serve_pages
 
-from feedsvc.browser import CHROMEDRIVER, CHROMIUM
+from feedsvc.fetch.browser import CHROMEDRIVER, CHROMIUM
 from feedsvc.pipeline import refresh
 from feedsvc.settings import load_settings
 

@@ -22,13 +22,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from feedsvc.errors import FetchError, ListingError
-from feedsvc.files import read_at_most
+from feedsvc.fetch.file import read_at_most
+from feedsvc.fetch.routing import RoutingFetcher
 from feedsvc.listing import decode_document, parse_text_listing, read_listing_file
 from feedsvc.listing.warnings import MAX_WARNINGS, OmittedWarnings, count_warnings
 from feedsvc.models import ParseResult
 from feedsvc.pipeline import refresh
 from feedsvc.settings import Settings
-from feedsvc.sources import RoutingFetcher
 
 ROOT = Path(__file__).resolve().parent.parent
 MB = 1_000_000

@@ -24,12 +24,13 @@ from stored_items import every_item
 
 from feedsvc import cli
 from feedsvc.errors import FetchError, RefreshInProgressError
-from feedsvc.models import FeedSpec
+from feedsvc.feeds import FeedLink, SiteSnapshot
+from feedsvc.fetch.routing import RoutingFetcher
+from feedsvc.models import FeedSpec, Validators
 from feedsvc.outcomes import RunSummary
 from feedsvc.pipeline import DUPLICATE_WARNING, DefaultRenderer, RefreshReport, refresh
-from feedsvc.publication import FeedLink, SiteSnapshot, current_generation, open_publication
+from feedsvc.publication import current_generation, open_publication
 from feedsvc.settings import Settings
-from feedsvc.sources import RoutingFetcher, Validators
 from feedsvc.status import read_status, retry_after
 from feedsvc.store import SourceState, Store
 

@@ -10,14 +10,12 @@ from pathlib import Path
 import pytest
 
 from feedsvc.errors import PublishError
+from feedsvc.feeds import FeedLink, ItemRecord, SiteSnapshot
 from feedsvc.publication import (
     CURRENT,
     GENERATIONS,
     KEEP_GENERATIONS,
     Document,
-    FeedLink,
-    ItemRecord,
-    SiteSnapshot,
     current_generation,
     open_publication,
     publish,

@@ -36,9 +36,9 @@ from render_fixtures import (
     seed_spec,
 )
 
+from feedsvc.feeds import FeedLink
 from feedsvc.models import FeedSpec
 from feedsvc.outputs import OUTPUT_FORMATS
-from feedsvc.publication import FeedLink
 from feedsvc.render import clean_xml_text, render_feed, render_opml
 
 GOLDEN = Path(__file__).parent / "data" / "golden"

@@ -18,8 +18,8 @@ import pytest
 from loopback_pages import serve_pages
 from stored_items import every_item
 
-from feedsvc.browser import CHROMEDRIVER, CHROMIUM, BrowserFetcher
 from feedsvc.errors import FetchError
+from feedsvc.fetch.browser import CHROMEDRIVER, CHROMIUM, BrowserFetcher
 from feedsvc.formats import SOURCE_FORMATS, ParseRequest
 from feedsvc.listing import decode_document
 from feedsvc.pipeline import refresh

@@ -13,9 +13,9 @@ from collections.abc import Callable
 import pytest
 import sqlalchemy as sa
 
+from feedsvc.models import Validators
 from feedsvc.outcomes import RunSummary, SourceReport, SourceStatus
 from feedsvc.pipeline import Read, Skipped
-from feedsvc.sources import Validators
 from feedsvc.status import run_error
 from feedsvc.store import Store
 

@@ -303,8 +303,8 @@ def test_accepted_schedules_work_at_run_time(
 ) -> None:
     import datetime as dt
 
+    from feedsvc.models import Validators
     from feedsvc.scheduler import check_trigger
-    from feedsvc.sources import Validators
     from feedsvc.status import is_stale
     from feedsvc.store import SourceState
 
@@ -342,7 +342,7 @@ BASE_URLS_AS_URIS = [
 
 @pytest.mark.parametrize(("written", "kept"), BASE_URLS_AS_URIS)
 def test_base_url_is_kept_as_an_ascii_uri(written: str, kept: str, tmp_path: Path) -> None:
-    from feedsvc.http import user_agent
+    from feedsvc.fetch.http import user_agent
 
     settings = _settings({"site": {"base_url": written, "contact": "feeds@example.org"}},
                          tmp_path)

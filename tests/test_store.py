@@ -22,10 +22,9 @@ from stored_items import every_item
 
 from feedsvc.errors import RefreshInProgressError, StoreError
 from feedsvc.identity import item_guid
-from feedsvc.models import ListingItem
+from feedsvc.models import ListingItem, Validators
 from feedsvc.outcomes import RunSummary, SourceReport, SourceStatus
 from feedsvc.settings import settings_from_mapping
-from feedsvc.sources import Validators
 from feedsvc.store import SCHEMA_VERSION, MergeCounts, Store
 from feedsvc.store.schema import drop_indexes, ensure_indexes, open_database
 

@@ -228,7 +228,7 @@ def test_nothing_published_then_published(tmp_path: Path) -> None:
 # --- feedsvc serve ---
 
 SERVE_SCRIPT = textwrap.dedent("""
-    import logging, sys, types
+    import logging, sys
     from pathlib import Path
     sys.path.insert(0, {tests!r})
     from web_fixtures import publish_site, web_settings
@@ -245,12 +245,10 @@ SERVE_SCRIPT = textwrap.dedent("""
         print("scheduler started", flush=True)
         return FakeScheduler()
 
-    sys.modules["feedsvc.scheduler"] = types.SimpleNamespace(
-        start_background_scheduler=start_background_scheduler)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr)
     settings = web_settings(Path({root!r}))
     publish_site(settings.storage.publish_dir)
-    serve(settings, host="127.0.0.1", port=0, with_scheduler=True)
+    serve(settings, host="127.0.0.1", port=0, start_scheduler=start_background_scheduler)
     print("serve returned", flush=True)
 """)
 
@@ -298,7 +296,7 @@ def wait_for_serving_url(process: subprocess.Popen[str]) -> str:
 # waits until a second signal abandons the refresh (here: records it and exits 0,
 # as feedsvc.scheduler's handle does).
 SERVE_WHILE_REFRESHING = textwrap.dedent("""
-    import logging, os, sys, threading, types
+    import logging, os, sys, threading
     from pathlib import Path
     sys.path.insert(0, {tests!r})
     from web_fixtures import web_settings
@@ -315,10 +313,9 @@ SERVE_WHILE_REFRESHING = textwrap.dedent("""
             print("abandoned", flush=True)
             os._exit(0)
 
-    sys.modules["feedsvc.scheduler"] = types.SimpleNamespace(
-        start_background_scheduler=lambda settings: RefreshingScheduler())
     logging.basicConfig(level=logging.INFO, stream=sys.stderr)
-    serve(web_settings(Path({root!r})), host="127.0.0.1", port=0, with_scheduler=True)
+    serve(web_settings(Path({root!r})), host="127.0.0.1", port=0,
+          start_scheduler=lambda settings: RefreshingScheduler())
 """)
 
 
@@ -386,7 +383,7 @@ def test_serving_on_another_port_than_base_url_logs_a_warning(
 @pytest.mark.parametrize("port", [70000, -1])
 def test_serve_on_an_impossible_port_is_a_clear_error(tmp_path: Path, port: int) -> None:
     with pytest.raises(FeedsvcError, match=f"cannot listen on 127.0.0.1:{port}: "):
-        serve(web_settings(tmp_path), host="127.0.0.1", port=port, with_scheduler=False)
+        serve(web_settings(tmp_path), host="127.0.0.1", port=port)
 
 
 def test_serve_on_a_busy_port_is_a_clear_error(tmp_path: Path) -> None:
@@ -395,4 +392,4 @@ def test_serve_on_a_busy_port_is_a_clear_error(tmp_path: Path) -> None:
         busy.listen()
         port = busy.getsockname()[1]
         with pytest.raises(FeedsvcError, match=f"cannot listen on 127.0.0.1:{port}"):
-            serve(web_settings(tmp_path), host="127.0.0.1", port=port, with_scheduler=False)
+            serve(web_settings(tmp_path), host="127.0.0.1", port=port)

@@ -26,8 +26,9 @@ from web_fixtures import (
 from werkzeug.test import TestResponse
 
 from feedsvc.errors import ConfigError
+from feedsvc.feeds import ItemRecord, view_path
 from feedsvc.outputs import OUTPUT_FORMATS
-from feedsvc.publication import ItemRecord, Publication, view_path
+from feedsvc.publication import Publication
 from feedsvc.settings import DEFAULT_READERS, Settings, WebReader, settings_from_mapping
 from feedsvc.web import create_app
 from feedsvc.web.pages import PAGE_SIZE

@@ -21,22 +21,19 @@ from xml.sax.saxutils import escape, quoteattr
 
 from werkzeug.serving import make_server
 
-from feedsvc.outputs import OUTPUT_FORMATS
-from feedsvc.publication import (
+from feedsvc.feeds import (
     LATEST_ITEMS,
     OPML_CONTENT_TYPE,
     OPML_PATH,
     VIEW_CONTENT_TYPE,
-    Document,
     FeedLink,
     ItemRecord,
-    Publication,
     SiteSnapshot,
     feed_path,
-    open_publication,
-    publish,
     view_path,
 )
+from feedsvc.outputs import OUTPUT_FORMATS
+from feedsvc.publication import Document, Publication, open_publication, publish
 from feedsvc.settings import Settings, settings_from_mapping
 from feedsvc.web import create_app
 

@@ -1,7 +1,7 @@
 """Listings to items: decoding bytes and parsing text or HTML listings.
 
 Everything here is pure except ``read_listing_file``, which reads one file
-(with ``feedsvc.files.read_at_most``, as the refresh does).
+(with ``feedsvc.fetch.file.read_at_most``, as the refresh does).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from feedsvc.errors import FetchError, ListingError
-from feedsvc.files import read_at_most
+from feedsvc.fetch.file import read_at_most
 from feedsvc.listing.dates import drop_future_items
 from feedsvc.listing.decode import decode_document
 from feedsvc.listing.text import parse_text_listing, render_numbered
@@ -82,7 +82,7 @@ def read_listing_file(
 
     At most ``max_bytes`` + 1 bytes are read, whatever the file is, and a FIFO
     or device is waited for at most ``read_timeout`` seconds at a time (see
-    ``feedsvc.files.read_at_most``). Raises FetchError when the file cannot be
+    ``feedsvc.fetch.file.read_at_most``). Raises FetchError when the file cannot be
     read or holds more than ``max_bytes``, ListingError when it is binary or
     holds no item (the message then quotes the first warning, which says why).
     ``today`` and ``date_order`` are as for ``parse_text_listing``.

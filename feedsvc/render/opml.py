@@ -6,7 +6,7 @@ import html
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 
-from feedsvc.publication import FeedLink, feed_path
+from feedsvc.feeds import FeedLink, feed_path
 from feedsvc.render.xmltext import clean_xml_text
 from feedsvc.uris import to_uri
 

@@ -23,9 +23,8 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from feedsvc.errors import StoreError
-from feedsvc.models import ListingItem, StoredItem
+from feedsvc.models import ListingItem, StoredItem, Validators
 from feedsvc.outcomes import RunSummary
-from feedsvc.sources import Validators
 from feedsvc.store import archives as _archives
 from feedsvc.store import categories as _categories
 from feedsvc.store import health as _health

@@ -18,8 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from feedsvc.models import ListingItem, ListingSnapshot, ParseWarning
-from feedsvc.sources import Validators
+from feedsvc.models import ListingItem, ListingSnapshot, ParseWarning, Validators
 from feedsvc.store.schema import source_snapshots, sources
 
 

@@ -14,8 +14,8 @@ from flask import Blueprint, Response, render_template, request
 
 from feedsvc.curation import NO_RULES, CategoryRules, as_published
 from feedsvc.errors import FeedsvcError
+from feedsvc.feeds import ALL, ItemRecord, SiteSnapshot, category_key, item_record
 from feedsvc.metrics import LazyStore
-from feedsvc.publication import ALL, ItemRecord, SiteSnapshot, category_key, item_record
 from feedsvc.web import pages
 from feedsvc.web.live import live_site, not_live, serve_page, web_context
 from feedsvc.web.responses import not_found, unavailable

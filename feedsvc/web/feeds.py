@@ -14,8 +14,8 @@ import logging
 
 from flask import Blueprint, Response, request
 
+from feedsvc.feeds import ALL, OPML_PATH, feed_path, view_path
 from feedsvc.outputs import OUTPUT_FORMATS, output_for_extension
-from feedsvc.publication import ALL, OPML_PATH, feed_path, view_path
 from feedsvc.web.live import live_site, not_live, serve_file, web_context
 from feedsvc.web.negotiation import prefers_html
 from feedsvc.web.responses import not_found, unavailable

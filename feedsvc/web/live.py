@@ -21,7 +21,8 @@ from flask import Flask, Response, current_app, request
 
 from feedsvc.archive import ARCHIVE_MAX_AGE, is_archive_path
 from feedsvc.errors import PublishError
-from feedsvc.publication import VIEW_CONTENT_TYPE, ItemRecord, Publication, SiteSnapshot, etag_of
+from feedsvc.feeds import VIEW_CONTENT_TYPE, ItemRecord, SiteSnapshot
+from feedsvc.publication import Publication, etag_of
 from feedsvc.publishing import Publisher
 from feedsvc.settings import Settings
 from feedsvc.web.admin import AdminGuard

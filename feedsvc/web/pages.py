@@ -17,8 +17,7 @@ from babel.core import Locale, UnknownLocaleError
 from babel.dates import format_date
 
 from feedsvc.curation import CUSTOM_PREFIX
-from feedsvc.outputs import OUTPUT_FORMATS
-from feedsvc.publication import (
+from feedsvc.feeds import (
     ALL,
     LATEST_ITEMS,
     OPML_PATH,
@@ -29,6 +28,7 @@ from feedsvc.publication import (
     feed_path,
     view_path,
 )
+from feedsvc.outputs import OUTPUT_FORMATS
 from feedsvc.settings import READER_PLACEHOLDER, WebReader
 
 ALL_ITEMS_LABEL = "All items"

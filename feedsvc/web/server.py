@@ -6,13 +6,12 @@ For a small site this is the whole deployment. Larger ones run gunicorn on
 
 from __future__ import annotations
 
-import importlib
 import ipaddress
 import logging
 import signal
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
 from typing import Any, Protocol
@@ -41,14 +40,22 @@ class Scheduler(Protocol):
         (ending the process), or return when none is running."""
 
 
-def serve(settings: Settings, *, host: str, port: int, with_scheduler: bool) -> None:
+def serve(
+    settings: Settings,
+    *,
+    host: str,
+    port: int,
+    start_scheduler: Callable[[Settings], Scheduler] | None = None,
+) -> None:
     """Serve until SIGTERM or SIGINT, then stop the scheduler and close the socket.
 
     ``port`` 0 picks a free port; the address actually served is logged, with
     a warning when feed links (``site.base_url``, on this machine) name
-    another port. When ``with_scheduler``, the background scheduler (which
-    also refreshes at start-up if ``schedule.run_at_startup``) runs in this
-    process too; stopping waits for a running refresh, and a second signal
+    another port. With ``start_scheduler`` (``feedsvc.scheduler``'s
+    ``start_background_scheduler``, passed in by the caller so that the web
+    layer never imports the scheduler and the pipeline), the background
+    scheduler (which also refreshes at start-up if ``schedule.run_at_startup``)
+    runs in this process too; stopping waits for a running refresh, and a second signal
     meanwhile abandons it (exit 0).
     Returns after a clean shutdown; raises FeedsvcError when the address
     cannot be listened on.
@@ -62,8 +69,8 @@ def serve(settings: Settings, *, host: str, port: int, with_scheduler: bool) -> 
         # a second signal while a refresh finishes is handled, not fatal.
         with stopper.on_signals():
             try:
-                if with_scheduler:
-                    stopper.scheduler = _start_scheduler(settings)
+                if start_scheduler is not None:
+                    stopper.scheduler = start_scheduler(settings)
                 announce(server, settings.site.base_url)
                 server.serve_forever()
             finally:
@@ -138,13 +145,6 @@ def _listen(host: str, port: int) -> socket.socket:
         return socket.create_server((host, port), family=family)
     except OSError as exc:
         raise FeedsvcError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
-
-
-def _start_scheduler(settings: Settings) -> Scheduler:
-    # Imported here: only `serve` with a scheduler needs APScheduler and the pipeline.
-    scheduler_module = importlib.import_module("feedsvc.scheduler")
-    scheduler: Scheduler = scheduler_module.start_background_scheduler(settings)
-    return scheduler
 
 
 class _Stopper:

@@ -1,6 +1,6 @@
 """Fetching listing pages over HTTP: every outbound network request feedsvc makes.
 
-``HttpFetcher`` implements ``feedsvc.sources.Fetcher`` for ``http://`` and
+``HttpFetcher`` implements ``feedsvc.fetch.base.Fetcher`` for ``http://`` and
 ``https://`` locations. It is polite and defensive:
 
 - a User-Agent naming the service, its version, the site and its contact;
@@ -53,8 +53,8 @@ import httpx
 from feedsvc import __version__
 from feedsvc.addresses import literal_address, refusal, refusal_message
 from feedsvc.errors import FetchError
+from feedsvc.models import Fetched, Validators
 from feedsvc.settings import Settings
-from feedsvc.sources import Fetched, Validators
 
 ALLOWED_SCHEMES = ("http", "https")
 OK_STATUSES = frozenset({200, 203})

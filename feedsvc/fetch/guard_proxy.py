@@ -4,7 +4,7 @@ A page loaded in Chromium makes requests of its own (scripts, images, XHR,
 redirects), to host names the browser would resolve itself. Started with
 ``--proxy-server`` pointing here (and ``--proxy-bypass-list=<-loopback>``,
 so that loopback goes through it too), every one of them comes here
-first, and ``GuardProxy`` applies the rules ``feedsvc.http`` applies: a host
+first, and ``GuardProxy`` applies the rules ``feedsvc.fetch.http`` applies: a host
 name is resolved once, every address is checked, and the connection is
 made to a checked address; loopback, private, link-local and other internal
 addresses are refused (``403``) unless the request goes to the trusted

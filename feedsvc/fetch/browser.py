@@ -1,6 +1,6 @@
 """Reading pages that scripts build: a source's pages loaded in headless Chromium.
 
-``BrowserFetcher`` implements ``feedsvc.sources.Fetcher`` for sources with
+``BrowserFetcher`` implements ``feedsvc.fetch.base.Fetcher`` for sources with
 ``render = "browser"``. It starts Debian's ``chromium`` through
 ``chromium-driver`` and selenium (the optional ``browser`` extra) for each
 page, with a fresh profile and Chromium's background services off, waits
@@ -8,12 +8,12 @@ until the HTML reader finds items in the page's DOM (at most
 ``fetch.read_timeout`` seconds after loading, which itself may take at most
 ``fetch.total_timeout``), and hands over the DOM as an HTML document.
 
-The address rules of ``feedsvc.http`` hold before the browser is given a
+The address rules of ``feedsvc.fetch.http`` hold before the browser is given a
 URL (only http(s), and an internal address, such as loopback, private or
 link-local, only for the host and port the source's own ``location``
 names, or with ``fetch.allow_private_addresses``) and for every request the
 page makes while it loads: the browser sends them all through a
-``feedsvc.guard_proxy.GuardProxy``, which resolves, checks and connects
+``feedsvc.fetch.guard_proxy.GuardProxy``, which resolves, checks and connects
 itself.
 
 Without selenium, chromium or chromedriver, every fetch fails with one line
@@ -33,10 +33,10 @@ from urllib.parse import urlsplit
 
 from feedsvc.addresses import IPAddress, literal_address, refusal, refusal_message
 from feedsvc.errors import FetchError
+from feedsvc.fetch.guard_proxy import GuardProxy
 from feedsvc.formats import AUTO, SOURCE_FORMATS, ParseRequest, format_named
-from feedsvc.guard_proxy import GuardProxy
+from feedsvc.models import Fetched, Validators
 from feedsvc.settings import Settings, SourceSettings
-from feedsvc.sources import Fetched, Validators
 
 __all__ = ["CHROMEDRIVER", "CHROMIUM", "CHROMIUM_FLAGS", "INSTALL_HINT", "BrowserFetcher"]
 
@@ -141,7 +141,7 @@ class BrowserFetcher:
     def _check_address(
         self, source: str, location: str, configured: SourceSettings | None,
     ) -> None:
-        """Refuse what ``feedsvc.http`` would: a non-http(s) address, or an internal one
+        """Refuse what ``feedsvc.fetch.http`` would: a non-http(s) address, or an internal one
         other than the source's own host and port (unless allowed)."""
         try:
             parts = urlsplit(location)
