@@ -326,17 +326,24 @@ def _archive_links(spec: FeedSpec, fmt: str) -> list[tuple[str, str]]:
     return links
 
 
-def _add_atom_extras(root: etree._Element, spec: FeedSpec) -> None:
-    alternate = root.find(f"{_ATOM}link[@rel='alternate']")
-    if alternate is None:
-        raise FeedgenOutputError("Atom feed lacks its alternate link")
-    anchor = alternate
-    for rel, href in _archive_links(spec, "atom"):
-        link = etree.Element(f"{_ATOM}link", href=href, rel=rel, type="application/atom+xml")
+def _add_archive_links(
+    anchor: etree._Element, spec: FeedSpec, fmt: str, content_type: str,
+) -> None:
+    """After ``anchor``, the feed's RFC 5005 links (atom:link, in Atom and RSS alike) and,
+    on an archive page, its ``fh:archive`` marker."""
+    for rel, href in _archive_links(spec, fmt):
+        link = etree.Element(f"{_ATOM}link", href=href, rel=rel, type=content_type)
         anchor.addnext(link)
         anchor = link
     if spec.is_archive:
         anchor.addnext(etree.Element(f"{{{HISTORY_NS}}}archive"))
+
+
+def _add_atom_extras(root: etree._Element, spec: FeedSpec) -> None:
+    alternate = root.find(f"{_ATOM}link[@rel='alternate']")
+    if alternate is None:
+        raise FeedgenOutputError("Atom feed lacks its alternate link")
+    _add_archive_links(alternate, spec, "atom", "application/atom+xml")
     for element, entry in zip(root.findall(f"{_ATOM}entry"), spec.entries, strict=True):
         if entry.language:
             element.set(XML_LANG, entry.language)
@@ -379,13 +386,7 @@ def _add_rss_extras(root: etree._Element, spec: FeedSpec) -> None:
     self_link = channel.find(f"{_ATOM}link[@rel='self']")
     if self_link is None:
         raise FeedgenOutputError("RSS channel lacks its atom:link to itself")
-    anchor = self_link
-    for rel, href in _archive_links(spec, "rss"):
-        link = etree.Element(f"{_ATOM}link", href=href, rel=rel, type="application/rss+xml")
-        anchor.addnext(link)
-        anchor = link
-    if spec.is_archive:
-        anchor.addnext(etree.Element(f"{{{HISTORY_NS}}}archive"))
+    _add_archive_links(self_link, spec, "rss", "application/rss+xml")
     for item, entry in zip(channel.findall("item"), spec.entries, strict=True):
         last = item.find("pubDate")
         assert last is not None  # added by _finish_rss
