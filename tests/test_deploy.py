@@ -234,6 +234,12 @@ def nginx_config(tmp: Path, listen: int, upstream: int) -> Path:
     site_conf = re.sub(r"listen 80;", f"listen 127.0.0.1:{listen};", site_conf)
     site_conf = re.sub(r"server 127\.0\.0\.1:8000;", f"server 127.0.0.1:{upstream};", site_conf)
     (tmp / "feedsvc.conf").write_text(site_conf)
+    return nginx_main_config(tmp, tmp / "feedsvc.conf")
+
+
+def nginx_main_config(tmp: Path, site_conf: Path) -> Path:
+    """An nginx.conf in ``tmp`` that runs in the foreground, keeps every file it writes in
+    ``tmp`` and serves the site ``site_conf``."""
     main = tmp / "nginx.conf"
     main.write_text(f"""
 daemon off;
@@ -248,7 +254,7 @@ http {{
     fastcgi_temp_path {tmp}/fastcgi;
     uwsgi_temp_path {tmp}/uwsgi;
     scgi_temp_path {tmp}/scgi;
-    include {tmp}/feedsvc.conf;
+    include {site_conf};
 }}
 """)
     return main

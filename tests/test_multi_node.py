@@ -42,6 +42,7 @@ from typing import Any
 
 import pytest
 from plain_http import Answer, free_port, get, request
+from test_deploy import nginx_main_config
 
 from feedsvc.publication import etag_of
 
@@ -342,23 +343,7 @@ def start_balancer(cluster: Cluster, nodes: list[Machine]) -> Machine:
     site = site.replace("listen 80;", f"listen 127.0.0.1:{balancer.port};")
     (balancer.root / "site.conf").write_text(site)
     tmp = balancer.root
-    main = tmp / "nginx.conf"
-    main.write_text(f"""
-daemon off;
-worker_processes 1;
-pid {tmp}/nginx.pid;
-error_log {tmp}/error.log;
-events {{ worker_connections 64; }}
-http {{
-    access_log {tmp}/access.log;
-    client_body_temp_path {tmp}/body;
-    proxy_temp_path {tmp}/proxy;
-    fastcgi_temp_path {tmp}/fastcgi;
-    uwsgi_temp_path {tmp}/uwsgi;
-    scgi_temp_path {tmp}/scgi;
-    include {tmp}/site.conf;
-}}
-""")
+    main = nginx_main_config(tmp, tmp / "site.conf")
     argv = [str(NGINX), "-e", str(tmp / "error.log"), "-p", str(tmp), "-c", str(main)]
     checked = subprocess.run([*argv, "-t"], capture_output=True, text=True, check=False)
     assert checked.returncode == 0, checked.stderr
