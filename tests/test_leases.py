@@ -37,7 +37,7 @@ def store(database_url: Callable[..., str]) -> Iterator[Store]:
 
 
 def lease(store: Store, instance: str, clock: FakeClock, taken: list[str] | None = None) -> Lease:
-    return Lease(store._db, instance, FAILOVER, clock=clock,
+    return Lease(store.database, instance, FAILOVER, clock=clock,
                  on_acquired=None if taken is None else lambda: taken.append(instance))
 
 

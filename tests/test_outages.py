@@ -60,9 +60,9 @@ def test_a_scheduler_lease_without_its_database_warns_once(
     assert warnings[0].startswith("scheduler lease: ")
 
     # The database is back: the lease is taken, and the log says the outage is over.
-    lease._db = open_database(f"sqlite:///{tmp_path}/db.sqlite3")
+    (tmp_path / "missing" / "dir").mkdir(parents=True)
+    open_database(f"sqlite:///{tmp_path}/missing/dir/db.sqlite3").engine.dispose()  # its tables
     assert lease.step() is True
     infos = [m for level, m in records(caplog, "feedsvc.store.leases") if level == logging.INFO]
     assert "scheduler lease: working again" in infos
-    lease._db.engine.dispose()
     unreachable.engine.dispose()

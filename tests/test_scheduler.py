@@ -467,21 +467,25 @@ def test_a_standby_takes_over_a_lease_its_holder_stopped_renewing(
 ) -> None:
     settings = make_settings(tmp_path, engine_database(SQLITE), interval="1h",
                              failover_seconds=2)
-    first_job, second_job = CountingJob(), CountingJob()
-    first = start_background_scheduler(settings, job=first_job)
-    second = start_background_scheduler(settings, job=second_job)
-    try:
-        wait_for(lambda: first_job.runs == 1)
-        # The holder hangs (no heartbeats, no release), as a frozen process would.
-        first.lease._stop.set()
-        wait_for(lambda: second.lease.is_active(), timeout=2 * 2 + WAIT)
-        assert not first.lease.is_active()
-        # The fake job records no run in the store, so the last refresh is "never":
-        # the new holder catches up at once rather than an interval later.
-        wait_for(lambda: second_job.runs == 1)
-    finally:
-        first.shutdown(wait=True)
-        second.shutdown(wait=True)
+    second_job = CountingJob()
+    with Store.open(settings.storage.database) as store:
+        # The holder is an instance whose heartbeats the test makes by hand.
+        first = store.scheduler_lease("frozen:1:abcd", 2)
+        assert first.step()
+        second = start_background_scheduler(settings, job=second_job)
+        try:
+            # It renews while the standby watches...
+            for _ in range(3):
+                time.sleep(first.times.heartbeat)
+                first.step()
+            # ...then hangs (no heartbeats, no release), as a frozen process would.
+            wait_for(lambda: second.lease.is_active(), timeout=2 * 2 + WAIT)
+            assert not first.is_active()
+            # The fake job records no run in the store, so the last refresh is "never":
+            # the new holder catches up at once rather than an interval later.
+            wait_for(lambda: second_job.runs == 1)
+        finally:
+            second.shutdown(wait=True)
 
 
 def queue_request(settings: Settings) -> int:
@@ -570,7 +574,7 @@ def test_a_takeover_refreshes_once_a_dead_refresh_lock_expires(
     with Store.open(settings.storage.database) as store:
         # A scheduler that died mid-refresh: its lease and its refresh lock, never renewed.
         assert store.scheduler_lease("dead:1:abcd", 2).step()
-        assert RefreshLock(store._db, "feedsvc scheduler", ttl=30).try_acquire()
+        assert RefreshLock(store.database, "feedsvc scheduler", ttl=30).try_acquire()
         holder = store.lock_holder()
         assert holder is not None
         job = CountingJob()
