@@ -4,6 +4,7 @@ is said once; ``stop`` ends the thread. Real connections on loopback, no mocks."
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import socket
 import threading
@@ -14,12 +15,16 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from feedsvc.feeds import SiteSnapshot
+from feedsvc.publication import Document
 from feedsvc.publishing import DatabasePublisher, NotificationListener
+from feedsvc.store import Store
 from feedsvc.store import publications as stored
 from feedsvc.store.schema import Database
 
 WAIT = 30.0
 RETRY = 0.05
+T0 = dt.datetime(2026, 11, 22, 6, 0, tzinfo=dt.UTC)
 
 
 def wait_for(condition: Callable[[], object], what: str) -> None:
@@ -124,18 +129,47 @@ def test_the_listener_says_once_that_it_hears_again_and_then_hears(
     engine.dispose()
 
 
+def listener_threads() -> set[threading.Thread]:
+    return {thread for thread in threading.enumerate()
+            if isinstance(thread, NotificationListener) and thread.is_alive()}
+
+
+def publish_generation(publisher: DatabasePublisher, number: int) -> str:
+    """A one-document generation of its own (``number`` tells them apart); its name."""
+    moment = T0 + dt.timedelta(minutes=number)
+    document = Document(f"<feed n='{number}'/>".encode(), "application/atom+xml", moment)
+    site = SiteSnapshot(title="t", description="d", base_url="http://feeds.test/",
+                        language="en", feeds=(), latest=(), item_count=1)
+    assert publisher.publish({"feeds/all.atom": document}, site, now=moment)
+    name = publisher.live_generation()
+    assert name is not None
+    return name
+
+
 @pytest.mark.slow
 def test_closing_a_database_publisher_stops_its_listener(
     postgres_database: Callable[..., str],
 ) -> None:
-    url = sa.make_url(postgres_database()).set(drivername="postgresql+psycopg")
-    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
-    publisher = DatabasePublisher(Database(engine), poll_seconds=1)
-    publisher._listen()
-    listener = publisher._listener
-    assert listener is not None and listener.is_alive()
-    publisher.close()
-    assert not listener.is_alive()
-    publisher._listen()  # a closed publisher starts no new listener
-    assert publisher._listener is None
+    url = postgres_database()
+    Store.open(url).close()  # the schema
+    engine = sa.create_engine(sa.make_url(url).set(drivername="postgresql+psycopg"),
+                              poolclass=sa.pool.NullPool)
+    refreshing = DatabasePublisher(Database(engine))
+    # A poll interval of an hour: only its listener makes the web worker ask again.
+    web = DatabasePublisher(Database(engine), poll_seconds=3600)
+    before = listener_threads()
+    assert web.live_generation() is None  # the first question starts the listener
+    started = listener_threads() - before
+    assert len(started) == 1
+    first = publish_generation(refreshing, 1)
+    wait_for(lambda: web.live_generation() == first, "the worker to hear of the generation")
+
+    web.close()
+    assert not any(thread.is_alive() for thread in started)
+    # A closed publisher starts no new listener and hears of no new generation.
+    assert web.live_generation() == first
+    assert listener_threads() - before == set()
+    publish_generation(refreshing, 2)
+    time.sleep(2 * NotificationListener.WAIT_SECONDS)
+    assert web.live_generation() == first
     engine.dispose()
