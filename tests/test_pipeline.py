@@ -665,22 +665,22 @@ def write_config(tmp_path: Path, database: str) -> Path:
 
 KILLED_WHILE_PUBLISHING = """
     import signal, sys
-    import feedsvc.publication as publication
-    from feedsvc.pipeline import refresh
+    from feedsvc.pipeline import DefaultRenderer, refresh
     from feedsvc.settings import load_settings
 
-    real_write = publication._write
-    written = []
+    class StoppingRenderer(DefaultRenderer):
+        # The real renderer, until the publication being written holds a few
+        # documents: then the process stops there, waiting to be killed.
+        rendered = 0
 
-    def write_then_stop(path, data):
-        real_write(path, data)
-        written.append(path)
-        if len(written) == 7:
-            print("PUBLISHING", flush=True)
-            signal.pause()
+        def render_feed(self, spec, fmt):
+            self.rendered += 1
+            if self.rendered == 7:
+                print("PUBLISHING", flush=True)
+                signal.pause()
+            return super().render_feed(spec, fmt)
 
-    publication._write = write_then_stop
-    refresh(load_settings(sys.argv[1]))
+    refresh(load_settings(sys.argv[1]), renderer=StoppingRenderer())
 """
 
 
@@ -698,12 +698,15 @@ def test_a_refresh_killed_with_sigkill_while_publishing_leaves_the_old_feeds(
         assert child.stdout.readline() == "PUBLISHING\n"
         child.kill()
 
+    generations = settings.storage.publish_dir / "generations"
+    # Killed half way through: a staging generation holds some of the new documents.
+    staging = [p for p in generations.iterdir() if p.name.startswith(".staging-")]
+    assert len(staging) == 1 and any(staging[0].rglob("*.atom"))
     assert published(settings) == before
     # The dead refresh's lock is taken over; its half-written generation is swept.
     report = refresh(settings, now=T0 + 60 * MINUTE)
     assert report.published
     assert b"Fifty families" in published(settings)["feeds/all.atom"]
-    generations = settings.storage.publish_dir / "generations"
     assert not [p for p in generations.iterdir() if p.name.startswith(".staging-")]
 
 
