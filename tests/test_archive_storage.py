@@ -29,9 +29,11 @@ from feedsvc.publication import (
     Publication,
     PublishedFile,
     PublishedFiles,
+    load_manifest,
+    manifest_files,
     object_name_of,
 )
-from feedsvc.publishing import STAGED_BYTES, DatabasePublisher, DirectoryPublisher, publisher_for
+from feedsvc.publishing import STAGED_BYTES, publisher_for
 from feedsvc.settings import Settings
 from feedsvc.store import Store
 from feedsvc.store.schema import publication_generations, published_documents
@@ -242,24 +244,20 @@ def stored(settings: Settings, file: PublishedFile) -> bool:
 def kept_references(settings: Settings) -> tuple[set[str], set[str]]:
     """What every kept generation (live or not) references: the ETags its manifest
     lists, and the names of its archive indexes and pages."""
-    publisher = publisher_for(settings)
-    if isinstance(publisher, DirectoryPublisher):
-        from feedsvc.publication import _files_of
-
-        root = settings.storage.publish_dir
-        kept = [_files_of(path, root / OBJECTS) for path in (root / GENERATIONS).iterdir()]
-        return ({raw["etag"] for files in kept for raw in files.plain.values()},
-                set().union(*(referenced(files) for files in kept)))
-    assert isinstance(publisher, DatabasePublisher)
-    from feedsvc.publication import load_manifest, manifest_files
-    from feedsvc.publishing import _ConnectionObjects
-
-    with Store.open(settings.storage.database) as store, store.database.read() as conn:
-        manifests = list(conn.execute(sa.select(publication_generations.c.manifest)).scalars())
-        objects = _ConnectionObjects(conn)
-        kept = [manifest_files(load_manifest(m.encode(), "kept"), objects) for m in manifests]
-        return ({raw["etag"] for files in kept for raw in files.plain.values()},
-                set().union(*(referenced(files) for files in kept)))
+    # Every generation's archive indexes are read where the live one's are.
+    live_files = live(settings).files
+    assert isinstance(live_files, PublishedFiles) and live_files.objects is not None
+    if settings.storage.publication == "directory":
+        generations = settings.storage.publish_dir / GENERATIONS
+        manifests = [(path / MANIFEST).read_bytes() for path in generations.iterdir()]
+    else:
+        with Store.open(settings.storage.database) as store, store.database.read() as conn:
+            manifests = [m.encode() for m in conn.execute(
+                sa.select(publication_generations.c.manifest)).scalars()]
+    kept = [manifest_files(load_manifest(manifest, "kept"), live_files.objects)
+            for manifest in manifests]
+    return ({raw["etag"] for files in kept for raw in files.plain.values()},
+            set().union(*(referenced(files) for files in kept)))
 
 
 # --- (c) memory: one document at a time ----------------------------------------------
