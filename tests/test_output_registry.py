@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from feedsvc.deferred import Deferred
 from feedsvc.models import FeedSpec
 from feedsvc.outputs import OUTPUT_FORMATS, OutputFormat, output_for_extension
 from feedsvc.pipeline import refresh
@@ -27,7 +28,7 @@ from feedsvc.web.app import create_app
 T0 = dt.datetime(2026, 11, 22, 6, 0, tzinfo=dt.UTC)
 TOY = OutputFormat(
     name="titles", extension="txt", content_type="text/plain; charset=utf-8",
-    label="Plain text", renderer=f"{__name__}:titles_document")
+    label="Plain text", renderer=Deferred(f"{__name__}:titles_document"))
 
 
 def titles_document(spec: FeedSpec) -> bytes:
@@ -86,6 +87,13 @@ def test_a_format_registered_once_is_rendered_published_served_and_linked(
     assert 'type="text/plain"' in view and "(Plain text)" in view
     atom = client.get("/feeds/all.atom", headers={"Accept": "application/atom+xml"})
     assert atom.status_code == 200
+
+    # Content negotiation knows the format from the registry alone: a client naming
+    # its media type gets the text, a browser the feed's page.
+    asked = client.get("/feeds/all.txt", headers={"Accept": "text/html, text/plain"})
+    assert asked.headers["Content-Type"] == TOY.content_type
+    browser = client.get("/feeds/all.txt", headers={"Accept": "text/html,*/*;q=0.8"})
+    assert browser.headers["Content-Type"].startswith("text/html")
 
     unknown = client.get("/feeds/all.csv")
     assert unknown.status_code == 404

@@ -57,8 +57,6 @@ __all__ = [
     "heading_classifier",
     "listing_date_classifier",
     "read_date",
-    "read_listing_date",
-    "read_month_heading",
 ]
 
 
@@ -397,13 +395,6 @@ def read_date(
     return result if isinstance(result, dt.date) else None
 
 
-def read_month_heading(text: str, language: str | None) -> tuple[int, int] | None:
-    """``(year, month)`` when the whole line is a month heading ("January 2021",
-    "Avril 2020", "febrero de 2002"), else None (a misspelt heading included)."""
-    heading = classify_month_heading(text, language)
-    return heading if isinstance(heading, tuple) else None
-
-
 _CLASSIFIERS = {code: date_classifier(code) for code in _INFOS}
 _HEADING_CLASSIFIERS = {code: heading_classifier(code) for code in _INFOS}
 
@@ -435,6 +426,10 @@ def detect_language(lines: Iterable[str]) -> str:
             continue
         match = _DAY_FIRST.fullmatch(line) or _MONTH_FIRST.fullmatch(line)
         match = match or _HEADING.fullmatch(line)
+        if match is None and len(line) <= _DATED_LINE_CHARS:
+            # "jeudi 26 novembre 2015", "Publié le 3 nov. 2015": a date after a weekday
+            # or a few words still says which language the listing is in.
+            match = _DAY_FIRST.search(line) or _MONTH_FIRST.search(line)
         if match is None:
             continue
         word = match["month"]
@@ -448,6 +443,8 @@ def detect_language(lines: Iterable[str]) -> str:
     return best if hits[best] else DEFAULT_LANGUAGE
 
 
+_DATED_LINE_CHARS = 60
+"""Longest line looked at for a date among other words when telling the language."""
 _RELATIVE_LINE_CHARS = 40
 """Longest date part of a line looked at as a relative date ("il y a 3 semaines")."""
 _SUMMARY_AFTER_DATE = re.compile(r"\s+(?:--|\u2013|\u2014)\s+")
@@ -847,12 +844,3 @@ def classify_listing_date(
     ValueError for an unsupported language or date order.
     """
     return _cached_listing_classifier(language, today, date_order)(text.strip())
-
-
-def read_listing_date(
-    text: str, language: str | None, *, today: dt.date | None = None, date_order: str = "dmy"
-) -> dt.date | None:
-    """The date ``classify_listing_date`` reads in ``text``, or None (no date, or an
-    invalid or unresolvable one)."""
-    found = classify_listing_date(text, language, today=today, date_order=date_order)
-    return found if isinstance(found, dt.date) else None
