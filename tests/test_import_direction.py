@@ -41,7 +41,8 @@ Layer = tuple[str, Mapping[str, tuple[str, ...]]]
 LAYERS: tuple[Layer, ...] = (
     ("foundation", {"types": (
         "feedsvc", "feedsvc.errors", "feedsvc.models", "feedsvc.outcomes", "feedsvc.identity",
-        "feedsvc.uris", "feedsvc.addresses", "feedsvc.xmlchars", "feedsvc.outages",
+        "feedsvc.uris", "feedsvc.addresses", "feedsvc.xmlchars", "feedsvc.logevents",
+        "feedsvc.outages",
     )}),
     ("configuration", {"settings": ("feedsvc.formats", "feedsvc.outputs", "feedsvc.settings")}),
     ("feed names", {"feeds": ("feedsvc.feeds", "feedsvc.archive", "feedsvc.curation")}),
