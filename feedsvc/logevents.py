@@ -129,5 +129,5 @@ def log_event(logger: logging.Logger, event: Event, msg: str, *args: object,
     """Log ``msg % args`` on ``logger`` at ``event.level``, the record carrying
     ``event`` (its name) and ``fields`` as attributes. ``fields`` must not use
     the names of a LogRecord's own attributes (``name``, ``msg``, ...)."""
-    logger.log(event.level, msg, *args, exc_info=exc_info,
+    logger.log(event.level, msg, *args, exc_info=exc_info or None,
                extra={"event": event.value, **fields}, stacklevel=2)
