@@ -514,7 +514,8 @@ def read_source(
                     digest=body_digest)
     kept, future = _drop_future(items, today, source.name)
     if not kept:
-        raise ListingError(_no_items_message(state, [*parser_warnings, *future]),
+        raise ListingError(_no_items_message(state, [*parser_warnings, *future],
+                                             empty=not (first.body or b"").strip()),
                            source=source.name)
     return Read(items=kept, validators=_unless(future, first.validators),
                  warnings=(*warnings, *future), digest=None if future else body_digest,
@@ -612,12 +613,14 @@ def _read_text(
                          digest=None if future else digest,
                          listed_below=top.listed_below, snapshot=snapshot,
                          language=top.language)
+    # Without a configured language the parser reads each date in whichever language
+    # it can; the guess is only what the items are said to be in.
+    result = fmt.parse(parse_request(source, fmt, text, page_url=page.url, today=today))
     language = source.language or detect_language(io.StringIO(text.removeprefix("\ufeff")))
-    result = fmt.parse(dataclasses.replace(
-        parse_request(source, fmt, text, page_url=page.url, today=today), language=language))
     kept, future = _drop_future(result.items, today, source.name)
     if not kept:
-        raise ListingError(_no_items_message(state, [*result.warnings, *future]),
+        raise ListingError(_no_items_message(state, [*result.warnings, *future],
+                                             empty=not text.strip()),
                            source=source.name)
     keys = tuple(item_key(item.date, item.title) for item in kept)
     distinct = len(set(keys))
@@ -632,9 +635,12 @@ def _read_text(
                  format=fmt.name, language=language)
 
 
-def _no_items_message(state: SourceState | None, parser_warnings: Sequence[ParseWarning]) -> str:
+def _no_items_message(state: SourceState | None, parser_warnings: Sequence[ParseWarning],
+                      *, empty: bool = False) -> str:
     before = state.item_count if state else 0
     had = f" (it listed {before} before)" if before else ""
+    if empty:
+        return f"the document is empty: no items found{had}"
     if not parser_warnings:
         return f"no items found{had}"
     first = parser_warnings[0]

@@ -146,6 +146,12 @@ def test_misspelt_month_heading(text: str, language: str | None, near: str) -> N
         (["mayo de 2021", "3 de mayo de 2021"], "es"),
         (["no dates at all", "here"], "en"),
         ([], "en"),
+        # Dates after a weekday or a few words, as listings often print them.
+        (["Titre", "jeudi 26 novembre 2015", "Texte", "24/11/2015"], "fr"),
+        (["Publicado el miércoles 4 de marzo de 2020"], "es"),
+        (["Posted on Tuesday, 3 March 2020"], "en"),
+        # A long line mentioning a date is prose, not a date line.
+        (["Le rapport de 2019 paraîtra en même temps que celui du 26 novembre 2015"], "en"),
     ],
 )
 def test_detect_language(lines: list[str], expected: str) -> None:

@@ -11,10 +11,11 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from listing_files import item_to_json, read_listing_file
 from test_parse_bounds import assert_memory_in_step_with_input, repeated
 
 from feedsvc import errors
-from feedsvc.listing import decode_document, item_to_json, parse_text_listing, read_listing_file
+from feedsvc.listing import decode_document, parse_text_listing
 from feedsvc.listing.dates import heading_classifier, listing_date_classifier
 from feedsvc.listing.incremental import is_plain, read_changed_top
 from feedsvc.listing.loose import _TEXT, TITLE_FROM_SUMMARY_CHARS, _LineReader, title_from_summary
@@ -51,7 +52,7 @@ def test_layout_case(name: str) -> None:
         return
 
     expected_items = _load(CASES / f"{name}.json")
-    # Read as `feedsvc parse` reads files, except those it refuses for want of items.
+    # Read as a refresh reads files, except those it refuses for want of items.
     result = read_listing_file(listing, **_options(name)) if expected_items else _parse(name)
 
     assert [item_to_json(item) for item in result.items] == expected_items

@@ -20,11 +20,12 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from listing_files import read_listing_file
 
 from feedsvc.errors import FetchError, ListingError
 from feedsvc.fetch.file import read_at_most
 from feedsvc.fetch.routing import RoutingFetcher
-from feedsvc.listing import decode_document, parse_text_listing, read_listing_file
+from feedsvc.listing import decode_document, parse_text_listing
 from feedsvc.listing.warnings import MAX_WARNINGS, OmittedWarnings, count_warnings
 from feedsvc.models import ParseResult
 from feedsvc.pipeline import refresh

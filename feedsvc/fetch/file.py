@@ -1,8 +1,7 @@
 """Reading local files with a bound: the one way feedsvc reads a listing file.
 
-``FileFetcher`` is the ``Fetcher`` of local paths; ``read_at_most`` is also
-what ``feedsvc.listing.read_listing_file`` reads with, so a listing file is
-read the same way by ``feedsvc parse`` and by a refresh.
+``FileFetcher`` is the ``Fetcher`` of local paths, used by a refresh and by
+``feedsvc parse`` alike; ``read_at_most`` is its bounded read.
 """
 
 from __future__ import annotations

@@ -435,6 +435,10 @@ def detect_language(lines: Iterable[str]) -> str:
             continue
         match = _DAY_FIRST.fullmatch(line) or _MONTH_FIRST.fullmatch(line)
         match = match or _HEADING.fullmatch(line)
+        if match is None and len(line) <= _DATED_LINE_CHARS:
+            # "jeudi 26 novembre 2015", "Publié le 3 nov. 2015": a date after a weekday
+            # or a few words still says which language the listing is in.
+            match = _DAY_FIRST.search(line) or _MONTH_FIRST.search(line)
         if match is None:
             continue
         word = match["month"]
@@ -448,6 +452,8 @@ def detect_language(lines: Iterable[str]) -> str:
     return best if hits[best] else DEFAULT_LANGUAGE
 
 
+_DATED_LINE_CHARS = 60
+"""Longest line looked at for a date among other words when telling the language."""
 _RELATIVE_LINE_CHARS = 40
 """Longest date part of a line looked at as a relative date ("il y a 3 semaines")."""
 _SUMMARY_AFTER_DATE = re.compile(r"\s+(?:--|\u2013|\u2014)\s+")
