@@ -8,8 +8,8 @@ incrementally. ``settings``, ``pipeline`` and the CLI ask this registry; none
 of them compares format names. A new format is one parser module (a function
 taking a ``ParseRequest``) and one line in ``SOURCE_FORMATS``.
 
-The parser is named as ``"module:function"`` and imported when first used,
-so that the settings (and with them the web layer) never load a parser.
+The parser is named (``feedsvc.deferred.Deferred``) and imported when first
+used, so that the settings (and with them the web layer) never load a parser.
 ``auto`` is not a format of its own: ``choose_format`` picks one by the
 document's content type and content.
 """
@@ -17,14 +17,14 @@ document's content type and content.
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Final, cast
+from typing import Any, Final
 
+from feedsvc.deferred import Deferred
 from feedsvc.errors import ConfigError
 from feedsvc.models import ParseResult
 
@@ -69,6 +69,8 @@ class ParseRequest:
 
 
 Validator = Callable[[Any, str], Any]
+Parser = Callable[[ParseRequest], ParseResult]
+"""A format's pure parse function."""
 
 
 @dataclass(frozen=True)
@@ -85,8 +87,8 @@ class FormatSetting:
 class Format:
     """One listing format.
 
-    ``parser`` names the parse function as ``"module:function"``: it takes a
-    ParseRequest and returns a ParseResult (pure: no I/O, no clock).
+    ``parser`` is the parse function: it takes a ParseRequest and returns a
+    ParseResult (pure: no I/O, no clock).
     ``paginates``: the pipeline follows the result's ``next_page`` up to the
     source's ``max_pages``. ``incremental``: the pipeline may read a changed
     listing only down to where it stops changing
@@ -96,7 +98,7 @@ class Format:
 
     name: str
     help: str
-    parser: str
+    parser: Deferred[Parser]
     settings: tuple[FormatSetting, ...] = ()
     paginates: bool = False
     incremental: bool = False
@@ -104,7 +106,7 @@ class Format:
 
     def parse(self, request: ParseRequest) -> ParseResult:
         """Parse one document with this format's parser (imported on first use)."""
-        return _parser(self.parser)(request)
+        return self.parser.get()(request)
 
     def options(self, given: Mapping[str, Any]) -> Mapping[str, Any]:
         """This format's settings out of ``given`` (a source's), defaults filled in."""
@@ -113,17 +115,6 @@ class Format:
             else setting.default
             for setting in self.settings
         })
-
-
-_PARSERS: dict[str, Callable[[ParseRequest], ParseResult]] = {}
-
-
-def _parser(name: str) -> Callable[[ParseRequest], ParseResult]:
-    if name not in _PARSERS:
-        module, _, function = name.partition(":")
-        _PARSERS[name] = cast(Callable[[ParseRequest], ParseResult],
-                              getattr(importlib.import_module(module), function))
-    return _PARSERS[name]
 
 
 # --- the formats' own settings ---------------------------------------------------------
@@ -212,14 +203,14 @@ SOURCE_FORMATS: Mapping[str, Format] = MappingProxyType({format.name: format for
     Format(
         name="text",
         help="news items under month headings, numbered, bulleted or in blocks",
-        parser="feedsvc.listing.plugins:read_text",
+        parser=Deferred("feedsvc.listing.plugins:read_text"),
         incremental=True,
         content_types=("text/plain",),
     ),
     Format(
         name="html",
         help="an HTML page; items detected, or found with CSS selectors",
-        parser="feedsvc.listing.plugins:read_html",
+        parser=Deferred("feedsvc.listing.plugins:read_html"),
         paginates=True,
         content_types=("text/html", "application/xhtml+xml"),
         settings=(
@@ -236,7 +227,7 @@ SOURCE_FORMATS: Mapping[str, Format] = MappingProxyType({format.name: format for
     Format(
         name="json",
         help="a JSON API (WordPress REST API, JSON Feed, a list of items)",
-        parser="feedsvc.listing.jsonapi:read_json",
+        parser=Deferred("feedsvc.listing.jsonapi:read_json"),
         content_types=("application/json", "application/feed+json", "text/json"),
         settings=(
             FormatSetting(

@@ -10,21 +10,23 @@ one line below (see CONTRIBUTING.md).
 The listing formats a source is read in are another kind of format, in
 ``feedsvc.formats`` (``SOURCE_FORMATS``).
 
-``renderer`` names the function as ``"module:function"`` and is imported on
-first use, so that the web layer can read the registry (names, types,
-labels) without importing the renderers.
+``renderer`` names the function (``feedsvc.deferred.Deferred``): it is
+imported on first use, so that the web layer reads the registry (names,
+types, labels) without importing the renderers.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import cast
 
+from feedsvc.deferred import Deferred
 from feedsvc.models import FeedSpec
 
-__all__ = ["OUTPUT_FORMATS", "OutputFormat", "output_for_extension"]
+__all__ = ["OUTPUT_FORMATS", "OutputFormat", "Renderer", "output_for_extension"]
+
+Renderer = Callable[[FeedSpec], bytes]
+"""A pure renderer: a feed's spec in, the feed document (UTF-8 bytes) out."""
 
 
 @dataclass(frozen=True)
@@ -34,16 +36,16 @@ class OutputFormat:
     ``name`` is the key in ``OUTPUT_FORMATS`` and in a feed's ``self_urls``;
     ``extension`` the file name suffix (``feeds/all.<extension>``);
     ``content_type`` what the file is served as; ``label`` what people read
-    ("Atom"); ``renderer`` the pure ``FeedSpec`` → UTF-8 bytes function, as
-    ``"module:function"``. The spec it gets has its text cleaned and its
-    links made URIs, and ``self_urls[name]`` is the feed's own address.
+    ("Atom"); ``renderer`` the pure ``FeedSpec`` → UTF-8 bytes function. The
+    spec it gets has its text cleaned and its links made URIs, and
+    ``self_urls[name]`` is the feed's own address.
     """
 
     name: str
     extension: str
     content_type: str
     label: str
-    renderer: str
+    renderer: Deferred[Renderer]
 
     @property
     def media_type(self) -> str:
@@ -52,16 +54,16 @@ class OutputFormat:
 
     def render(self, spec: FeedSpec) -> bytes:
         """``spec`` in this format (the renderer is imported on first use)."""
-        return _renderer(self.renderer)(spec)
+        return self.renderer.get()(spec)
 
 
 OUTPUT_FORMATS: Mapping[str, OutputFormat] = {output.name: output for output in (
     OutputFormat("atom", "atom", "application/atom+xml; charset=utf-8", "Atom",
-                 "feedsvc.render.feedgen_adapter:atom_document"),
+                 Deferred("feedsvc.render.feedgen_adapter:atom_document")),
     OutputFormat("rss", "rss", "application/rss+xml; charset=utf-8", "RSS",
-                 "feedsvc.render.feedgen_adapter:rss_document"),
+                 Deferred("feedsvc.render.feedgen_adapter:rss_document")),
     OutputFormat("json", "json", "application/feed+json; charset=utf-8", "JSON Feed",
-                 "feedsvc.render.jsonfeed:json_document"),
+                 Deferred("feedsvc.render.jsonfeed:json_document")),
 )}
 """The feed formats by name, in the order they are offered. Read it live (it is looked
 up on each use, never copied into another constant), so that one line here is all a
@@ -74,14 +76,3 @@ def output_for_extension(extension: str) -> OutputFormat | None:
         if output.extension == extension:
             return output
     return None
-
-
-_RENDERERS: dict[str, Callable[[FeedSpec], bytes]] = {}
-
-
-def _renderer(name: str) -> Callable[[FeedSpec], bytes]:
-    if name not in _RENDERERS:
-        module, _, function = name.partition(":")
-        _RENDERERS[name] = cast(Callable[[FeedSpec], bytes],
-                                getattr(importlib.import_module(module), function))
-    return _RENDERERS[name]

@@ -18,6 +18,11 @@ On top of the layers:
 Checked twice: statically, following every ``import`` statement (those inside
 functions too) through feedsvc's own modules; and at run time, by importing
 modules in a fresh interpreter and looking at ``sys.modules``.
+
+The registries (``feedsvc.formats``, ``feedsvc.outputs``) name the parsers
+and renderers of the layers above them with ``feedsvc.deferred.Deferred``,
+imported on first call; that is the one import by name in feedsvc, and each
+such name is checked to point up, at a function that exists.
 """
 
 from __future__ import annotations
@@ -40,16 +45,13 @@ Layer = tuple[str, Mapping[str, tuple[str, ...]]]
 
 LAYERS: tuple[Layer, ...] = (
     ("foundation", {"types": (
-        "feedsvc", "feedsvc.errors", "feedsvc.models", "feedsvc.outcomes", "feedsvc.identity",
-        "feedsvc.uris", "feedsvc.addresses", "feedsvc.xmlchars", "feedsvc.logevents",
+        "feedsvc", "feedsvc.errors", "feedsvc.models", "feedsvc.deferred", "feedsvc.outcomes",
+        "feedsvc.identity", "feedsvc.uris", "feedsvc.addresses", "feedsvc.xmlchars",
+        "feedsvc.logevents",
         "feedsvc.outages",
     )}),
     ("configuration", {"settings": ("feedsvc.formats", "feedsvc.outputs", "feedsvc.settings")}),
     ("feed names", {"feeds": ("feedsvc.feeds", "feedsvc.archive", "feedsvc.curation")}),
-    ("fetch", {"fetch": (
-        "feedsvc.fetch", "feedsvc.fetch.base", "feedsvc.fetch.file", "feedsvc.fetch.routing",
-        "feedsvc.fetch.http", "feedsvc.fetch.guard_proxy", "feedsvc.fetch.browser",
-    )}),
     ("pure", {
         "parse": (
             "feedsvc.listing", "feedsvc.listing.warnings", "feedsvc.listing.dates",
@@ -64,13 +66,20 @@ LAYERS: tuple[Layer, ...] = (
             "feedsvc.render.jsonfeed", "feedsvc.render.html_view", "feedsvc.render.opml",
         ),
     }),
-    ("storage", {"storage": (
-        "feedsvc.store", "feedsvc.store.schema", "feedsvc.store.lock", "feedsvc.store.leases",
-        "feedsvc.store.decide", "feedsvc.store.items", "feedsvc.store.archives",
-        "feedsvc.store.categories", "feedsvc.store.health", "feedsvc.store.hubs",
-        "feedsvc.store.publications", "feedsvc.store.removals", "feedsvc.store.requests",
-        "feedsvc.store.runs", "feedsvc.store.copy", "feedsvc.publication", "feedsvc.publishing",
-    )}),
+    ("input and output", {
+        "fetch": (
+            "feedsvc.fetch", "feedsvc.fetch.base", "feedsvc.fetch.file", "feedsvc.fetch.routing",
+            "feedsvc.fetch.http", "feedsvc.fetch.guard_proxy", "feedsvc.fetch.browser",
+        ),
+        "storage": (
+            "feedsvc.store", "feedsvc.store.schema", "feedsvc.store.lock", "feedsvc.store.leases",
+            "feedsvc.store.decide", "feedsvc.store.items", "feedsvc.store.archives",
+            "feedsvc.store.categories", "feedsvc.store.health", "feedsvc.store.hubs",
+            "feedsvc.store.publications", "feedsvc.store.removals", "feedsvc.store.requests",
+            "feedsvc.store.runs", "feedsvc.store.copy", "feedsvc.publication",
+            "feedsvc.publishing",
+        ),
+    }),
     ("reports", {"reports": ("feedsvc.status", "feedsvc.metrics", "feedsvc.websub")}),
     ("applications", {
         "refresh": ("feedsvc.pipeline", "feedsvc.preview", "feedsvc.scheduler"),
@@ -87,8 +96,7 @@ LAYERS: tuple[Layer, ...] = (
 WEB_FORBIDDEN = ("feedsvc.listing", "feedsvc.render", "feedsvc.collate", "feedsvc.pipeline",
                  "feedgen")
 PURE_FORBIDDEN = ("flask", "werkzeug", "httpx", "requests", "sqlalchemy", "apscheduler",
-                  "selenium", "feedsvc.web", "feedsvc.store", "feedsvc.fetch.http",
-                  "feedsvc.fetch.browser", "feedsvc.fetch.routing", "feedsvc.pipeline",
+                  "selenium", "feedsvc.web", "feedsvc.store", "feedsvc.fetch", "feedsvc.pipeline",
                   "feedsvc.publication", "feedsvc.publishing")
 STORE_FORBIDDEN = ("feedsvc.fetch", "httpx", "selenium")
 PURE_MODULES = ("feedsvc.listing", "feedsvc.collate", "feedsvc.render", "feedsvc.archive",
@@ -360,6 +368,74 @@ def test_no_module_imports_upward_or_sideways(module: str) -> None:
 
 def test_no_import_cycles() -> None:
     assert cycles(import_graph()) == []
+
+
+# --- functions named by the registries --------------------------------------------
+
+
+def module_tree(name: str) -> ast.Module:
+    path = module_file(name)
+    assert path is not None, name
+    return ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+
+
+def deferred_names(module: str) -> list[str]:
+    """The ``Deferred("package.module:function")`` names written in ``module``."""
+    return [call.args[0].value for call in ast.walk(module_tree(module))
+            if isinstance(call, ast.Call) and isinstance(call.func, ast.Name)
+            and call.func.id == "Deferred" and call.args
+            and isinstance(call.args[0], ast.Constant) and isinstance(call.args[0].value, str)]
+
+
+def every_deferred_name() -> list[tuple[str, str]]:
+    """(declaring module, name) for every ``Deferred`` name in feedsvc."""
+    return [(module, name) for module in sorted(all_modules()) for name in deferred_names(module)]
+
+
+def test_the_registries_name_their_functions() -> None:
+    declaring = {module for module, _ in every_deferred_name()}
+    assert declaring == {"feedsvc.formats", "feedsvc.outputs"}
+
+
+@pytest.mark.parametrize(("module", "name"), every_deferred_name(),
+                         ids=[name for _, name in every_deferred_name()])
+def test_a_deferred_name_is_a_function_of_a_higher_layer(module: str, name: str) -> None:
+    """A registry names only what it may not import: code of the layers above it.
+    The named function exists, at the top level of its module."""
+    target, _, function = name.partition(":")
+    assert target in placement(), f"{name}: {target} is no feedsvc module in LAYERS"
+    assert placement()[target][0] > placement()[module][0], (
+        f"{module} names {name}, which it may import: import it")
+    defined = {node.name for node in module_tree(target).body
+               if isinstance(node, ast.FunctionDef)}
+    assert function in defined, f"{name}: {target} defines no function {function!r}"
+
+
+def imports_by_name(module: str) -> list[str]:
+    """How ``module`` could import a module by name: ``importlib`` (its ``metadata``
+    is not that), ``__import__``."""
+    found: list[str] = []
+    for node in ast.walk(module_tree(module)):
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            names = ([alias.name for alias in node.names] if isinstance(node, ast.Import)
+                     else [f"{node.module}.{alias.name}" for alias in node.names])
+            found += [name for name in names
+                      if name.split(".")[0] == "importlib" and name != "importlib.metadata"]
+        elif isinstance(node, ast.Name) and node.id == "__import__":
+            found.append("__import__")
+    return found
+
+
+@pytest.mark.parametrize("module", sorted(all_modules()))
+def test_only_deferred_imports_by_name(module: str) -> None:
+    """Every import the layer check cannot see is a ``Deferred`` name, which it checks."""
+    if module != "feedsvc.deferred":
+        assert imports_by_name(module) == []
+
+
+def test_the_deferred_check_sees_names_and_imports_by_name() -> None:
+    assert "feedsvc.render.jsonfeed:json_document" in deferred_names("feedsvc.outputs")
+    assert imports_by_name("feedsvc.deferred") == ["importlib"]
 
 
 def columns() -> list[tuple[str, str]]:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from feedsvc.deferred import Deferred
 from feedsvc.models import FeedSpec
 from feedsvc.outputs import OUTPUT_FORMATS, OutputFormat, output_for_extension
 from feedsvc.pipeline import refresh
@@ -27,7 +28,7 @@ from feedsvc.web.app import create_app
 T0 = dt.datetime(2026, 11, 22, 6, 0, tzinfo=dt.UTC)
 TOY = OutputFormat(
     name="titles", extension="txt", content_type="text/plain; charset=utf-8",
-    label="Plain text", renderer=f"{__name__}:titles_document")
+    label="Plain text", renderer=Deferred(f"{__name__}:titles_document"))
 
 
 def titles_document(spec: FeedSpec) -> bytes:
