@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from feedsvc.models import ListingItem
-from feedsvc.preview import Preview, adhoc_source, preview
+from feedsvc.preview import Preview, adhoc_source, item_json, preview
 from feedsvc.settings import settings_from_mapping
 
 NOON = dt.time(12, tzinfo=dt.UTC)
@@ -36,12 +36,7 @@ def read_listing_file(
 
 
 def item_to_json(item: ListingItem) -> dict[str, str | None]:
-    """The item as the listing cases spell it: exactly title, date (YYYY-MM-DD),
-    category, credit and summary."""
-    return {
-        "title": item.title,
-        "date": item.date.isoformat(),
-        "category": item.category,
-        "credit": item.credit,
-        "summary": item.summary,
-    }
+    """The item as ``feedsvc parse`` prints it (``feedsvc.preview.item_json``) less its
+    link, which the listing cases leave out: title, date (YYYY-MM-DD), category,
+    credit and summary."""
+    return {key: value for key, value in item_json(item).items() if key != "link"}

@@ -88,6 +88,13 @@ def test_a_format_registered_once_is_rendered_published_served_and_linked(
     atom = client.get("/feeds/all.atom", headers={"Accept": "application/atom+xml"})
     assert atom.status_code == 200
 
+    # Content negotiation knows the format from the registry alone: a client naming
+    # its media type gets the text, a browser the feed's page.
+    asked = client.get("/feeds/all.txt", headers={"Accept": "text/html, text/plain"})
+    assert asked.headers["Content-Type"] == TOY.content_type
+    browser = client.get("/feeds/all.txt", headers={"Accept": "text/html,*/*;q=0.8"})
+    assert browser.headers["Content-Type"].startswith("text/html")
+
     unknown = client.get("/feeds/all.csv")
     assert unknown.status_code == 404
     assert ".txt" in unknown.get_data(as_text=True)

@@ -57,8 +57,6 @@ __all__ = [
     "heading_classifier",
     "listing_date_classifier",
     "read_date",
-    "read_listing_date",
-    "read_month_heading",
 ]
 
 
@@ -395,13 +393,6 @@ def read_date(
     """
     result = classify_date(text, language, today=today, date_order=date_order)
     return result if isinstance(result, dt.date) else None
-
-
-def read_month_heading(text: str, language: str | None) -> tuple[int, int] | None:
-    """``(year, month)`` when the whole line is a month heading ("January 2021",
-    "Avril 2020", "febrero de 2002"), else None (a misspelt heading included)."""
-    heading = classify_month_heading(text, language)
-    return heading if isinstance(heading, tuple) else None
 
 
 _CLASSIFIERS = {code: date_classifier(code) for code in _INFOS}
@@ -853,12 +844,3 @@ def classify_listing_date(
     ValueError for an unsupported language or date order.
     """
     return _cached_listing_classifier(language, today, date_order)(text.strip())
-
-
-def read_listing_date(
-    text: str, language: str | None, *, today: dt.date | None = None, date_order: str = "dmy"
-) -> dt.date | None:
-    """The date ``classify_listing_date`` reads in ``text``, or None (no date, or an
-    invalid or unresolvable one)."""
-    found = classify_listing_date(text, language, today=today, date_order=date_order)
-    return found if isinstance(found, dt.date) else None

@@ -17,7 +17,6 @@ from feedsvc.xmlchars import strip_xml_forbidden
 __all__ = [
     "BLOCK_TAGS",
     "absolute_http_url",
-    "block_text",
     "class_words",
     "clean",
     "element_path",
@@ -210,11 +209,6 @@ def inline_text(node: LexborNode | None, *, leave_out: Collection[int] = ()) -> 
     """All the text in ``node`` on one line, whitespace collapsed; the text of
     the elements whose ``mem_id`` is in ``leave_out`` is left out."""
     return " ".join(paragraphs(node, leave_out=leave_out))
-
-
-def block_text(node: LexborNode | None) -> str:
-    """The text in ``node`` with one blank line between its blocks (paragraphs)."""
-    return "\n\n".join(paragraphs(node))
 
 
 def text_parts(node: LexborNode | None) -> tuple[str, ...]:

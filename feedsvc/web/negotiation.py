@@ -8,18 +8,27 @@ type at all. Browsers list ``application/xml`` and ``*/*`` below
 ``text/html`` (Chromium, Firefox and Safari alike), so neither counts as a
 feed type; a client that asks for ``application/xml`` or ``*/*`` alone, or
 sends no ``Accept``, still gets the feed, as does every reader that names
-Atom, RSS, RDF or JSON Feed (feedparser, the ``reader`` library, newsboat).
+Atom, RSS, RDF or JSON Feed (feedparser, the ``reader`` library, newsboat),
+or the media type of any format in ``feedsvc.outputs.OUTPUT_FORMATS``.
 """
 
 from __future__ import annotations
 
+from feedsvc.outputs import OUTPUT_FORMATS
+
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
-FEED_TYPES = frozenset({
-    "application/atom+xml", "application/rss+xml", "application/rdf+xml",
-    "application/x-rss+xml", "application/x-atom+xml", "application/feed+json",
+OTHER_FEED_TYPES = frozenset({
+    "application/rdf+xml", "application/x-rss+xml", "application/x-atom+xml",
     "application/json", "text/xml", "text/x-opml",
 })
-"""Media types that only a feed client names: any of them means "send the feed"."""
+"""Media types feed clients name besides those of the formats served (older or
+generic ones): any of them means "send the feed"."""
+
+
+def feed_types() -> frozenset[str]:
+    """Every media type that means "send the feed": each output format's own type
+    (read live from the registry) and ``OTHER_FEED_TYPES``."""
+    return OTHER_FEED_TYPES | {output.media_type for output in OUTPUT_FORMATS.values()}
 
 
 def parse_accept(header: str) -> dict[str, float]:
@@ -56,7 +65,7 @@ def prefers_html(accept: str | None) -> bool:
     if accept is None:
         return False
     weights = parse_accept(accept)
-    if any(weights.get(name, 0.0) > 0 for name in FEED_TYPES):
+    if any(weights.get(name, 0.0) > 0 for name in feed_types()):
         return False
     html = max((weights.get(name, 0.0) for name in HTML_TYPES), default=0.0)
     if html <= 0:
