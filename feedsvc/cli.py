@@ -22,9 +22,9 @@ from feedsvc import __version__
 from feedsvc.errors import ConfigError, FeedsvcError
 from feedsvc.formats import (
     DATE_ORDERS,
-    FORMAT_NAMES,
     HTML_SELECTOR_DEFAULTS,
     JSON_PATH_KEYS,
+    SOURCE_FORMAT_NAMES,
     SOURCE_FORMATS,
     Format,
 )
@@ -75,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="a listing file or an http(s) URL")
     parse.add_argument("--source", metavar="NAME",
                        help="read this configured source instead, exactly as a refresh does")
-    parse.add_argument("--format", choices=FORMAT_NAMES, default="auto",
+    parse.add_argument("--format", choices=SOURCE_FORMAT_NAMES, default="auto",
                        help="listing format (default: auto, by content type and content)")
     parse.add_argument("--language", choices=LANGUAGES, help="language of dates (default: detect)")
     parse.add_argument("--date-order", choices=DATE_ORDERS, default="dmy",

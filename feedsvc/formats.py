@@ -31,10 +31,10 @@ from feedsvc.models import ParseResult
 __all__ = [
     "AUTO",
     "DATE_ORDERS",
-    "FORMAT_NAMES",
     "HTML_SELECTOR_DEFAULTS",
     "JSON_PATH_KEYS",
     "SOURCE_FORMATS",
+    "SOURCE_FORMAT_NAMES",
     "Format",
     "FormatSetting",
     "ParseRequest",
@@ -239,7 +239,7 @@ SOURCE_FORMATS: Mapping[str, Format] = MappingProxyType({format.name: format for
     ),
 )})
 
-FORMAT_NAMES: Final = (AUTO, *SOURCE_FORMATS)
+SOURCE_FORMAT_NAMES: Final = (AUTO, *SOURCE_FORMATS)
 """What a source's ``format`` may be."""
 
 
@@ -249,7 +249,7 @@ def format_named(name: str) -> Format:
         return SOURCE_FORMATS[name]
     except KeyError:
         raise ValueError(f"unknown listing format {name!r}; known: "
-                         f"{', '.join(FORMAT_NAMES)}") from None
+                         f"{', '.join(SOURCE_FORMAT_NAMES)}") from None
 
 
 # --- auto: choosing by content type and content ------------------------------------------

@@ -4,13 +4,16 @@ A process that retries on a timer (a scheduler's heartbeat, a web worker's
 notification listener) meets the same failure at every attempt while the
 database is away; logging each would bury the log. ``Outage`` logs the first
 failure as a warning, the repeats at debug level, and the end of the outage
-once, at info level.
+once, at info level. Each line is an event (feedsvc.logevents: ``outage.started``,
+``outage.continues``, ``outage.ended``) whose ``task`` field is ``what``.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+
+from feedsvc.logevents import Event, log_event
 
 
 class Outage:
@@ -32,13 +35,16 @@ class Outage:
         with self._lock:
             first, self._failing = not self._failing, True
         if first:
-            self._log.warning("%s: %s (said once; retrying quietly)", self._what, exc)
+            log_event(self._log, Event.OUTAGE_STARTED, "%s: %s (said once; retrying quietly)",
+                      self._what, exc, task=self._what)
         else:
-            self._log.debug("%s: still failing: %s", self._what, exc)
+            log_event(self._log, Event.OUTAGE_CONTINUES, "%s: still failing: %s",
+                      self._what, exc, task=self._what)
 
     def succeeded(self) -> None:
         """Report a success: says once that the outage, if any, is over."""
         with self._lock:
             ended, self._failing = self._failing, False
         if ended:
-            self._log.info("%s: working again", self._what)
+            log_event(self._log, Event.OUTAGE_ENDED, "%s: working again", self._what,
+                      task=self._what)

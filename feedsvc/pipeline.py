@@ -54,6 +54,7 @@ from feedsvc.fetch.routing import RoutingFetcher
 from feedsvc.formats import Format, ParseRequest, choose_format
 from feedsvc.identity import item_key, slugify
 from feedsvc.listing.warnings import OmittedWarnings, count_warnings
+from feedsvc.logevents import Event, log_event
 from feedsvc.models import FeedSpec, Fetched, ListingItem, ParseWarning, StoredItem, Validators
 from feedsvc.outcomes import RunSummary, SourceStatus
 from feedsvc.outcomes import SourceReport as SourceReport  # re-exported: the refresh reports it
@@ -1057,8 +1058,9 @@ def _warn_unknown_categories(customs: Sequence[FeedFilter], present: set[str]) -
         for label in custom.settings.categories:
             target = custom.rules.merged.get(slugify(label), slugify(label))
             if not set(custom.rules.members(target)) & present:
-                logger.warning("feeds[%d].categories: no item has the category %r (yet)",
-                               index, label)
+                log_event(logger, Event.FEED_CATEGORY_MISSING,
+                          "feeds[%d].categories: no item has the category %r (yet)",
+                          index, label, feed=custom.settings.slug, category=label)
 
 
 def _live_publication(publisher: Publisher) -> Publication | None:

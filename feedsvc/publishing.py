@@ -32,6 +32,7 @@ from sqlalchemy.engine import Connection
 
 from feedsvc.errors import PublishError, StoreError
 from feedsvc.feeds import SiteSnapshot
+from feedsvc.logevents import Event, log_event
 from feedsvc.publication import (
     KEEP_GENERATIONS,
     DirectoryDraft,
@@ -506,10 +507,12 @@ class NotificationListener(threading.Thread):
                 if self._stopping.is_set():
                     break
                 if self._lost:
-                    log.debug("publication notifications still lost (%s)", exc)
+                    log_event(log, Event.NOTIFICATIONS_STILL_LOST,
+                              "publication notifications still lost (%s)", exc)
                 else:
-                    log.warning("publication notifications lost (%s); polling meanwhile and "
-                                "reconnecting every %gs quietly", exc, self._retry_seconds)
+                    log_event(log, Event.NOTIFICATIONS_LOST,
+                              "publication notifications lost (%s); polling meanwhile and "
+                              "reconnecting every %gs quietly", exc, self._retry_seconds)
                     self._lost = True
             # Whatever went unheard while not listening is found by asking again.
             self._heard()
@@ -524,7 +527,8 @@ class NotificationListener(threading.Thread):
             connection.autocommit = True
             connection.execute(f"LISTEN {stored.NOTIFY_CHANNEL}")
             if self._lost:
-                log.info("publication notifications heard again")
+                log_event(log, Event.NOTIFICATIONS_HEARD_AGAIN,
+                          "publication notifications heard again")
                 self._lost = False
             self._heard()
             while not self._stopping.is_set():

@@ -69,6 +69,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from feedsvc.errors import ConfigError, FeedsvcError, RefreshInProgressError
+from feedsvc.logevents import Event, log_event
 from feedsvc.outages import Outage
 from feedsvc.settings import ScheduleSettings, Settings
 from feedsvc.status import misfire_grace_seconds, scheduler_json
@@ -335,7 +336,8 @@ class _Tick:
             return
         if not self._begin():
             if not self.closed:
-                log.info("refresh skipped=true reason=%r", "an admin request is running")
+                log_event(log, Event.REFRESH_SKIPPED, "refresh skipped=true reason=%r",
+                          "an admin request is running", reason="request-running")
             return
         try:
             self._run_recorded()
@@ -391,20 +393,23 @@ class _Tick:
         try:
             report = self.job()
         except RefreshInProgressError as exc:
-            log.info("refresh skipped=true reason=%r", "another refresh holds the lock")
+            log_event(log, Event.REFRESH_SKIPPED, "refresh skipped=true reason=%r",
+                      "another refresh holds the lock", reason="lock-held")
             return "skipped", str(exc)
         except FeedsvcError as exc:
             # Said in full by its message (a store that cannot be written, say).
-            log.error("refresh ok=false error=%r duration=%.2fs",
-                      str(exc), time.monotonic() - clock)
+            log_event(log, Event.REFRESH_ERROR, "refresh ok=false error=%r duration=%.2fs",
+                      str(exc), time.monotonic() - clock, error=str(exc))
             return "error", str(exc)
         except Exception as exc:
-            log.exception("refresh ok=false error=%r duration=%.2fs",
-                          str(exc), time.monotonic() - clock)
+            log_event(log, Event.REFRESH_ERROR, "refresh ok=false error=%r duration=%.2fs",
+                      str(exc), time.monotonic() - clock, exc_info=True,
+                      error=str(exc) or type(exc).__name__)
             return "error", str(exc) or type(exc).__name__
         ok = bool(getattr(report, "ok", True))
         # The pipeline logs the refresh's own line; this one is for tracing ticks.
-        log.debug("tick done ok=%s duration=%.2fs", str(ok).lower(), time.monotonic() - clock)
+        log_event(log, Event.TICK_DONE, "tick done ok=%s duration=%.2fs", str(ok).lower(),
+                  time.monotonic() - clock, ok=ok)
         if ok:
             return "ok", None
         lines = getattr(report, "summary_lines", None)
@@ -497,7 +502,8 @@ def _configure(scheduler: BaseScheduler, settings: Settings, job: Job | None) ->
         if event.code == EVENT_SCHEDULER_STARTED:
             log.info("scheduler started schedule=%r instance=%s", recorder.schedule, instance)
         elif isinstance(event, JobEvent) and event.code == EVENT_JOB_MAX_INSTANCES:
-            log.info("refresh skipped=true reason=%r", "the previous refresh is still running")
+            log_event(log, Event.REFRESH_SKIPPED, "refresh skipped=true reason=%r",
+                      "the previous refresh is still running", reason="previous-running")
         # Events arrive on the scheduler's and the executor's threads, some
         # while the scheduler holds its lock (and shutdown waits for the
         # executor under that lock): look the next run up on a thread of its
@@ -588,10 +594,12 @@ def abandon_if_refreshing(
     """
     name = signal.Signals(signum).name
     if tick.idle.is_set():
-        log.info("%s received again: no refresh is running; finishing the shutdown", name)
+        log_event(log, Event.SIGNAL_REPEATED,
+                  "%s received again: no refresh is running; finishing the shutdown", name,
+                  signal=name)
         return
-    log.warning("second %s: abandoning the running refresh; "
-                "the last publication stays live", name)
+    log_event(log, Event.REFRESH_ABANDONED, "second %s: abandoning the running refresh; "
+              "the last publication stays live", name, signal=name)
     recorder.mark_stopped_from_signal_handler()
     request = tick.request
     try:
@@ -677,7 +685,9 @@ def run_scheduler(settings: Settings, *, job: Job | None = None) -> None:
             abandon_if_refreshing(signum, tick, parts.recorder)
             return
         stopping.set()
-        log.info("%s received: stopping the scheduler", signal.Signals(signum).name)
+        name = signal.Signals(signum).name
+        log_event(log, Event.SIGNAL_RECEIVED, "%s received: stopping the scheduler", name,
+                  signal=name)
         # Shut down from another thread: a signal handler interrupts the main
         # loop at an arbitrary point, possibly inside the scheduler's own lock.
         threading.Thread(target=_stop, args=(scheduler, tick), daemon=True).start()

@@ -26,7 +26,7 @@ from typing import Any, Final
 from urllib.parse import SplitResult, urlsplit
 
 from feedsvc.errors import ConfigError
-from feedsvc.formats import AUTO, DATE_ORDERS, FORMAT_NAMES, SOURCE_FORMATS
+from feedsvc.formats import AUTO, DATE_ORDERS, SOURCE_FORMAT_NAMES, SOURCE_FORMATS
 from feedsvc.formats import (  # re-exported: declared with the html format
     HTML_SELECTOR_DEFAULTS as HTML_SELECTOR_DEFAULTS,
 )
@@ -552,7 +552,7 @@ class SourceSettings:
         "Path (relative to the config file) or http(s) URL of the listing.", _nonempty_str))
     format: str = field(default=AUTO, metadata=setting(
         "Listing format: \"auto\" (by content type and content), "
-        + ", ".join(f"\"{name}\"" for name in SOURCE_FORMATS) + ".", _choice(FORMAT_NAMES)))
+        + ", ".join(f"\"{name}\"" for name in SOURCE_FORMATS) + ".", _choice(SOURCE_FORMAT_NAMES)))
     language: str | None = field(default=None, metadata=setting(
         "Language of dates and month names (en, fr, es); detected when unset.",
         _optional(_choice(LANGUAGES))))

@@ -10,9 +10,11 @@ from typing import Any
 import pytest
 from flask import Flask, Request
 from flask.testing import FlaskClient
+from log_events import field, records
 from werkzeug.test import EnvironBuilder
 
 from feedsvc.errors import ConfigError
+from feedsvc.logevents import Event
 from feedsvc.metrics import RefreshStats
 from feedsvc.settings import ADMIN_TOKEN_ENV, MIN_ADMIN_TOKEN_LENGTH, settings_from_mapping
 from feedsvc.web import create_app
@@ -219,6 +221,10 @@ def test_no_token_reaches_the_logs(tmp_path: Path, caplog: pytest.LogCaptureFixt
     for _ in range(MAX_FAILURES + 2):
         client.post("/admin/refresh", headers={"Authorization": f"Bearer {near_miss}"})
     logging.getLogger("feedsvc").info("settings loaded: %r", settings)
-    assert "admin token refused" in caplog.text
+    refused = records(caplog, Event.ADMIN_TOKEN_REFUSED, "feedsvc.web.admin")
+    assert {(r.levelno, field(r, "reason")) for r in refused} == {
+        (logging.WARNING, "wrong-token"), (logging.WARNING, "too-many-failures")}
     assert TOKEN not in caplog.text and near_miss not in caplog.text
     assert TOKEN[:16] not in caplog.text
+    # Nor in any record's fields, which a structured (JSON) formatter would write.
+    assert not [r for r in caplog.records if TOKEN[:16] in repr(r.__dict__)]

@@ -11,12 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from log_events import field, records
 from lxml import etree
 
 from feedsvc.curation import CategoryRules, FeedFilter
 from feedsvc.errors import ConfigError
 from feedsvc.feeds import FeedLink
 from feedsvc.listing import render_numbered
+from feedsvc.logevents import Event
 from feedsvc.models import FeedSpec, ListingItem, StoredItem
 from feedsvc.pipeline import DefaultRenderer, refresh
 from feedsvc.publication import open_publication
@@ -389,5 +391,7 @@ def test_a_category_no_item_has_is_a_warning_not_an_error(
     with caplog.at_level(logging.WARNING, logger="feedsvc.pipeline"):
         report = refresh(settings, now=T0)
     assert report.ok and report.published
-    assert "feeds[0].categories: no item has the category 'Nope' (yet)" in caplog.text
+    missing = records(caplog, Event.FEED_CATEGORY_MISSING, "feedsvc.pipeline")
+    assert [(r.levelno, field(r, "feed"), field(r, "category")) for r in missing] == [
+        (logging.WARNING, "x", "Nope")]
     assert feed_titles(settings, "custom/x") == []

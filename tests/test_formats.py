@@ -9,7 +9,7 @@ import pytest
 
 from feedsvc.formats import (
     AUTO,
-    FORMAT_NAMES,
+    SOURCE_FORMAT_NAMES,
     SOURCE_FORMATS,
     ParseRequest,
     choose_format,
@@ -59,7 +59,7 @@ def test_every_format_setting_is_a_source_option() -> None:
     keys = [option.key for option in SOURCE_OPTIONS]
     assert len(keys) == len(set(keys))
     for fmt in SOURCE_FORMATS.values():
-        assert fmt.name in FORMAT_NAMES
+        assert fmt.name in SOURCE_FORMAT_NAMES
         for setting in fmt.settings:
             assert setting.key in keys
 

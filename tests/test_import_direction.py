@@ -47,6 +47,7 @@ LAYERS: tuple[Layer, ...] = (
     ("foundation", {"types": (
         "feedsvc", "feedsvc.errors", "feedsvc.models", "feedsvc.deferred", "feedsvc.outcomes",
         "feedsvc.identity", "feedsvc.uris", "feedsvc.addresses", "feedsvc.xmlchars",
+        "feedsvc.logevents",
         "feedsvc.outages",
     )}),
     ("configuration", {"settings": ("feedsvc.formats", "feedsvc.outputs", "feedsvc.settings")}),

@@ -9,16 +9,14 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from log_events import events, field, records
 
+from feedsvc.logevents import Event
 from feedsvc.outages import Outage
 from feedsvc.store import Lease
 from feedsvc.store.schema import Database, open_database
 
 log = logging.getLogger("feedsvc.test_outages")
-
-
-def records(caplog: pytest.LogCaptureFixture, name: str) -> list[tuple[int, str]]:
-    return [(r.levelno, r.getMessage()) for r in caplog.records if r.name == name]
 
 
 def test_an_outage_is_one_warning_then_debug_then_one_info(
@@ -27,7 +25,7 @@ def test_an_outage_is_one_warning_then_debug_then_one_info(
     caplog.set_level(logging.DEBUG, logger=log.name)
     outage = Outage(log, "reading the thing")
     outage.succeeded()
-    assert records(caplog, log.name) == []
+    assert events(caplog, log.name) == []
     for attempt in range(4):
         outage.failed(OSError(f"gone {attempt}"))
     assert outage.failing
@@ -35,14 +33,15 @@ def test_an_outage_is_one_warning_then_debug_then_one_info(
     outage.succeeded()
     assert not outage.failing
     outage.failed(OSError("gone again"))
-    assert records(caplog, log.name) == [
-        (logging.WARNING, "reading the thing: gone 0 (said once; retrying quietly)"),
-        (logging.DEBUG, "reading the thing: still failing: gone 1"),
-        (logging.DEBUG, "reading the thing: still failing: gone 2"),
-        (logging.DEBUG, "reading the thing: still failing: gone 3"),
-        (logging.INFO, "reading the thing: working again"),
-        (logging.WARNING, "reading the thing: gone again (said once; retrying quietly)"),
+    assert events(caplog, log.name) == [
+        (logging.WARNING, Event.OUTAGE_STARTED),
+        (logging.DEBUG, Event.OUTAGE_CONTINUES),
+        (logging.DEBUG, Event.OUTAGE_CONTINUES),
+        (logging.DEBUG, Event.OUTAGE_CONTINUES),
+        (logging.INFO, Event.OUTAGE_ENDED),
+        (logging.WARNING, Event.OUTAGE_STARTED),
     ]
+    assert {field(r, "task") for r in caplog.records} == {"reading the thing"}
 
 
 def test_a_scheduler_lease_without_its_database_warns_once(
@@ -54,15 +53,16 @@ def test_a_scheduler_lease_without_its_database_warns_once(
     lease = Lease(unreachable, "host:1:abc", 60)
     for _ in range(5):
         assert lease.step() is False
-    warnings = [m for level, m in records(caplog, "feedsvc.store.leases")
-                if level == logging.WARNING]
-    assert len(warnings) == 1, warnings
-    assert warnings[0].startswith("scheduler lease: ")
+    warnings = [r for r in caplog.records
+                if r.name == "feedsvc.store.leases" and r.levelno >= logging.WARNING]
+    assert [r.__dict__.get("event") for r in warnings] == [Event.OUTAGE_STARTED]
+    started = records(caplog, Event.OUTAGE_STARTED)
+    assert field(started[0], "task") == "scheduler lease"
 
     # The database is back: the lease is taken, and the log says the outage is over.
     (tmp_path / "missing" / "dir").mkdir(parents=True)
     open_database(f"sqlite:///{tmp_path}/missing/dir/db.sqlite3").engine.dispose()  # its tables
     assert lease.step() is True
-    infos = [m for level, m in records(caplog, "feedsvc.store.leases") if level == logging.INFO]
-    assert "scheduler lease: working again" in infos
+    ended = records(caplog, Event.OUTAGE_ENDED, "feedsvc.store.leases")
+    assert [field(r, "task") for r in ended] == ["scheduler lease"]
     unreachable.engine.dispose()

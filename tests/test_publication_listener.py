@@ -14,8 +14,10 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from log_events import events
 
 from feedsvc.feeds import SiteSnapshot
+from feedsvc.logevents import Event
 from feedsvc.publication import Document
 from feedsvc.publishing import DatabasePublisher, NotificationListener
 from feedsvc.store import Store
@@ -54,9 +56,8 @@ def closed_port() -> int:
     return port
 
 
-def listener_records(caplog: pytest.LogCaptureFixture, level: int) -> list[str]:
-    return [record.getMessage() for record in caplog.records
-            if record.name == "feedsvc.publishing" and record.levelno == level]
+def listener_events(caplog: pytest.LogCaptureFixture) -> list[tuple[int, str]]:
+    return events(caplog, "feedsvc.publishing")
 
 
 def test_a_database_that_is_gone_is_one_warning_and_the_listener_stops(
@@ -76,10 +77,11 @@ def test_a_database_that_is_gone_is_one_warning_and_the_listener_stops(
     finally:
         listener.stop(timeout=WAIT)
     assert not listener.is_alive()
-    warnings = listener_records(caplog, logging.WARNING)
-    assert len(warnings) == 1, warnings
-    assert "publication notifications lost" in warnings[0]
-    assert len(listener_records(caplog, logging.DEBUG)) >= 4
+    said = listener_events(caplog)
+    # One warning, then only debug lines however many the attempts.
+    assert said[0] == (logging.WARNING, Event.NOTIFICATIONS_LOST), said
+    assert set(said[1:]) == {(logging.DEBUG, Event.NOTIFICATIONS_STILL_LOST)}, said
+    assert len(said) >= 5
     engine.dispose()
 
 
@@ -115,7 +117,8 @@ def test_the_listener_says_once_that_it_hears_again_and_then_hears(
                                     retry_seconds=RETRY)
     listener.start()
     try:
-        wait_for(lambda: listener_records(caplog, logging.INFO), "hearing again")
+        wait_for(lambda: (logging.INFO, Event.NOTIFICATIONS_HEARD_AGAIN)
+                 in listener_events(caplog), "hearing again")
         before = heard.count
         with engine.connect() as conn:
             conn.exec_driver_sql(f"NOTIFY {stored.NOTIFY_CHANNEL}")
@@ -124,8 +127,11 @@ def test_the_listener_says_once_that_it_hears_again_and_then_hears(
     finally:
         listener.stop(timeout=WAIT)
     assert not listener.is_alive()
-    assert len(listener_records(caplog, logging.WARNING)) == 1
-    assert listener_records(caplog, logging.INFO) == ["publication notifications heard again"]
+    said = listener_events(caplog)
+    assert [(level, event) for level, event in said if level >= logging.INFO] == [
+        (logging.WARNING, Event.NOTIFICATIONS_LOST),
+        (logging.INFO, Event.NOTIFICATIONS_HEARD_AGAIN),
+    ]
     engine.dispose()
 
 

@@ -24,8 +24,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from log_events import events, field, records
 
 from feedsvc.errors import ConfigError, RefreshInProgressError
+from feedsvc.logevents import Event
 from feedsvc.scheduler import (
     abandon_if_refreshing,
     build_trigger,
@@ -212,7 +214,8 @@ def test_a_slow_refresh_is_never_run_twice_at_once_and_missed_ticks_are_not_repl
     job = CountingJob()
     job.release.clear()
     started(job)
-    wait_for(lambda: "the previous refresh is still running" in caplog.text)
+    wait_for(lambda: "previous-running" in [
+        field(r, "reason") for r in records(caplog, Event.REFRESH_SKIPPED)])
     runs_while_held = job.runs
     job.release.set()
     wait_for(lambda: job.running == 0)
@@ -229,7 +232,8 @@ def test_a_failing_refresh_never_stops_the_scheduler(
     job = CountingJob(fail_first=RuntimeError("disk on fire"))
     settings, _ = started(job)
     wait_for(lambda: job.runs >= 2)
-    assert "refresh ok=false error='disk on fire'" in caplog.text
+    failed = records(caplog, Event.REFRESH_ERROR, "feedsvc.scheduler")
+    assert [(r.levelno, field(r, "error")) for r in failed] == [(logging.ERROR, "disk on fire")]
     wait_for(lambda: (read_scheduler_state(settings) or {}).get("ticks", 0) >= 2)
 
 
@@ -241,8 +245,8 @@ def test_a_refresh_refused_by_the_lock_is_skipped_at_info(
     job = CountingJob(fail_first=RefreshInProgressError("held by cli"))
     started(job)
     wait_for(lambda: job.runs >= 2)
-    skipped = [r for r in caplog.records if "skipped=true" in r.getMessage()]
-    assert skipped
+    skipped = records(caplog, Event.REFRESH_SKIPPED, "feedsvc.scheduler")
+    assert "lock-held" in [field(r, "reason") for r in skipped]
     assert all(r.levelno == logging.INFO for r in skipped)
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
@@ -279,7 +283,9 @@ def test_a_second_signal_abandons_a_running_refresh_only(
         abandon_if_refreshing(signal.SIGTERM, handle.tick, handle.recorder,
                               exit_process=exits.append)
         assert exits == [0]
-        assert "second SIGTERM: abandoning the running refresh" in caplog.text
+        abandoned = records(caplog, Event.REFRESH_ABANDONED, "feedsvc.scheduler")
+        assert [(r.levelno, field(r, "signal")) for r in abandoned] == [
+            (logging.WARNING, "SIGTERM")]
         state = read_scheduler_state(settings)
         assert state is not None
         assert state["stopped"] is not None and state["next_run"] is None
@@ -292,8 +298,8 @@ def test_a_second_signal_abandons_a_running_refresh_only(
     abandon_if_refreshing(signal.SIGINT, handle.tick, handle.recorder,
                           exit_process=exits.append)
     assert exits == [0]
-    assert "abandoning" not in caplog.text
-    assert "SIGINT received again: no refresh is running" in caplog.text
+    assert events(caplog, "feedsvc.scheduler") == [(logging.INFO, Event.SIGNAL_REPEATED)]
+    assert field(records(caplog, Event.SIGNAL_REPEATED)[0], "signal") == "SIGINT"
     handle.shutdown(wait=True)
 
 

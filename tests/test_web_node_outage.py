@@ -12,8 +12,10 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from log_events import field, records
 from postgres import PostgresServer
 
+from feedsvc.logevents import Event
 from feedsvc.pipeline import refresh
 from feedsvc.settings import Settings
 
@@ -33,9 +35,10 @@ def site(make_settings: Build, tmp_path: Path, pipeline_data: Path, database: st
     )
 
 
-def app_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
-    return [record.getMessage() for record in caplog.records
-            if record.name == "feedsvc.web.app" and record.levelno >= logging.WARNING]
+def unreadable(caplog: pytest.LogCaptureFixture) -> list[tuple[int, object]]:
+    """(level, fallback) of each time the app said it cannot read the publication."""
+    return [(record.levelno, field(record, "fallback")) for record
+            in records(caplog, Event.PUBLICATION_UNREADABLE, "feedsvc.web.app")]
 
 
 def drop(server: PostgresServer, url: str) -> None:
@@ -61,7 +64,7 @@ def test_a_node_serves_the_last_publication_while_its_database_is_gone(
     drop(postgres_server, url)
     # Until the node notices (its poll interval), and long after: the same feed.
     deadline = time.monotonic() + WAIT
-    while not app_warnings(caplog):
+    while not unreadable(caplog):
         assert time.monotonic() < deadline, "the node never noticed the database gone"
         again = client.get("/feeds/all.atom")
         assert (again.status_code, again.data) == (200, plain.data)
@@ -78,10 +81,8 @@ def test_a_node_serves_the_last_publication_while_its_database_is_gone(
     assert status.status_code == 503
     assert "Retry-After" in status.headers
     assert str(sa.make_url(url).port) not in status.get_data(as_text=True)
-    warnings = app_warnings(caplog)
-    publication_warnings = [w for w in warnings if "cannot read the publication" in w]
-    assert len(publication_warnings) == 1, warnings
-    assert "from memory" in publication_warnings[0]
+    # Said once, however many requests met the outage: served from memory meanwhile.
+    assert unreadable(caplog) == [(logging.WARNING, "memory")]
 
     # The database is back (restored, refreshed): the node says so once, and serves it.
     name = sa.make_url(url).database
@@ -90,8 +91,7 @@ def test_a_node_serves_the_last_publication_while_its_database_is_gone(
                              "LC_COLLATE 'C' LC_CTYPE 'C'")
     assert refresh(settings).published
     deadline = time.monotonic() + WAIT
-    back = "the publication in the database can be read again"
-    while back not in [record.getMessage() for record in caplog.records]:
+    while not records(caplog, Event.PUBLICATION_READABLE_AGAIN, "feedsvc.web.app"):
         assert time.monotonic() < deadline, "the node never read the database again"
         assert client.get("/feeds/all.atom").status_code == 200
         time.sleep(0.05)
@@ -118,9 +118,8 @@ def test_a_node_started_before_its_database_exists_answers_503_until_it_does(
         status = client.get("/status")
         assert status.status_code == 503
         assert "Retry-After" in status.headers
-    publication_warnings = [w for w in app_warnings(caplog) if "publication" in w]
-    assert len(publication_warnings) == 1, app_warnings(caplog)
-    assert "answering 503 meanwhile" in publication_warnings[0]
+    # Said once, however many requests met it: nothing held, so 503 meanwhile.
+    assert unreadable(caplog) == [(logging.WARNING, "unavailable")]
 
     # The database is created and a scheduler publishes: the same node serves it.
     with postgres_server.engine().connect() as conn:

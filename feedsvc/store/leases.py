@@ -39,6 +39,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from feedsvc.errors import StoreError
+from feedsvc.logevents import Event, log_event
 from feedsvc.outages import Outage
 from feedsvc.store.schema import Database, UTCDateTime, metadata
 
@@ -161,7 +162,8 @@ class Lease:
         else:
             self._outage.succeeded()
         if acquired:
-            log.info("scheduler active instance=%s", self.instance)
+            log_event(log, Event.LEASE_ACQUIRED, "scheduler active instance=%s", self.instance,
+                      instance=self.instance)
             if self._on_acquired is not None:
                 self._on_acquired()
         return self.is_active()
@@ -173,8 +175,9 @@ class Lease:
                 self._state = (True, now)
                 return False
             self._state = (False, now)
-            log.warning("scheduler lease lost instance=%s: another scheduler took it over",
-                        self.instance)
+            log_event(log, Event.LEASE_LOST,
+                      "scheduler lease lost instance=%s: another scheduler took it over",
+                      self.instance, instance=self.instance)
         row = self._read()
         if row is None:
             taken = self._insert()
@@ -187,7 +190,9 @@ class Lease:
                 return False
             if now - self._seen_at < self.times.takeover_after:
                 return False
-            log.warning("scheduler lease expired holder=%s: taking it over", row["holder"])
+            log_event(log, Event.LEASE_TAKEN_OVER,
+                      "scheduler lease expired holder=%s: taking it over", row["holder"],
+                      holder=row["holder"])
             taken = self._take(row["holder"], row["beat"])
         if taken:
             self._state, self._seen = (True, now), None
@@ -263,7 +268,8 @@ class Lease:
                 conn.execute(leases.update().where(
                     leases.c.name == self.name, leases.c.holder == self.instance,
                 ).values(holder=None))
-            log.info("scheduler lease released instance=%s", self.instance)
+            log_event(log, Event.LEASE_RELEASED, "scheduler lease released instance=%s",
+                      self.instance, instance=self.instance)
         except StoreError as exc:
             log.warning("cannot release the scheduler lease: %s", exc)
 

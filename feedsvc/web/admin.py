@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from flask import Blueprint, Request, Response, json, request
 
 from feedsvc.errors import FeedsvcError
+from feedsvc.logevents import Event, log_event
 from feedsvc.metrics import CONTENT_TYPE, Metrics, StatsProvider, StoreHealth
 from feedsvc.settings import Settings
 from feedsvc.web.http_cache import NO_STORE
@@ -146,8 +147,9 @@ class AdminGuard:
         address = client_address(req)
         wait = self._attempts.retry_after(address)
         if wait is not None:
-            log.warning("admin token refused remote=%s path=%s reason=too-many-failures",
-                        address, req.path)
+            log_event(log, Event.ADMIN_TOKEN_REFUSED,
+                      "admin token refused remote=%s path=%s reason=too-many-failures",
+                      address, req.path, reason="too-many-failures", remote=address)
             response = json_response({"error": "too many wrong tokens; try again later"}, 429)
             response.headers["Retry-After"] = str(wait)
             return Access(admin=False, refusal=response)
@@ -155,8 +157,9 @@ class AdminGuard:
             self._attempts.clear(address)
             return Access(admin=True)
         self._attempts.record(address)
-        log.warning("admin token refused remote=%s path=%s reason=wrong-token",
-                    address, req.path)
+        log_event(log, Event.ADMIN_TOKEN_REFUSED,
+                  "admin token refused remote=%s path=%s reason=wrong-token",
+                  address, req.path, reason="wrong-token", remote=address)
         return Access(admin=False, refusal=unauthorized())
 
 

@@ -22,6 +22,7 @@ from flask import Flask, Response, current_app, request
 from feedsvc.archive import ARCHIVE_MAX_AGE, is_archive_path
 from feedsvc.errors import PublishError
 from feedsvc.feeds import VIEW_CONTENT_TYPE, ItemRecord, SiteSnapshot
+from feedsvc.logevents import Event, log_event
 from feedsvc.publication import Publication, etag_of
 from feedsvc.publishing import Publisher
 from feedsvc.settings import Settings
@@ -117,7 +118,8 @@ class PublicationCache:
             return held
         if self._failing:
             self._failing = False
-            log.info("the publication in %s can be read again", self.publisher.describe())
+            log_event(log, Event.PUBLICATION_READABLE_AGAIN,
+                      "the publication in %s can be read again", self.publisher.describe())
         return live
 
     def _current(self) -> LiveSite | None:
@@ -142,13 +144,15 @@ class PublicationCache:
         """A warning at the first failure, debug lines while it lasts: every request
         of every worker meets the same outage."""
         if self._failing:
-            log.debug("the publication still cannot be read: %s", exc)
+            log_event(log, Event.PUBLICATION_STILL_UNREADABLE,
+                      "the publication still cannot be read: %s", exc)
             return
         self._failing = True
         fallback = (f"serving publication {held.publication.generation} from memory meanwhile"
                     if held is not None else "answering 503 meanwhile")
-        log.warning("cannot read the publication in %s (%s); %s",
-                    self.publisher.describe(), exc, fallback)
+        log_event(log, Event.PUBLICATION_UNREADABLE, "cannot read the publication in %s (%s); %s",
+                  self.publisher.describe(), exc, fallback,
+                  fallback="memory" if held is not None else "unavailable")
 
     @property
     def failing(self) -> bool:

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from feedsvc.errors import FeedsvcError
+from feedsvc.logevents import Event, log_event
 from feedsvc.settings import Settings
 from feedsvc.web.app import create_app
 
@@ -74,7 +75,7 @@ def serve(
                 announce(server, settings.site.base_url)
                 server.serve_forever()
             finally:
-                log.info("feedsvc shutting down")
+                log_event(log, Event.SERVER_STOPPING, "feedsvc shutting down")
                 if stopper.scheduler is not None:
                     stopper.scheduler.shutdown()
     finally:
@@ -83,10 +84,11 @@ def serve(
 
 def announce(server: BaseWSGIServer, base_url: str) -> None:
     """Log where ``server`` serves, and warn when feed links point at another port."""
-    log.info("feedsvc serving on %s", served_url(server))
+    url = served_url(server)
+    log_event(log, Event.SERVER_STARTED, "feedsvc serving on %s", url, url=url)
     warning = links_elsewhere(base_url, int(server.server_address[1]))
     if warning:
-        log.warning("%s", warning)
+        log_event(log, Event.SERVER_PORT_MISMATCH, "%s", warning)
 
 
 LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
@@ -165,13 +167,14 @@ class _Stopper:
         name = signal.Signals(signum).name
         if not self.stopping:
             self.stopping = True
-            log.info("received %s", name)
+            log_event(log, Event.SIGNAL_RECEIVED, "received %s", name, signal=name)
             threading.Thread(target=self.server.shutdown, name="feedsvc-shutdown",
                              daemon=True).start()
         elif self.scheduler is not None:
             self.scheduler.on_second_signal(signum)
         else:
-            log.info("received %s again: already shutting down", name)
+            log_event(log, Event.SIGNAL_REPEATED, "received %s again: already shutting down",
+                      name, signal=name)
 
     @contextmanager
     def on_signals(self) -> Iterator[None]:
