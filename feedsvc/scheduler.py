@@ -72,7 +72,7 @@ from feedsvc.errors import ConfigError, FeedsvcError, RefreshInProgressError
 from feedsvc.logevents import Event, log_event
 from feedsvc.outages import Outage
 from feedsvc.settings import ScheduleSettings, Settings
-from feedsvc.status import misfire_grace_seconds, scheduler_json
+from feedsvc.status import misfire_grace_seconds
 from feedsvc.store import InstanceState, Lease, Store
 from feedsvc.store.leases import new_instance_id
 
@@ -87,7 +87,7 @@ Job = Callable[[], Any]
 
 __all__ = ["JOB_ID", "BackgroundSchedulerHandle", "abandon_if_refreshing", "build_trigger",
            "check_trigger", "crontab_weekdays", "describe_schedule", "misfire_grace_seconds",
-           "read_scheduler_state", "run_scheduler", "start_background_scheduler"]
+           "run_scheduler", "start_background_scheduler"]
 
 
 # --- triggers -----------------------------------------------------------------
@@ -181,20 +181,6 @@ def site_timezone(settings: Settings) -> dt.tzinfo:
 
 
 # --- state shared with the web processes ---------------------------------------
-
-
-def read_scheduler_state(
-    settings: Settings, *, now: dt.datetime | None = None
-) -> dict[str, Any] | None:
-    """What /status says of the schedulers (see ``feedsvc.status.scheduler_json``), or
-    None when no scheduler has ever recorded itself in the store. ``now`` defaults to
-    the clock. Opens the store (creating it if need be): for tests and tools."""
-    with Store.open(settings.storage.database) as store:
-        instances = store.scheduler_instances()
-        if not instances:
-            return None
-        return scheduler_json(instances, store.scheduler_lease_holder(), settings.schedule,
-                              now=now or dt.datetime.now(dt.UTC))
 
 
 def _iso(moment: dt.datetime | None) -> str | None:

@@ -185,10 +185,12 @@ def test_status_and_refresh_share_the_count(tmp_path: Path) -> None:
 
 def test_the_address_table_is_bounded() -> None:
     clock = Clock()
-    attempts = FailedAttempts(clock=clock, max_addresses=3)
+    attempts = FailedAttempts(limit=1, clock=clock, max_addresses=3)
     for address in ("a", "b", "c", "d"):
         attempts.record(address)
-    assert attempts.tracked() == 3
+    # The least recently failing address is forgotten to make room: it may try again.
+    assert attempts.retry_after("a") is None
+    assert all(attempts.retry_after(address) is not None for address in ("b", "c", "d"))
 
 
 @pytest.mark.parametrize(("remote", "forwarded", "address"), [

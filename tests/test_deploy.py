@@ -24,9 +24,9 @@ from pathlib import Path
 
 import pytest
 from plain_http import free_port, get, request
+from scheduler_state import read_scheduler_state
 
 from feedsvc.publication import Publication, open_publication
-from feedsvc.scheduler import read_scheduler_state
 from feedsvc.settings import Settings, load_settings
 
 pytestmark = pytest.mark.slow

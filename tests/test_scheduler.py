@@ -25,6 +25,7 @@ from typing import Any
 
 import pytest
 from log_events import events, field, records
+from scheduler_state import read_scheduler_state
 
 from feedsvc.errors import ConfigError, RefreshInProgressError
 from feedsvc.logevents import Event
@@ -34,7 +35,6 @@ from feedsvc.scheduler import (
     crontab_weekdays,
     describe_schedule,
     misfire_grace_seconds,
-    read_scheduler_state,
     start_background_scheduler,
 )
 from feedsvc.settings import ScheduleSettings, Settings, settings_from_mapping

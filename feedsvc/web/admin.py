@@ -96,11 +96,6 @@ class FailedAttempts:
         with self._lock:
             self._failures.pop(address, None)
 
-    def tracked(self) -> int:
-        """How many addresses are remembered (at most ``max_addresses``)."""
-        with self._lock:
-            return len(self._failures)
-
     def _recent(self, address: str) -> deque[float]:
         """The address's failures still inside the window (older ones dropped)."""
         times = self._failures.get(address, deque())
