@@ -28,6 +28,7 @@ from feedsvc.formats import (
     SOURCE_FORMATS,
     Format,
 )
+from feedsvc.logevents import EventFormatter
 from feedsvc.settings import LANGUAGES, RENDERS, Settings, SourceSettings, load_settings
 
 if TYPE_CHECKING:
@@ -139,10 +140,12 @@ included; feedsvc logs what it fetched itself, redacted."""
 
 
 def configure_logging(*, verbose: bool = False) -> None:
-    """One line per record on stderr (see LOG_FORMAT), the HTTP client's own records
-    left out but for warnings. A process that configured logging already keeps it."""
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format=LOG_FORMAT,
-                        stream=sys.stderr)
+    """One line per record on stderr (see LOG_FORMAT; a record with a log event ends in
+    ``[event=<name>]``), the HTTP client's own records left out but for warnings. A
+    process that configured logging already keeps it."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(EventFormatter(LOG_FORMAT))
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=[handler])
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
 

@@ -131,3 +131,13 @@ def log_event(logger: logging.Logger, event: Event, msg: str, *args: object,
     the names of a LogRecord's own attributes (``name``, ``msg``, ...)."""
     logger.log(event.level, msg, *args, exc_info=exc_info or None,
                extra={"event": event.value, **fields}, stacklevel=2)
+
+
+class EventFormatter(logging.Formatter):
+    """A formatter that ends a record carrying an event with `` [event=<name>]``, so
+    that the default log lines can be matched by event, whatever their wording."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        event = getattr(record, "event", None)
+        return f"{line} [event={event}]" if isinstance(event, str) else line

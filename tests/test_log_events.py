@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from log_events import events, field, records
 
-from feedsvc.logevents import Event, log_event
+from feedsvc.logevents import Event, EventFormatter, log_event
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "feedsvc"
@@ -126,3 +126,17 @@ def test_log_event_can_carry_the_exception(caplog: pytest.LogCaptureFixture) -> 
         log_event(log, Event.REFRESH_ERROR, "refresh failed", exc_info=True, error="x")
     record, = records(caplog, Event.REFRESH_ERROR)
     assert record.exc_info is not None and record.exc_info[0] is RuntimeError
+
+
+def test_the_default_format_ends_an_event_s_line_with_its_name(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    formatter = EventFormatter("%(levelname)s %(message)s")
+    logger = logging.getLogger("feedsvc.test_log_events.format")
+    with caplog.at_level(logging.INFO, logger=logger.name):
+        log_event(logger, Event.OUTAGE_STARTED, "reading %s: gone", "the thing", task="x")
+        logger.warning("no event here")
+    assert [formatter.format(record) for record in caplog.records] == [
+        "WARNING reading the thing: gone [event=outage.started]",
+        "WARNING no event here",
+    ]
