@@ -134,10 +134,11 @@ def log_event(logger: logging.Logger, event: Event, msg: str, *args: object,
 
 
 class EventFormatter(logging.Formatter):
-    """A formatter that ends a record carrying an event with `` [event=<name>]``, so
-    that the default log lines can be matched by event, whatever their wording."""
+    """A formatter that ends the line of a record carrying an event with
+    `` [event=<name>]`` (before any traceback), so that the default log lines can
+    be matched by event, whatever their wording."""
 
-    def format(self, record: logging.LogRecord) -> str:
-        line = super().format(record)
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        line = super().formatMessage(record)
         event = getattr(record, "event", None)
         return f"{line} [event={event}]" if isinstance(event, str) else line

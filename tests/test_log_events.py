@@ -7,6 +7,8 @@ from __future__ import annotations
 import ast
 import logging
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
@@ -140,3 +142,30 @@ def test_the_default_format_ends_an_event_s_line_with_its_name(
         "WARNING reading the thing: gone [event=outage.started]",
         "WARNING no event here",
     ]
+
+
+LOGGING_CHILD = """
+import logging
+from feedsvc.cli import configure_logging
+from feedsvc.logevents import Event, log_event
+
+configure_logging()
+try:
+    1 / 0
+except ZeroDivisionError:
+    log_event(logging.getLogger("feedsvc.child"), Event.REFRESH_ERROR,
+              "refresh ok=false error=%r", "boom", exc_info=True, error="boom")
+"""
+
+
+@pytest.mark.slow
+def test_the_commands_log_the_event_on_the_line_not_after_the_traceback() -> None:
+    """What ``feedsvc`` and ``wsgi.py`` install (``configure_logging``), in a process
+    of its own: the name ends the record's line, and the traceback follows it."""
+    child = subprocess.run([sys.executable, "-c", LOGGING_CHILD], capture_output=True,
+                           text=True, check=True, timeout=60)
+    first, *rest = child.stderr.splitlines()
+    assert first.endswith(" ERROR feedsvc.child refresh ok=false error='boom' "
+                          "[event=scheduler.refresh-error]")
+    assert rest[0] == "Traceback (most recent call last):"
+    assert rest[-1] == "ZeroDivisionError: division by zero"
