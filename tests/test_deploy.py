@@ -23,9 +23,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from log_events import logged
 from plain_http import free_port, get, request
 from scheduler_state import read_scheduler_state
 
+from feedsvc.logevents import Event
 from feedsvc.publication import Publication, open_publication
 from feedsvc.settings import Settings, load_settings
 
@@ -421,7 +423,7 @@ def start_blocked_scheduler(
 def test_sigterm_mid_refresh_lets_it_finish_and_exits_cleanly(site: Site) -> None:
     scheduler, slow, before = start_blocked_scheduler(site)
     scheduler.send_signal(signal.SIGTERM)
-    wait_for(lambda: "waiting for the running refresh" in site.log("scheduler"),
+    wait_for(lambda: logged(site.log("scheduler"), Event.SIGNAL_RECEIVED),
              what="the scheduler to acknowledge SIGTERM")
     assert scheduler.poll() is None
     assert_publication_intact(site.publication())
@@ -442,10 +444,10 @@ def test_a_second_sigterm_abandons_the_refresh_and_keeps_the_last_publication(
 ) -> None:
     scheduler, slow, before = start_blocked_scheduler(site)
     scheduler.send_signal(signal.SIGTERM)
-    wait_for(lambda: "waiting for the running refresh" in site.log("scheduler"))
+    wait_for(lambda: logged(site.log("scheduler"), Event.SIGNAL_RECEIVED))
     scheduler.send_signal(signal.SIGTERM)
     assert scheduler.wait(WAIT) == 0, site.log("scheduler")
-    assert "abandoning the running refresh" in site.log("scheduler")
+    assert logged(site.log("scheduler"), Event.REFRESH_ABANDONED)
     after = site.publication()
     assert_publication_intact(after)
     assert after is not None and after.generation == before.generation

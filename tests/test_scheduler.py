@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from log_events import events, field, records
+from log_events import events, field, logged, records
 from scheduler_state import read_scheduler_state
 
 from feedsvc.errors import ConfigError, RefreshInProgressError
@@ -348,13 +348,14 @@ def test_a_next_run_long_past_means_no_scheduler_is_running(
 
 FOREGROUND = textwrap.dedent(
     """
-    import logging, sys, time
+    import sys, time
     from pathlib import Path
+    from feedsvc.cli import configure_logging
     from feedsvc.scheduler import run_scheduler
     from feedsvc.settings import settings_from_mapping
 
     base = Path(sys.argv[1])
-    logging.basicConfig(filename=base / "log", level=logging.INFO)
+    configure_logging()  # as `feedsvc scheduler` does: to stderr, the file "log"
 
     def slow_refresh():
         (base / "started").touch()
@@ -371,11 +372,14 @@ FOREGROUND = textwrap.dedent(
 
 
 def start_foreground(tmp_path: Path) -> subprocess.Popen[str]:
+    """The FOREGROUND scheduler, its log (stderr) in ``tmp_path / "log"``, once its first
+    refresh has started."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    process = subprocess.Popen([sys.executable, "-c", FOREGROUND, str(tmp_path)], env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    with open(tmp_path / "log", "wb") as log:
+        process = subprocess.Popen([sys.executable, "-c", FOREGROUND, str(tmp_path)], env=env,
+                                   stdout=subprocess.PIPE, stderr=log, text=True)
     wait_for(lambda: (tmp_path / "started").exists() or process.poll() is not None)
-    assert process.poll() is None, process.communicate()
+    assert process.poll() is None, (process.communicate(), log_text(tmp_path))
     return process
 
 
@@ -386,11 +390,11 @@ def test_a_signal_lets_the_running_refresh_finish_then_returns(
 ) -> None:
     process = start_foreground(tmp_path)
     process.send_signal(signum)
-    wait_for(lambda: "waiting for the running refresh" in log_text(tmp_path))
+    wait_for(lambda: logged(log_text(tmp_path), Event.SIGNAL_RECEIVED))
     assert process.poll() is None
     (tmp_path / "release").touch()
-    stdout, stderr = process.communicate(timeout=WAIT)
-    assert process.returncode == 0, stderr
+    stdout, _ = process.communicate(timeout=WAIT)
+    assert process.returncode == 0, log_text(tmp_path)
     assert stdout.strip() == "returned"
     assert (tmp_path / "finished").exists()
     assert "scheduler stopped" in log_text(tmp_path)
@@ -419,13 +423,13 @@ def log_text(tmp_path: Path) -> str:
 def test_a_second_signal_abandons_the_running_refresh(tmp_path: Path) -> None:
     process = start_foreground(tmp_path)
     process.send_signal(signal.SIGTERM)
-    wait_for(lambda: "waiting for the running refresh" in log_text(tmp_path))
+    wait_for(lambda: logged(log_text(tmp_path), Event.SIGNAL_RECEIVED))
     assert process.poll() is None
     process.send_signal(signal.SIGTERM)
-    _, stderr = process.communicate(timeout=WAIT)
-    assert process.returncode == 0, stderr
+    process.communicate(timeout=WAIT)
+    assert process.returncode == 0, log_text(tmp_path)
     assert not (tmp_path / "finished").exists()
-    assert "abandoning the running refresh" in log_text(tmp_path)
+    assert logged(log_text(tmp_path), Event.REFRESH_ABANDONED)
     state = foreground_state(tmp_path)
     assert state["stopped"] is not None
     assert state["last_tick"]["outcome"] == "abandoned"

@@ -23,7 +23,9 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
+from log_events import logged
 
+from feedsvc.logevents import Event
 from feedsvc.publication import open_publication
 from feedsvc.settings import Settings, load_settings
 from feedsvc.store import Store
@@ -157,7 +159,7 @@ def test_killing_the_active_scheduler_hands_over_to_the_standby(site: Site) -> N
     assert status["running"] is True
     assert status["active"] == standby
     assert status["active_since"] is not None and status["active_since"] >= since
-    assert "scheduler lease expired" in site.log("second")
+    assert logged(site.log("second"), Event.LEASE_TAKEN_OVER)
 
     # The new active scheduler refreshes: a change reaches the feed through it.
     listing = site.root / "listings" / LISTING
@@ -188,6 +190,6 @@ def test_stopping_the_active_scheduler_hands_over_at_once(site: Site) -> None:
     wait_for(lambda: len(scheduler_of(client)["standbys"]) == 1, what="the standby")
     first.send_signal(signal.SIGTERM)
     assert first.wait(WAIT) == 0, site.log("first")
-    assert "scheduler lease released" in site.log("first")
+    assert logged(site.log("first"), Event.LEASE_RELEASED)
     wait_for(lambda: active_pid(client) == second.pid, what="the standby taking over")
-    assert "scheduler lease expired" not in site.log("second")
+    assert not logged(site.log("second"), Event.LEASE_TAKEN_OVER)

@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 
 import feedparser
 import pytest
-from log_events import events, field, records
+from log_events import events, field, logged, records, tag
 from reader import make_reader
 from web_fixtures import ITEMS, LiveServer, live_server, publish_site, web_settings
 from werkzeug.serving import make_server
@@ -230,10 +230,11 @@ def test_nothing_published_then_published(tmp_path: Path) -> None:
 # --- feedsvc serve ---
 
 SERVE_SCRIPT = textwrap.dedent("""
-    import logging, sys
+    import sys
     from pathlib import Path
     sys.path.insert(0, {tests!r})
     from web_fixtures import publish_site, web_settings
+    from feedsvc.cli import configure_logging
     from feedsvc.web import serve
 
     class FakeScheduler:
@@ -247,7 +248,7 @@ SERVE_SCRIPT = textwrap.dedent("""
         print("scheduler started", flush=True)
         return FakeScheduler()
 
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr)
+    configure_logging()  # as `feedsvc serve` does
     settings = web_settings(Path({root!r}))
     publish_site(settings.storage.publish_dir)
     serve(settings, host="127.0.0.1", port=0, start_scheduler=start_background_scheduler)
@@ -278,18 +279,20 @@ def test_serve_runs_until_a_signal_then_stops_cleanly(tmp_path: Path, stop: int)
             process.communicate()
     assert process.returncode == 0, stderr
     assert stdout.splitlines() == ["scheduler started", "scheduler stopped", "serve returned"]
-    assert "shutting down" in stderr
+    assert logged(stderr, Event.SERVER_STOPPING)
 
 
 def wait_for_serving_url(process: subprocess.Popen[str]) -> str:
-    """Read the child's log until it says where it serves (it logs before serving)."""
+    """Read the child's log (in the default format) until its ``server.started`` line,
+    logged before serving, and return the address that line gives."""
     assert process.stderr is not None
     seen: list[str] = []
     for line in process.stderr:
         seen.append(line)
-        match = re.search(r"serving on (http://\S+)", line)
-        if match:
-            return match.group(1)
+        if line.rstrip("\n").endswith(tag(Event.SERVER_STARTED)):
+            match = re.search(r"http://\S+", line)
+            assert match is not None, line
+            return match.group(0)
     raise AssertionError("feedsvc serve exited without serving:\n" + "".join(seen))
 
 
@@ -298,10 +301,11 @@ def wait_for_serving_url(process: subprocess.Popen[str]) -> str:
 # waits until a second signal abandons the refresh (here: records it and exits 0,
 # as feedsvc.scheduler's handle does).
 SERVE_WHILE_REFRESHING = textwrap.dedent("""
-    import logging, os, sys, threading
+    import os, sys, threading
     from pathlib import Path
     sys.path.insert(0, {tests!r})
     from web_fixtures import web_settings
+    from feedsvc.cli import configure_logging
     from feedsvc.web import serve
 
     abandoned = threading.Event()
@@ -315,7 +319,7 @@ SERVE_WHILE_REFRESHING = textwrap.dedent("""
             print("abandoned", flush=True)
             os._exit(0)
 
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr)
+    configure_logging()  # as `feedsvc serve` does
     serve(web_settings(Path({root!r})), host="127.0.0.1", port=0,
           start_scheduler=lambda settings: RefreshingScheduler())
 """)
