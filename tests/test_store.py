@@ -10,7 +10,6 @@ import sys
 import textwrap
 import threading
 import time
-import types
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -26,6 +25,7 @@ from feedsvc.models import ListingItem, Validators
 from feedsvc.outcomes import RunSummary, SourceReport, SourceStatus
 from feedsvc.settings import settings_from_mapping
 from feedsvc.store import SCHEMA_VERSION, MergeCounts, Store
+from feedsvc.store.lock import LEASE_SECONDS, hold_refresh_lock, lock_holder
 from feedsvc.store.schema import drop_indexes, ensure_indexes, open_database
 
 T0 = dt.datetime(2026, 11, 22, 6, 0, tzinfo=dt.UTC)
@@ -539,22 +539,31 @@ def test_a_category_of_more_items_than_a_statement_may_name_is_removed(store: St
     assert store.source_state("big").body_digest is None  # type: ignore[union-attr]
 
 
+def two_minutes_ahead() -> float:
+    """The clock of a machine two minutes ahead of this one: past the refresh lock's lease."""
+    return time.time() + 2 * LEASE_SECONDS
+
+
 @pytest.mark.slow
 def test_a_machine_whose_clock_runs_ahead_does_not_take_a_live_lock_over(
-    postgres_database: Callable[..., str], monkeypatch: pytest.MonkeyPatch,
+    postgres_database: Callable[..., str],
 ) -> None:
-    import feedsvc.store.lock as lock
-
     url = postgres_database()
     with Store.open(url) as here, Store.open(url) as there, here.refresh_lock("here"):
-        # "there" is another machine, its clock two minutes ahead: past the lease.
-        ahead = types.SimpleNamespace(time=lambda: time.time() + 120,
-                                      monotonic=time.monotonic, sleep=time.sleep)
-        monkeypatch.setattr(lock, "time", ahead)
-        holder = there.lock_holder()
+        # "there" is another machine, its clock past the lease: PostgreSQL's clock rules.
+        holder = lock_holder(there.database, clock=two_minutes_ahead)
         assert holder is not None and holder.owner == "here"
-        with pytest.raises(RefreshInProgressError, match="here"), there.refresh_lock("there"):
+        with pytest.raises(RefreshInProgressError, match="here"), \
+                hold_refresh_lock(there.database, "there", clock=two_minutes_ahead):
             pass
+
+
+def test_on_sqlite_the_lock_lease_is_timed_by_this_machines_clock(tmp_path: Path) -> None:
+    # One machine, one clock: a clock run past the lease finds the lock expired.
+    with Store.open(f"sqlite:///{tmp_path}/lock.sqlite3") as store, store.refresh_lock("here"):
+        assert lock_holder(store.database, clock=two_minutes_ahead) is None
+        with hold_refresh_lock(store.database, "later", clock=two_minutes_ahead) as later:
+            assert later.owner == "later"
 
 
 @pytest.mark.parametrize("written", ["postgresql://feedsvc:secret@db.test/feeds",

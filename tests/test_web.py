@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
 import json
-import sys
-import types
 from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
@@ -27,6 +26,7 @@ from werkzeug.test import TestResponse
 
 from feedsvc.errors import StoreError
 from feedsvc.metrics import StoreHealth, sqlite_file
+from feedsvc.models import ListingItem
 from feedsvc.outputs import OUTPUT_FORMATS
 from feedsvc.publication import Publication, current_generation
 from feedsvc.settings import Settings, settings_from_mapping
@@ -558,32 +558,24 @@ def test_status_failures_are_json_errors(
     assert "on fire" not in response.get_data(as_text=True)
 
 
-def test_default_status_reads_the_store(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    opened: list[str] = []
+def test_default_status_reads_the_store(tmp_path: Path) -> None:
+    """Once a refresh has created the database, /status's default provider reads the
+    configured store, and goes on reading it."""
+    from feedsvc.store import Store
 
-    class FakeStore:
-        @classmethod
-        def open(cls, url: str) -> FakeStore:
-            opened.append(url)
-            return cls()
-
-    def read_status(store: object, settings_: Settings, *, now: object) -> dict[str, Any]:
-        assert isinstance(store, FakeStore) and settings_ is settings
-        return {"last_refresh": None, "sources": {"harbour": {"items": 3}}}
-
-    monkeypatch.setitem(sys.modules, "feedsvc.store",
-                        types.SimpleNamespace(Store=FakeStore))
-    monkeypatch.setitem(sys.modules, "feedsvc.status",
-                        types.SimpleNamespace(read_status=read_status))
-    # A refresh has created the database (without one, see the next tests).
-    database_file(settings).touch()
+    settings = settings_from_mapping({
+        "storage": {"database": "sqlite:///feedsvc.sqlite3", "publish_dir": "public"},
+        "sources": [{"name": "harbour", "location": "listings/harbour.txt"}],
+    }, config_path=tmp_path / "feedsvc.toml")
+    listing = [ListingItem(f"Harbour news {day}", dt.date(2024, 1, day), None, None, None)
+               for day in (1, 2, 3)]
+    with Store.open(settings.storage.database) as store:
+        store.merge("harbour", listing, dt.datetime(2024, 1, 3, 12, tzinfo=dt.UTC))
     provider = StoreHealth(settings).status
-    assert provider()["sources"] == {"harbour": {"items": 3}}
+    assert provider()["sources"]["harbour"]["items"] == 3
     status = provider()
-    assert status["last_refresh"] is None
-    assert opened == [settings.storage.database]
+    assert status["last_refresh"] is None  # merged, but no refresh run recorded
+    assert status["sources"]["harbour"]["items"] == 3
 
 
 def test_default_status_with_the_real_store(settings: Settings) -> None:

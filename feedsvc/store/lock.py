@@ -9,7 +9,9 @@ dead sooner (same host, no such process) is taken over at once.
 
 Lease times are the database's clock on PostgreSQL, where the holders may be
 machines whose clocks disagree: one running ahead would otherwise take over a
-live holder's lock. SQLite lives on one machine, whose clock they share.
+live holder's lock. SQLite lives on one machine, whose clock they share: the
+``clock`` of ``hold_refresh_lock`` and ``lock_holder`` (``time.time`` unless a
+test passes another).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -35,18 +37,17 @@ HEARTBEAT_SECONDS = 15.0
 """How often a held lock is renewed."""
 POLL_SECONDS = 0.05
 
+Clock = Callable[[], float]
+"""This machine's clock, in seconds since the epoch (``time.time``)."""
 
-def _local_time() -> float:
-    return time.time()
 
-
-def _now(conn: Connection) -> float:
+def _now(conn: Connection, clock: Clock) -> float:
     """Seconds since the epoch by the clock every holder shares: the database server's on
-    PostgreSQL, this machine's on SQLite."""
+    PostgreSQL, this machine's (``clock``) on SQLite."""
     if conn.dialect.name == "postgresql":
         return float(conn.execute(sa.select(
             sa.func.extract("epoch", sa.func.clock_timestamp()))).scalar_one())
-    return _local_time()
+    return clock()
 
 
 @dataclass(frozen=True)
@@ -63,17 +64,20 @@ class LockHolder:
 @contextmanager
 def hold_refresh_lock(
     database: Database, owner: str, *, wait: float = 0, ttl: float | None = None,
+    clock: Clock = time.time,
 ) -> Iterator[RefreshLock]:
     """Hold the refresh lock for the ``with`` block, renewed by a heartbeat.
 
     Waits up to ``wait`` seconds, then raises RefreshInProgressError naming the
-    holder. ``ttl`` is the lease (default ``LEASE_SECONDS``).
+    holder. ``ttl`` is the lease (default ``LEASE_SECONDS``). ``clock`` is this
+    machine's clock (default ``time.time``), which times the lease on SQLite
+    only: on PostgreSQL the database server's clock does (see the module).
     """
-    lock = RefreshLock(database, owner, LEASE_SECONDS if ttl is None else ttl)
+    lock = RefreshLock(database, owner, LEASE_SECONDS if ttl is None else ttl, clock=clock)
     deadline = time.monotonic() + wait
     while not lock.try_acquire():
         if time.monotonic() >= deadline:
-            holder = lock_holder(database)
+            holder = lock_holder(database, clock=clock)
             who = f" ({holder.owner}, pid {holder.pid} on {holder.host})" if holder else ""
             raise RefreshInProgressError(f"a refresh is already running{who}")
         time.sleep(POLL_SECONDS)
@@ -84,13 +88,14 @@ def hold_refresh_lock(
         lock.release()
 
 
-def lock_holder(database: Database) -> LockHolder | None:
-    """Who holds the refresh lock now, or None (expired locks count as free)."""
+def lock_holder(database: Database, *, clock: Clock = time.time) -> LockHolder | None:
+    """Who holds the refresh lock now, or None (expired locks count as free). ``clock``
+    as for ``hold_refresh_lock``."""
     with database.read() as conn:
         row = conn.execute(
             sa.select(refresh_lock).where(refresh_lock.c.id == LOCK_ROW)
         ).mappings().first()
-        now = _now(conn)
+        now = _now(conn, clock)
     if row is None or row["token"] is None or row["expires"] < now:
         return None
     return LockHolder(owner=row["owner"], host=row["host"], pid=row["pid"],
@@ -98,12 +103,14 @@ def lock_holder(database: Database) -> LockHolder | None:
 
 
 class RefreshLock:
-    """A held refresh lock (see ``hold_refresh_lock``)."""
+    """A held refresh lock (see ``hold_refresh_lock``, and it for ``clock``)."""
 
-    def __init__(self, database: Database, owner: str, ttl: float) -> None:
+    def __init__(self, database: Database, owner: str, ttl: float, *,
+                 clock: Clock = time.time) -> None:
         self.owner = owner
         self._database = database
         self._ttl = ttl
+        self._clock = clock
         self._token = uuid.uuid4().hex
         self._stop = threading.Event()
         self._heartbeat: threading.Thread | None = None
@@ -113,7 +120,7 @@ class RefreshLock:
             row = conn.execute(
                 sa.select(refresh_lock).where(refresh_lock.c.id == LOCK_ROW).with_for_update()
             ).mappings().one()
-            now = _now(conn)
+            now = _now(conn, self._clock)
             if row["token"] is not None and not _is_stale(row, now):
                 return False
             conn.execute(refresh_lock.update().where(refresh_lock.c.id == LOCK_ROW).values(
@@ -127,7 +134,7 @@ class RefreshLock:
         with self._database.write() as conn:
             done = conn.execute(refresh_lock.update().where(
                 refresh_lock.c.id == LOCK_ROW, refresh_lock.c.token == self._token
-            ).values(expires=_now(conn) + self._ttl))
+            ).values(expires=_now(conn, self._clock) + self._ttl))
             if done.rowcount != 1:
                 raise StoreError("the refresh lock was taken over by another refresh")
 
