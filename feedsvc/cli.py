@@ -150,7 +150,12 @@ def configure_logging(*, verbose: bool = False) -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, serve: Callable[..., None] | None = None) -> int:
+    """Run the command ``argv`` (default: the process's arguments); returns the exit status.
+
+    ``serve`` is what ``feedsvc serve`` calls to serve, with the settings and the
+    keywords ``host``, ``port`` and ``start_scheduler`` (default
+    ``feedsvc.web.serve``; a test passes one that records the call)."""
     args = build_parser().parse_args(argv)
     configure_logging(verbose=args.verbose)
     try:
@@ -163,7 +168,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             with _exit_on_sigterm():
                 return _refresh(settings, args.sources, force=args.force, verbose=args.verbose)
         if args.command == "serve":
-            return _serve(settings, args.host, args.port, scheduler=not args.no_scheduler)
+            return _serve(settings, args.host, args.port, scheduler=not args.no_scheduler,
+                          serve=serve)
         if args.command == "scheduler":
             from feedsvc.scheduler import run_scheduler
 
@@ -439,9 +445,12 @@ def _confirmed(question: str) -> bool:
     return input(question).strip().lower() in ("y", "yes")
 
 
-def _serve(settings: Settings, host: str | None, port: int | None, *, scheduler: bool) -> int:
-    from feedsvc.web import serve
+def _serve(settings: Settings, host: str | None, port: int | None, *, scheduler: bool,
+           serve: Callable[..., None] | None) -> int:
+    if serve is None:
+        from feedsvc.web import serve as web_serve
 
+        serve = web_serve
     start_scheduler: Callable[[Settings], Scheduler] | None = None
     if scheduler:
         # Imported here: only `serve` with a scheduler needs APScheduler and the pipeline.

@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 
-import feedsvc.web
 from feedsvc.cli import main
 from feedsvc.settings import Settings, load_settings
 
@@ -171,17 +170,15 @@ def test_serve_refuses_a_port_out_of_range(
     assert "Traceback" not in err
 
 
-@pytest.fixture
-def served(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
-    """Stands in for feedsvc.web.serve: records each call instead of serving."""
-    calls: list[dict[str, Any]] = []
+class Served:
+    """Stands in for feedsvc.web.serve (``main``'s ``serve``): records each call's
+    keywords instead of serving."""
 
-    def fake_serve(settings: Settings, **options: Any) -> None:
-        calls.append(options)
+    def __init__(self) -> None:
+        self.calls: list[dict[str, Any]] = []
 
-    monkeypatch.delenv("FEEDSVC_CONFIG", raising=False)
-    monkeypatch.setattr(feedsvc.web, "serve", fake_serve)
-    return calls
+    def __call__(self, settings: Settings, **options: Any) -> None:
+        self.calls.append(options)
 
 
 @pytest.mark.parametrize(("argv", "host", "port"), [
@@ -191,13 +188,15 @@ def served(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     (["--host", ""], "", None),  # every interface
 ])
 def test_serve_passes_host_and_port_through(
-    served: list[dict[str, Any]], argv: list[str], host: str | None, port: int | None
+    monkeypatch: pytest.MonkeyPatch, argv: list[str], host: str | None, port: int | None
 ) -> None:
+    monkeypatch.delenv("FEEDSVC_CONFIG", raising=False)
+    served = Served()
     configured = load_settings().server
-    assert main(["serve", "--no-scheduler", *argv]) == 0
-    assert served == [{"host": configured.host if host is None else host,
-                       "port": configured.port if port is None else port,
-                       "start_scheduler": None}]
+    assert main(["serve", "--no-scheduler", *argv], serve=served) == 0
+    assert served.calls == [{"host": configured.host if host is None else host,
+                             "port": configured.port if port is None else port,
+                             "start_scheduler": None}]
 
 
 def test_an_html_page_without_items_says_so_once(

@@ -7,14 +7,23 @@ A test file's own private helpers are its business, and so are ``self._x`` and
 reached from another library (``os._exit``) are that library's. An attribute
 read from anything else (``store._db``) is taken to be feedsvc's: a test that
 needs it shows that feedsvc lacks a public way, which is what to add.
+
+Nor does a test patch feedsvc's insides through public names: replace a module,
+function or class that a feedsvc module holds (``monkeypatch.setattr(feedsvc.web,
+"serve", ...)``, ``monkeypatch.setattr("feedsvc.store.lock.time", ...)``) or a
+feedsvc module's entry in ``sys.modules``. Such a test needs a parameter (a
+clock, a function to call), which is what to add.
 """
 
 from __future__ import annotations
 
 import ast
+import importlib
+import inspect
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -190,3 +199,220 @@ def test_the_check_finds_each_way_of_using_a_private_name(source: str, problem: 
 @pytest.mark.parametrize("source", FINE)
 def test_the_check_leaves_public_and_foreign_names_alone(source: str) -> None:
     assert list(problems_in(source)) == []
+
+
+# --- patching feedsvc's insides --------------------------------------------------------------
+#
+# A public name can be patched as surely as a private one: a test that swaps the
+# ``time`` module inside ``feedsvc.store.lock``, or ``feedsvc.store`` itself in
+# ``sys.modules``, depends on how feedsvc is put together, not on what it does. What
+# such a test needs is a parameter (a clock, a function to call), which is what to add.
+
+PATCHERS = frozenset({"setattr", "delattr", "patch", "object"})
+"""Calls that replace (or remove) an attribute named by a string: ``monkeypatch.setattr``,
+``setattr``, ``mock.patch``, ``mock.patch.object``."""
+MODULES_WRITERS = frozenset({"setitem", "delitem"})
+"""``monkeypatch.setitem(sys.modules, ...)`` and its ``delitem``."""
+MODULES_METHODS = frozenset({"pop", "setdefault", "update", "__setitem__", "__delitem__"})
+"""Methods of ``sys.modules`` that change what a later import finds."""
+
+
+def feedsvc_modules(tree: ast.Module) -> dict[str, str]:
+    """The names a module binds to feedsvc modules by importing them, with the module
+    each names: ``import feedsvc.web`` binds ``feedsvc``, ``import feedsvc.store.lock as
+    lock`` binds ``lock``, ``from feedsvc.store import lock`` binds ``lock`` when
+    ``feedsvc.store.lock`` is a module."""
+    names: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if is_package(alias.name):
+                    names[alias.asname or PACKAGE] = alias.name if alias.asname else PACKAGE
+        elif isinstance(node, ast.ImportFrom) and is_package(node.module or ""):
+            for alias in node.names:
+                dotted = f"{node.module}.{alias.name}"
+                if isinstance(resolve(dotted), ModuleType):
+                    names[alias.asname or alias.name] = dotted
+    return names
+
+
+def resolve(dotted: str) -> object | None:
+    """What the feedsvc path ``dotted`` (``feedsvc.store.lock.time``) names: a module, or
+    an attribute of the longest module it starts with; None when nothing."""
+    if not is_package(dotted):
+        return None
+    parts = dotted.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            found: object = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        for part in parts[cut:]:
+            found = getattr(found, part, None)
+        return found
+    return None
+
+
+def dotted_name(node: ast.expr, modules: dict[str, str]) -> str | None:
+    """The feedsvc path an expression spells from a name bound to a feedsvc module
+    (``feedsvc.web`` from ``feedsvc.web``, ``feedsvc.store.lock`` from ``lock``)."""
+    attributes: list[str] = []
+    while isinstance(node, ast.Attribute):
+        attributes.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name) or node.id not in modules:
+        return None
+    return ".".join([modules[node.id], *reversed(attributes)])
+
+
+def is_inside(owner: str, name: str) -> bool:
+    """Whether ``name`` of the feedsvc module ``owner`` is part of how it works (a
+    module it uses, a function or a class), rather than a value such as a constant."""
+    module = resolve(owner)
+    if not isinstance(module, ModuleType):
+        return False
+    value = getattr(module, name, None)
+    return isinstance(value, ModuleType) or inspect.isroutine(value) or inspect.isclass(value)
+
+
+def is_sys_modules(node: ast.expr) -> bool:
+    return (isinstance(node, ast.Attribute) and node.attr == "modules"
+            and isinstance(node.value, ast.Name) and node.value.id == "sys")
+
+
+def feedsvc_key(node: ast.expr) -> str | None:
+    """A feedsvc module's name held in a string constant."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str) and is_package(node.value):
+        return node.value
+    return None
+
+
+def patched_target(call: ast.Call, modules: dict[str, str]) -> str | None:
+    """What a patching call replaces inside feedsvc (``feedsvc.web.serve``), if it does:
+    ``(module, "name", ...)`` or ``("feedsvc.module.name", ...)``."""
+    if called_name(call) not in PATCHERS or not call.args:
+        return None
+    first = call.args[0]
+    text = feedsvc_key(first)
+    if text is not None and " " not in text:
+        owner, _, name = text.rpartition(".")
+        return text if is_inside(owner, name) else None
+    owner_path = dotted_name(first, modules)
+    if owner_path is None or len(call.args) < 2:
+        return None
+    name_node = call.args[1]
+    if not (isinstance(name_node, ast.Constant) and isinstance(name_node.value, str)):
+        return None
+    return f"{owner_path}.{name_node.value}" if is_inside(owner_path, name_node.value) else None
+
+
+def module_written(node: ast.expr) -> str | None:
+    """The feedsvc module whose ``sys.modules`` entry ``node`` sets or removes, if it does."""
+    if isinstance(node, ast.Subscript) and isinstance(node.ctx, (ast.Store, ast.Del)) \
+            and is_sys_modules(node.value):
+        return feedsvc_key(node.slice)
+    if not isinstance(node, ast.Call):
+        return None
+    func, args = node.func, node.args
+    if called_name(node) in MODULES_WRITERS and len(args) >= 2 and is_sys_modules(args[0]):
+        return feedsvc_key(args[1])
+    if isinstance(func, ast.Attribute) and func.attr in MODULES_METHODS \
+            and is_sys_modules(func.value) and args:
+        if isinstance(args[0], ast.Dict):
+            keys = [feedsvc_key(key) for key in args[0].keys if key is not None]
+            return next((key for key in keys if key is not None), None)
+        return feedsvc_key(args[0])
+    return None
+
+
+def patches_in(source: str) -> Iterator[tuple[int, str]]:
+    """(line, what) for each patch of feedsvc's insides in the Python ``source``: a module,
+    function or class of a feedsvc module replaced (by ``monkeypatch.setattr``,
+    ``setattr``, ``mock.patch`` or assignment), or a feedsvc module's entry in
+    ``sys.modules`` set or removed."""
+    tree = ast.parse(source)
+    modules = feedsvc_modules(tree)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.expr) and (written := module_written(node)) is not None:
+            yield node.lineno, f"writes sys.modules[{written!r}]"
+        if isinstance(node, ast.Call):
+            target = patched_target(node, modules)
+            if target is not None:
+                yield node.lineno, f"patches {target}"
+        elif isinstance(node, ast.Attribute) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            owner = dotted_name(node.value, modules)
+            if owner is not None and is_inside(owner, node.attr):
+                yield node.lineno, f"patches {owner}.{node.attr}"
+        if isinstance(node, (ast.Constant, ast.JoinedStr)):
+            code = embedded_code(node)
+            if code is None:
+                continue
+            try:
+                found = list(patches_in(code))
+            except SyntaxError:
+                continue  # prose, not a script
+            yield from ((node.lineno, f"runs code that {what}") for _, what in found)
+
+
+def test_no_test_patches_the_insides_of_feedsvc() -> None:
+    found = [f"tests/{path.name}:{line}: {what}"
+             for path in sorted(TESTS.glob("*.py"))
+             if path.name != EXAMPLES.name  # its examples below are such patches, on purpose
+             for line, what in patches_in(path.read_text(encoding="utf-8"))]
+    assert found == [], (
+        "tests patch feedsvc's modules, functions or classes in place; give feedsvc a "
+        "public parameter (a clock, a function to call) and pass a fake:\n"
+        + "\n".join(found))
+
+
+PATCHES = {
+    "import feedsvc.web\ndef test(monkeypatch):\n    monkeypatch.setattr(feedsvc.web, 'serve', 0)":
+        "patches feedsvc.web.serve",
+    "import feedsvc.store.lock as lock\ndef test(monkeypatch):\n"
+    "    monkeypatch.setattr(lock, 'time', None)": "patches feedsvc.store.lock.time",
+    "from feedsvc.store import lock\nsetattr(lock, 'time', None)":
+        "patches feedsvc.store.lock.time",
+    "def test(monkeypatch):\n    monkeypatch.setattr('feedsvc.web.serve', print)":
+        "patches feedsvc.web.serve",
+    "from unittest import mock\nmock.patch('feedsvc.store.lock.time')":
+        "patches feedsvc.store.lock.time",
+    "import feedsvc.cli as cli\ndef test(monkeypatch):\n    monkeypatch.delattr(cli, 'main')":
+        "patches feedsvc.cli.main",
+    "import feedsvc.web\nfeedsvc.web.serve = print": "patches feedsvc.web.serve",
+    "import feedsvc.metrics as metrics\nmetrics.StoreHealth = object":
+        "patches feedsvc.metrics.StoreHealth",
+    "import sys\nsys.modules['feedsvc.store'] = None": "writes sys.modules['feedsvc.store']",
+    "import sys\ndef test(monkeypatch):\n    monkeypatch.setitem(sys.modules, 'feedsvc.status', 0)":
+        "writes sys.modules['feedsvc.status']",
+    "import sys\ndel sys.modules['feedsvc.web']": "writes sys.modules['feedsvc.web']",
+    "import sys\nsys.modules.pop('feedsvc.web', None)": "writes sys.modules['feedsvc.web']",
+    "import sys\nsys.modules.update({'feedsvc.web': None})": "writes sys.modules['feedsvc.web']",
+    'CHILD = """\n    import sys, feedsvc\n    sys.modules["feedsvc.store"] = None\n"""':
+        "runs code that writes sys.modules['feedsvc.store']",
+}
+
+UNPATCHED = [
+    "import locale\ndef test(monkeypatch):\n    monkeypatch.setattr(locale, 'setlocale', 0)",
+    "import postgres\ndef test(monkeypatch):\n"
+    "    monkeypatch.setattr(postgres, 'find_binaries', 0)",
+    "def test(monkeypatch):\n    monkeypatch.setenv('FEEDSVC_CONFIG', 'feedsvc.toml')",
+    "from feedsvc.outputs import OUTPUT_FORMATS\ndef test(monkeypatch):\n"
+    "    monkeypatch.setitem(OUTPUT_FORMATS, 'toy', None)",  # a registry's public entry
+    "import sys\nloaded = 'feedsvc.web' in sys.modules and sorted(sys.modules)",
+    "import sys\nsys.modules['fake_helper'] = None",
+    "import feedsvc.web\nserve = feedsvc.web.serve",
+    # A value, not a part: the check's limit. A test that needs another one is better
+    # served by a parameter too (say so in review).
+    "import feedsvc.store.lock as lock\ndef test(monkeypatch):\n"
+    "    monkeypatch.setattr(lock, 'POLL_SECONDS', 0.01)",
+]
+
+
+@pytest.mark.parametrize(("source", "problem"), PATCHES.items())
+def test_the_check_finds_each_way_of_patching_feedsvc(source: str, problem: str) -> None:
+    assert problem in [what for _, what in patches_in(source)]
+
+
+@pytest.mark.parametrize("source", UNPATCHED)
+def test_the_check_leaves_other_patches_and_reads_alone(source: str) -> None:
+    assert list(patches_in(source)) == []
