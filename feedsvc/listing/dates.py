@@ -408,8 +408,10 @@ def detect_language(lines: Iterable[str]) -> str:
     lines (dates and month headings), stopping after DETECTION_SAMPLE lines that
     name a known month. A line that is a relative date in one language ("il y a
     3 jours", "hier", "hace 2 días", alone or before " -- " and a summary) counts
-    as one naming a month of it, so a listing dated only relatively is told too.
-    Ties go to the language listed first; no evidence gives "en"."""
+    as one naming a month of it, so a listing dated only relatively is told too,
+    and so does a short line ending in a date after a weekday or a few words
+    ("jeudi 26 novembre 2015"). Ties go to the language listed first; no
+    evidence gives "en"."""
     hits = dict.fromkeys(LANGUAGES, 0)
     seen = 0
     for raw in lines:
@@ -427,9 +429,7 @@ def detect_language(lines: Iterable[str]) -> str:
         match = _DAY_FIRST.fullmatch(line) or _MONTH_FIRST.fullmatch(line)
         match = match or _HEADING.fullmatch(line)
         if match is None and len(line) <= _DATED_LINE_CHARS:
-            # "jeudi 26 novembre 2015", "Publié le 3 nov. 2015": a date after a weekday
-            # or a few words still says which language the listing is in.
-            match = _DAY_FIRST.search(line) or _MONTH_FIRST.search(line)
+            match = _date_after_words(line)
         if match is None:
             continue
         word = match["month"]
@@ -445,6 +445,19 @@ def detect_language(lines: Iterable[str]) -> str:
 
 _DATED_LINE_CHARS = 60
 """Longest line looked at for a date among other words when telling the language."""
+
+
+def _date_after_words(line: str) -> re.Match[str] | None:
+    """The date ending ``line`` after a weekday or a few words ("jeudi 26 novembre
+    2015", "Publié le 3 nov. 2015"), which still tells the listing's language; None
+    when the words before it hold a digit ("Apollo 11: 20 julio 1969" is a title)."""
+    for pattern in (_DAY_FIRST, _MONTH_FIRST):
+        for match in pattern.finditer(line):
+            before = line[:match.start()]
+            if match.end() == len(line) and not any(char.isdigit() for char in before) \
+                    and (not before or not before[-1].isalnum()):
+                return match
+    return None
 _RELATIVE_LINE_CHARS = 40
 """Longest date part of a line looked at as a relative date ("il y a 3 semaines")."""
 _SUMMARY_AFTER_DATE = re.compile(r"\s+(?:--|\u2013|\u2014)\s+")
