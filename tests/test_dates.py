@@ -10,10 +10,16 @@ from feedsvc.listing.dates import (
     LANGUAGES,
     DateProblem,
     classify_date,
-    classify_month_heading,
     detect_language,
+    heading_classifier,
     read_date,
 )
+
+
+def classify_month_heading(text: str, language: str | None) -> tuple[int, int] | DateProblem | None:
+    """``text`` read as the text parser reads a line as a month heading."""
+    return heading_classifier(language)(text.strip())
+
 
 DATES = [
     ("27 January 2021", "en", dt.date(2021, 1, 27)),

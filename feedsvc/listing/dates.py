@@ -14,7 +14,7 @@ these shapes (case-insensitive, any whitespace between parts)::
     14 de febrero de 2002                     January 27, 2021
 
 A line with a month heading's shape whose word is no month name but close to
-one ("Febuary 2021") is a misspelt heading: ``classify_month_heading`` reports
+one ("Febuary 2021") is a misspelt heading: ``heading_classifier`` reports
 it, so that a parser can end an item there and warn instead of taking the line
 for text.
 
@@ -50,7 +50,6 @@ __all__ = [
     "Language",
     "classify_date",
     "classify_listing_date",
-    "classify_month_heading",
     "date_classifier",
     "detect_language",
     "drop_future_items",
@@ -312,7 +311,15 @@ def _wide_month_names(language: str | None) -> tuple[str, ...]:
 
 
 def heading_classifier(language: str | None) -> HeadingClassifier:
-    """``classify_month_heading`` bound to ``language``, for stripped lines."""
+    """A function reading one stripped line as a month heading in ``language``.
+
+    It returns ``(year, month)`` for a heading ("January 2021", "febrero de
+    2002"); a ``DateProblem`` for a misspelt one, a word close to a month name
+    of ``language`` (see MISSPELLING_CUTOFF) followed by a year ("Febuary
+    2021"); None for anything else ("Agenda 2030"). ``language`` None reads the
+    month names of every supported language. Raises ValueError for an
+    unsupported language code.
+    """
     info = _info(language)
     heading = _HEADING.fullmatch
     names = _wide_month_names(language)
@@ -339,23 +346,6 @@ def heading_classifier(language: str | None) -> HeadingClassifier:
         return DateProblem(line, f"unknown month name in heading: {line!r} ({near.capitalize()}?)")
 
     return classify
-
-
-def classify_month_heading(
-    text: str, language: str | None
-) -> tuple[int, int] | DateProblem | None:
-    """Read ``text`` (one whole line, surrounding whitespace ignored) as a month heading.
-
-    Returns ``(year, month)`` for a heading ("January 2021", "febrero de 2002");
-    a ``DateProblem`` for a misspelt one, a word close to a month name of
-    ``language`` (see MISSPELLING_CUTOFF) followed by a year ("Febuary 2021");
-    None for anything else ("Agenda 2030"). Raises ValueError for an
-    unsupported language code.
-    """
-    classify = _HEADING_CLASSIFIERS.get(language)
-    if classify is None:
-        raise _unsupported(language)
-    return classify(text.strip())
 
 
 def classify_date(
@@ -396,7 +386,6 @@ def read_date(
 
 
 _CLASSIFIERS = {code: date_classifier(code) for code in _INFOS}
-_HEADING_CLASSIFIERS = {code: heading_classifier(code) for code in _INFOS}
 
 
 DETECTION_SAMPLE = 64

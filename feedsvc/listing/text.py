@@ -15,7 +15,7 @@ after the date up to the next item, month heading or page furniture).
 
 Month headings and page furniture ("Media contact", "Press releases", ...) are
 never items. A misspelt month heading ("Febuary 2021", see
-``feedsvc.listing.dates.classify_month_heading``) ends an item like a heading,
+``feedsvc.listing.dates.heading_classifier``) ends an item like a heading,
 with a warning. Whatever cannot be read as an item is skipped with a warning that
 names the source and line; the parser never raises on any text.
 
