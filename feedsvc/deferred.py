@@ -7,14 +7,15 @@ function's module is imported the first time it is called, so that reading
 a registry (the settings, the web pages) never loads a parser or a
 renderer, and the layers above import the registry, never the reverse.
 
-This is the one place feedsvc imports a module by name.
-``tests/test_import_direction.py`` checks every ``Deferred`` name: it must
-name a function of a module in a higher layer than the registry's.
+This is the one place feedsvc imports a module by name (with the standard
+library's ``pkgutil.resolve_name``). ``tests/test_import_direction.py``
+checks every ``Deferred`` name: it must name a function that exists, in a
+module of the pure layer (a parser, a renderer), above the registry.
 """
 
 from __future__ import annotations
 
-import importlib
+import pkgutil
 import re
 from dataclasses import dataclass
 from functools import cache
@@ -46,5 +47,4 @@ class Deferred(Generic[F]):
 
 @cache
 def _load(name: str) -> object:
-    module, _, function = name.partition(":")
-    return getattr(importlib.import_module(module), function)
+    return pkgutil.resolve_name(name)

@@ -69,7 +69,7 @@ class ParseRequest:
 
 
 Validator = Callable[[Any, str], Any]
-Parser = Callable[[ParseRequest], ParseResult]
+ParseFunction = Callable[[ParseRequest], ParseResult]
 """A format's pure parse function."""
 
 
@@ -98,7 +98,7 @@ class Format:
 
     name: str
     help: str
-    parser: Deferred[Parser]
+    parser: Deferred[ParseFunction]
     settings: tuple[FormatSetting, ...] = ()
     paginates: bool = False
     incremental: bool = False

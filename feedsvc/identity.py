@@ -61,21 +61,14 @@ def item_key(date: dt.date, title: str) -> str:
     return f"{date.isoformat()}|{normalise_title(title)}"
 
 
-def item_guid(date: dt.date, title: str) -> str:
-    """The item's Atom id / RSS guid: ``"urn:uuid:<uuid>"``. Never changes.
-
-    The uuid is uuid5 of the item's key in ``FEEDSVC_NAMESPACE``.
-    """
-    return guid_for_key(item_key(date, title))
-
-
 def item_id(date: dt.date, title: str) -> str:
     """The item's URL-safe id (32 lowercase hex digits), as in ``/items/<id>``."""
     return id_for_key(item_key(date, title))
 
 
 def guid_for_key(key: str) -> str:
-    """``item_guid`` computed from an ``item_key``."""
+    """The item's Atom id / RSS guid, ``"urn:uuid:<uuid>"``, from its ``item_key``:
+    uuid5 of the key in ``FEEDSVC_NAMESPACE``. Never changes."""
     return uuid.uuid5(FEEDSVC_NAMESPACE, key).urn
 
 

@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from feedsvc.deferred import Deferred
 from feedsvc.models import FeedSpec
 
-__all__ = ["OUTPUT_FORMATS", "OutputFormat", "Renderer", "output_for_extension"]
+__all__ = ["OUTPUT_FORMATS", "OutputFormat", "RenderFunction", "output_for_extension"]
 
-Renderer = Callable[[FeedSpec], bytes]
+RenderFunction = Callable[[FeedSpec], bytes]
 """A pure renderer: a feed's spec in, the feed document (UTF-8 bytes) out."""
 
 
@@ -45,7 +45,7 @@ class OutputFormat:
     extension: str
     content_type: str
     label: str
-    renderer: Deferred[Renderer]
+    renderer: Deferred[RenderFunction]
 
     @property
     def media_type(self) -> str:

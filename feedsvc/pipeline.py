@@ -22,7 +22,6 @@ import datetime as dt
 import functools
 import hashlib
 import importlib.metadata
-import io
 import json
 import logging
 import time
@@ -580,7 +579,7 @@ def _read_text(
     """A text listing: skipped when its bytes are those last merged, read from the top
     down to where it stopped changing when it can be, else read in full."""
     from feedsvc.listing import decode_document
-    from feedsvc.listing.dates import detect_language
+    from feedsvc.listing.dates import DEFAULT_LANGUAGE
     from feedsvc.listing.incremental import is_plain, read_changed_top
 
     if page.body is None:
@@ -613,10 +612,10 @@ def _read_text(
                          digest=None if future else digest,
                          listed_below=top.listed_below, snapshot=snapshot,
                          language=top.language)
-    # Without a configured language the parser reads each date in whichever language
-    # it can; the guess is only what the items are said to be in.
+    # Without a configured language the parser detects one for the numbered and
+    # compact renderings and reads the other layouts' dates in any language.
     result = fmt.parse(parse_request(source, fmt, text, page_url=page.url, today=today))
-    language = source.language or detect_language(io.StringIO(text.removeprefix("\ufeff")))
+    language = source.language or result.language or DEFAULT_LANGUAGE
     kept, future = _drop_future(result.items, today, source.name)
     if not kept:
         raise ListingError(_no_items_message(state, [*result.warnings, *future],

@@ -10,10 +10,16 @@ from feedsvc.listing.dates import (
     LANGUAGES,
     DateProblem,
     classify_date,
-    classify_month_heading,
     detect_language,
+    heading_classifier,
     read_date,
 )
+
+
+def classify_month_heading(text: str, language: str | None) -> tuple[int, int] | DateProblem | None:
+    """``text`` read as the text parser reads a line as a month heading."""
+    return heading_classifier(language)(text.strip())
+
 
 DATES = [
     ("27 January 2021", "en", dt.date(2021, 1, 27)),
@@ -149,7 +155,10 @@ def test_misspelt_month_heading(text: str, language: str | None, near: str) -> N
         # Dates after a weekday or a few words, as listings often print them.
         (["Titre", "jeudi 26 novembre 2015", "Texte", "24/11/2015"], "fr"),
         (["Publicado el miércoles 4 de marzo de 2020"], "es"),
-        (["Posted on Tuesday, 3 March 2020"], "en"),
+        (["3 mars 2020", "Posted on Tuesday, 3 March 2020", "Posted on Friday, 6 March 2020"],
+         "en"),
+        # A title that ends in a date after words with a digit is no date line.
+        (["3 mars 2020", "Apollo 11: 20 julio 1969", "Room 101: 12 julio 1969"], "fr"),
         # A long line mentioning a date is prose, not a date line.
         (["Le rapport de 2019 paraîtra en même temps que celui du 26 novembre 2015"], "en"),
     ],

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from feedsvc.listing.dates import LANGUAGES, classify_date, classify_month_heading
+from feedsvc.listing.dates import LANGUAGES, classify_date, heading_classifier
 from feedsvc.listing.text import FURNITURE, parse_text_listing, render_numbered
 from feedsvc.models import ListingItem, ParseResult
 
@@ -31,7 +31,7 @@ def is_structural(line: str) -> bool:
         line == "-"
         or ITEM_MARKER.fullmatch(line) is not None
         or classify_date(line, None) is not None
-        or classify_month_heading(line, None) is not None
+        or heading_classifier(None)(line.strip()) is not None
     )
 
 

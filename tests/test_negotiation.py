@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from feedsvc.web.negotiation import parse_accept, prefers_html
+from feedsvc.web.negotiation import feed_types, parse_accept, prefers_html
 
 FEEDPARSER = ("application/atom+xml,application/rdf+xml,application/rss+xml,"
               "application/x-netcdf,application/xml;q=0.9,text/xml;q=0.2,*/*;q=0.1")
@@ -63,3 +63,18 @@ def test_prefers_html(accept: str | None, html: bool) -> None:
 def test_parse_accept_keeps_the_highest_q_of_a_repeated_range() -> None:
     assert parse_accept("text/html;q=0.2, text/html;q=0.7, ,*/*;level=1") == {
         "text/html": 0.7, "*/*": 1.0}
+
+
+def test_a_format_served_as_a_type_browsers_name_never_makes_browsers_get_the_feed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from feedsvc.deferred import Deferred
+    from feedsvc.outputs import OUTPUT_FORMATS, OutputFormat
+
+    for name, media_type in (("xmlish", "application/xml"), ("htmlish", "text/html")):
+        monkeypatch.setitem(OUTPUT_FORMATS, name, OutputFormat(
+            name, name, f"{media_type}; charset=utf-8", name,
+            Deferred("feedsvc.render.jsonfeed:json_document")))
+    assert {"application/xml", "text/html", "*/*"}.isdisjoint(feed_types())
+    for browser in (CHROMIUM, FIREFOX, SAFARI):
+        assert prefers_html(browser)

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from stored_items import every_item
 
 from feedsvc.errors import RefreshInProgressError, StoreError
-from feedsvc.identity import item_guid
+from feedsvc.identity import guid_for_key, item_key
 from feedsvc.models import ListingItem, Validators
 from feedsvc.outcomes import RunSummary, SourceReport, SourceStatus
 from feedsvc.settings import settings_from_mapping
@@ -218,7 +218,7 @@ def test_an_edit_updates_in_place_and_keeps_the_id(store: Store) -> None:
         before.guid, before.item_id, before.first_seen)
     assert (after.summary, after.category, after.credit) == ("Second summary.", "Statement", "B")
     assert after.updated == T1
-    assert after.guid == item_guid(ALPHA.date, ALPHA.title)
+    assert after.guid == guid_for_key(item_key(ALPHA.date, ALPHA.title))
 
 
 def test_a_respelled_title_is_the_same_item_with_the_new_spelling(store: Store) -> None:

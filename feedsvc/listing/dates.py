@@ -14,7 +14,7 @@ these shapes (case-insensitive, any whitespace between parts)::
     14 de febrero de 2002                     January 27, 2021
 
 A line with a month heading's shape whose word is no month name but close to
-one ("Febuary 2021") is a misspelt heading: ``classify_month_heading`` reports
+one ("Febuary 2021") is a misspelt heading: ``heading_classifier`` reports
 it, so that a parser can end an item there and warn instead of taking the line
 for text.
 
@@ -50,7 +50,6 @@ __all__ = [
     "Language",
     "classify_date",
     "classify_listing_date",
-    "classify_month_heading",
     "date_classifier",
     "detect_language",
     "drop_future_items",
@@ -312,7 +311,15 @@ def _wide_month_names(language: str | None) -> tuple[str, ...]:
 
 
 def heading_classifier(language: str | None) -> HeadingClassifier:
-    """``classify_month_heading`` bound to ``language``, for stripped lines."""
+    """A function reading one stripped line as a month heading in ``language``.
+
+    It returns ``(year, month)`` for a heading ("January 2021", "febrero de
+    2002"); a ``DateProblem`` for a misspelt one, a word close to a month name
+    of ``language`` (see MISSPELLING_CUTOFF) followed by a year ("Febuary
+    2021"); None for anything else ("Agenda 2030"). ``language`` None reads the
+    month names of every supported language. Raises ValueError for an
+    unsupported language code.
+    """
     info = _info(language)
     heading = _HEADING.fullmatch
     names = _wide_month_names(language)
@@ -339,23 +346,6 @@ def heading_classifier(language: str | None) -> HeadingClassifier:
         return DateProblem(line, f"unknown month name in heading: {line!r} ({near.capitalize()}?)")
 
     return classify
-
-
-def classify_month_heading(
-    text: str, language: str | None
-) -> tuple[int, int] | DateProblem | None:
-    """Read ``text`` (one whole line, surrounding whitespace ignored) as a month heading.
-
-    Returns ``(year, month)`` for a heading ("January 2021", "febrero de 2002");
-    a ``DateProblem`` for a misspelt one, a word close to a month name of
-    ``language`` (see MISSPELLING_CUTOFF) followed by a year ("Febuary 2021");
-    None for anything else ("Agenda 2030"). Raises ValueError for an
-    unsupported language code.
-    """
-    classify = _HEADING_CLASSIFIERS.get(language)
-    if classify is None:
-        raise _unsupported(language)
-    return classify(text.strip())
 
 
 def classify_date(
@@ -396,7 +386,6 @@ def read_date(
 
 
 _CLASSIFIERS = {code: date_classifier(code) for code in _INFOS}
-_HEADING_CLASSIFIERS = {code: heading_classifier(code) for code in _INFOS}
 
 
 DETECTION_SAMPLE = 64
@@ -408,8 +397,10 @@ def detect_language(lines: Iterable[str]) -> str:
     lines (dates and month headings), stopping after DETECTION_SAMPLE lines that
     name a known month. A line that is a relative date in one language ("il y a
     3 jours", "hier", "hace 2 días", alone or before " -- " and a summary) counts
-    as one naming a month of it, so a listing dated only relatively is told too.
-    Ties go to the language listed first; no evidence gives "en"."""
+    as one naming a month of it, so a listing dated only relatively is told too,
+    and so does a short line ending in a date after a weekday or a few words
+    ("jeudi 26 novembre 2015"). Ties go to the language listed first; no
+    evidence gives "en"."""
     hits = dict.fromkeys(LANGUAGES, 0)
     seen = 0
     for raw in lines:
@@ -427,9 +418,7 @@ def detect_language(lines: Iterable[str]) -> str:
         match = _DAY_FIRST.fullmatch(line) or _MONTH_FIRST.fullmatch(line)
         match = match or _HEADING.fullmatch(line)
         if match is None and len(line) <= _DATED_LINE_CHARS:
-            # "jeudi 26 novembre 2015", "Publié le 3 nov. 2015": a date after a weekday
-            # or a few words still says which language the listing is in.
-            match = _DAY_FIRST.search(line) or _MONTH_FIRST.search(line)
+            match = _date_after_words(line)
         if match is None:
             continue
         word = match["month"]
@@ -445,6 +434,19 @@ def detect_language(lines: Iterable[str]) -> str:
 
 _DATED_LINE_CHARS = 60
 """Longest line looked at for a date among other words when telling the language."""
+
+
+def _date_after_words(line: str) -> re.Match[str] | None:
+    """The date ending ``line`` after a weekday or a few words ("jeudi 26 novembre
+    2015", "Publié le 3 nov. 2015"), which still tells the listing's language; None
+    when the words before it hold a digit ("Apollo 11: 20 julio 1969" is a title)."""
+    for pattern in (_DAY_FIRST, _MONTH_FIRST):
+        for match in pattern.finditer(line):
+            before = line[:match.start()]
+            if match.end() == len(line) and not any(char.isdigit() for char in before) \
+                    and (not before or not before[-1].isalnum()):
+                return match
+    return None
 _RELATIVE_LINE_CHARS = 40
 """Longest date part of a line looked at as a relative date ("il y a 3 semaines")."""
 _SUMMARY_AFTER_DATE = re.compile(r"\s+(?:--|\u2013|\u2014)\s+")

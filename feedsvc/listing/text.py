@@ -15,7 +15,7 @@ after the date up to the next item, month heading or page furniture).
 
 Month headings and page furniture ("Media contact", "Press releases", ...) are
 never items. A misspelt month heading ("Febuary 2021", see
-``feedsvc.listing.dates.classify_month_heading``) ends an item like a heading,
+``feedsvc.listing.dates.heading_classifier``) ends an item like a heading,
 with a warning. Whatever cannot be read as an item is skipped with a warning that
 names the source and line; the parser never raises on any text.
 
@@ -30,6 +30,7 @@ paragraph are joined by single spaces and paragraphs by one blank line.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import itertools
@@ -156,8 +157,11 @@ def parse_text_listing(
 ) -> ParseResult:
     """Read every item of a text listing, in listing order.
 
-    ``language`` ("en", "fr", "es") is the language of dates and month headings;
-    None detects it from the text. ``source`` names the listing in warnings.
+    ``language`` ("en", "fr", "es") is the language of dates and month headings.
+    None detects it from the text (``detect_language``) for the numbered and
+    compact renderings, and reads the other layouts' dates in any supported
+    language; the result's ``language`` is the one given or detected.
+    ``source`` names the listing in warnings.
 
     The numbered and compact renderings are read first, exactly as described
     above. When they give no item, the bulleted and block layouts of
@@ -182,9 +186,11 @@ def parse_text_listing(
         raise ValueError(f"unknown date_order {date_order!r}; expected one of {DATE_ORDERS}")
     text, reader, warnings, character_warnings = _read_renderings(text, source, language)
     if reader.items:
-        return ParseResult(items=tuple(reader.items), warnings=warnings.warnings())
-    return _read_other_layouts(text, reader, warnings, character_warnings, language=language,
-                               today=today, date_order=date_order)
+        return ParseResult(items=tuple(reader.items), warnings=warnings.warnings(),
+                           language=reader.language)
+    others = _read_other_layouts(text, reader, warnings, character_warnings, language=language,
+                                 today=today, date_order=date_order)
+    return dataclasses.replace(others, language=reader.language)
 
 
 def parse_renderings(
@@ -313,6 +319,7 @@ class _Reader:
     """Groups lines into blocks (one per item marker) and blocks into items."""
 
     def __init__(self, language: str, warnings: WarningLog) -> None:
+        self.language = language
         self.warnings = warnings
         self.items: list[ListingItem] = []
         self.blocks = 0

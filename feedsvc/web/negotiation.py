@@ -25,10 +25,16 @@ OTHER_FEED_TYPES = frozenset({
 generic ones): any of them means "send the feed"."""
 
 
+GENERIC_TYPES = frozenset({"application/xml", "*/*"})
+"""What browsers list too, below ``text/html``: never taken as asking for a feed."""
+
+
 def feed_types() -> frozenset[str]:
     """Every media type that means "send the feed": each output format's own type
-    (read live from the registry) and ``OTHER_FEED_TYPES``."""
-    return OTHER_FEED_TYPES | {output.media_type for output in OUTPUT_FORMATS.values()}
+    (read live from the registry) and ``OTHER_FEED_TYPES``; never one a browser
+    names (``HTML_TYPES``, ``GENERIC_TYPES``), whatever a format is served as."""
+    served = {output.media_type for output in OUTPUT_FORMATS.values()}
+    return (OTHER_FEED_TYPES | served) - HTML_TYPES - GENERIC_TYPES
 
 
 def parse_accept(header: str) -> dict[str, float]:
