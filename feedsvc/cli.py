@@ -28,7 +28,7 @@ from feedsvc.formats import (
     SOURCE_FORMATS,
     Format,
 )
-from feedsvc.logevents import EventFormatter
+from feedsvc.logevents import Event, EventFormatter, log_event
 from feedsvc.settings import LANGUAGES, RENDERS, Settings, SourceSettings, load_settings
 
 if TYPE_CHECKING:
@@ -323,9 +323,10 @@ def _exit_on_sigterm() -> Iterator[None]:
         return
 
     def terminate(signum: int, frame: FrameType | None) -> None:
-        logging.getLogger("feedsvc.cli").warning(
-            "%s received: abandoning the refresh; the last publication stays live",
-            signal.Signals(signum).name)
+        name = signal.Signals(signum).name
+        log_event(logging.getLogger("feedsvc.cli"), Event.REFRESH_TERMINATED,
+                  "%s received: abandoning the refresh; the last publication stays live",
+                  name, signal=name)
         raise _Terminated(EXIT_TERMINATED)
 
     previous = signal.signal(signal.SIGTERM, terminate)

@@ -117,7 +117,45 @@ class Event(StrEnum):
         "A request carried a wrong admin token, or came from an address with too many "
         "(field `reason`: `wrong-token`, `too-many-failures`; `remote`).")
 
-    # A refresh.
+    # The scheduler's life.
+    SCHEDULER_STARTED = (
+        "scheduler.started", logging.INFO,
+        "A scheduler started (fields `schedule`, `instance`).")
+    SCHEDULER_STOPPED = (
+        "scheduler.stopped", logging.INFO,
+        "A scheduler stopped and recorded it in the store.")
+
+    # A refresh (feedsvc.pipeline), wherever it runs.
+    SOURCE_READ = (
+        "source.read", logging.INFO,
+        "A source was read (fields `source`, `status`: `ok`, `unchanged`, `not_modified`; "
+        "`found`, `new`, `updated`, `warnings` when `ok`).")
+    SOURCE_FAILED = (
+        "source.failed", logging.WARNING,
+        "A source could not be read; its items stay published (fields `source`, `error`, "
+        "`stale`).")
+    SOURCE_SKIPPED = (
+        "source.skipped", logging.INFO,
+        "A failing source is waiting for its retry (fields `source`, `retry_at`).")
+    SOURCE_SKIPPED_STALE = (
+        "source.skipped-stale", logging.WARNING,
+        "A source failing for longer than `schedule.stale_after` is waiting for its retry "
+        "(fields `source`, `retry_at`).")
+    RUN_FINISHED = (
+        "refresh.finished", logging.INFO,
+        "A refresh ran through (fields `published`, `feeds`, `items`, `duration`).")
+    RUN_FAILED = (
+        "refresh.failed", logging.WARNING,
+        "A refresh ran through with a failure: a source, or the publication (fields "
+        "`failed`, `published`, `error`).")
+    RUN_ABANDONED = (
+        "refresh.abandoned", logging.ERROR,
+        "A refresh stopped half-way on an unexpected error or a stop signal; the last "
+        "publication stays live (field `error`).")
+    REFRESH_TERMINATED = (
+        "refresh.terminated", logging.WARNING,
+        "`feedsvc refresh` got SIGTERM: it abandons the refresh, the last publication "
+        "stays live (field `signal`).")
     FEED_CATEGORY_MISSING = (
         "feed.category-missing", logging.WARNING,
         "A custom feed names a category no item has (a typo, or one yet to come; "

@@ -337,8 +337,11 @@ def _abandon_run(
     reason = f"abandoned: {type(exc).__name__}: {exc}".rstrip(": ")
     # A FeedsvcError (a store that cannot be written, say) reaches the caller, which
     # says it in its one line; anything else is said here.
-    logger.log(logging.DEBUG if isinstance(exc, FeedsvcError) else logging.ERROR,
-               "refresh abandoned error=%r", reason)
+    if isinstance(exc, FeedsvcError):
+        logger.debug("refresh abandoned error=%r", reason)
+    else:
+        log_event(logger, Event.RUN_ABANDONED, "refresh abandoned error=%r", reason,
+                  error=reason)
     try:
         store.finish_run(run_id, finished, ok=False, published=False,
                          summary=RunSummary(error=reason))
@@ -1108,27 +1111,42 @@ def _code_fingerprint() -> str:
 def _log_source(report: SourceReport, source: SourceSettings) -> None:
     stale = " stale=true" if report.stale else ""
     if report.status is SourceStatus.FAILED:
-        logger.warning("source=%s status=failed error=%r%s", report.name, report.error, stale)
+        log_event(logger, Event.SOURCE_FAILED, "source=%s status=failed error=%r%s",
+                  report.name, report.error, stale, source=report.name, error=report.error,
+                  stale=report.stale)
     elif report.status is SourceStatus.SKIPPED:
-        logger.log(logging.WARNING if report.stale else logging.INFO,
-                   "source=%s status=skipped retry_at=%s%s", report.name,
-                   report.retry_at.isoformat() if report.retry_at else "-", stale)
+        retry_at = report.retry_at.isoformat() if report.retry_at else None
+        if report.stale:
+            log_event(logger, Event.SOURCE_SKIPPED_STALE,
+                      "source=%s status=skipped retry_at=%s stale=true", report.name,
+                      retry_at or "-", source=report.name, retry_at=retry_at)
+        else:
+            log_event(logger, Event.SOURCE_SKIPPED, "source=%s status=skipped retry_at=%s",
+                      report.name, retry_at or "-", source=report.name, retry_at=retry_at)
     elif report.status is not SourceStatus.MERGED:
-        logger.info("source=%s status=%s", report.name, report.status.value)
+        log_event(logger, Event.SOURCE_READ, "source=%s status=%s", report.name,
+                  report.status.value, source=report.name, status=report.status.value)
     else:
-        logger.info("source=%s status=ok found=%d new=%d updated=%d warnings=%d",
-                    report.name, report.found, report.new, report.updated, report.warnings)
+        log_event(logger, Event.SOURCE_READ,
+                  "source=%s status=ok found=%d new=%d updated=%d warnings=%d",
+                  report.name, report.found, report.new, report.updated, report.warnings,
+                  source=report.name, status="ok", found=report.found, new=report.new,
+                  updated=report.updated, warnings=report.warnings)
         for message in report.all_warning_messages or report.warning_messages:
             logger.debug("source=%s warning=%r", source.name, message)
 
 
 def _log_refresh(report: RefreshReport) -> None:
     failed = [source.name for source in report.sources if not source.ok]
-    level = logging.INFO if report.ok else logging.WARNING
-    logger.log(
-        level,
-        "refresh status=%s sources=%d failed=%d published=%s feeds=%d items=%d duration=%.3f%s",
-        "ok" if report.ok else "failed", len(report.sources), len(failed),
-        str(report.published).lower(), report.feed_count, report.item_count,
-        report.duration_seconds, f" error={report.error!r}" if report.error else "",
-    )
+    text = ("refresh status=%s sources=%d failed=%d published=%s feeds=%d items=%d "
+            "duration=%.3f%s")
+    values = ("ok" if report.ok else "failed", len(report.sources), len(failed),
+              str(report.published).lower(), report.feed_count, report.item_count,
+              report.duration_seconds, f" error={report.error!r}" if report.error else "")
+    if report.ok:
+        log_event(logger, Event.RUN_FINISHED, text, *values, published=report.published,
+                  feeds=report.feed_count, items=report.item_count,
+                  duration=report.duration_seconds)
+    else:
+        log_event(logger, Event.RUN_FAILED, text, *values, failed=failed,
+                  published=report.published, error=report.error)

@@ -228,7 +228,7 @@ class _StateRecorder:
     def mark_stopped(self) -> None:
         """Record that the scheduler has stopped (so no next run), and log it."""
         self.update(next_run=None, stopped=dt.datetime.now(dt.UTC))
-        log.info("scheduler stopped")
+        log_event(log, Event.SCHEDULER_STOPPED, "scheduler stopped")
 
     def mark_stopped_from_signal_handler(self) -> None:
         """Record the stop, and a running tick as abandoned, without waiting long:
@@ -486,7 +486,9 @@ def _configure(scheduler: BaseScheduler, settings: Settings, job: Job | None) ->
 
     def on_event(event: SchedulerEvent) -> None:
         if event.code == EVENT_SCHEDULER_STARTED:
-            log.info("scheduler started schedule=%r instance=%s", recorder.schedule, instance)
+            log_event(log, Event.SCHEDULER_STARTED, "scheduler started schedule=%r instance=%s",
+                      recorder.schedule, instance, schedule=recorder.schedule,
+                      instance=instance)
         elif isinstance(event, JobEvent) and event.code == EVENT_JOB_MAX_INSTANCES:
             log_event(log, Event.REFRESH_SKIPPED, "refresh skipped=true reason=%r",
                       "the previous refresh is still running", reason="previous-running")

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from log_events import logged
+from log_events import lines_of, logged
 from plain_http import free_port, get, request
 from scheduler_state import read_scheduler_state
 
@@ -219,7 +219,8 @@ def test_a_listing_change_reaches_the_feed_after_one_tick_and_each_tick_refreshe
     state = read_scheduler_state(site.settings())
     assert state is not None and state["stopped"] is not None
     runs = site.run_count()
-    refresh_lines = site.log("scheduler").count("feedsvc.pipeline refresh ")
+    log = site.log("scheduler")
+    refresh_lines = len(lines_of(log, Event.RUN_FINISHED)) + len(lines_of(log, Event.RUN_FAILED))
     # Every run came from a scheduler tick: one per tick, none from the web workers.
     assert runs == state["ticks"] == refresh_lines
     assert "feedsvc.pipeline" not in site.log("gunicorn")
@@ -389,13 +390,14 @@ def test_sigterm_abandons_a_feedsvc_refresh_and_releases_the_lock(site: Site) ->
     assert refresh.poll() is None, site.log("refresh")
 
     refresh.send_signal(signal.SIGTERM)
-    wait_for(lambda: "SIGTERM received" in site.log("refresh") or refresh.poll() is not None,
+    wait_for(lambda: logged(site.log("refresh"), Event.REFRESH_TERMINATED)
+             or refresh.poll() is not None,
              what="the refresh to acknowledge SIGTERM")
     # A read in progress is waited for (in production, bounded by the fetch
     # timeouts); ending it here lets the refresh unwind.
     slow.release()
     assert refresh.wait(WAIT) == 143, site.log("refresh")
-    assert "refresh abandoned" in site.log("refresh")
+    assert logged(site.log("refresh"), Event.RUN_ABANDONED)
     with Store.open(site.settings().storage.database) as store:
         assert store.lock_holder() is None
         last = store.last_run(finished=False)
@@ -538,8 +540,9 @@ def test_admin_trigger_and_metrics_through_gunicorn(site: Site, tmp_path: Path) 
     wait_for(lambda: requested()["state"] == "done", what="the admin refresh")
     assert site.run_count() == 2
     # The scheduler ran it, not gunicorn.
-    assert "feedsvc.pipeline refresh status=ok" in site.log("scheduler")
-    assert "INFO feedsvc.pipeline source=newsroom status=not_modified" in site.log("scheduler")
+    assert logged(site.log("scheduler"), Event.RUN_FINISHED)
+    assert any("source=newsroom status=not_modified" in line
+               for line in lines_of(site.log("scheduler"), Event.SOURCE_READ))
     assert "feedsvc.pipeline" not in site.log("gunicorn")
 
     requests_made = 30

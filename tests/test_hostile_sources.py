@@ -17,7 +17,9 @@ from pathlib import Path
 
 import pytest
 from hostile_server import HostileServer, html_listing, respond
+from log_events import lines_of
 
+from feedsvc.logevents import Event
 from feedsvc.pipeline import refresh
 from feedsvc.publication import open_publication
 from feedsvc.settings import Settings, settings_from_mapping
@@ -122,7 +124,8 @@ def test_hostile_content_goes_through_a_refresh(
          str(write_config(tmp_path / "cli", server)), "refresh"],
         capture_output=True, text=True, check=False)
     assert PASSWORD not in done.stderr
-    assert "source=private status=ok" in done.stderr
+    assert any("source=private status=ok" in line
+               for line in lines_of(done.stderr, Event.SOURCE_READ))
     client = create_app(settings).test_client()
     anonymous = client.get("/status").get_data(as_text=True)
     assert PASSWORD not in anonymous and API_KEY not in anonymous

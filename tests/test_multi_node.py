@@ -41,9 +41,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from log_events import logged
 from plain_http import Answer, free_port, get, request
 from test_deploy import nginx_main_config
 
+from feedsvc.logevents import Event
 from feedsvc.publication import etag_of
 
 pytestmark = pytest.mark.slow
@@ -296,7 +298,8 @@ def test_two_nodes_two_schedulers_one_database(cluster: Cluster) -> None:
     assert instance_pid(runner) == pids[standby.name]
     assert instance_pid(runner) not in node_pids(node_b)
     for node in nodes:
-        assert "feedsvc.pipeline refresh " not in node.log()
+        assert not logged(node.log(), Event.RUN_FINISHED)
+        assert not logged(node.log(), Event.RUN_FAILED)
 
     # The balancer of deploy/nginx/feedsvc-upstream.conf in front of both nodes.
     balancer = start_balancer(cluster, nodes)

@@ -397,7 +397,7 @@ def test_a_signal_lets_the_running_refresh_finish_then_returns(
     assert process.returncode == 0, log_text(tmp_path)
     assert stdout.strip() == "returned"
     assert (tmp_path / "finished").exists()
-    assert "scheduler stopped" in log_text(tmp_path)
+    assert logged(log_text(tmp_path), Event.SCHEDULER_STOPPED)
     state = foreground_state(tmp_path)
     assert state["stopped"] is not None
     assert state["last_tick"]["outcome"] == "ok"

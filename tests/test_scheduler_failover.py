@@ -179,7 +179,7 @@ def test_killing_the_active_scheduler_hands_over_to_the_standby(site: Site) -> N
     assert publication is not None
     assert NEW_TITLE.encode() in publication.read("feeds/all.atom")
     assert site.run_count() == 2
-    assert "feedsvc.pipeline refresh " in site.log("second")
+    assert logged(site.log("second"), Event.RUN_FINISHED)
 
 
 def test_stopping_the_active_scheduler_hands_over_at_once(site: Site) -> None:
