@@ -373,6 +373,7 @@ def test_no_import_cycles() -> None:
 # --- functions named by the registries --------------------------------------------
 
 
+@cache
 def module_tree(name: str) -> ast.Module:
     path = module_file(name)
     assert path is not None, name
@@ -387,6 +388,7 @@ def deferred_names(module: str) -> list[str]:
             and isinstance(call.args[0], ast.Constant) and isinstance(call.args[0].value, str)]
 
 
+@cache
 def every_deferred_name() -> list[tuple[str, str]]:
     """(declaring module, name) for every ``Deferred`` name in feedsvc."""
     return [(module, name) for module in sorted(all_modules()) for name in deferred_names(module)]

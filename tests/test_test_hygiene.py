@@ -141,6 +141,7 @@ def problems_in(source: str) -> Iterator[tuple[int, str]]:
             yield from ((node.lineno, f"runs code that {what}") for _, what in found)
 
 
+@pytest.mark.slow  # reads every test file: a second of CPU
 def test_no_test_uses_a_private_name_of_feedsvc() -> None:
     found = [f"tests/{path.name}:{line}: {what}"
              for path in sorted(TESTS.glob("*.py"))
@@ -354,6 +355,7 @@ def patches_in(source: str) -> Iterator[tuple[int, str]]:
             yield from ((node.lineno, f"runs code that {what}") for _, what in found)
 
 
+@pytest.mark.slow  # reads every test file: a second of CPU
 def test_no_test_patches_the_insides_of_feedsvc() -> None:
     found = [f"tests/{path.name}:{line}: {what}"
              for path in sorted(TESTS.glob("*.py"))
