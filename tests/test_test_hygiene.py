@@ -21,7 +21,7 @@ import ast
 import importlib
 import inspect
 import textwrap
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 
@@ -105,6 +105,33 @@ def embedded_code(node: ast.expr) -> str | None:
     return textwrap.dedent(text)
 
 
+Check = Callable[[str], Iterator[tuple[int, str]]]
+"""A check of Python source: (line, what) for each problem found."""
+
+
+def in_embedded_code(node: ast.AST, check: Check) -> Iterator[tuple[int, str]]:
+    """What ``check`` finds in the Python that a string ``node`` holds (a script run in
+    a child process), at the string's line; nothing for prose."""
+    if not isinstance(node, ast.Constant | ast.JoinedStr):
+        return
+    code = embedded_code(node)
+    if code is None:
+        return
+    try:
+        found = list(check(code))
+    except SyntaxError:
+        return  # prose, not a script
+    yield from ((node.lineno, f"runs code that {what}") for _, what in found)
+
+
+def in_every_test_file(check: Check) -> list[str]:
+    """``path:line: what`` for each problem ``check`` finds in the tests (this file's
+    examples left out: they are such problems on purpose)."""
+    return [f"tests/{path.name}:{line}: {what}"
+            for path in sorted(TESTS.glob("*.py")) if path.name != EXAMPLES.name
+            for line, what in check(path.read_text(encoding="utf-8"))]
+
+
 def problems_in(source: str) -> Iterator[tuple[int, str]]:
     """(line, what) for each use of a private feedsvc name in the Python ``source``."""
     tree = ast.parse(source)
@@ -130,23 +157,12 @@ def problems_in(source: str) -> Iterator[tuple[int, str]]:
         elif isinstance(node, ast.Constant) and isinstance(node.value, str) \
                 and private_path(node.value) and " " not in node.value:
             yield node.lineno, f"names {node.value}"
-        if isinstance(node, (ast.Constant, ast.JoinedStr)):
-            code = embedded_code(node)
-            if code is None:
-                continue
-            try:
-                found = list(problems_in(code))
-            except SyntaxError:
-                continue  # prose, not a script
-            yield from ((node.lineno, f"runs code that {what}") for _, what in found)
+        yield from in_embedded_code(node, problems_in)
 
 
 @pytest.mark.slow  # reads every test file: a second of CPU
 def test_no_test_uses_a_private_name_of_feedsvc() -> None:
-    found = [f"tests/{path.name}:{line}: {what}"
-             for path in sorted(TESTS.glob("*.py"))
-             if path.name != EXAMPLES.name  # its examples below are such uses, on purpose
-             for line, what in problems_in(path.read_text(encoding="utf-8"))]
+    found = in_every_test_file(problems_in)
     assert found == [], (
         "tests use private names of feedsvc; test through its public ones (add a "
         "public, documented one where none exists):\n" + "\n".join(found))
@@ -190,16 +206,6 @@ FINE = [
     'DOC = """Tests of feedsvc: nothing here imports _private names, in prose."""',
     "assert 'feedsvc: markup nested too deeply to read' in message",
 ]
-
-
-@pytest.mark.parametrize(("source", "problem"), USES.items())
-def test_the_check_finds_each_way_of_using_a_private_name(source: str, problem: str) -> None:
-    assert problem in [what for _, what in problems_in(source)]
-
-
-@pytest.mark.parametrize("source", FINE)
-def test_the_check_leaves_public_and_foreign_names_alone(source: str) -> None:
-    assert list(problems_in(source)) == []
 
 
 # --- patching feedsvc's insides --------------------------------------------------------------
@@ -344,23 +350,12 @@ def patches_in(source: str) -> Iterator[tuple[int, str]]:
             owner = dotted_name(node.value, modules)
             if owner is not None and is_inside(owner, node.attr):
                 yield node.lineno, f"patches {owner}.{node.attr}"
-        if isinstance(node, (ast.Constant, ast.JoinedStr)):
-            code = embedded_code(node)
-            if code is None:
-                continue
-            try:
-                found = list(patches_in(code))
-            except SyntaxError:
-                continue  # prose, not a script
-            yield from ((node.lineno, f"runs code that {what}") for _, what in found)
+        yield from in_embedded_code(node, patches_in)
 
 
 @pytest.mark.slow  # reads every test file: a second of CPU
 def test_no_test_patches_the_insides_of_feedsvc() -> None:
-    found = [f"tests/{path.name}:{line}: {what}"
-             for path in sorted(TESTS.glob("*.py"))
-             if path.name != EXAMPLES.name  # its examples below are such patches, on purpose
-             for line, what in patches_in(path.read_text(encoding="utf-8"))]
+    found = in_every_test_file(patches_in)
     assert found == [], (
         "tests patch feedsvc's modules, functions or classes in place; give feedsvc a "
         "public parameter (a clock, a function to call) and pass a fake:\n"
@@ -410,11 +405,22 @@ UNPATCHED = [
 ]
 
 
-@pytest.mark.parametrize(("source", "problem"), PATCHES.items())
-def test_the_check_finds_each_way_of_patching_feedsvc(source: str, problem: str) -> None:
-    assert problem in [what for _, what in patches_in(source)]
+# --- the checks on their examples ------------------------------------------------------
+
+FOUND = [(problems_in, source, problem) for source, problem in USES.items()] + [
+    (patches_in, source, problem) for source, problem in PATCHES.items()]
+LEFT_ALONE = [(problems_in, source) for source in FINE] + [
+    (patches_in, source) for source in UNPATCHED]
 
 
-@pytest.mark.parametrize("source", UNPATCHED)
-def test_the_check_leaves_other_patches_and_reads_alone(source: str) -> None:
-    assert list(patches_in(source)) == []
+@pytest.mark.parametrize(("check", "source", "problem"), FOUND,
+                         ids=[f"{check.__name__}-{n}" for n, (check, _, _) in enumerate(FOUND)])
+def test_each_check_finds_each_way_it_is_written(check: Check, source: str,
+                                                 problem: str) -> None:
+    assert problem in [what for _, what in check(source)]
+
+
+@pytest.mark.parametrize(("check", "source"), LEFT_ALONE,
+                         ids=[f"{check.__name__}-{n}" for n, (check, _) in enumerate(LEFT_ALONE)])
+def test_each_check_leaves_what_is_fine_alone(check: Check, source: str) -> None:
+    assert list(check(source)) == []
