@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import shutil
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from waiting import wait_for
 
 from feedsvc.metrics import RefreshStats
 from feedsvc.publication import open_publication
@@ -232,9 +232,3 @@ def test_a_store_that_cannot_be_written_is_503(tmp_path: Path) -> None:
 WAIT = 30.0
 
 
-def wait_for(condition: Callable[[], bool], timeout: float = WAIT) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.05)

@@ -18,7 +18,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +26,7 @@ import pytest
 from log_events import lines_of, logged
 from plain_http import free_port, get, request
 from scheduler_state import read_scheduler_state
+from waiting import wait_for
 
 from feedsvc.logevents import Event
 from feedsvc.publication import Publication, open_publication
@@ -45,12 +46,6 @@ TOKEN = "deploy-test-token-" + "d" * 24
 WAIT = 30.0
 
 
-def wait_for(condition: Callable[[], object], timeout: float = WAIT, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or condition}")
-        time.sleep(0.05)
 
 
 

@@ -38,8 +38,8 @@ from test_deploy import (
     make_site,
     nginx_config,
     require,
-    wait_for,
 )
+from waiting import wait_for
 
 from feedsvc.logevents import Event
 

@@ -37,10 +37,12 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
+import waiting
 from log_events import logged
 from plain_http import Answer, free_port, get, request
 from test_deploy import nginx_main_config
@@ -65,12 +67,7 @@ LOAD_SECONDS = 15
 FEED = "/feeds/all.atom"
 
 
-def wait_for(condition: Callable[[], object], timeout: float = WAIT, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or condition}")
-        time.sleep(0.1)
+wait_for = partial(waiting.wait_for, timeout=WAIT)
 
 
 

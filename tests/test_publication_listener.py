@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from log_events import events
+from waiting import wait_for
 
 from feedsvc.feeds import SiteSnapshot
 from feedsvc.logevents import Event
@@ -29,12 +30,6 @@ RETRY = 0.05
 T0 = dt.datetime(2026, 11, 22, 6, 0, tzinfo=dt.UTC)
 
 
-def wait_for(condition: Callable[[], object], what: str) -> None:
-    deadline = time.monotonic() + WAIT
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
 
 
 class Heard:

@@ -20,10 +20,12 @@ import threading
 import time
 import zoneinfo
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
+import waiting
 from log_events import events, field, logged, records
 from scheduler_state import read_scheduler_state
 
@@ -59,12 +61,7 @@ def make_settings(tmp_path: Path, database: str = SQLITE, **schedule: Any) -> Se
     return settings_from_mapping(raw, config_path=tmp_path / "feedsvc.toml")
 
 
-def wait_for(condition: Callable[[], bool], timeout: float = WAIT) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.02)
+wait_for = partial(waiting.wait_for, timeout=WAIT)
 
 
 class CountingJob:

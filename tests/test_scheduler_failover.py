@@ -18,10 +18,12 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
+import waiting
 from flask.testing import FlaskClient
 from log_events import logged
 
@@ -43,12 +45,7 @@ FAILOVER = 3
 WAIT = 60.0
 
 
-def wait_for(condition: Callable[[], object], timeout: float = WAIT, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or condition}")
-        time.sleep(0.1)
+wait_for = partial(waiting.wait_for, timeout=WAIT)
 
 
 @dataclasses.dataclass
